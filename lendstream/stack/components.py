@@ -1,0 +1,62 @@
+"""The stack's components: their programs, what they need first, and how to tell they are ready."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lendstream.stack import health
+from lendstream.stack.health import Health
+from lendstream.stack.layout import StackLayout
+from lendstream.stack.mysql_admin import ensure_admin_account
+
+Check = Callable[[StackLayout], Health]
+
+
+def _nothing_to_provision(_layout: StackLayout) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    # supervisord programs, in start order; each runs `<component>/bin/<program>`.
+    programs: tuple[str, ...]
+    requires: tuple[str, ...]
+    # Answers once the daemon serves (used while waiting); `check` is the health `status` reports.
+    ready: Check
+    check: Check
+    # Idempotent setup once ready (accounts, topics, tables).
+    provision: Callable[[StackLayout], None] = _nothing_to_provision
+    start_timeout_s: float = 120.0
+
+
+COMPONENTS: dict[str, Component] = {
+    "mysql": Component(
+        name="mysql",
+        programs=("mysql-server",),
+        requires=(),
+        ready=health.mysql_socket_answers,
+        check=health.mysql_admin_select,
+        provision=ensure_admin_account,
+        start_timeout_s=90.0,
+    ),
+}
+
+# Start order; `down` stops in reverse.
+ORDER = ("mysql", "zookeeper", "kafka", "hbase", "storm")
+
+
+def with_dependencies(names: tuple[str, ...] | list[str]) -> list[str]:
+    """The named components and everything they need, in start order."""
+    unknown = [name for name in names if name not in COMPONENTS]
+    if unknown:
+        raise ValueError(f"unknown component(s) {unknown}; known: {list(COMPONENTS)}")
+    needed: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(COMPONENTS[name].requires)
+    return [name for name in ORDER if name in needed]

@@ -1,0 +1,88 @@
+"""Where the single-machine stack keeps its state, and the ports it listens on."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+
+CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    mysql: int = 3307
+    zookeeper: int = 2181
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    hbase_master: int = 16000
+    hbase_master_info: int = 16010
+    hbase_regionserver: int = 16020
+    hbase_regionserver_info: int = 16030
+    hbase_thrift: int = 9090
+    hbase_thrift_info: int = 9095
+    storm_nimbus: int = 6627
+    storm_ui: int = 8080
+    storm_supervisor_slots: tuple[int, ...] = (6700, 6701)
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    """Paths of one checkout's stack: everything under `<checkout>/.cache/stack/`."""
+
+    root: Path
+    ports: StackPorts = StackPorts()
+    host: str = "127.0.0.1"
+
+    @classmethod
+    def default(cls) -> StackLayout:
+        return cls(root=CHECKOUT_ROOT / ".cache" / "stack")
+
+    @property
+    def ansible_dir(self) -> Path:
+        return CHECKOUT_ROOT / "ansible"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+    @property
+    def supervisord_conf(self) -> Path:
+        return self.root / "supervisord.conf"
+
+    @property
+    def supervisord_socket(self) -> Path:
+        return self.root / "supervisord.sock"
+
+    @property
+    def supervisord_pidfile(self) -> Path:
+        return self.root / "supervisord.pid"
+
+    @property
+    def render_vars(self) -> Path:
+        return self.root / "render-vars.json"
+
+    def component_dir(self, component: str) -> Path:
+        return self.root / component
+
+    def launcher(self, component: str, program: str) -> Path:
+        return self.component_dir(component) / "bin" / program
+
+    def program_log(self, program: str) -> Path:
+        return self.logs / f"{program}.log"
+
+    @property
+    def mysql_conf(self) -> Path:
+        return self.component_dir("mysql") / "conf" / "my.cnf"
+
+    @property
+    def os_user(self) -> str:
+        return getpass.getuser()

@@ -1,0 +1,248 @@
+"""Bring the single-machine stack up and down; the API tests and tools code against."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from lendstream.stack.components import COMPONENTS, ORDER, Check, Component, with_dependencies
+from lendstream.stack.health import Health
+from lendstream.stack.layout import StackLayout
+from lendstream.stack.mysql_admin import admin_credentials
+from lendstream.stack.render import render
+from lendstream.stack.supervisor import Program, Supervisor, pid_alive, processes_under
+
+LOG_TAIL_LINES = 40
+POLL_INTERVAL_S = 1.0
+LOCK_TIMEOUT_S = 900.0
+LEFTOVER_KILL_TIMEOUT_S = 15.0
+
+
+class StackError(RuntimeError):
+    """A component did not become healthy; names it and carries its log tail."""
+
+    def __init__(self, component: str, reason: str, log_tail: str) -> None:
+        super().__init__(f"{component}: {reason}\n--- log tail ---\n{log_tail}")
+        self.component = component
+        self.reason = reason
+        self.log_tail = log_tail
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    mysql_host: str
+    mysql_port: int
+    mysql_admin_user: str
+    mysql_admin_password: str
+    kafka_bootstrap: str
+    zookeeper_connect: str
+    hbase_thrift_host: str
+    hbase_thrift_port: int
+    storm_nimbus_host: str
+    storm_nimbus_port: int
+    storm_ui_url: str
+
+
+def endpoints(layout: StackLayout | None = None) -> StackEndpoints:
+    layout = layout or StackLayout.default()
+    ports = layout.ports
+    credentials = admin_credentials(layout)
+    return StackEndpoints(
+        mysql_host=layout.host,
+        mysql_port=ports.mysql,
+        mysql_admin_user=credentials.user,
+        mysql_admin_password=credentials.password,
+        kafka_bootstrap=f"{layout.host}:{ports.kafka}",
+        zookeeper_connect=f"{layout.host}:{ports.zookeeper}",
+        hbase_thrift_host=layout.host,
+        hbase_thrift_port=ports.hbase_thrift,
+        storm_nimbus_host=layout.host,
+        storm_nimbus_port=ports.storm_nimbus,
+        storm_ui_url=f"http://{layout.host}:{ports.storm_ui}",
+    )
+
+
+@contextmanager
+def stack_lock(layout: StackLayout) -> Iterator[None]:
+    """Serialise up/down across processes sharing this checkout (tests run in parallel)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with layout.lock_file.open("w") as handle:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another process holds {layout.lock_file}") from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def programs(layout: StackLayout) -> list[Program]:
+    """Every component's programs, as supervisord runs them: the role-rendered launchers."""
+    return [
+        Program(
+            name=program,
+            command=str(layout.launcher(name, program)),
+            directory=str(layout.component_dir(name)),
+        )
+        for name in ORDER
+        if name in COMPONENTS
+        for program in COMPONENTS[name].programs
+    ]
+
+
+def log_tail(layout: StackLayout, component: Component, lines: int = LOG_TAIL_LINES) -> str:
+    tails = []
+    for program in component.programs:
+        path = layout.program_log(program)
+        if path.exists():
+            content = path.read_text(errors="replace").splitlines()[-lines:]
+            tails.append(f"==> {path} <==\n" + "\n".join(content))
+        else:
+            tails.append(f"==> {path} <== (no log yet)")
+    return "\n".join(tails)
+
+
+def check(layout: StackLayout, component: Component) -> Health:
+    try:
+        return component.check(layout)
+    except Exception as error:  # a failing probe means not healthy, whatever it raised
+        return Health(False, f"{type(error).__name__}: {error}")
+
+
+def _probe(layout: StackLayout, probe: Check) -> Health:
+    try:
+        return probe(layout)
+    except Exception as error:  # a failing probe means not healthy, whatever it raised
+        return Health(False, f"{type(error).__name__}: {error}")
+
+
+def _start_and_wait(layout: StackLayout, supervisor: Supervisor, component: Component) -> None:
+    for program in component.programs:
+        supervisor.start_program(program)
+    deadline = time.monotonic() + component.start_timeout_s
+    last = Health(False, "not checked yet")
+    while time.monotonic() < deadline:
+        for program in component.programs:
+            state = supervisor.info(program)
+            if state["statename"] in ("EXITED", "FATAL", "STOPPED"):
+                raise StackError(
+                    component.name,
+                    f"{program} is {state['statename']} ({state['description']})",
+                    log_tail(layout, component),
+                )
+        last = _probe(layout, component.ready)
+        if last.ok:
+            break
+        time.sleep(POLL_INTERVAL_S)
+    else:
+        raise StackError(
+            component.name,
+            f"not ready after {component.start_timeout_s:.0f} s: {last.detail}",
+            log_tail(layout, component),
+        )
+    component.provision(layout)
+    final = check(layout, component)
+    if not final.ok:
+        raise StackError(component.name, f"unhealthy: {final.detail}", log_tail(layout, component))
+
+
+def healthy_components(layout: StackLayout | None = None) -> set[str]:
+    layout = layout or StackLayout.default()
+    if not Supervisor(layout).is_running():
+        return set()
+    return {name for name, component in COMPONENTS.items() if check(layout, component).ok}
+
+
+def ensure_up(*components: str, layout: StackLayout | None = None) -> StackEndpoints:
+    """Start what is missing of these components (and what they need); wait until healthy."""
+    layout = layout or StackLayout.default()
+    names = with_dependencies(list(components) or [n for n in ORDER if n in COMPONENTS])
+    with stack_lock(layout):
+        supervisor = Supervisor(layout)
+        if supervisor.is_running() and all(check(layout, COMPONENTS[name]).ok for name in names):
+            return endpoints(layout)
+        render(layout, names)
+        supervisor.start(programs(layout))
+        for name in names:
+            component = COMPONENTS[name]
+            if check(layout, component).ok:
+                continue
+            _start_and_wait(layout, supervisor, component)
+    return endpoints(layout)
+
+
+def status(layout: StackLayout | None = None) -> dict[str, Health]:
+    layout = layout or StackLayout.default()
+    supervisor = Supervisor(layout)
+    if not supervisor.is_running():
+        return {name: Health(False, "stack is down") for name in COMPONENTS}
+    report = {}
+    for name in ORDER:
+        if name not in COMPONENTS:
+            continue
+        component = COMPONENTS[name]
+        states = [supervisor.info(program) for program in component.programs]
+        not_running = [s for s in states if s["statename"] != "RUNNING"]
+        if not_running:
+            described = ", ".join(f"{s['name']} {s['statename']}" for s in not_running)
+            report[name] = Health(False, described)
+        else:
+            report[name] = check(layout, component)
+    return report
+
+
+def stop(*components: str, layout: StackLayout | None = None) -> None:
+    """Stop these components' programs (reverse order); shut supervisord down if none is left."""
+    layout = layout or StackLayout.default()
+    with stack_lock(layout):
+        supervisor = Supervisor(layout)
+        if not supervisor.is_running():
+            return
+        for name in reversed(ORDER):
+            if name in components and name in COMPONENTS:
+                for program in reversed(COMPONENTS[name].programs):
+                    supervisor.stop_program(program)
+        if all(info["statename"] != "RUNNING" for info in supervisor.all_info()):
+            _shutdown(layout, supervisor)
+
+
+def down(layout: StackLayout | None = None) -> None:
+    """Stop every component and supervisord; leave no process behind."""
+    layout = layout or StackLayout.default()
+    with stack_lock(layout):
+        supervisor = Supervisor(layout)
+        if supervisor.is_running():
+            for name in reversed(ORDER):
+                if name in COMPONENTS:
+                    for program in reversed(COMPONENTS[name].programs):
+                        supervisor.stop_program(program)
+        _shutdown(layout, supervisor)
+
+
+def _shutdown(layout: StackLayout, supervisor: Supervisor) -> None:
+    supervisor.shutdown()
+    _kill_leftovers(layout)
+
+
+def _kill_leftovers(layout: StackLayout) -> None:
+    """Processes of this stack that outlived their program (e.g. detached Storm workers)."""
+    leftovers = processes_under(layout.root)
+    for pid in leftovers:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + LEFTOVER_KILL_TIMEOUT_S
+    while any(pid_alive(pid) for pid in leftovers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in leftovers:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,37 @@
+"""Session fixtures that bring up the parts of the single-machine stack a test needs.
+
+Each fixture starts what is missing (`lendstream.stack.runtime.ensure_up`) and, at session end,
+stops only what it started itself — unless `LENDSTREAM_KEEP_STACK=1`, which leaves it running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from lendstream.stack import runtime
+from lendstream.stack.components import with_dependencies
+from lendstream.stack.runtime import StackEndpoints
+
+
+def _keep_stack() -> bool:
+    return os.environ.get("LENDSTREAM_KEEP_STACK", "") == "1"
+
+
+def _stack_session(*components: str) -> Iterator[StackEndpoints]:
+    already_healthy = runtime.healthy_components()
+    endpoints = runtime.ensure_up(*components)
+    yield endpoints
+    started_here = [
+        name for name in with_dependencies(list(components)) if name not in already_healthy
+    ]
+    if started_here and not _keep_stack():
+        runtime.stop(*started_here)
+
+
+@pytest.fixture(scope="session")
+def stack_mysql() -> Iterator[StackEndpoints]:
+    """The private MariaDB; endpoints carry the admin connection."""
+    yield from _stack_session("mysql")
