@@ -1,0 +1,101 @@
+"""The applicant API: a Flask app serving raw applicants, cursor-paginated by row id.
+
+Routes: ``GET /v1/applicants?after=<id>&limit=<n>``, ``GET /v1/applicants/<id>``, ``GET /healthz``.
+Bad parameters get 400 with a message, an unknown id 404, a database failure 503; every answer,
+errors included, is JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from lendstream.services.applicant_api.repository import ApplicantRepository, DatabaseUnavailable
+from lendstream.services.applicant_api.settings import MySQLSettings
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_ID = 2**63 - 1
+LISTING_PARAMETERS = frozenset({"after", "limit"})
+
+
+class BadParameterError(ValueError):
+    """A query or path parameter the API cannot use; the message says what is expected."""
+
+
+def create_app(
+    settings: MySQLSettings | None = None, repository: ApplicantRepository | None = None
+) -> Flask:
+    """Build the app; settings come from the environment unless given."""
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    applicants = repository or ApplicantRepository(settings or MySQLSettings.from_env())
+
+    @app.get("/v1/applicants")
+    def list_applicants() -> Any:
+        unknown = sorted(set(request.args) - LISTING_PARAMETERS)
+        if unknown:
+            raise BadParameterError(
+                f"unknown parameter(s) {', '.join(unknown)}; use after and limit"
+            )
+        after = _integer_parameter("after", request.args.get("after"), 0, 0, MAX_ID)
+        limit = _integer_parameter("limit", request.args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
+        page = applicants.page(after, limit)
+        next_after = page[-1]["id"] if page else None
+        return jsonify(applicants=page, next_after=next_after)
+
+    @app.get("/v1/applicants/<applicant_id>")
+    def get_applicant(applicant_id: str) -> Any:
+        number = _integer_parameter("id", applicant_id, None, 1, MAX_ID)
+        applicant = applicants.one(number)
+        if applicant is None:
+            return _error(404, f"no applicant with id {number}")
+        return jsonify(applicant)
+
+    @app.get("/healthz")
+    def health() -> Any:
+        applicants.ping()
+        return jsonify(status="ok")
+
+    @app.errorhandler(BadParameterError)
+    def bad_parameter(error: BadParameterError) -> Any:
+        return _error(400, str(error))
+
+    @app.errorhandler(DatabaseUnavailable)
+    def database_unavailable(error: DatabaseUnavailable) -> Any:
+        app.logger.warning("database unavailable: %s", error)
+        return _error(503, "the applicant database is unavailable; retry later")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        return _error(error.code or 500, error.description or error.name)
+
+    return app
+
+
+def _integer_parameter(
+    name: str, raw: str | None, default: int | None, minimum: int, maximum: int
+) -> int:
+    if raw is None or (raw == "" and default is not None):
+        if default is None:
+            raise BadParameterError(f"{name} is required")
+        return default
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(maximum)):
+        raise BadParameterError(
+            f"{name} must be an integer from {minimum} to {maximum}, got {raw[:40]!r}"
+        )
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise BadParameterError(
+            f"{name} must be an integer from {minimum} to {maximum}, got {value}"
+        )
+    return value
+
+
+def _error(status: int, message: str) -> Any:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response

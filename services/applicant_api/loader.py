@@ -1,0 +1,233 @@
+"""Loader CLI: create the applicants schema and the API's read-only user, then load applicants.
+
+``python -m lendstream.services.applicant_api.loader --reader-password-file PATH [--synthetic N
+--seed S --malformed-rate R]`` connects as an administrator (``LENDSTREAM_MYSQL_ADMIN_USER``,
+``LENDSTREAM_MYSQL_ADMIN_PASSWORD_FILE`` or ``LENDSTREAM_MYSQL_ADMIN_PASSWORD``), creates the
+database, the ``applicants`` table and a user that may only SELECT from it, and loads the real
+LendingClub rows (``lendstream.model.data.lending_club_raw_records()``) and optionally synthetic
+ones. Idempotent: a rerun inserts nothing that is already there (``INSERT IGNORE`` on the unique
+``member_id`` and ``record_digest``). Rows whose ``member_id`` is longer than the column are
+skipped and counted; rows without a ``member_id`` are stored (keyed by their digest) so the
+pipeline can dead-letter them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from lendstream.services import environment as env_vars
+from lendstream.services.applicant_api.schema import (
+    MEMBER_ID_MAX_LENGTH,
+    TABLE,
+    create_table_sql,
+    insert_sql,
+    quoted_identifier,
+    row_values,
+)
+from lendstream.services.applicant_api.settings import DEFAULT_DATABASE, DEFAULT_READER_USER
+
+DEFAULT_READER_HOSTS = ("%", "localhost")
+DEFAULT_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConnection:
+    """How the loader reaches the server as an administrator."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+@dataclass(slots=True)
+class LoadCounts:
+    """What one load did: rows read, newly inserted, already present, and skipped."""
+
+    read: int = 0
+    inserted: int = 0
+    already_present: int = 0
+    skipped_member_id_too_long: int = 0
+
+
+def connect_admin(admin: AdminConnection, database: str | None = None) -> Any:
+    """An autocommit connection as the administrator."""
+    return pymysql.connect(
+        host=admin.host,
+        port=admin.port,
+        user=admin.user,
+        password=admin.password,
+        database=database,
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+def create_schema(connection: Any, database: str) -> None:
+    """Create the database and the applicants table if they do not exist."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE DATABASE IF NOT EXISTS {quoted_identifier(database)}"
+            " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )
+        cursor.execute(f"USE {quoted_identifier(database)}")
+        cursor.execute(create_table_sql())
+
+
+def create_reader(
+    connection: Any, database: str, user: str, password: str, hosts: Iterable[str]
+) -> None:
+    """Create (or re-password) the read-only user: SELECT on the applicants table, nothing else."""
+    table = f"{quoted_identifier(database)}.`{TABLE}`"
+    quoted_identifier(user)
+    with connection.cursor() as cursor:
+        for host in hosts:
+            account = "%s@%s"
+            cursor.execute(
+                f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (user, host, password)
+            )
+            cursor.execute(f"ALTER USER {account} IDENTIFIED BY %s", (user, host, password))
+            cursor.execute(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}", (user, host))
+            cursor.execute(f"GRANT SELECT ON {table} TO {account}", (user, host))
+
+
+def load_records(
+    connection: Any, records: Iterable[Mapping[str, Any]], batch_size: int = DEFAULT_BATCH_SIZE
+) -> LoadCounts:
+    """Insert raw records in batches; rows already present are left as they are."""
+    counts = LoadCounts()
+    sql = insert_sql()
+    for batch in _batches(records, batch_size):
+        rows = []
+        for raw in batch:
+            counts.read += 1
+            member_id = raw.get("member_id")
+            if isinstance(member_id, str) and len(member_id) > MEMBER_ID_MAX_LENGTH:
+                counts.skipped_member_id_too_long += 1
+                continue
+            rows.append(row_values(dict(raw)))
+        if not rows:
+            continue
+        with connection.cursor() as cursor:
+            inserted = cursor.executemany(sql, rows) or 0
+        counts.inserted += inserted
+        counts.already_present += len(rows) - inserted
+    return counts
+
+
+def reader_password(path: Path | None, given: str | None) -> str:
+    """The reader's password: given, or read from ``path``, or generated and written there 0600."""
+    if given:
+        return given
+    if path is None:
+        raise SystemExit("give --reader-password-file PATH (read if present, else generated)")
+    if path.exists():
+        password = path.read_text(encoding="utf-8").strip()
+        if not password:
+            raise SystemExit(f"{path} is empty")
+        return password
+    password = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(password + "\n")
+    return password
+
+
+def _batches(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    iterator = iter(records)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _arguments(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m lendstream.services.applicant_api.loader",
+        description="Create the applicants schema and read-only user; load applicants.",
+    )
+    parser.add_argument("--host", default=env_vars.text(env, "LENDSTREAM_MYSQL_HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--port", type=int, default=env_vars.integer(env, "LENDSTREAM_MYSQL_PORT", 3306, 1, 65535)
+    )
+    parser.add_argument(
+        "--admin-user", default=env_vars.text(env, "LENDSTREAM_MYSQL_ADMIN_USER", "root")
+    )
+    parser.add_argument(
+        "--database", default=env_vars.text(env, "LENDSTREAM_MYSQL_DATABASE", DEFAULT_DATABASE)
+    )
+    parser.add_argument(
+        "--reader-user", default=env_vars.text(env, "LENDSTREAM_MYSQL_USER", DEFAULT_READER_USER)
+    )
+    parser.add_argument(
+        "--reader-password-file",
+        type=Path,
+        default=Path(env["LENDSTREAM_MYSQL_PASSWORD_FILE"])
+        if env.get("LENDSTREAM_MYSQL_PASSWORD_FILE")
+        else None,
+        help="read the reader's password from here; generated and written (0600) if absent",
+    )
+    parser.add_argument(
+        "--reader-host",
+        action="append",
+        dest="reader_hosts",
+        help="host part of the reader account (repeatable; default: %% and localhost)",
+    )
+    parser.add_argument("--skip-real", action="store_true", help="do not load the real rows")
+    parser.add_argument("--synthetic", type=int, default=0, metavar="N")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--malformed-rate", type=float, default=0.0)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    env = env_vars.environment()
+    args = _arguments(argv, env)
+    admin_password = env_vars.secret(env, "LENDSTREAM_MYSQL_ADMIN_PASSWORD", required=False) or ""
+    admin = AdminConnection(args.host, args.port, args.admin_user, admin_password)
+    password = reader_password(args.reader_password_file, env.get("LENDSTREAM_MYSQL_PASSWORD"))
+    connection = connect_admin(admin)
+    try:
+        create_schema(connection, args.database)
+        create_reader(
+            connection,
+            args.database,
+            args.reader_user,
+            password,
+            args.reader_hosts or DEFAULT_READER_HOSTS,
+        )
+        summary: dict[str, Any] = {}
+        if not args.skip_real:
+            from lendstream.model.data import lending_club_raw_records  # noqa: PLC0415
+
+            summary["real"] = asdict(
+                load_records(connection, lending_club_raw_records(), args.batch_size)
+            )
+        if args.synthetic:
+            from lendstream.model.synthetic import generate  # noqa: PLC0415
+
+            records = generate(args.synthetic, seed=args.seed, malformed_rate=args.malformed_rate)
+            summary["synthetic"] = asdict(load_records(connection, records, args.batch_size))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM `{TABLE}`")
+            summary["table_rows"] = cursor.fetchone()[0]
+    finally:
+        connection.close()
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The applicant API's settings, all from the environment (one home for every variable).
+
+- ``LENDSTREAM_MYSQL_HOST`` (``127.0.0.1``), ``LENDSTREAM_MYSQL_PORT`` (``3306``): the server.
+- ``LENDSTREAM_MYSQL_DATABASE`` (``lendstream``): the database holding ``applicants``.
+- ``LENDSTREAM_MYSQL_USER`` (``lendstream_api``): the API's read-only user.
+- ``LENDSTREAM_MYSQL_PASSWORD_FILE`` (preferred) or ``LENDSTREAM_MYSQL_PASSWORD``: its password.
+- ``LENDSTREAM_API_BIND`` (``127.0.0.1:8080``), ``LENDSTREAM_API_WORKERS`` (``2``),
+  ``LENDSTREAM_API_THREADS`` (``4``): how gunicorn serves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lendstream.services import environment as env_vars
+
+DEFAULT_DATABASE = "lendstream"
+DEFAULT_READER_USER = "lendstream_api"
+
+
+@dataclass(frozen=True, slots=True)
+class MySQLSettings:
+    """Where the applicants live and who the API connects as."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+    connect_timeout_s: int = 3
+    read_timeout_s: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MySQLSettings:
+        env = env_vars.environment() if env is None else env
+        password = env_vars.secret(env, "LENDSTREAM_MYSQL_PASSWORD")
+        assert password is not None  # required=True raises instead
+        return cls(
+            host=env_vars.text(env, "LENDSTREAM_MYSQL_HOST", "127.0.0.1"),
+            port=env_vars.integer(env, "LENDSTREAM_MYSQL_PORT", 3306, minimum=1, maximum=65535),
+            database=env_vars.text(env, "LENDSTREAM_MYSQL_DATABASE", DEFAULT_DATABASE),
+            user=env_vars.text(env, "LENDSTREAM_MYSQL_USER", DEFAULT_READER_USER),
+            password=password,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How gunicorn serves the API."""
+
+    bind: str
+    workers: int
+    threads: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        env = env_vars.environment() if env is None else env
+        return cls(
+            bind=env_vars.text(env, "LENDSTREAM_API_BIND", "127.0.0.1:8080"),
+            workers=env_vars.integer(env, "LENDSTREAM_API_WORKERS", 2, minimum=1, maximum=64),
+            threads=env_vars.integer(env, "LENDSTREAM_API_THREADS", 4, minimum=1, maximum=64),
+        )

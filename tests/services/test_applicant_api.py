@@ -1,0 +1,176 @@
+"""The loader and the applicant API against the stack's real MariaDB, the API under gunicorn."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+import requests
+from service_databases import ApplicantDatabase, run_loader
+from service_processes import free_port, running
+
+from lendstream.pipeline.record import RAW_FIELDS
+
+pytestmark = pytest.mark.mysql
+
+REAL_ROWS = 9857
+
+
+def _count(database: ApplicantDatabase) -> int:
+    with database.admin_connection() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM applicants")
+        return int(cursor.fetchone()[0])
+
+
+def test_loader_loads_every_real_row(applicant_database: ApplicantDatabase) -> None:
+    summary = json.loads(applicant_database.load_summary)
+    assert summary["real"]["read"] == REAL_ROWS
+    assert summary["table_rows"] == REAL_ROWS
+    assert _count(applicant_database) == REAL_ROWS
+
+
+def test_schema_has_id_unique_member_id_and_one_nullable_text_column_per_raw_field(
+    applicant_database: ApplicantDatabase,
+) -> None:
+    with applicant_database.admin_connection() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, data_type, is_nullable, column_key, extra"
+            " FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = 'applicants'",
+            (applicant_database.database,),
+        )
+        columns = {row[0]: row[1:] for row in cursor.fetchall()}
+    assert columns["id"][0] == "bigint"
+    assert columns["id"][2] == "PRI"
+    assert "auto_increment" in columns["id"][3]
+    assert columns["member_id"][2] == "UNI"
+    for field in RAW_FIELDS:
+        data_type, nullable, _, _ = columns[field]
+        assert data_type in {"varchar", "text"}, field
+        assert nullable == "YES", field
+
+
+def test_rerun_is_idempotent(applicant_database: ApplicantDatabase) -> None:
+    result = run_loader(applicant_database.loader_environment())
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["real"]["inserted"] == 0
+    assert summary["real"]["already_present"] == REAL_ROWS
+    assert _count(applicant_database) == REAL_ROWS
+
+
+def test_password_file_is_private(applicant_database: ApplicantDatabase) -> None:
+    assert applicant_database.reader_password_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_reader_can_select_but_not_write(applicant_database: ApplicantDatabase) -> None:
+    password = applicant_database.reader_password_file.read_text().strip()
+    reader = pymysql.connect(
+        host=applicant_database.endpoints.mysql_host,
+        port=applicant_database.endpoints.mysql_port,
+        user=applicant_database.reader_user,
+        password=password,
+        database=applicant_database.database,
+        connect_timeout=5,
+    )
+    with reader, reader.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM applicants")
+        assert cursor.fetchone()[0] == REAL_ROWS
+        for statement in (
+            "INSERT INTO applicants (member_id, record_digest) VALUES ('x', 'y')",
+            "UPDATE applicants SET grade = 'A' WHERE id = 1",
+            "DELETE FROM applicants WHERE id = 1",
+            "CREATE TABLE sneaky (id INT)",
+        ):
+            with pytest.raises(pymysql.err.OperationalError, match="denied"):
+                cursor.execute(statement)
+
+
+def test_pagination_walks_every_row_exactly_once(applicant_api_url: str) -> None:
+    seen: list[int] = []
+    after: int | None = 0
+    pages = 0
+    started = time.perf_counter()
+    while after is not None and pages < 200:
+        answer = requests.get(
+            f"{applicant_api_url}/v1/applicants", params={"after": after, "limit": 1000}, timeout=10
+        )
+        assert answer.status_code == 200
+        body = answer.json()
+        seen.extend(applicant["id"] for applicant in body["applicants"])
+        after = body["next_after"]
+        pages += 1
+    elapsed = time.perf_counter() - started
+    print(f"walked {len(seen)} applicants in {pages} pages: {pages / elapsed:.1f} pages/s")
+    assert len(seen) == REAL_ROWS
+    assert len(set(seen)) == REAL_ROWS
+    assert seen == sorted(seen)
+
+
+def test_default_page_is_100_raw_records_with_their_id(applicant_api_url: str) -> None:
+    body = requests.get(f"{applicant_api_url}/v1/applicants", timeout=10).json()
+    assert len(body["applicants"]) == 100
+    first = body["applicants"][0]
+    assert set(first) == {"id", *RAW_FIELDS}
+    assert first["term"] in {" 36 months", " 60 months"}
+    assert first["int_rate"].endswith("%")
+    assert body["next_after"] == body["applicants"][-1]["id"]
+
+
+def test_one_applicant_by_id_matches_the_listing(applicant_api_url: str) -> None:
+    listed = requests.get(f"{applicant_api_url}/v1/applicants?limit=3", timeout=10).json()
+    third = listed["applicants"][2]
+    answer = requests.get(f"{applicant_api_url}/v1/applicants/{third['id']}", timeout=10)
+    assert answer.status_code == 200
+    assert answer.json() == third
+
+
+def test_unknown_id_is_404(applicant_api_url: str) -> None:
+    answer = requests.get(f"{applicant_api_url}/v1/applicants/999999999", timeout=10)
+    assert answer.status_code == 404
+    assert "999999999" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected_words"),
+    [
+        ("/v1/applicants?limit=0", "limit"),
+        ("/v1/applicants?limit=1001", "limit"),
+        ("/v1/applicants?limit=ten", "limit"),
+        ("/v1/applicants?after=-1", "after"),
+        ("/v1/applicants?after=1.5", "after"),
+        ("/v1/applicants?after=99999999999999999999999", "after"),
+        ("/v1/applicants?cursor=3", "unknown parameter"),
+        ("/v1/applicants/abc", "id"),
+        ("/v1/applicants/0", "id"),
+    ],
+)
+def test_bad_parameters_are_400_with_a_message(
+    applicant_api_url: str, path: str, expected_words: str
+) -> None:
+    answer = requests.get(f"{applicant_api_url}{path}", timeout=10)
+    assert answer.status_code == 400
+    assert expected_words in answer.json()["error"]
+
+
+def test_health_checks_the_database(applicant_api_url: str) -> None:
+    answer = requests.get(f"{applicant_api_url}/healthz", timeout=10)
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok"}
+
+
+def test_database_down_is_503_never_500(
+    applicant_database: ApplicantDatabase, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = applicant_database.api_environment(port)
+    env["LENDSTREAM_MYSQL_PORT"] = str(free_port())  # nothing listens there
+    with running("lendstream.services.applicant_api", env, tmp_path / "api.log", f"{url}/healthz"):
+        for path in ("/healthz", "/v1/applicants", "/v1/applicants/1"):
+            answer = requests.get(f"{url}{path}", timeout=20)
+            assert answer.status_code == 503, path
+            assert "unavailable" in answer.json()["error"]
