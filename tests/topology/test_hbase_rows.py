@@ -1,0 +1,73 @@
+"""The HBase row of a decided applicant (docs/architecture.md), and the submitted jar."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lendstream.pipeline.hbase_writer import row_cells, row_key
+from lendstream.pipeline.topology_conf import TopologyConf
+from lendstream.stack.topology_jar import build_jar, render_config
+
+CLEAN = {"member_id": "M-1", "int_rate": 13.99}
+BASE = {"member_id": "M-1", "raw": '{"member_id": "M-1"}', "clean": CLEAN}
+
+
+def test_a_scored_row_has_its_probability_and_model_version() -> None:
+    item = {
+        **BASE,
+        "kafka_timestamp_ms": 1_700_000_000_123,
+        "decision": "review",
+        "probability_of_default": 0.1234,
+        "model_version": "2026.11.28-1",
+    }
+    assert row_key(item) == b"M-1"
+    assert row_cells(item) == {
+        b"member:raw": b'{"member_id": "M-1"}',
+        b"member:clean": json.dumps(CLEAN, separators=(",", ":")).encode(),
+        b"result:decision": b"review",
+        b"result:kafka_timestamp_ms": b"1700000000123",
+        b"result:probability_of_default": b"0.1234",
+        b"result:model_version": b"2026.11.28-1",
+    }
+
+
+def test_a_rejected_row_has_its_rule_and_detail_and_no_score() -> None:
+    item = {
+        **BASE,
+        "kafka_timestamp_ms": 5,
+        "decision": "rejected",
+        "rule": "grade",
+        "detail": "grade F is not accepted",
+    }
+    cells = row_cells(item)
+    assert cells[b"result:rule"] == b"grade"
+    assert cells[b"result:detail"] == b"grade F is not accepted"
+    assert b"result:probability_of_default" not in cells
+
+
+def test_an_undecided_item_cannot_be_written() -> None:
+    with pytest.raises(ValueError, match="no known decision"):
+        row_cells({**BASE, "kafka_timestamp_ms": 5, "decision": "pending"})
+
+
+def test_the_jar_carries_the_python_sources_under_resources(tmp_path: Path) -> None:
+    jar = build_jar(tmp_path / "t.jar")
+    names = zipfile.ZipFile(jar).namelist()
+    assert "resources/spouts/kafka_batches.py" in names
+    assert "resources/bolts/stages.py" in names
+    assert not [n for n in names if "__pycache__" in n]
+    assert build_jar(tmp_path / "u.jar").read_bytes() == jar.read_bytes()
+
+
+def test_the_rendered_config_points_workers_at_the_venv_and_carries_settings() -> None:
+    settings = TopologyConf(hbase_table="members_t", kafka_group_id="g1")
+    config = render_config("local", settings, "127.0.0.1:6627", "/srv/app/.venv")
+    env = config["envs"]["local"]
+    assert (env["virtualenv_root"], env["virtualenv_name"]) == ("/srv/app", ".venv")
+    assert env["install_virtualenv"] is False
+    assert env["options"]["lendstream.hbase_table"] == "members_t"
+    assert TopologyConf.from_storm_conf(env["options"]) == settings

@@ -1,0 +1,105 @@
+"""The spout's offset bookkeeping: commit only the contiguous acknowledged prefix."""
+
+from __future__ import annotations
+
+import pytest
+
+from lendstream.pipeline.offsets import OffsetLedger
+
+
+def batch_of(ledger: OffsetLedger, partition: int, first: int, last: int) -> str:
+    return ledger.new_batch(partition, [(o, f"r{o}") for o in range(first, last + 1)]).batch_id
+
+
+def test_nothing_to_commit_until_the_first_batch_is_acked() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    first = batch_of(ledger, 0, 0, 9)
+    second = batch_of(ledger, 0, 10, 19)
+    ledger.ack(second)
+    assert ledger.commit_points() == {}
+    ledger.ack(first)
+    assert ledger.commit_points() == {0: 20}
+
+
+def test_out_of_order_acks_commit_only_the_contiguous_prefix() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(3, 100)
+    ids = [batch_of(ledger, 3, start, start + 4) for start in range(100, 130, 5)]
+    for batch_id in (ids[0], ids[1], ids[3], ids[4]):
+        ledger.ack(batch_id)
+    assert ledger.commit_points() == {3: 110}
+    ledger.committed({3: 110})
+    assert ledger.commit_points() == {}
+    ledger.ack(ids[2])
+    assert ledger.commit_points() == {3: 125}
+    assert len(ledger) == 1  # ids[5] still pending
+
+
+def test_partitions_are_independent() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    ledger.start_partition(1, None)
+    a = batch_of(ledger, 0, 0, 4)
+    batch_of(ledger, 1, 0, 4)
+    ledger.ack(a)
+    assert ledger.commit_points() == {0: 5}
+
+
+def test_an_unconfirmed_commit_is_offered_again() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    ledger.ack(batch_of(ledger, 0, 0, 4))
+    assert ledger.commit_points() == {0: 5}
+    # the commit to Kafka failed: committed() was not called
+    assert ledger.commit_points() == {0: 5}
+    ledger.committed({0: 5})
+    assert ledger.commit_points() == {}
+
+
+def test_gaps_in_offsets_commit_past_the_last_record() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    batch = ledger.new_batch(0, [(3, "a"), (7, "b")])
+    ledger.ack(batch.batch_id)
+    assert ledger.commit_points() == {0: 8}
+
+
+def test_a_failed_batch_is_replayed_with_the_same_id_and_records() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    first = batch_of(ledger, 0, 0, 2)
+    second = batch_of(ledger, 0, 3, 5)
+    ledger.ack(second)
+    ledger.fail(first)
+    replay = ledger.next_replay()
+    assert replay is not None
+    assert (replay.batch_id, list(replay.records), replay.attempts) == (
+        first,
+        ["r0", "r1", "r2"],
+        2,
+    )
+    assert ledger.next_replay() is None
+    assert ledger.commit_points() == {}  # still blocks the commit of the acked second batch
+    ledger.ack(first)
+    assert ledger.commit_points() == {0: 6}
+
+
+def test_acks_and_fails_of_unknown_or_acked_batches_are_ignored() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    batch_id = batch_of(ledger, 0, 0, 0)
+    ledger.ack(batch_id)
+    ledger.ack(batch_id)
+    ledger.fail(batch_id)
+    ledger.fail("9:0:0")
+    assert ledger.next_replay() is None
+    assert ledger.commit_points() == {0: 1}
+
+
+def test_a_batch_behind_the_last_one_is_refused() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    batch_of(ledger, 0, 10, 19)
+    with pytest.raises(ValueError, match="not after offset 20"):
+        batch_of(ledger, 0, 15, 25)

@@ -1,0 +1,136 @@
+"""Writes decided applicants to HBase through happybase, in batches, idempotently.
+
+Row key: ``member_id`` (UTF-8), so a replayed record overwrites its row and never duplicates it.
+Columns (docs/architecture.md): ``member:raw``, ``member:clean``, ``result:decision``,
+``result:rule`` / ``result:detail`` (rejected), ``result:probability_of_default`` /
+``result:model_version`` (scored) and ``result:kafka_timestamp_ms``. The cells' HBase timestamps
+are the server's write time, which the benchmark reads for end-to-end latency.
+
+HBase's Thrift server drops sockets idle for 60 s, so the writer reconnects before reusing an idle
+connection and retries a whole batch once on a dropped one (safe: the writes are idempotent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import happybase
+from thriftpy2.transport import TTransportException
+
+from lendstream.pipeline.flow import REJECTED, Item
+
+TABLE = "members"
+FAMILIES: dict[str, dict[str, Any]] = {"member": {"max_versions": 1}, "result": {"max_versions": 1}}
+SCORED_DECISIONS = frozenset({"approve", "review", "decline"})
+# Thrift server's hbase.thrift.server.socket.read.timeout is 60 s; stay well under it.
+MAX_IDLE_S = 45.0
+CONNECTION_ERRORS = (TTransportException, OSError, EOFError)
+
+
+class HBaseWriteError(RuntimeError):
+    """A batch could not be written; the caller must fail (replay) its input."""
+
+
+def row_cells(item: Mapping[str, Any]) -> dict[bytes, bytes]:
+    """The cells of one decided item's row."""
+    decision = item["decision"]
+    cells = {
+        b"member:raw": item["raw"].encode("utf-8"),
+        b"member:clean": json.dumps(item["clean"], separators=(",", ":")).encode("utf-8"),
+        b"result:decision": decision.encode("utf-8"),
+        b"result:kafka_timestamp_ms": str(int(item["kafka_timestamp_ms"])).encode("ascii"),
+    }
+    if decision == REJECTED:
+        cells[b"result:rule"] = item["rule"].encode("utf-8")
+        cells[b"result:detail"] = item["detail"].encode("utf-8")
+    elif decision in SCORED_DECISIONS:
+        cells[b"result:probability_of_default"] = repr(
+            float(item["probability_of_default"])
+        ).encode("ascii")
+        cells[b"result:model_version"] = str(item["model_version"]).encode("utf-8")
+    else:
+        raise ValueError(f"item {item.get('member_id')!r} has no known decision: {decision!r}")
+    return cells
+
+
+def row_key(item: Mapping[str, Any]) -> bytes:
+    return str(item["member_id"]).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class HBaseSettings:
+    host: str = "127.0.0.1"
+    port: int = 9090
+    table: str = TABLE
+    batch_size: int = 500
+    timeout_ms: int = 30_000
+    attempts: int = 3
+
+
+def ensure_table(connection: happybase.Connection, table: str = TABLE) -> None:
+    """Create the table with its two families if it does not exist (idempotent)."""
+    existing = {name.decode() for name in connection.tables()}
+    if table not in existing:
+        try:
+            connection.create_table(table, FAMILIES)
+        except Exception:  # a concurrent creator may have won: check again
+            if table.encode() not in connection.tables():
+                raise
+
+
+class HBaseWriter:
+    """Batched, reconnecting writer of decided items; one instance per process."""
+
+    def __init__(self, settings: HBaseSettings) -> None:
+        self.settings = settings
+        self._connection: happybase.Connection | None = None
+        self._last_used = 0.0
+
+    def _fresh_connection(self) -> happybase.Connection:
+        self.close()
+        self._connection = happybase.Connection(
+            self.settings.host, self.settings.port, timeout=self.settings.timeout_ms
+        )
+        return self._connection
+
+    def _connection_for_use(self) -> happybase.Connection:
+        idle = time.monotonic() - self._last_used
+        if self._connection is None or idle > MAX_IDLE_S:
+            return self._fresh_connection()
+        return self._connection
+
+    def write(self, items: Sequence[Item]) -> int:
+        """Write every item's row; raises :class:`HBaseWriteError` if it still fails."""
+        rows = [(row_key(item), row_cells(item)) for item in items]
+        if not rows:
+            return 0
+        last_error: BaseException | None = None
+        for attempt in range(self.settings.attempts):
+            connection = self._connection_for_use() if attempt == 0 else self._fresh_connection()
+            try:
+                table = connection.table(self.settings.table)
+                with table.batch(batch_size=self.settings.batch_size) as batch:
+                    for key, cells in rows:
+                        batch.put(key, cells)
+                self._last_used = time.monotonic()
+                return len(rows)
+            except CONNECTION_ERRORS as error:
+                last_error = error
+                self.close()
+                time.sleep(0.2 * (attempt + 1))
+        raise HBaseWriteError(
+            f"could not write {len(rows)} rows to {self.settings.table} at "
+            f"{self.settings.host}:{self.settings.port} after {self.settings.attempts} attempts: "
+            f"{type(last_error).__name__}: {last_error}"
+        )
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                self._connection.close()
+            self._connection = None

@@ -1,0 +1,138 @@
+"""Client of the risk service: scores clean applicants in batches over one keep-alive session.
+
+A batch is retried on transport errors, 5xx and 429 with exponential backoff, a bounded number of
+times; if it still fails, :class:`ScoringError` is raised so the caller (the score bolt, the
+baseline loop) fails its input for replay. Nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from lendstream.pipeline.record import CleanApplicant
+
+MAX_BATCH = 1_000  # the risk service's limit per request (docs/architecture.md)
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+DECISIONS = frozenset({"approve", "review", "decline"})
+
+
+class ScoringError(RuntimeError):
+    """A batch could not be scored; the caller must fail (replay) its input, never drop it."""
+
+
+class ScoringRejectedError(ScoringError):
+    """The risk service refused the batch (401, 422, …): retrying the same request cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    member_id: str
+    probability_of_default: float
+    decision: str
+    model_version: str
+
+
+@dataclass(frozen=True)
+class RiskServiceSettings:
+    base_url: str
+    token: str
+    timeout_s: float = 10.0
+    max_attempts: int = 4
+    first_backoff_s: float = 0.2
+    max_batch: int = MAX_BATCH
+
+    @classmethod
+    def from_token_file(
+        cls, base_url: str, token_file: str | Path, **kwargs: Any
+    ) -> RiskServiceSettings:
+        return cls(base_url=base_url, token=Path(token_file).read_text().strip(), **kwargs)
+
+
+class RiskServiceClient:
+    """Batched, retrying client of ``POST /v1/score``; one instance per process."""
+
+    def __init__(self, settings: RiskServiceSettings, session: requests.Session | None = None):
+        self.settings = settings
+        self._url = settings.base_url.rstrip("/") + "/v1/score"
+        self._session = session or requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {settings.token}"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def score(self, applicants: Sequence[CleanApplicant]) -> list[Score]:
+        """Scores in the order of ``applicants``; splits into requests of at most ``max_batch``."""
+        return self.score_dicts([applicant.as_dict() for applicant in applicants])
+
+    def score_dicts(self, applicants: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Like :meth:`score`, for applicants already in their ``CleanApplicant.as_dict()`` form."""
+        scores: list[Score] = []
+        size = self.settings.max_batch
+        for start in range(0, len(applicants), size):
+            batch = applicants[start : start + size]
+            answer = self._post_with_retries({"applicants": list(batch)}, len(batch))
+            scores.extend(_parse_answer(answer, [str(a["member_id"]) for a in batch]))
+        return scores
+
+    def _post_with_retries(self, body: dict[str, Any], count: int) -> Any:
+        last_problem = "no attempt made"
+        for attempt in range(self.settings.max_attempts):
+            if attempt:
+                time.sleep(self.settings.first_backoff_s * 2 ** (attempt - 1))
+            try:
+                response = self._session.post(self._url, json=body, timeout=self.settings.timeout_s)
+            except requests.RequestException as error:
+                last_problem = f"{type(error).__name__}: {error}"
+                continue
+            if response.status_code == 200:
+                try:
+                    return response.json()
+                except ValueError:
+                    last_problem = "the answer is not JSON"
+                    continue
+            if response.status_code in RETRYABLE_STATUSES:
+                last_problem = f"HTTP {response.status_code}"
+                continue
+            raise ScoringRejectedError(
+                f"risk service refused a batch of {count}: HTTP {response.status_code} "
+                f"{response.text[:500]}"
+            )
+        raise ScoringError(
+            f"risk service at {self._url} failed a batch of {count} after "
+            f"{self.settings.max_attempts} attempts; last: {last_problem}"
+        )
+
+
+def _parse_answer(answer: Any, member_ids: Sequence[str]) -> list[Score]:
+    try:
+        model_version = str(answer["model_version"])
+        results = answer["results"]
+    except (KeyError, TypeError):
+        raise ScoringError(
+            f"risk service answer lacks model_version/results: {answer!r:.300}"
+        ) from None
+    if not isinstance(results, list) or len(results) != len(member_ids):
+        raise ScoringError(
+            f"risk service answered {len(results) if isinstance(results, list) else 'no'} "
+            f"results for {len(member_ids)} applicants"
+        )
+    scores = []
+    for expected_id, result in zip(member_ids, results, strict=True):
+        try:
+            member_id = str(result["member_id"])
+            probability = float(result["probability_of_default"])
+            decision = str(result["decision"])
+        except (KeyError, TypeError, ValueError):
+            raise ScoringError(f"malformed result in the answer: {result!r:.300}") from None
+        if member_id != expected_id:
+            raise ScoringError(f"results out of order: expected {expected_id!r}, got {member_id!r}")
+        if decision not in DECISIONS:
+            raise ScoringError(f"unknown decision {decision!r} for {member_id!r}")
+        scores.append(Score(member_id, probability, decision, model_version))
+    return scores

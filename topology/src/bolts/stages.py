@@ -1,0 +1,131 @@
+"""The topology's bolts: thin wrappers over lendstream.pipeline, one micro-batch per tuple.
+
+Every bolt anchors what it emits to its input and acks it only when its work is done; a bolt
+that cannot do its work (risk service or HBase unreachable after bounded retries) FAILS the
+tuple, so the spout replays the batch. No record is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from streamparse import Bolt, Stream
+
+from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher
+from lendstream.pipeline.flow import SourceRecord, apply_rules, apply_scores, triage_all
+from lendstream.pipeline.hbase_writer import HBaseSettings, HBaseWriteError, HBaseWriter
+from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
+from lendstream.pipeline.topology_conf import TopologyConf
+
+DEAD_LETTER_STREAM = "dead_letter"
+
+
+class _StageBolt(Bolt):
+    auto_ack = False  # each bolt acks or fails explicitly
+    auto_fail = True  # an unexpected exception fails the tuple (then the process restarts)
+
+    def initialize(self, storm_conf: dict[str, Any], context: dict[str, Any]) -> None:
+        self.conf = TopologyConf.from_storm_conf(storm_conf)
+        self.setup()
+
+    def setup(self) -> None:
+        """Open what the bolt needs (connections, clients)."""
+
+
+class CleanBolt(_StageBolt):
+    """Parse and clean each record; unparseable or invalid ones go to the dead-letter stream."""
+
+    outputs: ClassVar[list[Any]] = [
+        Stream(fields=["items"], name="default"),
+        Stream(fields=["dead_letters"], name=DEAD_LETTER_STREAM),
+    ]
+
+    def process(self, tup: Any) -> None:
+        records = [SourceRecord.from_list(values) for values in tup.values[0]]
+        items, dead_letters = triage_all(records)
+        if items:
+            self.emit([items])
+        if dead_letters:
+            self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
+        self.ack(tup)
+
+
+class DecideBolt(_StageBolt):
+    """Apply the business rules; rejected items carry their rule and skip scoring."""
+
+    outputs: ClassVar[list[Any]] = ["items"]
+
+    def process(self, tup: Any) -> None:
+        self.emit([apply_rules(tup.values[0])])
+        self.ack(tup)
+
+
+class ScoreBolt(_StageBolt):
+    """Score the batch's undecided items in one request (at most 1,000 per request)."""
+
+    outputs: ClassVar[list[Any]] = ["items"]
+
+    def setup(self) -> None:
+        self.client = RiskServiceClient(
+            RiskServiceSettings.from_token_file(
+                self.conf.risk_service_url,
+                self.conf.risk_service_token_file,
+                timeout_s=self.conf.risk_service_timeout_s,
+            )
+        )
+
+    def process(self, tup: Any) -> None:
+        try:
+            items = apply_scores(tup.values[0], self.client)
+        except ScoringError as error:
+            self.logger.error("scoring failed, batch will be replayed: %s", error)
+            self.fail(tup)
+            return
+        self.emit([items])
+        self.ack(tup)
+
+
+class SaveBolt(_StageBolt):
+    """Write the batch's rows to HBase (row key member_id: replays overwrite)."""
+
+    outputs: ClassVar[list[Any]] = []
+
+    def setup(self) -> None:
+        self.writer = HBaseWriter(
+            HBaseSettings(
+                host=self.conf.hbase_host,
+                port=self.conf.hbase_port,
+                table=self.conf.hbase_table,
+                batch_size=self.conf.hbase_batch_size,
+            )
+        )
+
+    def process(self, tup: Any) -> None:
+        try:
+            self.writer.write(tup.values[0])
+        except HBaseWriteError as error:
+            self.logger.error("HBase write failed, batch will be replayed: %s", error)
+            self.fail(tup)
+            return
+        self.ack(tup)
+
+
+class DeadLetterBolt(_StageBolt):
+    """Publish dead letters (acks=all) and ack only once Kafka has them."""
+
+    outputs: ClassVar[list[Any]] = []
+
+    def setup(self) -> None:
+        self.publisher = DeadLetterPublisher(
+            self.conf.kafka_bootstrap_servers, self.conf.kafka_dead_letter_topic
+        )
+
+    def process(self, tup: Any) -> None:
+        letters = [DeadLetter.from_dict(data) for data in tup.values[0]]
+        try:
+            self.publisher.publish(letters)
+        except Exception as error:  # any Kafka failure means: replay
+            self.logger.error("dead-letter publish failed, batch will be replayed: %s", error)
+            self.fail(tup)
+            return
+        self.ack(tup)

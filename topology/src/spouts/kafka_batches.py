@@ -1,0 +1,138 @@
+"""Kafka spout: one tuple per polled batch of a partition's records, at-least-once.
+
+Partitions are assigned by hand (task i of n takes partitions p with p % n == i), so a restarted
+worker reads again at once from the committed offsets, without waiting for a group rebalance.
+An offset is committed only when every batch up to it is acknowledged (OffsetLedger); a failed
+batch is emitted again with the same records. ``next_tuple`` never blocks longer than one short
+poll, so the multilang heartbeat is always answered.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from streamparse import Spout
+
+from lendstream.pipeline.flow import SourceRecord
+from lendstream.pipeline.offsets import Batch, OffsetLedger
+from lendstream.pipeline.topology_conf import TopologyConf
+
+METADATA_TIMEOUT_S = 20.0  # below topology.subprocess.timeout.secs
+
+
+def own_partitions(partitions: set[int], task_index: int, task_count: int) -> list[int]:
+    return sorted(p for p in partitions if p % task_count == task_index)
+
+
+def task_position(context: dict[str, Any]) -> tuple[int, int]:
+    """This task's index among its component's tasks, and how many there are."""
+    component = context["componentid"]
+    task_ids = sorted(
+        int(task) for task, name in context["task->component"].items() if name == component
+    )
+    return task_ids.index(int(context["taskid"])), len(task_ids)
+
+
+class KafkaBatchSpout(Spout):
+    outputs: ClassVar[list[Any]] = ["records"]
+
+    def initialize(self, storm_conf: dict[str, Any], context: dict[str, Any]) -> None:
+        self.conf = TopologyConf.from_storm_conf(storm_conf)
+        self.max_pending = int(storm_conf.get("topology.max.spout.pending") or 16)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=self.conf.kafka_bootstrap_servers,
+            group_id=self.conf.kafka_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.conf.spout_batch_records,
+            fetch_max_wait_ms=100,
+        )
+        self.ledger = OffsetLedger()
+        index, count = task_position(context)
+        partitions = own_partitions(self._topic_partitions(), index, count)
+        assigned = [TopicPartition(self.conf.kafka_topic, p) for p in partitions]
+        self.consumer.assign(assigned)
+        for tp in assigned:
+            committed = self.consumer.committed(tp)
+            self.ledger.start_partition(tp.partition, committed)
+            if committed is not None:
+                self.consumer.seek(tp, committed)
+        self.next_commit = 0.0
+        self.logger.info(
+            "task %d/%d reads %s partitions %s of group %s",
+            index + 1,
+            count,
+            self.conf.kafka_topic,
+            partitions,
+            self.conf.kafka_group_id,
+        )
+
+    def _topic_partitions(self) -> set[int]:
+        deadline = time.monotonic() + METADATA_TIMEOUT_S
+        while time.monotonic() < deadline:
+            partitions = self.consumer.partitions_for_topic(self.conf.kafka_topic)
+            if partitions:
+                return set(partitions)
+            time.sleep(0.5)
+        raise RuntimeError(f"topic {self.conf.kafka_topic} has no partitions (does it exist?)")
+
+    def next_tuple(self) -> None:
+        self._commit_if_due()
+        replay = self.ledger.next_replay()
+        if replay is not None:
+            self.logger.warning("replaying batch %s (attempt %d)", replay.batch_id, replay.attempts)
+            self._emit(replay)
+            return
+        if len(self.ledger) >= self.max_pending:
+            return
+        polled = self.consumer.poll(
+            timeout_ms=self.conf.spout_poll_timeout_ms,
+            max_records=self.conf.spout_batch_records,
+        )
+        for tp, records in polled.items():
+            batch = self.ledger.new_batch(
+                tp.partition,
+                [
+                    (
+                        r.offset,
+                        SourceRecord.from_bytes(
+                            r.topic, r.partition, r.offset, r.timestamp, r.value
+                        ).as_list(),
+                    )
+                    for r in records
+                ],
+            )
+            self._emit(batch)
+
+    def _emit(self, batch: Batch) -> None:
+        self.emit([batch.records], tup_id=batch.batch_id)
+
+    def ack(self, tup_id: str) -> None:
+        self.ledger.ack(tup_id)
+
+    def fail(self, tup_id: str) -> None:
+        self.logger.warning("batch %s failed; it will be replayed", tup_id)
+        self.ledger.fail(tup_id)
+
+    def _commit_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self.next_commit:
+            return
+        self.next_commit = now + self.conf.spout_commit_interval_ms / 1000.0
+        points = self.ledger.commit_points()
+        if not points:
+            return
+        offsets = {
+            TopicPartition(self.conf.kafka_topic, partition): OffsetAndMetadata(offset, "", -1)
+            for partition, offset in points.items()
+        }
+        try:
+            self.consumer.commit(offsets)
+        except KafkaError as error:  # not fatal: the same points are committed at the next try
+            self.logger.warning("offset commit failed, will retry: %s", error)
+            return
+        self.ledger.committed(points)
