@@ -18,3 +18,5 @@ graceful_timeout = 10
 errorlog = "-"
 loglevel = "info"
 proc_name = "lendstream-applicant-api"
+# No control socket: its default path is per user, and several services share this machine.
+control_socket_disable = True

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pymysql
 import pytest
 from service_databases import ApplicantDatabase, run_loader
 from service_processes import free_port, running
+from service_risk import RiskService, start_risk_service
 
 from lendstream.stack.runtime import StackEndpoints
 
@@ -57,3 +59,26 @@ def applicant_api_url(
     env = applicant_database.api_environment(port)
     with running("lendstream.services.applicant_api", env, log, f"{url}/healthz"):
         yield url
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model artifact trained by ``lendstream.model`` on the real rows (light search settings)."""
+    from lendstream.model import artifact  # noqa: PLC0415 - heavy imports only when needed
+    from lendstream.model.train import TrainingConfig, train  # noqa: PLC0415
+
+    config = TrainingConfig(
+        bootstrap_resamples=50, cv_folds=2, cv_repeats=1, c_grid=(0.1,), inner_folds=2
+    )
+    result = train(config=config)
+    return artifact.save(result.pipeline, result.metadata, root=tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def risk_service(
+    model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RiskService]:
+    """The risk service over the session's model, with the artifact's suggested thresholds."""
+    service, context = start_risk_service(model_dir, tmp_path_factory.mktemp("risk-service"))
+    with context:
+        yield service

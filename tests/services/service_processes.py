@@ -60,7 +60,7 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes], log_path: P
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer in {START_TIMEOUT_S:.0f} s: {tail(log_path)}")
 

@@ -1,0 +1,129 @@
+"""The risk service: scores clean applicants with the model artifact, one predict call a request.
+
+``POST /v1/score`` (bearer token) takes ``{"applicant": {...}}`` or ``{"applicants": [...]}`` (at
+most 1,000) and answers ``{"model_version", "result"}`` or ``{"model_version", "results"}`` with
+each applicant's ``member_id``, ``probability_of_default`` and ``decision``. A request with any
+bad field is refused whole with 422 listing every problem. ``GET /healthz``, ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from lendstream.model import artifact
+from lendstream.services.risk_service import metrics
+from lendstream.services.risk_service.decisions import Thresholds
+from lendstream.services.risk_service.settings import RiskSettings
+from lendstream.services.risk_service.validation import (
+    InvalidRequestError,
+    Problem,
+    parse_request,
+)
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+def create_app(settings: RiskSettings | None = None, model: Any | None = None) -> Flask:
+    """Build the app: load (and verify) the artifact, resolve thresholds, wire the routes."""
+    settings = settings or RiskSettings.from_env()
+    model = model if model is not None else artifact.load(settings.model_dir)
+    thresholds = Thresholds.resolve(settings.thresholds, model.metadata)
+    expected_token = settings.token.encode("utf-8")
+    metrics.MODEL_LOADED.labels(version=model.version).set(1)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def record_request(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+        metrics.REQUESTS.labels(route=route, status=str(response.status_code)).inc()
+        started = g.get("started")
+        if started is not None:
+            metrics.LATENCY.labels(route=route).observe(time.perf_counter() - started)
+        return response
+
+    @app.post("/v1/score")
+    def score() -> Any:
+        if not _authorised(expected_token):
+            response = _error(401, "send Authorization: Bearer <token>")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-risk"'
+            return response
+        body = request.get_json(silent=True)
+        if body is None:
+            return _error(400, "the body must be JSON (Content-Type: application/json)")
+        try:
+            applicants, single = parse_request(body)
+            model_problems = [
+                Problem(index, problem.field, problem.problem)
+                for index, record in enumerate(applicants)
+                for problem in model.feature_problems(record)
+            ]
+            if model_problems:
+                raise InvalidRequestError(model_problems)
+        except InvalidRequestError as error:
+            response = jsonify(
+                error=f"{len(error.problems)} problem(s) in the request; nothing was scored",
+                problems=[problem.as_dict() for problem in error.problems],
+            )
+            response.status_code = 422
+            return response
+        probabilities = model.predict_default_probability(applicants)
+        results = []
+        for record, probability in zip(applicants, probabilities, strict=True):
+            decision = thresholds.decide(float(probability))
+            metrics.SCORED.labels(decision=decision).inc()
+            results.append(
+                {
+                    "member_id": record["member_id"],
+                    "probability_of_default": float(probability),
+                    "decision": decision,
+                }
+            )
+        metrics.BATCH_SIZE.observe(len(applicants))
+        if single:
+            return jsonify(model_version=model.version, result=results[0])
+        return jsonify(model_version=model.version, results=results)
+
+    @app.get("/healthz")
+    def health() -> Any:
+        return jsonify(
+            status="ok",
+            model_version=model.version,
+            thresholds={"review_at": thresholds.review_at, "decline_at": thresholds.decline_at},
+        )
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Any:
+        payload, content_type = metrics.exposition()
+        return Response(payload, content_type=content_type)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        return _error(error.code or 500, error.description or error.name)
+
+    return app
+
+
+def _authorised(expected: bytes) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return hmac.compare_digest(token.strip().encode("utf-8"), expected)
+
+
+def _error(status: int, message: str) -> Any:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response

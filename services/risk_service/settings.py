@@ -1,0 +1,77 @@
+"""The risk service's settings, all from the environment (one home for every variable).
+
+- ``LENDSTREAM_MODEL_DIR``: the model artifact to serve (default: ``current`` under
+  ``lendstream.model.artifact.default_model_root()``, i.e. ``.cache/model/current``).
+- ``LENDSTREAM_RISK_TOKEN_FILE`` (preferred) or ``LENDSTREAM_RISK_TOKEN``: the bearer token
+  clients must send; the service refuses to start without one.
+- ``LENDSTREAM_RISK_REVIEW_AT``, ``LENDSTREAM_RISK_DECLINE_AT``: probability-of-default thresholds
+  (review from the first, decline from the second); default: the artifact's suggested thresholds.
+- ``LENDSTREAM_RISK_BIND`` (``127.0.0.1:8090``), ``LENDSTREAM_RISK_WORKERS`` (``2``),
+  ``LENDSTREAM_RISK_THREADS`` (``2``): how gunicorn serves it.
+- ``PROMETHEUS_MULTIPROC_DIR``: where the workers' metrics live (default: a fresh private
+  directory made by the gunicorn configuration, removed at shutdown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lendstream.services import environment as env_vars
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdOverrides:
+    """Thresholds set in the environment; ``None`` means "use the artifact's"."""
+
+    review_at: float | None
+    decline_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSettings:
+    """What the app needs: the model, the token and the decision thresholds."""
+
+    model_dir: Path | None
+    token: str
+    thresholds: ThresholdOverrides
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RiskSettings:
+        env = env_vars.environment() if env is None else env
+        token = env_vars.secret(env, "LENDSTREAM_RISK_TOKEN")
+        assert token is not None  # required=True raises instead
+        model_dir = env_vars.text(env, "LENDSTREAM_MODEL_DIR", "")
+        return cls(
+            model_dir=Path(model_dir) if model_dir else None,
+            token=token,
+            thresholds=ThresholdOverrides(
+                review_at=_probability(env, "LENDSTREAM_RISK_REVIEW_AT"),
+                decline_at=_probability(env, "LENDSTREAM_RISK_DECLINE_AT"),
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How gunicorn serves the risk service."""
+
+    bind: str
+    workers: int
+    threads: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        env = env_vars.environment() if env is None else env
+        return cls(
+            bind=env_vars.text(env, "LENDSTREAM_RISK_BIND", "127.0.0.1:8090"),
+            workers=env_vars.integer(env, "LENDSTREAM_RISK_WORKERS", 2, minimum=1, maximum=64),
+            threads=env_vars.integer(env, "LENDSTREAM_RISK_THREADS", 2, minimum=1, maximum=64),
+        )
+
+
+def _probability(env: Mapping[str, str], name: str) -> float | None:
+    if not env.get(name, "").strip():
+        return None
+    return env_vars.number(env, name, 0.0, minimum=0.0, maximum=1.0)
