@@ -35,3 +35,21 @@ def _stack_session(*components: str) -> Iterator[StackEndpoints]:
 def stack_mysql() -> Iterator[StackEndpoints]:
     """The private MariaDB; endpoints carry the admin connection."""
     yield from _stack_session("mysql")
+
+
+@pytest.fixture(scope="session")
+def stack_kafka() -> Iterator[StackEndpoints]:
+    """Kafka (KRaft) with the applicant and dead-letter topics."""
+    yield from _stack_session("kafka")
+
+
+@pytest.fixture(scope="session")
+def stack_hbase() -> Iterator[StackEndpoints]:
+    """HBase (master, region server, Thrift on 9090) with the `members` table; needs ZooKeeper."""
+    yield from _stack_session("hbase")
+
+
+@pytest.fixture(scope="session")
+def stack_storm() -> Iterator[StackEndpoints]:
+    """Storm nimbus, supervisor and UI; needs ZooKeeper."""
+    yield from _stack_session("storm")

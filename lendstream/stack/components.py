@@ -9,6 +9,7 @@ from lendstream.stack import health
 from lendstream.stack.health import Health
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.mysql_admin import ensure_admin_account
+from lendstream.stack.provision import provision_hbase, provision_kafka
 
 Check = Callable[[StackLayout], Health]
 
@@ -40,6 +41,40 @@ COMPONENTS: dict[str, Component] = {
         check=health.mysql_admin_select,
         provision=ensure_admin_account,
         start_timeout_s=90.0,
+    ),
+    "zookeeper": Component(
+        name="zookeeper",
+        programs=("zookeeper-server",),
+        requires=(),
+        ready=health.zookeeper_ruok_and_mode,
+        check=health.zookeeper_ruok_and_mode,
+        start_timeout_s=90.0,
+    ),
+    "kafka": Component(
+        name="kafka",
+        programs=("kafka-server",),
+        requires=(),
+        ready=health.kafka_brokers,
+        check=health.kafka_brokers_and_topics,
+        provision=provision_kafka,
+        start_timeout_s=180.0,
+    ),
+    "hbase": Component(
+        name="hbase",
+        programs=("hbase-master", "hbase-regionserver", "hbase-thrift"),
+        requires=("zookeeper",),
+        ready=health.hbase_thrift_tables,
+        check=health.hbase_thrift_tables_present,
+        provision=provision_hbase,
+        start_timeout_s=300.0,
+    ),
+    "storm": Component(
+        name="storm",
+        programs=("storm-nimbus", "storm-supervisor", "storm-ui"),
+        requires=("zookeeper",),
+        ready=health.storm_cluster,
+        check=health.storm_cluster,
+        start_timeout_s=240.0,
     ),
 }
 

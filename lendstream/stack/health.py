@@ -5,8 +5,13 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+import happybase
 import pymysql
+import requests
+from kafka.admin import KafkaAdminClient
+from streamparse.util import get_nimbus_client
 
+from lendstream.stack import provision
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.mysql_admin import admin_credentials, run_as_socket_root
 
@@ -63,3 +68,98 @@ def zookeeper_four_letter(layout: StackLayout, word: str) -> str:
         while chunk := connection.recv(4096):
             chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+def zookeeper_ruok_and_mode(layout: StackLayout) -> Health:
+    """`ruok` answers `imok`, and `srvr` reports a serving mode (standalone, leader, follower)."""
+    if zookeeper_four_letter(layout, "ruok") != "imok":
+        return Health(False, "ruok got no imok")
+    modes = [
+        line.split(":", 1)[1].strip()
+        for line in zookeeper_four_letter(layout, "srvr").splitlines()
+        if line.startswith("Mode:")
+    ]
+    if modes and modes[0] in ("standalone", "leader", "follower", "observer"):
+        return Health(True, f"imok, mode {modes[0]}")
+    return Health(False, f"srvr reports no serving mode ({modes})")
+
+
+def kafka_brokers(layout: StackLayout) -> Health:
+    """The admin client's cluster metadata lists at least one broker."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=f"{layout.host}:{layout.ports.kafka}",
+        request_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
+        api_version_auto_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
+    )
+    try:
+        cluster = admin.describe_cluster()
+    finally:
+        admin.close()
+    brokers = cluster.get("brokers", [])
+    if brokers:
+        return Health(True, f"{len(brokers)} broker(s), cluster {cluster.get('cluster_id')}")
+    return Health(False, "metadata lists no broker")
+
+
+def kafka_brokers_and_topics(layout: StackLayout) -> Health:
+    brokers = kafka_brokers(layout)
+    if not brokers.ok:
+        return brokers
+    admin = KafkaAdminClient(
+        bootstrap_servers=f"{layout.host}:{layout.ports.kafka}",
+        request_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
+    )
+    try:
+        present = set(admin.list_topics())
+    finally:
+        admin.close()
+    missing = [t.name for t in provision.kafka_topics(layout) if t.name not in present]
+    if missing:
+        return Health(False, f"{brokers.detail}; topics missing: {missing}")
+    return Health(True, f"{brokers.detail}; topics present")
+
+
+def hbase_thrift_tables(layout: StackLayout) -> Health:
+    """happybase lists the tables over Thrift 1 (the master must be serving for that)."""
+    connection = happybase.Connection(
+        host=layout.host, port=layout.ports.hbase_thrift, timeout=int(CHECK_TIMEOUT_S * 1000)
+    )
+    try:
+        tables = sorted(name.decode() for name in connection.tables())
+    finally:
+        connection.close()
+    return Health(True, f"thrift lists tables {tables}")
+
+
+def hbase_thrift_tables_present(layout: StackLayout) -> Health:
+    listed = hbase_thrift_tables(layout)
+    missing = [t.name for t in provision.hbase_tables(layout) if t.name not in listed.detail]
+    if missing:
+        return Health(False, f"{listed.detail}; missing: {missing}")
+    return listed
+
+
+def storm_cluster(layout: StackLayout) -> Health:
+    """Nimbus answers getClusterInfo with ≥1 supervisor; the UI serves its cluster summary."""
+    client = get_nimbus_client(
+        host=layout.host, port=layout.ports.storm_nimbus, timeout=int(CHECK_TIMEOUT_S * 1000)
+    )
+    try:
+        summary = client.getClusterInfo()
+    finally:
+        client._iprot.trans.close()
+    supervisors = summary.supervisors or []
+    if not supervisors:
+        return Health(False, "nimbus answers but reports no supervisor")
+    free_slots = sum(s.num_workers - s.num_used_workers for s in supervisors)
+    response = requests.get(
+        f"http://{layout.host}:{layout.ports.storm_ui}/api/v1/cluster/summary",
+        timeout=CHECK_TIMEOUT_S,
+    )
+    if response.status_code != 200:
+        return Health(False, f"UI answered HTTP {response.status_code}")
+    version = response.json().get("stormVersion", "?")
+    return Health(
+        True,
+        f"nimbus: {len(supervisors)} supervisor(s), {free_slots} free slot(s); UI: Storm {version}",
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -16,8 +18,18 @@ from lendstream.stack.layout import StackLayout
 PLAYBOOK_TIMEOUT_S = 300.0
 
 
+def kafka_cluster_id(layout: StackLayout) -> str:
+    """The local KRaft cluster id: generated once, kept beside the Kafka data it formatted."""
+    path = layout.component_dir("kafka") / "cluster-id"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    return path.read_text().strip()
+
+
 def render_vars(layout: StackLayout, components: Iterable[str]) -> dict[str, Any]:
     """The extra vars local-stack.yml maps onto each role's variables."""
+    components = list(components)
     ports = asdict(layout.ports)
     ports["storm_supervisor_slots"] = list(layout.ports.storm_supervisor_slots)
     extra: dict[str, Any] = {
@@ -28,6 +40,8 @@ def render_vars(layout: StackLayout, components: Iterable[str]) -> dict[str, Any
         "local_stack_python_bin_dir": str(Path(sys.executable).parent),
         "local_stack_ports": ports,
     }
+    if "kafka" in components:
+        extra["local_stack_kafka_cluster_id"] = kafka_cluster_id(layout)
     extra.update(_bundle_vars(components))
     return extra
 

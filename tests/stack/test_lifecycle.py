@@ -1,0 +1,83 @@
+"""up / status / down on a private stack of its own (own directory and ports), so that killing
+and stopping daemons here never disturbs the shared stack other tests use."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lendstream.stack import runtime
+from lendstream.stack.layout import StackLayout, StackPorts
+from lendstream.stack.supervisor import Supervisor, pid_alive, processes_under
+
+pytestmark = [pytest.mark.stack, pytest.mark.mysql]
+
+COMPONENTS = ("mysql", "zookeeper")
+STATUS_WAIT_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def private_layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackLayout]:
+    layout = StackLayout(
+        root=Path(tmp_path_factory.mktemp("stack")),
+        ports=StackPorts(mysql=3317, zookeeper=2191),
+    )
+    yield layout
+    runtime.down(layout=layout)
+
+
+def _program_pids(layout: StackLayout) -> dict[str, int]:
+    return {
+        info["name"]: info["pid"]
+        for info in Supervisor(layout).all_info()
+        if info["statename"] == "RUNNING"
+    }
+
+
+def test_up_starts_the_components_healthy(private_layout: StackLayout) -> None:
+    endpoints = runtime.ensure_up(*COMPONENTS, layout=private_layout)
+    assert endpoints.mysql_port == 3317
+    assert endpoints.zookeeper_connect.endswith(":2191")
+    report = runtime.status(layout=private_layout)
+    assert report["mysql"].ok, report["mysql"].detail
+    assert report["zookeeper"].ok, report["zookeeper"].detail
+    assert "mode standalone" in report["zookeeper"].detail
+
+
+def test_up_twice_keeps_the_running_daemons(private_layout: StackLayout) -> None:
+    before = _program_pids(private_layout)
+    runtime.ensure_up(*COMPONENTS, layout=private_layout)
+    assert _program_pids(private_layout) == before
+    assert set(before) == {"mysql-server", "zookeeper-server"}
+
+
+def test_a_killed_daemon_is_reported_unhealthy_and_up_restarts_it(
+    private_layout: StackLayout,
+) -> None:
+    killed = _program_pids(private_layout)["zookeeper-server"]
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + STATUS_WAIT_S
+    while pid_alive(killed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    report = runtime.status(layout=private_layout)
+    assert not report["zookeeper"].ok
+    assert report["mysql"].ok
+    runtime.ensure_up(*COMPONENTS, layout=private_layout)
+    assert runtime.status(layout=private_layout)["zookeeper"].ok
+    assert _program_pids(private_layout)["zookeeper-server"] != killed
+
+
+def test_down_leaves_no_process(private_layout: StackLayout) -> None:
+    supervisor = Supervisor(private_layout)
+    pids = [*_program_pids(private_layout).values(), supervisor.pid()]
+    assert all(pid is not None and pid_alive(pid) for pid in pids)
+    runtime.down(layout=private_layout)
+    assert [pid for pid in pids if pid is not None and pid_alive(pid)] == []
+    assert processes_under(private_layout.root) == []
+    report = runtime.status(layout=private_layout)
+    assert not any(health.ok for health in report.values())

@@ -1,0 +1,125 @@
+"""The JVM services of the single-machine stack, asked real questions through their protocols."""
+
+from __future__ import annotations
+
+import uuid
+
+import happybase
+import pytest
+import requests
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from streamparse.util import get_nimbus_client
+
+from lendstream.stack import runtime
+from lendstream.stack.layout import StackLayout
+from lendstream.stack.provision import hbase_tables, kafka_topics
+from lendstream.stack.runtime import StackEndpoints
+
+pytestmark = pytest.mark.stack
+
+CLIENT_TIMEOUT_MS = 20_000
+
+
+def test_status_reports_each_started_component_healthy(
+    stack_kafka: StackEndpoints, stack_hbase: StackEndpoints, stack_storm: StackEndpoints
+) -> None:
+    report = runtime.status()
+    for name in ("zookeeper", "kafka", "hbase", "storm"):
+        assert report[name].ok, f"{name}: {report[name].detail}"
+
+
+def test_topics_exist_with_the_kafka_roles_partitions(stack_kafka: StackEndpoints) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=stack_kafka.kafka_bootstrap)
+    try:
+        described = {d["topic"]: len(d["partitions"]) for d in admin.describe_topics()}
+    finally:
+        admin.close()
+    wanted = {t.name: t.partitions for t in kafka_topics(StackLayout.default())}
+    assert wanted == {"lendstream.applicants": 4, "lendstream.applicants.dlq": 1}
+    assert {name: described.get(name) for name in wanted} == wanted
+
+
+def test_a_produced_message_is_consumed(stack_kafka: StackEndpoints) -> None:
+    topic = f"stacktest.{uuid.uuid4().hex[:12]}"
+    admin = KafkaAdminClient(bootstrap_servers=stack_kafka.kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    try:
+        payload = uuid.uuid4().bytes
+        producer = KafkaProducer(bootstrap_servers=stack_kafka.kafka_bootstrap, acks="all")
+        producer.send(topic, key=b"member-1", value=payload).get(timeout=20)
+        producer.close()
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=stack_kafka.kafka_bootstrap,
+            group_id=f"stacktest-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=CLIENT_TIMEOUT_MS,
+        )
+        received = [(m.key, m.value) for m in consumer]
+        consumer.close()
+        assert received == [(b"member-1", payload)]
+    finally:
+        admin.delete_topics([topic])
+        admin.close()
+
+
+def test_hbase_put_get_round_trip_through_thrift(stack_hbase: StackEndpoints) -> None:
+    spec = next(t for t in hbase_tables(StackLayout.default()) if t.name == "members")
+    connection = happybase.Connection(
+        host=stack_hbase.hbase_thrift_host, port=stack_hbase.hbase_thrift_port
+    )
+    try:
+        table = connection.table(spec.name)
+        assert sorted(table.families()) == sorted(f.encode() for f in spec.column_families)
+        row = f"stacktest-{uuid.uuid4().hex}".encode()
+        with table.batch() as batch:
+            batch.put(row, {b"member:raw": b'{"member_id": "1"}', b"result:decision": b"approve"})
+        assert table.row(row) == {
+            b"member:raw": b'{"member_id": "1"}',
+            b"result:decision": b"approve",
+        }
+        table.delete(row)
+        assert table.row(row) == {}
+    finally:
+        connection.close()
+
+
+def test_nimbus_reports_a_supervisor_with_free_slots(stack_storm: StackEndpoints) -> None:
+    client = get_nimbus_client(
+        host=stack_storm.storm_nimbus_host, port=stack_storm.storm_nimbus_port, timeout=20_000
+    )
+    summary = client.getClusterInfo()
+    supervisors = summary.supervisors
+    assert len(supervisors) >= 1
+    assert sum(s.num_workers - s.num_used_workers for s in supervisors) >= 1
+
+
+def test_storm_ui_serves_the_cluster_summary(stack_storm: StackEndpoints) -> None:
+    response = requests.get(f"{stack_storm.storm_ui_url}/api/v1/cluster/summary", timeout=20)
+    assert response.status_code == 200
+    assert response.json()["supervisors"] >= 1
+
+
+def test_rendered_configs_carry_the_ansible_managed_header(
+    stack_kafka: StackEndpoints, stack_hbase: StackEndpoints, stack_storm: StackEndpoints
+) -> None:
+    root = StackLayout.default().root
+    rendered = [
+        root / "zookeeper/conf/zoo.cfg",
+        root / "zookeeper/conf/logback.xml",
+        root / "kafka/conf/server.properties",
+        root / "kafka/conf/log4j2.xml",
+        root / "hbase/conf/hbase-site.xml",
+        root / "hbase/conf/log4j2.properties",
+        root / "storm/home/conf/storm.yaml",
+        root / "storm/home/log4j2/cluster.xml",
+        root / "storm/home/log4j2/worker.xml",
+        root / "zookeeper/bin/zookeeper-server",
+        root / "kafka/bin/kafka-server",
+        root / "hbase/bin/hbase-thrift",
+        root / "storm/bin/storm-supervisor",
+    ]
+    for path in rendered:
+        head = path.read_text().splitlines()[:4]
+        assert any("Ansible managed" in line for line in head), path
