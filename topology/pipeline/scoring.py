@@ -46,12 +46,14 @@ class RiskServiceSettings:
     max_attempts: int = 4
     first_backoff_s: float = 0.2
     max_batch: int = MAX_BATCH
+    token_file: str | None = None  # where the token came from, to hand on to other processes
 
     @classmethod
     def from_token_file(
         cls, base_url: str, token_file: str | Path, **kwargs: Any
     ) -> RiskServiceSettings:
-        return cls(base_url=base_url, token=Path(token_file).read_text().strip(), **kwargs)
+        token = Path(token_file).read_text().strip()
+        return cls(base_url=base_url, token=token, token_file=str(token_file), **kwargs)
 
 
 class RiskServiceClient:

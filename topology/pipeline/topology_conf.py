@@ -22,7 +22,7 @@ class TopologyConf:
     spout_batch_records: int = 500
     spout_poll_timeout_ms: int = 50
     spout_commit_interval_ms: int = 200
-    risk_service_url: str = "http://127.0.0.1:8100"
+    risk_service_url: str = "http://127.0.0.1:8090"
     risk_service_token_file: str = ""
     risk_service_timeout_s: float = 10.0
     hbase_host: str = "127.0.0.1"

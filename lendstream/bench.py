@@ -1,0 +1,359 @@
+"""``python -m lendstream.bench``: the baseline loop (A) against the Storm topology (B).
+
+Prints figures; it is not a test. On identical input (the same N preloaded applicants) it
+alternates rounds of A and B and reports each throughput, R = B/A (median over rounds),
+CPU-seconds per 1,000 applicants (summed over the processes involved, from /proc), and then
+p50/p99 end-to-end latency (Kafka record timestamp → HBase cell write time) of the topology fed by
+a paced producer at a fraction of A's throughput.
+
+How B is timed: the topology is submitted once, reading the bench's B topic. Each round it is
+deactivated, a copy of the N applicants is written to that topic, and the clock starts when the
+topology is activated; it stops when the spout's committed offsets reach the end of the topic —
+which happens only when every batch up to there is stored (at-least-once bookkeeping).
+A is timed from its first poll to its last commit, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import happybase
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from lendstream.pipeline.baseline import run_baseline
+from lendstream.pipeline.flow import SourceRecord, triage
+from lendstream.pipeline.hbase_writer import FAMILIES
+from lendstream.pipeline.topology_conf import TopologyConf
+from lendstream.stack import topology_jar
+
+PARTITIONS = 4
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Processes whose CPU counts, by a marker in their command line.
+PROCESS_GROUPS: dict[str, tuple[str, ...]] = {
+    "storm worker + Python bolts": ("org.apache.storm.daemon.worker.Worker", "streamparse_run"),
+    "storm daemons": ("org.apache.storm.daemon.nimbus", "org.apache.storm.daemon.supervisor"),
+    "risk service": ("risk_service",),
+    "hbase": ("org.apache.hadoop.hbase",),
+    "kafka": ("kafka.Kafka",),
+    "zookeeper": ("org.apache.zookeeper.server",),
+}
+WAIT_TIMEOUT_S = 900.0
+
+
+# ---- CPU accounting ---------------------------------------------------------------------------
+
+
+def _process_table() -> Iterator[tuple[int, str, float]]:
+    """(pid, command line, CPU seconds so far) of every process we may read."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of /proc/<pid>/stat (1-based, after pid and comm)
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        yield int(entry.name), cmdline, cpu
+
+
+def cpu_snapshot() -> dict[str, dict[int, float]]:
+    """Group → pid → CPU seconds; "this process" is the bench itself (the baseline loop)."""
+    groups: dict[str, dict[int, float]] = {name: {} for name in PROCESS_GROUPS}
+    groups["this process"] = {}
+    for pid, cmdline, cpu in _process_table():
+        if pid == os.getpid():
+            groups["this process"][pid] = cpu
+            continue
+        for name, markers in PROCESS_GROUPS.items():
+            if any(marker in cmdline for marker in markers):
+                groups[name][pid] = cpu
+                break
+    return groups
+
+
+def cpu_between(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds each group used between the snapshots (new processes count in full)."""
+    return {
+        name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+        for name, pids in after.items()
+    }
+
+
+# ---- Kafka and HBase helpers ------------------------------------------------------------------
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        admin.close()
+    deadline = time.monotonic() + 30
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        while len(consumer.partitions_for_topic(topic) or ()) < partitions:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic} has no metadata after 30 s")
+            time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
+def encode(record: Any) -> bytes:
+    if isinstance(record, bytes):
+        return record
+    if isinstance(record, str):
+        return record.encode("utf-8")
+    return json.dumps(record).encode("utf-8")
+
+
+def member_key(record: Any) -> bytes | None:
+    if isinstance(record, dict) and record.get("member_id") not in (None, ""):
+        return str(record["member_id"]).encode("utf-8")
+    return None
+
+
+def produce(bootstrap: str, topic: str, records: Sequence[Any], rate_per_s: float = 0.0) -> None:
+    """Publish the records (key member_id, acks=all); paced at ``rate_per_s`` if given."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    start = time.monotonic()
+    try:
+        for index, record in enumerate(records):
+            if rate_per_s > 0:
+                delay = start + index / rate_per_s - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            producer.send(topic, key=member_key(record), value=encode(record))
+        producer.flush(timeout=120)
+    finally:
+        producer.close(timeout=30)
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        offsets = {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
+        return {p: o for p, o in offsets.items() if o is not None}
+    finally:
+        consumer.close()
+
+
+def recreate_table(conf: TopologyConf) -> None:
+    connection = happybase.Connection(conf.hbase_host, conf.hbase_port, timeout=60_000)
+    try:
+        if conf.hbase_table.encode() in connection.tables():
+            connection.delete_table(conf.hbase_table, disable=True)
+        connection.create_table(conf.hbase_table, FAMILIES)
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    member_id: str
+    decision: str
+    kafka_timestamp_ms: int
+    written_ms: int
+
+
+def stored_rows(conf: TopologyConf, since_ms: int = 0) -> list[StoredRow]:
+    """Rows whose decision was written at or after ``since_ms`` (HBase cell time)."""
+    connection = happybase.Connection(conf.hbase_host, conf.hbase_port, timeout=120_000)
+    try:
+        table = connection.table(conf.hbase_table)
+        rows = []
+        columns = [b"result:decision", b"result:kafka_timestamp_ms"]
+        for key, cells in table.scan(columns=columns, include_timestamp=True, batch_size=2000):
+            decision, written = cells[b"result:decision"]
+            if written >= since_ms:
+                kafka_ms = int(cells[b"result:kafka_timestamp_ms"][0])
+                rows.append(StoredRow(key.decode(), decision.decode(), kafka_ms, written))
+        return rows
+    finally:
+        connection.close()
+
+
+# ---- the rounds -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Round:
+    label: str
+    records: int
+    wall_s: float
+    cpu_s: dict[str, float]
+
+    @property
+    def throughput(self) -> float:
+        return self.records / self.wall_s
+
+    @property
+    def cpu_per_thousand(self) -> float:
+        return sum(self.cpu_s.values()) / self.records * 1000
+
+
+def round_a(conf: TopologyConf, records: int, number: int) -> Round:
+    conf = replace(conf, kafka_group_id=f"{conf.kafka_group_id}-a{number}")
+    before = cpu_snapshot()
+    run = run_baseline(conf, records, timeout_s=WAIT_TIMEOUT_S)
+    cpu = cpu_between(before, cpu_snapshot())
+    cpu = {
+        k: v for k, v in cpu.items() if k not in ("storm worker + Python bolts", "storm daemons")
+    }
+    return Round("A", run.records, run.wall_s, cpu)
+
+
+def wait_committed(conf: TopologyConf, targets: dict[int, int], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        committed = committed_offsets(
+            conf.kafka_bootstrap_servers, conf.kafka_group_id, conf.kafka_topic
+        )
+        if all(committed.get(p, 0) >= end for p, end in targets.items()):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topology committed {committed}, expected {targets}")
+        time.sleep(0.1)
+
+
+def round_b(conf: TopologyConf, applicants: Sequence[Any], nimbus: Any, name: str) -> Round:
+    nimbus.deactivate(name)
+    time.sleep(2.0)  # let the spout see the deactivation before the copy lands
+    produce(conf.kafka_bootstrap_servers, conf.kafka_topic, applicants)
+    targets = end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic)
+    before = cpu_snapshot()
+    start = time.monotonic()
+    nimbus.activate(name)
+    wait_committed(conf, targets, WAIT_TIMEOUT_S)
+    wall = time.monotonic() - start
+    cpu = cpu_between(before, cpu_snapshot())
+    cpu.pop("this process")
+    return Round("B", len(applicants), wall, cpu)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def wait_topology_consuming(conf: TopologyConf, timeout_s: float) -> None:
+    """Submit returns before the worker runs: wait until a probe record is committed past."""
+    produce(conf.kafka_bootstrap_servers, conf.kafka_topic, ["warm-up probe: not JSON"])
+    targets = end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic)
+    wait_committed(conf, targets, timeout_s)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lendstream bench", description=__doc__)
+    parser.add_argument("--applicants", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--malformed-rate", type=float, default=0.01)
+    parser.add_argument("--latency-fraction", type=float, default=0.5)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from lendstream.model.synthetic import generate  # the model engineer's generator
+    from lendstream.stack import runtime
+
+    runtime.ensure_up("kafka", "hbase", "storm")
+    run_id = uuid.uuid4().hex[:8]
+    base = replace(
+        topology_jar.local_settings(),
+        kafka_dead_letter_topic=f"bench.{run_id}.dlq",
+        kafka_group_id=f"bench-{run_id}",
+    )
+    conf_a = replace(base, kafka_topic=f"bench.{run_id}.a", hbase_table=f"bench_{run_id}_a")
+    conf_b = replace(base, kafka_topic=f"bench.{run_id}.b", hbase_table=f"bench_{run_id}_b")
+    for topic in (conf_a.kafka_topic, conf_b.kafka_topic, base.kafka_dead_letter_topic):
+        create_topic(base.kafka_bootstrap_servers, topic)
+    recreate_table(conf_a)
+    recreate_table(conf_b)
+
+    applicants = list(generate(args.applicants, args.seed, args.malformed_rate))
+    valid = sum(
+        1
+        for r in applicants
+        if isinstance(
+            triage(SourceRecord("t", 0, 0, 0, encode(r).decode("utf-8", "replace"))), dict
+        )
+    )
+    print(f"bench {run_id}: {len(applicants)} applicants ({valid} valid), {args.rounds} rounds")
+    produce(base.kafka_bootstrap_servers, conf_a.kafka_topic, applicants)
+
+    name = f"lendstream-bench-{run_id}"
+    print(topology_jar.deploy_local(conf_b, name=name).strip().splitlines()[-1])
+    nimbus = topology_jar.nimbus_client(f"{base.hbase_host}:6627")
+    wait_topology_consuming(conf_b, 300.0)
+    rounds: list[tuple[Round, Round]] = []
+    try:
+        for number in range(1, args.rounds + 1):
+            a = round_a(conf_a, len(applicants), number)
+            b = round_b(conf_b, applicants, nimbus, name)
+            rounds.append((a, b))
+            print(
+                f"round {number}: A {a.throughput:8.0f}/s  B {b.throughput:8.0f}/s  "
+                f"R {b.throughput / a.throughput:.2f}"
+            )
+        median_a = statistics.median(a.throughput for a, _ in rounds)
+        median_b = statistics.median(b.throughput for _, b in rounds)
+        ratio = statistics.median(b.throughput / a.throughput for a, b in rounds)
+        print(f"\nthroughput  A (baseline loop) {median_a:8.0f} applicants/s (median)")
+        print(f"throughput  B (topology)      {median_b:8.0f} applicants/s (median)")
+        print(f"R = B/A     {ratio:.2f} (median of per-round ratios)")
+        for label, index in (("A", 0), ("B", 1)):
+            per_k = statistics.median(r[index].cpu_per_thousand for r in rounds)
+            last = rounds[-1][index]
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in last.cpu_s.items() if v >= 0.05)
+            print(f"CPU {label}  {per_k:.2f} CPU-s per 1,000 (median); last round s: {parts}")
+
+        rate = median_a * args.latency_fraction
+        count = int(rate * args.latency_seconds)
+        print(f"\nlatency: {count} applicants paced at {rate:.0f}/s into the topology")
+        paced = [
+            {**r, "member_id": f"lat-{i}"} if isinstance(r, dict) else r
+            for i, r in enumerate(applicants[:count])
+        ]
+        start_ms = int(time.time() * 1000)
+        produce(base.kafka_bootstrap_servers, conf_b.kafka_topic, paced, rate_per_s=rate)
+        targets = end_offsets(base.kafka_bootstrap_servers, conf_b.kafka_topic)
+        wait_committed(conf_b, targets, WAIT_TIMEOUT_S)
+        rows = [r for r in stored_rows(conf_b, start_ms) if r.member_id.startswith("lat-")]
+        latencies = [r.written_ms - r.kafka_timestamp_ms for r in rows]
+        print(
+            f"latency over {len(latencies)} rows: p50 {percentile(latencies, 0.5):.0f} ms, "
+            f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
+        )
+    finally:
+        topology_jar.kill(f"{base.hbase_host}:6627", name)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The topology on the real Storm: every applicant stored once or dead-lettered, counts exact.
+
+Marked stack and slow: it needs Kafka, HBase and Storm of the single-machine stack, trains a
+light model and runs a risk service. The records are produced straight into the run's topic
+(the synthetic generator's raw values), not through the MySQL producer.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+from pipeline_run import PipelineRun, Produced, expected_outcomes, reconcile
+
+from lendstream.model.synthetic import generate
+from lendstream.pipeline.scoring import RiskServiceSettings
+from lendstream.stack import topology_jar
+from lendstream.stack.runtime import StackEndpoints
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+APPLICANTS = 3_000
+MALFORMED_RATE = 0.05
+DRAIN_TIMEOUT_S = 420.0
+
+
+def new_run(stack: StackEndpoints, risk: RiskServiceSettings) -> PipelineRun:
+    conf = replace(
+        topology_jar.local_settings(),
+        kafka_bootstrap_servers=stack.kafka_bootstrap,
+        hbase_host=stack.hbase_thrift_host,
+        hbase_port=stack.hbase_thrift_port,
+        risk_service_url=risk.base_url,
+        risk_service_token_file=str(risk.token_file),
+    )
+    nimbus = f"{stack.storm_nimbus_host}:{stack.storm_nimbus_port}"
+    return PipelineRun.create(conf, nimbus)
+
+
+def test_every_applicant_is_stored_once_or_dead_lettered(
+    e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
+) -> None:
+    run = new_run(e2e_stack, e2e_risk_service)
+    produced = Produced()
+    try:
+        run.produce(list(generate(APPLICANTS, 11, MALFORMED_RATE)), produced)
+        expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
+        assert expected.dead_letters, "the generator made no malformed record"
+        run.deploy()
+        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+        counts = reconcile(run, produced, expected)
+    finally:
+        run.kill_topology()
+        run.drop()
+    print(f"\nend to end: {dict(counts)}")
+    assert counts["rejected"] > 0
+    assert counts["approve"] + counts["review"] + counts["decline"] > 0
+
+
+def test_a_killed_worker_comes_back_and_nothing_is_lost_or_duplicated(
+    e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
+) -> None:
+    run = new_run(e2e_stack, e2e_risk_service)
+    produced = Produced()
+    applicants = list(generate(APPLICANTS, 12, MALFORMED_RATE))
+    producer = threading.Thread(
+        target=run.produce, args=(applicants, produced), kwargs={"rate_per_s": 250.0}
+    )
+    try:
+        run.deploy()
+        producer.start()
+        run.wait_until_some_committed(at_least=500, timeout_s=DRAIN_TIMEOUT_S)
+        old_worker = run.kill_worker()  # mid-stream: the producer is still publishing
+        producer.join(timeout=120.0)
+        assert not producer.is_alive(), "the producer did not finish in time"
+        assert len(produced.values) == len(applicants)
+        new_worker = run.wait_for_new_worker(old_worker, timeout_s=180.0)
+        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+        expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
+        counts = reconcile(run, produced, expected)
+    finally:
+        run.kill_topology()
+        run.drop()
+    print(f"\nkilled worker {old_worker}, new worker {new_worker}: {dict(counts)}")
+    assert new_worker != old_worker
