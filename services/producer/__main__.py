@@ -1,0 +1,52 @@
+"""``python -m lendstream.services.producer``: publish applicants from the API to Kafka.
+
+Runs until SIGTERM/SIGINT (the current batch is flushed and the cursor saved), or with
+``--until-empty`` until the API has nothing more, or with ``--max-records N`` until N are
+published. Prints the run's figures as one JSON line at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from lendstream.services.producer.publisher import ApplicantProducer, RunLimits
+from lendstream.services.producer.settings import ProducerSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lendstream.services.producer", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--until-empty", action="store_true", help="stop at the first empty page")
+    parser.add_argument("--max-records", type=int, default=None, metavar="N")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger(__name__).info(
+            "%s: finishing the batch, then stopping", signal.Signals(signum).name
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    producer = ApplicantProducer(ProducerSettings.from_env(), stop)
+    stats = producer.run(RunLimits(until_empty=args.until_empty, max_records=args.max_records))
+    figures = dataclasses.asdict(stats)
+    figures["records_per_s"] = round(stats.published / stats.seconds, 1) if stats.seconds else None
+    print(json.dumps(figures), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Reading pages of applicants from the applicant API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+
+class ApiUnavailableError(RuntimeError):
+    """The API did not answer with a usable page (down, 5xx, not JSON, wrong shape)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    entries: list[Any]
+    next_after: int | None
+
+
+class ApplicantApiClient:
+    """``GET /v1/applicants?after=&limit=`` over one keep-alive session."""
+
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self._url = f"{base_url.rstrip('/')}/v1/applicants"
+        self._timeout_s = timeout_s
+        self._session = requests.Session()
+
+    def page(self, after: int, limit: int) -> Page:
+        try:
+            response = self._session.get(
+                self._url, params={"after": after, "limit": limit}, timeout=self._timeout_s
+            )
+        except requests.RequestException as error:
+            raise ApiUnavailableError(f"{self._url}: {type(error).__name__}: {error}") from None
+        if response.status_code != 200:
+            raise ApiUnavailableError(
+                f"{self._url}?after={after}: HTTP {response.status_code} {response.text[:300]}"
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiUnavailableError(f"{self._url}?after={after}: answer is not JSON") from None
+        entries = body.get("applicants") if isinstance(body, dict) else None
+        next_after = body.get("next_after") if isinstance(body, dict) else None
+        if not isinstance(entries, list) or not (
+            next_after is None or (isinstance(next_after, int) and next_after > after)
+        ):
+            raise ApiUnavailableError(f"{self._url}?after={after}: unexpected page {body!r:.300}")
+        if entries and next_after is None:
+            raise ApiUnavailableError(f"{self._url}?after={after}: entries but no next_after")
+        return Page(entries=entries, next_after=next_after)
+
+    def close(self) -> None:
+        self._session.close()

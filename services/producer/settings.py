@@ -1,0 +1,57 @@
+"""The producer's settings, all from the environment (one home for every variable).
+
+- ``LENDSTREAM_API_URL`` (``http://127.0.0.1:8080``): the applicant API.
+- ``LENDSTREAM_KAFKA_BOOTSTRAP`` (``127.0.0.1:9092``): Kafka bootstrap servers, comma-separated.
+- ``LENDSTREAM_APPLICANT_TOPIC`` (``lendstream.applicants``): the topic to publish to.
+- ``LENDSTREAM_PRODUCER_CURSOR_FILE`` (``.cache/producer/cursor.json``): the persisted cursor.
+- ``LENDSTREAM_PRODUCER_BATCH_SIZE`` (``500``, at most 1,000): applicants per API page and per
+  acknowledged batch.
+- ``LENDSTREAM_PRODUCER_POLL_INTERVAL_S`` (``2``): wait between polls once the API has no more.
+- ``LENDSTREAM_PRODUCER_RECONCILE_TIMEOUT_S`` (``120``): limit on reading Kafka back at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lendstream.services import environment as env_vars
+
+MAX_BATCH_SIZE = 1000  # the applicant API's largest page
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerSettings:
+    """Where to read applicants, where to publish them, and how the producer paces itself."""
+
+    api_url: str
+    kafka_bootstrap: str
+    topic: str
+    cursor_file: Path
+    batch_size: int
+    poll_interval_s: float
+    reconcile_timeout_s: float
+    api_timeout_s: float = 10.0
+    send_timeout_s: float = 120.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerSettings:
+        env = env_vars.environment() if env is None else env
+        return cls(
+            api_url=env_vars.text(env, "LENDSTREAM_API_URL", "http://127.0.0.1:8080").rstrip("/"),
+            kafka_bootstrap=env_vars.text(env, "LENDSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            topic=env_vars.text(env, "LENDSTREAM_APPLICANT_TOPIC", "lendstream.applicants"),
+            cursor_file=Path(
+                env_vars.text(env, "LENDSTREAM_PRODUCER_CURSOR_FILE", ".cache/producer/cursor.json")
+            ),
+            batch_size=env_vars.integer(
+                env, "LENDSTREAM_PRODUCER_BATCH_SIZE", 500, minimum=1, maximum=MAX_BATCH_SIZE
+            ),
+            poll_interval_s=env_vars.number(
+                env, "LENDSTREAM_PRODUCER_POLL_INTERVAL_S", 2.0, minimum=0.01
+            ),
+            reconcile_timeout_s=env_vars.number(
+                env, "LENDSTREAM_PRODUCER_RECONCILE_TIMEOUT_S", 120.0, minimum=1.0
+            ),
+        )

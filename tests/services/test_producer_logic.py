@@ -1,0 +1,143 @@
+"""Pure logic of the producer: the cursor file, records and partitions, the resume state."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka.partitioner.default import DefaultPartitioner
+
+from lendstream.services.producer import cursor as cursor_file
+from lendstream.services.producer.cursor import Cursor, CursorError
+from lendstream.services.producer.messages import (
+    UnpublishableEntryError,
+    header_applicant_id,
+    to_record,
+)
+from lendstream.services.producer.publisher import _State
+
+TOPIC = "lendstream.applicants"
+
+
+def test_missing_cursor_file_means_start() -> None:
+    assert cursor_file.load(Path("/nonexistent/cursor.json"), TOPIC) is None
+
+
+def test_cursor_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "cursor.json"
+    saved = Cursor(TOPIC, after=1234, offsets={0: 10, 3: 7})
+    cursor_file.save(path, saved)
+    assert cursor_file.load(path, TOPIC) == saved
+    assert json.loads(path.read_text())["after"] == 1234
+
+
+def test_cursor_save_replaces_atomically_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "cursor.json"
+    cursor_file.save(path, Cursor(TOPIC, after=1))
+    inode = path.stat().st_ino
+    cursor_file.save(path, Cursor(TOPIC, after=2))
+    assert cursor_file.load(path, TOPIC) == Cursor(TOPIC, after=2)
+    assert path.stat().st_ino != inode  # a new file renamed over the old, not rewritten in place
+    assert os.listdir(tmp_path) == ["cursor.json"]
+
+
+def test_cursor_of_another_topic_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cursor.json"
+    cursor_file.save(path, Cursor("other.topic", after=5))
+    with pytest.raises(CursorError, match=r"other\.topic"):
+        cursor_file.load(path, TOPIC)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "{", "[]", '{"topic": "lendstream.applicants"}', '{"topic": "x", "after": -1}']
+)
+def test_damaged_cursor_is_refused_not_reset(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "cursor.json"
+    path.write_text(text.replace('"x"', f'"{TOPIC}"'))
+    with pytest.raises(CursorError):
+        cursor_file.load(path, TOPIC)
+
+
+def test_record_carries_key_value_and_header() -> None:
+    entry = {"id": 42, "member_id": "LC-7", "term": " 36 months", "grade": None}
+    record = to_record(entry)
+    assert record.applicant_id == 42
+    assert record.key == b"LC-7"
+    assert json.loads(record.value) == entry
+    assert record.headers == [("applicant_id", b"42")]
+    assert header_applicant_id(record.headers) == 42
+
+
+def test_record_without_member_id_has_no_key() -> None:
+    assert to_record({"id": 3, "member_id": None}).key is None
+    assert to_record({"id": 3}).key is None
+
+
+def test_odd_strings_still_make_valid_json() -> None:
+    entry = {"id": 5, "member_id": "M", "emp_length": "\ud800 \x00 ünïcode"}
+    assert json.loads(to_record(entry).value) == entry
+
+
+@pytest.mark.parametrize(
+    "entry", [None, "text", 7, [1], {}, {"id": "5"}, {"id": 0}, {"id": True}, {"id": 1.5}]
+)
+def test_entries_without_a_row_id_are_unpublishable(entry: Any) -> None:
+    with pytest.raises(UnpublishableEntryError):
+        to_record(entry)
+
+
+class _Cluster:
+    """Just enough cluster metadata for kafka-python's DefaultPartitioner."""
+
+    def __init__(self, partitions: int) -> None:
+        self._partitions = set(range(partitions))
+
+    def topics(self) -> set[str]:
+        return {TOPIC}
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return self._partitions
+
+    def available_partitions_for_topic(self, topic: str) -> set[int]:
+        return self._partitions
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 7])
+def test_keyed_partition_is_kafkas_default(partitions: int) -> None:
+    cluster = _Cluster(partitions)
+    for number in range(300):
+        record = to_record({"id": number + 1, "member_id": f"LC16Q1-{number:06d}"})
+        expected = DefaultPartitioner().partition(TOPIC, None, record.key, None, None, cluster)
+        assert record.partition(partitions) == expected
+
+
+def test_keyless_partition_is_deterministic() -> None:
+    assert [to_record({"id": i}).partition(4) for i in range(1, 9)] == [1, 2, 3, 0, 1, 2, 3, 0]
+
+
+def test_header_parsing_tolerates_garbage() -> None:
+    assert header_applicant_id(None) is None
+    assert header_applicant_id([("other", b"1")]) is None
+    assert header_applicant_id([("applicant_id", b"x1")]) is None
+    assert header_applicant_id([("applicant_id", b"\xff")]) is None
+
+
+def test_state_keeps_reading_back_from_the_start_while_skips_lie_ahead() -> None:
+    state = _State(
+        partitions=2,
+        after=100,
+        start_offsets={0: 40, 1: 50},
+        latest_offsets={0: 45, 1: 52},
+        pending_skip={101, 103, 150},
+    )
+    state.acknowledged(0, 60)
+    state.advance(120)
+    assert state.pending_skip == {150}
+    assert state.cursor(TOPIC) == Cursor(TOPIC, after=120, offsets={0: 40, 1: 50})
+    state.acknowledged(1, 70)
+    state.advance(150)
+    assert state.pending_skip == set()
+    assert state.cursor(TOPIC) == Cursor(TOPIC, after=150, offsets={0: 61, 1: 71})
