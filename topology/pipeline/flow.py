@@ -21,7 +21,7 @@ from typing import Any
 from lendstream.pipeline.dead_letter import DeadLetter, Source
 from lendstream.pipeline.record import CleanApplicant
 from lendstream.pipeline.rules import InvalidApplicant, clean, decide
-from lendstream.pipeline.scoring import RiskServiceClient
+from lendstream.pipeline.scoring import RiskServiceClient, clean_dict
 
 Item = dict[str, Any]
 
@@ -92,7 +92,7 @@ def triage(record: SourceRecord) -> Item | DeadLetter:
     return {
         "member_id": applicant.member_id,
         "raw": record.value,
-        "clean": applicant.as_dict(),
+        "clean": clean_dict(applicant),
         "kafka_timestamp_ms": record.timestamp_ms,
         "partition": record.partition,
         "offset": record.offset,

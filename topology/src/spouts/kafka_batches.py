@@ -113,6 +113,7 @@ class KafkaBatchSpout(Spout):
 
     def ack(self, tup_id: str) -> None:
         self.ledger.ack(tup_id)
+        self._commit_if_due()  # also while deactivated, when next_tuple is not called
 
     def fail(self, tup_id: str) -> None:
         self.logger.warning("batch %s failed; it will be replayed", tup_id)
