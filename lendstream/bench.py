@@ -18,24 +18,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import happybase
+import requests
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
+from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
 from lendstream.pipeline.flow import SourceRecord, triage
 from lendstream.pipeline.hbase_writer import FAMILIES
+from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
-from lendstream.stack import topology_jar
+from lendstream.stack import runtime, topology_jar
+from lendstream.stack.layout import StackLayout
 
 PARTITIONS = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -269,25 +279,75 @@ def wait_topology_consuming(conf: TopologyConf, timeout_s: float) -> None:
     wait_committed(conf, targets, timeout_s)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lendstream bench", description=__doc__)
-    parser.add_argument("--applicants", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--malformed-rate", type=float, default=0.01)
-    parser.add_argument("--latency-fraction", type=float, default=0.5)
-    parser.add_argument("--latency-seconds", type=float, default=20.0)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
+@contextmanager
+def risk_service(
+    model_dir: Path | None, work_dir: Path, workers: int = 2, start_timeout_s: float = 90.0
+) -> Iterator[RiskServiceSettings]:
+    """Run the risk service under gunicorn with a fresh token file; yields how to reach it."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    token_file = work_dir / "risk-token"
+    token_file.write_text(secrets.token_urlsafe(24) + "\n")
+    token_file.chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LENDSTREAM_")}
+    env |= {
+        "LENDSTREAM_RISK_TOKEN_FILE": str(token_file),
+        "LENDSTREAM_RISK_BIND": f"127.0.0.1:{port}",
+        "LENDSTREAM_RISK_WORKERS": str(workers),
+    }
+    if model_dir is not None:
+        env["LENDSTREAM_MODEL_DIR"] = str(model_dir)
+    url = f"http://127.0.0.1:{port}"
+    log_path = work_dir / "risk-service.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lendstream.services.risk_service"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"risk service did not start: {log_path.read_text()[-2000:]}")
+            try:
+                requests.get(f"{url}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        yield RiskServiceSettings.from_token_file(url, token_file)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(20)
 
-    from lendstream.model.synthetic import generate  # the model engineer's generator
-    from lendstream.stack import runtime
 
-    runtime.ensure_up("kafka", "hbase", "storm")
+@dataclass(frozen=True)
+class BenchSetup:
+    run_id: str
+    conf_a: TopologyConf
+    conf_b: TopologyConf
+    applicants: list[Any]
+    valid: int
+
+
+def prepare(args: argparse.Namespace, risk: RiskServiceSettings) -> BenchSetup:
+    """Topics and tables of this run; the applicants preloaded into A's topic."""
     run_id = uuid.uuid4().hex[:8]
     base = replace(
         topology_jar.local_settings(),
         kafka_dead_letter_topic=f"bench.{run_id}.dlq",
         kafka_group_id=f"bench-{run_id}",
+        risk_service_url=risk.base_url,
+        risk_service_token_file=risk.token_file or "",
+        spout_batch_records=args.batch,
     )
     conf_a = replace(base, kafka_topic=f"bench.{run_id}.a", hbase_table=f"bench_{run_id}_a")
     conf_b = replace(base, kafka_topic=f"bench.{run_id}.b", hbase_table=f"bench_{run_id}_b")
@@ -295,64 +355,98 @@ def main(argv: list[str] | None = None) -> None:
         create_topic(base.kafka_bootstrap_servers, topic)
     recreate_table(conf_a)
     recreate_table(conf_b)
-
     applicants = list(generate(args.applicants, args.seed, args.malformed_rate))
     valid = sum(
         1
         for r in applicants
-        if isinstance(
-            triage(SourceRecord("t", 0, 0, 0, encode(r).decode("utf-8", "replace"))), dict
-        )
+        if isinstance(triage(SourceRecord("t", 0, 0, 0, encode(r).decode())), dict)
     )
-    print(f"bench {run_id}: {len(applicants)} applicants ({valid} valid), {args.rounds} rounds")
     produce(base.kafka_bootstrap_servers, conf_a.kafka_topic, applicants)
+    return BenchSetup(run_id, conf_a, conf_b, applicants, valid)
 
-    name = f"lendstream-bench-{run_id}"
-    print(topology_jar.deploy_local(conf_b, name=name).strip().splitlines()[-1])
-    nimbus = topology_jar.nimbus_client(f"{base.hbase_host}:6627")
-    wait_topology_consuming(conf_b, 300.0)
-    rounds: list[tuple[Round, Round]] = []
-    try:
-        for number in range(1, args.rounds + 1):
-            a = round_a(conf_a, len(applicants), number)
-            b = round_b(conf_b, applicants, nimbus, name)
-            rounds.append((a, b))
-            print(
-                f"round {number}: A {a.throughput:8.0f}/s  B {b.throughput:8.0f}/s  "
-                f"R {b.throughput / a.throughput:.2f}"
-            )
-        median_a = statistics.median(a.throughput for a, _ in rounds)
-        median_b = statistics.median(b.throughput for _, b in rounds)
-        ratio = statistics.median(b.throughput / a.throughput for a, b in rounds)
-        print(f"\nthroughput  A (baseline loop) {median_a:8.0f} applicants/s (median)")
-        print(f"throughput  B (topology)      {median_b:8.0f} applicants/s (median)")
-        print(f"R = B/A     {ratio:.2f} (median of per-round ratios)")
-        for label, index in (("A", 0), ("B", 1)):
-            per_k = statistics.median(r[index].cpu_per_thousand for r in rounds)
-            last = rounds[-1][index]
-            parts = ", ".join(f"{k} {v:.1f}" for k, v in last.cpu_s.items() if v >= 0.05)
-            print(f"CPU {label}  {per_k:.2f} CPU-s per 1,000 (median); last round s: {parts}")
 
-        rate = median_a * args.latency_fraction
-        count = int(rate * args.latency_seconds)
-        print(f"\nlatency: {count} applicants paced at {rate:.0f}/s into the topology")
-        paced = [
-            {**r, "member_id": f"lat-{i}"} if isinstance(r, dict) else r
-            for i, r in enumerate(applicants[:count])
-        ]
-        start_ms = int(time.time() * 1000)
-        produce(base.kafka_bootstrap_servers, conf_b.kafka_topic, paced, rate_per_s=rate)
-        targets = end_offsets(base.kafka_bootstrap_servers, conf_b.kafka_topic)
-        wait_committed(conf_b, targets, WAIT_TIMEOUT_S)
-        rows = [r for r in stored_rows(conf_b, start_ms) if r.member_id.startswith("lat-")]
-        latencies = [r.written_ms - r.kafka_timestamp_ms for r in rows]
+def report_rounds(rounds: list[tuple[Round, Round]]) -> float:
+    """Print the medians; returns A's median throughput."""
+    median_a = statistics.median(a.throughput for a, _ in rounds)
+    median_b = statistics.median(b.throughput for _, b in rounds)
+    ratio = statistics.median(b.throughput / a.throughput for a, b in rounds)
+    print(f"\nthroughput  A (baseline loop) {median_a:8.0f} applicants/s (median)")
+    print(f"throughput  B (topology)      {median_b:8.0f} applicants/s (median)")
+    print(f"R = B/A     {ratio:.2f} (median of the rounds' ratios)")
+    for label, index in (("A", 0), ("B", 1)):
+        per_k = statistics.median(r[index].cpu_per_thousand for r in rounds)
+        last = rounds[-1][index]
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in last.cpu_s.items() if v >= 0.05)
+        print(f"CPU {label}  {per_k:.2f} CPU-s per 1,000 applicants (median); last round: {parts}")
+    return median_a
+
+
+def measure_latency(setup: BenchSetup, rate: float, seconds: float) -> None:
+    """Pace fresh applicants into the running topology; p50/p99 of Kafka time → HBase write."""
+    count = max(1, int(rate * seconds))
+    paced = [
+        {**r, "member_id": f"lat-{i}"} if isinstance(r, dict) else r
+        for i, r in enumerate(setup.applicants[:count])
+    ]
+    print(f"\nlatency: {count} applicants paced at {rate:.0f}/s into the topology")
+    start_ms = int(time.time() * 1000)
+    conf = setup.conf_b
+    produce(conf.kafka_bootstrap_servers, conf.kafka_topic, paced, rate_per_s=rate)
+    wait_committed(
+        conf, end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic), WAIT_TIMEOUT_S
+    )
+    rows = [r for r in stored_rows(conf, start_ms) if r.member_id.startswith("lat-")]
+    latencies = [r.written_ms - r.kafka_timestamp_ms for r in rows]
+    print(
+        f"latency over {len(latencies)} rows: p50 {percentile(latencies, 0.5):.0f} ms, "
+        f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lendstream bench", description=__doc__)
+    parser.add_argument("--applicants", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=500, help="records per poll / tuple")
+    parser.add_argument("--malformed-rate", type=float, default=0.01)
+    parser.add_argument("--latency-fraction", type=float, default=0.5)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--model-dir", type=Path, default=None, help="default: .cache/model/current"
+    )
+    args = parser.parse_args(argv)
+
+    runtime.ensure_up("kafka", "hbase", "storm")
+    nimbus_address = f"{StackLayout.default().host}:{StackLayout.default().ports.storm_nimbus}"
+    with (
+        tempfile.TemporaryDirectory(prefix="lendstream-bench-") as work,
+        risk_service(args.model_dir, Path(work)) as risk,
+    ):
+        setup = prepare(args, risk)
         print(
-            f"latency over {len(latencies)} rows: p50 {percentile(latencies, 0.5):.0f} ms, "
-            f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
+            f"bench {setup.run_id}: {len(setup.applicants)} applicants "
+            f"({setup.valid} valid), {args.rounds} rounds, {args.batch} per batch"
         )
-    finally:
-        topology_jar.kill(f"{base.hbase_host}:6627", name)
-    sys.stdout.flush()
+        name = f"lendstream-bench-{setup.run_id}"
+        topology_jar.deploy_local(setup.conf_b, name=name)
+        try:
+            nimbus = topology_jar.nimbus_client(nimbus_address)
+            wait_topology_consuming(setup.conf_b, 300.0)
+            rounds = []
+            for number in range(1, args.rounds + 1):
+                a = round_a(setup.conf_a, len(setup.applicants), number)
+                b = round_b(setup.conf_b, setup.applicants, nimbus, name)
+                rounds.append((a, b))
+                print(
+                    f"round {number}: A {a.throughput:6.0f}/s  B {b.throughput:6.0f}/s  "
+                    f"R {b.throughput / a.throughput:.2f}",
+                    flush=True,
+                )
+            median_a = report_rounds(rounds)
+            measure_latency(setup, median_a * args.latency_fraction, args.latency_seconds)
+        finally:
+            topology_jar.kill(nimbus_address, name)
 
 
 if __name__ == "__main__":

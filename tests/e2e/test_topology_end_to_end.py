@@ -2,7 +2,8 @@
 
 Marked stack and slow: it needs Kafka, HBase and Storm of the single-machine stack, trains a
 light model and runs a risk service. The records are produced straight into the run's topic
-(the synthetic generator's raw values), not through the MySQL producer.
+(the synthetic generator's raw values plus a few unparseable ones), not through the MySQL
+producer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 APPLICANTS = 3_000
 MALFORMED_RATE = 0.05
 DRAIN_TIMEOUT_S = 420.0
+# The generator's malformed records are JSON objects; these exercise the parse stage too.
+UNPARSEABLE: list[bytes] = [b"not json at all", b'{"member_id": "cut-', b"\xff\xfe\x00garbage"]
+
+
+def applicants_with_garbage(seed: int) -> list[object]:
+    """Synthetic applicants with a few unparseable values spread among them."""
+    records: list[object] = list(generate(APPLICANTS, seed, MALFORMED_RATE))
+    for index, garbage in enumerate(UNPARSEABLE):
+        records.insert((index + 1) * len(records) // (len(UNPARSEABLE) + 1), garbage)
+    return records
 
 
 def new_run(stack: StackEndpoints, risk: RiskServiceSettings) -> PipelineRun:
@@ -44,9 +55,10 @@ def test_every_applicant_is_stored_once_or_dead_lettered(
     run = new_run(e2e_stack, e2e_risk_service)
     produced = Produced()
     try:
-        run.produce(list(generate(APPLICANTS, 11, MALFORMED_RATE)), produced)
+        run.produce(applicants_with_garbage(11), produced)
         expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
-        assert expected.dead_letters, "the generator made no malformed record"
+        stages = {letter.stage for letter in expected.dead_letters.values()}
+        assert stages == {"parse", "clean"}, stages
         run.deploy()
         run.wait_until_all_committed(DRAIN_TIMEOUT_S)
         counts = reconcile(run, produced, expected)
@@ -63,7 +75,7 @@ def test_a_killed_worker_comes_back_and_nothing_is_lost_or_duplicated(
 ) -> None:
     run = new_run(e2e_stack, e2e_risk_service)
     produced = Produced()
-    applicants = list(generate(APPLICANTS, 12, MALFORMED_RATE))
+    applicants = applicants_with_garbage(12)
     producer = threading.Thread(
         target=run.produce, args=(applicants, produced), kwargs={"rate_per_s": 250.0}
     )
