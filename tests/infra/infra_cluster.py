@@ -1,0 +1,50 @@
+"""What the checks need to know about the deployed cluster, read from the inventory."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+# Ports the roles' defaults give each daemon.
+HDFS_NAMENODE_RPC = 8020
+HDFS_NAMENODE_HTTP = 9870
+HDFS_SECONDARY_HTTP = 9868
+HDFS_DATANODE_PORTS = (9866, 9864, 9867)
+YARN_RESOURCEMANAGER_PORTS = (8032, 8030, 8031, 8033, 8088)
+YARN_RESOURCEMANAGER_TRACKER = 8031
+YARN_RESOURCEMANAGER_HTTP = 8088
+YARN_NODEMANAGER_PORTS = (8041, 8040, 8042)
+HTTP_TIMEOUT_S = 10
+
+
+def variables(host: Any) -> dict[str, Any]:
+    """The host's Ansible variables, including `groups` and `inventory_hostname`."""
+    return host.ansible.get_variables()
+
+
+def groups(host: Any) -> dict[str, list[str]]:
+    return variables(host)["groups"]
+
+
+def in_group(host: Any, group: str) -> bool:
+    return variables(host)["inventory_hostname"] in groups(host).get(group, [])
+
+
+def address(host: Any) -> str:
+    """The node's cluster address (its inventory ansible_host)."""
+    return str(variables(host)["ansible_host"])
+
+
+def http_json(host: Any, url: str) -> Any:
+    """GET a JSON document from the node itself (so names resolve as the cluster resolves them)."""
+    script = (
+        "import sys, urllib.request; "
+        "request = urllib.request.Request(sys.argv[1], headers={'Accept': 'application/json'}); "
+        f"answer = urllib.request.urlopen(request, timeout={HTTP_TIMEOUT_S}); "
+        "sys.stdout.write(answer.read().decode())"
+    )
+    result = host.run(f"python3 -c {shlex.quote(script)} {shlex.quote(url)}")
+    node = variables(host)["inventory_hostname"]
+    assert result.rc == 0, f"GET {url} from {node}: {result.stderr}"
+    return json.loads(result.stdout)
