@@ -173,9 +173,9 @@ def _chunk_rng(seed: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng([seed, chunk])
 
 
-def _chunk_malformed(rng: np.random.Generator, size: int, malformed_rate: float) -> np.ndarray:
+def _chunk_malformed(rng: np.random.Generator, malformed_rate: float) -> np.ndarray:
     """Which rows of a chunk are malformed: always the chunk generator's first draw."""
-    return rng.random(size) < malformed_rate
+    return rng.random(CHUNK_SIZE) < malformed_rate
 
 
 def malformed_positions(n: int, seed: int, malformed_rate: float) -> np.ndarray:
@@ -187,7 +187,7 @@ def malformed_positions(n: int, seed: int, malformed_rate: float) -> np.ndarray:
     positions = []
     for chunk, start in enumerate(range(0, n, CHUNK_SIZE)):
         size = min(CHUNK_SIZE, n - start)
-        mask = _chunk_malformed(_chunk_rng(seed, chunk), size, malformed_rate)
+        mask = _chunk_malformed(_chunk_rng(seed, chunk), malformed_rate)[:size]
         positions.append(start + np.flatnonzero(mask))
     return np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
 
@@ -239,58 +239,64 @@ def _template_rows(rng: np.random.Generator, sub_grades: np.ndarray) -> np.ndarr
     return rows
 
 
-def _dti(rng: np.random.Generator, size: int) -> list[str | None]:
-    scale = _DTI_BODY_MEAN / _DTI_GAMMA_SHAPE
-    dti = rng.gamma(_DTI_GAMMA_SHAPE, scale, size)
-    kind = rng.random(size)
-    at_max = kind < _DTI_SHARE_AT_MAX
+def _dti(rng: np.random.Generator) -> np.ndarray:
+    """Debt-to-income: a gamma body, LendingClub's rare high values and its 999 sentinel."""
+    dti = rng.gamma(_DTI_GAMMA_SHAPE, _DTI_BODY_MEAN / _DTI_GAMMA_SHAPE, CHUNK_SIZE)
+    kind = rng.random(CHUNK_SIZE)
     high = (kind >= _DTI_SHARE_AT_MAX) & (kind < _DTI_SHARE_AT_MAX + _DTI_SHARE_HIGH)
     dti[high] = rng.uniform(60.0, 200.0, int(high.sum()))
-    dti[at_max] = DTI_MAX
-    blank = rng.random(size) < _DTI_SHARE_BLANK
-    return _blank_where(_decimal_strings(np.round(dti, 2)), blank)
+    dti[kind < _DTI_SHARE_AT_MAX] = DTI_MAX
+    return np.round(dti, 2)
 
 
-def _valid_chunk(rng: np.random.Generator, size: int) -> dict[str, list[str | None]]:
-    """The columns of ``size`` valid raw applicants (member ids are added by the caller)."""
+def _valid_chunk(rng: np.random.Generator, keep: int) -> dict[str, list[str | None]]:
+    """The first ``keep`` of a chunk of valid raw applicants (member ids are the caller's).
+
+    Every draw is of the whole chunk, whatever ``keep`` is, so the random stream, and hence each
+    record, does not depend on how many records are asked for.
+    """
     templates = _templates()
-    grades, sub_grades = _grades(rng, size)
-    rows = _template_rows(rng, sub_grades)
+    grades, sub_grades = _grades(rng, CHUNK_SIZE)
+    rows = _template_rows(rng, sub_grades)[:keep]
     columns: dict[str, list[str | None]] = {
         name: templates.columns[name][rows].tolist() for name in TEMPLATE_FIELDS
     }
-    columns["grade"] = grades.tolist()
+    columns["grade"] = grades[:keep].tolist()
 
-    funded = templates.funded_amnt[rows] * np.exp(rng.normal(0.0, _FUNDED_JITTER_SIGMA, size))
-    funded = np.clip(_round_to(funded, _AMOUNT_STEP), _MIN_AMOUNT, _MAX_AMOUNT)
-    above = rng.random(size) < _LOAN_ABOVE_FUNDED_SHARE
-    loan = funded + above * _round_to(funded * rng.uniform(0.0, 0.3, size), _AMOUNT_STEP)
+    jitter = np.exp(rng.normal(0.0, _FUNDED_JITTER_SIGMA, CHUNK_SIZE))[:keep]
+    funded = np.clip(
+        _round_to(templates.funded_amnt[rows] * jitter, _AMOUNT_STEP), _MIN_AMOUNT, _MAX_AMOUNT
+    )
+    above = (rng.random(CHUNK_SIZE) < _LOAN_ABOVE_FUNDED_SHARE)[:keep]
+    extra = rng.uniform(0.0, 0.3, CHUNK_SIZE)[:keep]
+    loan = np.minimum(funded + above * _round_to(funded * extra, _AMOUNT_STEP), _MAX_AMOUNT)
     columns["funded_amnt"] = _decimal_strings(funded)
-    columns["loan_amnt"] = _decimal_strings(np.minimum(loan, _MAX_AMOUNT))
+    columns["loan_amnt"] = _decimal_strings(loan)
 
-    income = rng.lognormal(templates.log_income_mean, templates.log_income_sd, size)
-    columns["annual_inc"] = _decimal_strings(_round_to(income, 100.0))
-    columns["dti"] = _dti(rng, size)
+    income = rng.lognormal(templates.log_income_mean, templates.log_income_sd, CHUNK_SIZE)
+    columns["annual_inc"] = _decimal_strings(_round_to(income[:keep], 100.0))
+    dti = _dti(rng)[:keep]
+    dti_blank = (rng.random(CHUNK_SIZE) < _DTI_SHARE_BLANK)[:keep]
+    columns["dti"] = _blank_where(_decimal_strings(dti), dti_blank)
 
-    bc_blank = rng.random(size) < _BC_SHARE_BLANK
-    bc_open = _round_to(rng.lognormal(8.4, 1.4, size), 1.0)
+    bc_blank = (rng.random(CHUNK_SIZE) < _BC_SHARE_BLANK)[:keep]
+    bc_open = _round_to(rng.lognormal(8.4, 1.4, CHUNK_SIZE)[:keep], 1.0)
     columns["bc_open_to_buy"] = _blank_where(_decimal_strings(bc_open), bc_blank)
-    bc_util = np.clip(rng.beta(2.2, 1.4, size) * 100.0 + rng.normal(0.0, 3.0, size), 0.0, 150.0)
-    columns["bc_util"] = _blank_where(_decimal_strings(np.round(bc_util, 1)), bc_blank)
+    bc_util_draw = rng.beta(2.2, 1.4, CHUNK_SIZE) * 100.0 + rng.normal(0.0, 3.0, CHUNK_SIZE)
+    bc_util = np.round(np.clip(bc_util_draw[:keep], 0.0, 150.0), 1)
+    columns["bc_util"] = _blank_where(_decimal_strings(bc_util), bc_blank)
 
-    owners = list(HOME_OWNERSHIP_SHARES)
+    owners = np.array(list(HOME_OWNERSHIP_SHARES), dtype=object)
     shares = np.array(list(HOME_OWNERSHIP_SHARES.values()))
-    columns["home_ownership"] = np.array(owners, dtype=object)[
-        rng.choice(len(owners), size=size, p=shares / shares.sum())
-    ].tolist()
-    columns["issue_d"] = np.array(ISSUE_MONTHS, dtype=object)[
-        rng.integers(0, len(ISSUE_MONTHS), size)
-    ].tolist()
+    owner_index = rng.choice(len(owners), size=CHUNK_SIZE, p=shares / shares.sum())
+    columns["home_ownership"] = owners[owner_index[:keep]].tolist()
+    month_index = rng.integers(0, len(ISSUE_MONTHS), CHUNK_SIZE)
+    columns["issue_d"] = np.array(ISSUE_MONTHS, dtype=object)[month_index[:keep]].tolist()
     for name, share in (
         ("revol_util", _REVOL_UTIL_SHARE_BLANK),
         ("all_util", _ALL_UTIL_SHARE_BLANK),
     ):
-        _blank_where(columns[name], rng.random(size) < share)
+        _blank_where(columns[name], (rng.random(CHUNK_SIZE) < share)[:keep])
     return columns
 
 
@@ -312,9 +318,9 @@ def generate_labelled(
     for chunk, start in enumerate(range(0, n, CHUNK_SIZE)):
         size = min(CHUNK_SIZE, n - start)
         rng = _chunk_rng(seed, chunk)
-        malformed = _chunk_malformed(rng, size, malformed_rate)
-        classes = rng.integers(0, len(MALFORMED_CLASSES), size)
-        variants = rng.integers(0, 1 << 16, size)
+        malformed = _chunk_malformed(rng, malformed_rate)
+        classes = rng.integers(0, len(MALFORMED_CLASSES), CHUNK_SIZE)
+        variants = rng.integers(0, 1 << 16, CHUNK_SIZE)
         columns = _valid_chunk(rng, size)
         columns["member_id"] = [f"SYN-{seed}-{start + index}" for index in range(size)]
         ordered = [columns[name] for name in RAW_FIELDS]

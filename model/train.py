@@ -110,6 +110,17 @@ def clean_records(raw_records: Sequence[RawRecord]) -> list[dict[str, Any]]:
     return [clean(raw).as_dict() for raw in raw_records]
 
 
+def held_out_split(labels: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the training and held-out sets: stratified by outcome, seeded."""
+    train_rows, held_out_rows = train_test_split(
+        np.arange(len(labels)),
+        test_size=config.held_out_share,
+        stratify=labels,
+        random_state=config.seed,
+    )
+    return np.asarray(train_rows), np.asarray(held_out_rows)
+
+
 def build_estimator(features: Sequence[str], config: TrainingConfig) -> GridSearchCV:
     """Preprocessing + logistic regression, with ``C`` chosen by inner stratified CV on AUC."""
     pipeline = Pipeline(
@@ -250,10 +261,7 @@ def _train(
     y = np.asarray(labels, dtype=np.int8)
     data_sha256 = training_data_sha256(raw_records, y)
     frame = features_frame(clean_records(raw_records), FEATURES)
-    rows = np.arange(len(y))
-    train_rows, held_out_rows = train_test_split(
-        rows, test_size=config.held_out_share, stratify=y, random_state=config.seed
-    )
+    train_rows, held_out_rows = held_out_split(y, config)
     train_frame, held_out_frame = frame.iloc[train_rows], frame.iloc[held_out_rows]
     y_train, y_held_out = y[train_rows], y[held_out_rows]
 
