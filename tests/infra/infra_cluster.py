@@ -48,3 +48,33 @@ def http_json(host: Any, url: str) -> Any:
     node = variables(host)["inventory_hostname"]
     assert result.rc == 0, f"GET {url} from {node}: {result.stderr}"
     return json.loads(result.stdout)
+
+
+# Ports of the stack roles' defaults (zookeeper, kafka, hbase, storm).
+ZOOKEEPER_CLIENT = 2181
+ZOOKEEPER_ELECTION = 3888
+KAFKA_BROKER = 9092
+KAFKA_CONTROLLER = 9093
+KAFKA_LIB = "/opt/lendstream/kafka/lib"
+HBASE_MASTER_PORTS = (16000, 16010)
+HBASE_MASTER_HTTP = 16010
+HBASE_REGIONSERVER_PORTS = (16020, 16030)
+HBASE_THRIFT = 9090
+STORM_NIMBUS_THRIFT = 6627
+STORM_UI_HTTP = 8080
+
+
+def assert_service(host: Any, unit: str, ports: tuple[int, ...]) -> None:
+    """The unit is running and enabled, and listens on the node's address on every port."""
+    service = host.service(unit)
+    assert service.is_running, unit
+    assert service.is_enabled, unit
+    for port in ports:
+        assert host.socket(f"tcp://{address(host)}:{port}").is_listening, (unit, port)
+
+
+def four_letter_word(host: Any, member: str, word: str) -> str:
+    """A ZooKeeper four-letter-word answer from `member`, asked from this node."""
+    result = host.run(f"printf {word} | nc -N -w 5 {shlex.quote(member)} {ZOOKEEPER_CLIENT}")
+    assert result.rc == 0, f"{word} to {member}: {result.stderr}"
+    return str(result.stdout)

@@ -10,7 +10,7 @@ from infra_cluster import (
     HDFS_NAMENODE_HTTP,
     HDFS_NAMENODE_RPC,
     HDFS_SECONDARY_HTTP,
-    address,
+    assert_service,
     groups,
     http_json,
     in_group,
@@ -19,31 +19,23 @@ from infra_cluster import (
 testinfra_hosts = ["ansible://all"]
 
 
-def _assert_daemon(host: Any, daemon: str, ports: tuple[int, ...]) -> None:
-    service = host.service(f"lendstream-hdfs-{daemon}")
-    assert service.is_running, daemon
-    assert service.is_enabled, daemon
-    for port in ports:
-        assert host.socket(f"tcp://{address(host)}:{port}").is_listening, (daemon, port)
-
-
 def test_namenode(host: Any) -> None:
     if in_group(host, "hdfs_namenode"):
-        _assert_daemon(host, "namenode", (HDFS_NAMENODE_RPC, HDFS_NAMENODE_HTTP))
+        assert_service(host, "lendstream-hdfs-namenode", (HDFS_NAMENODE_RPC, HDFS_NAMENODE_HTTP))
     else:
         assert not host.service("lendstream-hdfs-namenode").is_running
 
 
 def test_secondary_namenode(host: Any) -> None:
     if in_group(host, "hdfs_secondary"):
-        _assert_daemon(host, "secondarynamenode", (HDFS_SECONDARY_HTTP,))
+        assert_service(host, "lendstream-hdfs-secondarynamenode", (HDFS_SECONDARY_HTTP,))
     else:
         assert not host.service("lendstream-hdfs-secondarynamenode").is_running
 
 
 def test_datanode(host: Any) -> None:
     if in_group(host, "hdfs_datanode"):
-        _assert_daemon(host, "datanode", HDFS_DATANODE_PORTS)
+        assert_service(host, "lendstream-hdfs-datanode", HDFS_DATANODE_PORTS)
     else:
         assert not host.service("lendstream-hdfs-datanode").is_running
 

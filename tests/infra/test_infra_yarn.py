@@ -10,7 +10,7 @@ from infra_cluster import (
     YARN_RESOURCEMANAGER_HTTP,
     YARN_RESOURCEMANAGER_PORTS,
     YARN_RESOURCEMANAGER_TRACKER,
-    address,
+    assert_service,
     groups,
     http_json,
     in_group,
@@ -20,24 +20,16 @@ from infra_cluster import (
 testinfra_hosts = ["ansible://all"]
 
 
-def _assert_daemon(host: Any, daemon: str, ports: tuple[int, ...]) -> None:
-    service = host.service(f"lendstream-yarn-{daemon}")
-    assert service.is_running, daemon
-    assert service.is_enabled, daemon
-    for port in ports:
-        assert host.socket(f"tcp://{address(host)}:{port}").is_listening, (daemon, port)
-
-
 def test_resourcemanager(host: Any) -> None:
     if in_group(host, "yarn_resourcemanager"):
-        _assert_daemon(host, "resourcemanager", YARN_RESOURCEMANAGER_PORTS)
+        assert_service(host, "lendstream-yarn-resourcemanager", YARN_RESOURCEMANAGER_PORTS)
     else:
         assert not host.service("lendstream-yarn-resourcemanager").is_running
 
 
 def test_nodemanager(host: Any) -> None:
     if in_group(host, "yarn_nodemanager"):
-        _assert_daemon(host, "nodemanager", YARN_NODEMANAGER_PORTS)
+        assert_service(host, "lendstream-yarn-nodemanager", YARN_NODEMANAGER_PORTS)
     else:
         assert not host.service("lendstream-yarn-nodemanager").is_running
 

@@ -1,0 +1,51 @@
+"""HBase: masters (active and backup), RegionServers and Thrift servers on their hosts; the
+active master counts every RegionServer live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_cluster import (
+    HBASE_MASTER_HTTP,
+    HBASE_MASTER_PORTS,
+    HBASE_REGIONSERVER_PORTS,
+    HBASE_THRIFT,
+    assert_service,
+    groups,
+    http_json,
+    in_group,
+)
+
+testinfra_hosts = ["ansible://all"]
+
+
+def test_masters_run_on_the_master_hosts(host: Any) -> None:
+    if in_group(host, "hbase_master") or in_group(host, "hbase_backup_master"):
+        assert_service(host, "lendstream-hbase-master", HBASE_MASTER_PORTS)
+    else:
+        assert not host.service("lendstream-hbase-master").is_running
+
+
+def test_regionservers_run_on_their_hosts(host: Any) -> None:
+    if in_group(host, "hbase_regionserver"):
+        assert_service(host, "lendstream-hbase-regionserver", HBASE_REGIONSERVER_PORTS)
+    else:
+        assert not host.service("lendstream-hbase-regionserver").is_running
+
+
+def test_thrift_servers_run_on_their_hosts(host: Any) -> None:
+    if in_group(host, "hbase_thrift"):
+        assert_service(host, "lendstream-hbase-thrift", (HBASE_THRIFT,))
+    else:
+        assert not host.service("lendstream-hbase-thrift").is_running
+
+
+def test_active_master_counts_every_regionserver_live(host: Any) -> None:
+    master = groups(host)["hbase_master"][0]
+    server = http_json(
+        host,
+        f"http://{master}:{HBASE_MASTER_HTTP}/jmx?qry=Hadoop:service=HBase,name=Master,sub=Server",
+    )["beans"][0]
+    assert server["tag.isActiveMaster"] in (True, "true")
+    assert server["numRegionServers"] == len(groups(host)["hbase_regionserver"])
+    assert server["numDeadRegionServers"] == 0

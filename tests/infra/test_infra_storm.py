@@ -1,0 +1,43 @@
+"""Storm: nimbus on every nimbus host (one leader), the UI, and one supervisor per worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_cluster import (
+    STORM_NIMBUS_THRIFT,
+    STORM_UI_HTTP,
+    assert_service,
+    groups,
+    http_json,
+    in_group,
+)
+
+testinfra_hosts = ["ansible://all"]
+
+
+def test_daemons_run_exactly_on_their_hosts(host: Any) -> None:
+    for group, unit, ports in (
+        ("storm_nimbus", "lendstream-storm-nimbus", (STORM_NIMBUS_THRIFT,)),
+        ("storm_ui", "lendstream-storm-ui", (STORM_UI_HTTP,)),
+        ("storm_supervisor", "lendstream-storm-supervisor", ()),
+    ):
+        if in_group(host, group):
+            assert_service(host, unit, ports)
+        else:
+            assert not host.service(unit).is_running, unit
+
+
+def test_one_nimbus_leads_and_every_supervisor_is_registered(host: Any) -> None:
+    ui = f"http://{groups(host)['storm_ui'][0]}:{STORM_UI_HTTP}"
+    nimbuses = http_json(host, f"{ui}/api/v1/nimbus/summary")["nimbuses"]
+    statuses = sorted(nimbus["status"] for nimbus in nimbuses)
+    assert statuses.count("Leader") == 1, statuses
+    assert len(nimbuses) == len(groups(host)["storm_nimbus"])
+    supervisors = http_json(host, f"{ui}/api/v1/supervisor/summary")["supervisors"]
+    assert sorted(s["host"] for s in supervisors) == sorted(groups(host)["storm_supervisor"])
+
+
+def test_node_reaches_every_nimbus(host: Any) -> None:
+    for nimbus in groups(host)["storm_nimbus"]:
+        assert host.addr(nimbus).port(STORM_NIMBUS_THRIFT).is_reachable, nimbus
