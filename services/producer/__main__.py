@@ -16,7 +16,13 @@ import sys
 import threading
 from types import FrameType
 
-from lendstream.services.producer.publisher import ApplicantProducer, RunLimits
+from kafka.errors import KafkaError
+
+from lendstream.services.environment import SettingsError
+from lendstream.services.producer.api_client import ApiUnavailableError
+from lendstream.services.producer.cursor import CursorError
+from lendstream.services.producer.publisher import ApplicantProducer, PublishError, RunLimits
+from lendstream.services.producer.reconcile import ReconcileError
 from lendstream.services.producer.settings import ProducerSettings
 
 
@@ -40,8 +46,19 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    producer = ApplicantProducer(ProducerSettings.from_env(), stop)
-    stats = producer.run(RunLimits(until_empty=args.until_empty, max_records=args.max_records))
+    try:
+        producer = ApplicantProducer(ProducerSettings.from_env(), stop)
+        stats = producer.run(RunLimits(until_empty=args.until_empty, max_records=args.max_records))
+    except (
+        SettingsError,
+        CursorError,
+        ReconcileError,
+        ApiUnavailableError,
+        PublishError,
+        KafkaError,
+    ) as error:
+        logging.getLogger(__name__).error("stopped: %s", error)
+        return 2
     figures = dataclasses.asdict(stats)
     figures["records_per_s"] = round(stats.published / stats.seconds, 1) if stats.seconds else None
     print(json.dumps(figures), flush=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaProducer
@@ -48,7 +48,6 @@ class RunStats:
     api_failures: int = 0
     seconds: float = 0.0
     reconciled_records_read: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -88,7 +87,8 @@ class ApplicantProducer:
             acks="all",
             enable_idempotence=True,
             max_in_flight_requests_per_connection=5,
-            linger_ms=5,
+            linger_ms=20,
+            batch_size=256 * 1024,
             delivery_timeout_ms=int(settings.send_timeout_s * 1000),
         )
         api = ApplicantApiClient(settings.api_url, settings.api_timeout_s)

@@ -110,6 +110,24 @@ def test_pagination_walks_every_row_exactly_once(applicant_api_url: str) -> None
     assert seen == sorted(seen)
 
 
+def test_benchmark_pages_of_100(applicant_api_url: str) -> None:
+    """Prints pages/s for the default page size, one client (figures for the report)."""
+    session = requests.Session()
+    after: int | None = 0
+    pages = 0
+    started = time.perf_counter()
+    while after is not None and pages < 200:
+        answer = session.get(
+            f"{applicant_api_url}/v1/applicants", params={"after": after}, timeout=10
+        )
+        assert answer.status_code == 200
+        after = answer.json()["next_after"]
+        pages += 1
+    elapsed = time.perf_counter() - started
+    print(f"applicant API: {pages / elapsed:.0f} pages/s of 100 ({pages} pages, one client)")
+    assert after is None
+
+
 def test_default_page_is_100_raw_records_with_their_id(applicant_api_url: str) -> None:
     body = requests.get(f"{applicant_api_url}/v1/applicants", timeout=10).json()
     assert len(body["applicants"]) == 100
