@@ -89,7 +89,6 @@ def kafka_brokers(layout: StackLayout) -> Health:
     admin = KafkaAdminClient(
         bootstrap_servers=f"{layout.host}:{layout.ports.kafka}",
         request_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
-        api_version_auto_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
     )
     try:
         cluster = admin.describe_cluster()

@@ -57,7 +57,7 @@ def ensure_topics(bootstrap: str, topics: list[TopicSpec]) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=ADMIN_TIMEOUT_MS)
     try:
         existing = {
-            description["topic"]: len(description["partitions"])
+            description["name"]: len(description["partitions"])
             for description in admin.describe_topics()
         }
         missing = [
