@@ -4,6 +4,8 @@ Besides the raw fields the table has the auto-increment ``id`` (the API's cursor
 ``applicant_id`` header) and ``record_digest``, a SHA-256 of the raw fields. ``member_id`` is
 unique, and so is the digest: a reload skips rows already there (``INSERT IGNORE``), including
 malformed rows that have no ``member_id`` to key them by (NULLs never collide in a unique index).
+A blank ``member_id`` (``""``, spaces) is stored as NULL — blank and null mean the same in the
+record contract — so that blanks do not collide with each other in the unique index.
 """
 
 from __future__ import annotations
@@ -75,8 +77,15 @@ def stored_value(value: Any) -> str | None:
 
 def row_values(raw: dict[str, Any]) -> tuple[str | None, ...]:
     """The insert parameters for one raw record: its raw fields, then their digest."""
-    values = tuple(stored_value(raw.get(name)) for name in RAW_FIELDS)
+    values = tuple(
+        None if name == "member_id" and _is_blank(raw.get(name)) else stored_value(raw.get(name))
+        for name in RAW_FIELDS
+    )
     digest = hashlib.sha256(
         json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     ).hexdigest()
     return (*values, digest)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import pymysql
 import pytest
-from service_databases import ApplicantDatabase, run_loader
+from service_databases import SYNTHETIC_LOAD, ApplicantDatabase, loaded_database
 from service_processes import free_port, running
 from service_risk import RiskService, start_risk_service
 
@@ -20,44 +19,47 @@ def applicant_database(
     stack_mysql: StackEndpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApplicantDatabase]:
     """The real LendingClub rows loaded by the loader CLI into a database of this session."""
-    suffix = uuid.uuid4().hex[:8]
-    secrets_dir = tmp_path_factory.mktemp("applicant-db")
-    database = ApplicantDatabase(
-        endpoints=stack_mysql,
-        database=f"lendstream_test_{suffix}",
-        reader_user=f"lsapi_{suffix}",
-        reader_password_file=secrets_dir / "reader-password",
-        load_summary="",
-    )
-    result = run_loader(database.loader_environment())
-    assert result.returncode == 0, result.stderr[-3000:]
-    database = ApplicantDatabase(**{**database.__dict__, "load_summary": result.stdout})
-    yield database
-    admin = pymysql.connect(
-        host=stack_mysql.mysql_host,
-        port=stack_mysql.mysql_port,
-        user=stack_mysql.mysql_admin_user,
-        password=stack_mysql.mysql_admin_password,
-        autocommit=True,
-        connect_timeout=5,
-    )
-    with admin, admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{database.database}`")
-        cursor.execute("SELECT host FROM mysql.user WHERE user = %s", (database.reader_user,))
-        for (host,) in cursor.fetchall():
-            cursor.execute("DROP USER %s@%s", (database.reader_user, host))
+    with loaded_database(stack_mysql, tmp_path_factory.mktemp("applicant-db")) as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def synthetic_database(
+    stack_mysql: StackEndpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApplicantDatabase]:
+    """Synthetic applicants only, a fifth of them malformed (some without a member_id)."""
+    with loaded_database(
+        stack_mysql, tmp_path_factory.mktemp("synthetic-db"), *SYNTHETIC_LOAD
+    ) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
 def applicant_api_url(
     applicant_database: ApplicantDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """The applicant API served by gunicorn over the session's database."""
+    """The applicant API served by gunicorn over the session's real rows."""
+    with serving(applicant_database, tmp_path_factory.mktemp("applicant-api")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def synthetic_api_url(
+    synthetic_database: ApplicantDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The applicant API served by gunicorn over the synthetic rows."""
+    with serving(synthetic_database, tmp_path_factory.mktemp("synthetic-api")) as url:
+        yield url
+
+
+@contextmanager
+def serving(database: ApplicantDatabase, work_dir: Path) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("applicant-api") / "gunicorn.log"
-    env = applicant_database.api_environment(port)
-    with running("lendstream.services.applicant_api", env, log, f"{url}/healthz"):
+    env = database.api_environment(port)
+    with running(
+        "lendstream.services.applicant_api", env, work_dir / "gunicorn.log", f"{url}/healthz"
+    ):
         yield url
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pymysql
@@ -13,6 +16,7 @@ from service_processes import REPOSITORY, service_environment
 from lendstream.stack.runtime import StackEndpoints
 
 LOADER = "lendstream.services.applicant_api.loader"
+SYNTHETIC_LOAD = ("--skip-real", "--synthetic", "3000", "--seed", "11", "--malformed-rate", "0.2")
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,36 @@ def run_loader(env: dict[str, str], *arguments: str) -> subprocess.CompletedProc
         timeout=600,
         check=False,
     )
+
+
+@contextmanager
+def loaded_database(
+    endpoints: StackEndpoints, work_dir: Path, *loader_arguments: str
+) -> Iterator[ApplicantDatabase]:
+    """A fresh database filled by the loader CLI; dropped, with its reader, afterwards."""
+    suffix = uuid.uuid4().hex[:8]
+    database = ApplicantDatabase(
+        endpoints=endpoints,
+        database=f"lendstream_test_{suffix}",
+        reader_user=f"lsapi_{suffix}",
+        reader_password_file=work_dir / "reader-password",
+        load_summary="",
+    )
+    try:
+        result = run_loader(database.loader_environment(), *loader_arguments)
+        assert result.returncode == 0, result.stderr[-3000:]
+        yield replace(database, load_summary=result.stdout)
+    finally:
+        admin = pymysql.connect(
+            host=endpoints.mysql_host,
+            port=endpoints.mysql_port,
+            user=endpoints.mysql_admin_user,
+            password=endpoints.mysql_admin_password,
+            autocommit=True,
+            connect_timeout=5,
+        )
+        with admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{database.database}`")
+            cursor.execute("SELECT host FROM mysql.user WHERE user = %s", (database.reader_user,))
+            for (host,) in cursor.fetchall():
+                cursor.execute("DROP USER %s@%s", (database.reader_user, host))

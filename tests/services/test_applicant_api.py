@@ -9,7 +9,7 @@ from pathlib import Path
 import pymysql
 import pytest
 import requests
-from service_databases import ApplicantDatabase, run_loader
+from service_databases import SYNTHETIC_LOAD, ApplicantDatabase, run_loader
 from service_processes import free_port, running
 
 from lendstream.pipeline.record import RAW_FIELDS
@@ -192,3 +192,38 @@ def test_database_down_is_503_never_500(
             answer = requests.get(f"{url}{path}", timeout=20)
             assert answer.status_code == 503, path
             assert "unavailable" in answer.json()["error"]
+
+
+def _synthetic_expectation() -> tuple[int, int]:
+    """Rows and blank-member_id rows that the synthetic load of the fixture must give."""
+    from lendstream.model.synthetic import generate_labelled  # noqa: PLC0415
+
+    arguments = dict(zip(SYNTHETIC_LOAD[1::2], SYNTHETIC_LOAD[2::2], strict=True))
+    generated = list(
+        generate_labelled(
+            int(arguments["--synthetic"]),
+            seed=int(arguments["--seed"]),
+            malformed_rate=float(arguments["--malformed-rate"]),
+        )
+    )
+    blank = sum(1 for item in generated if not (item.record.get("member_id") or "").strip())
+    return len(generated), blank
+
+
+def test_synthetic_rows_are_all_stored_even_without_a_member_id(
+    synthetic_database: ApplicantDatabase,
+) -> None:
+    rows, blank_member_ids = _synthetic_expectation()
+    assert blank_member_ids > 10
+    assert json.loads(synthetic_database.load_summary)["table_rows"] == rows
+    with synthetic_database.admin_connection() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM applicants WHERE member_id IS NULL")
+        assert cursor.fetchone()[0] == blank_member_ids
+        cursor.execute("SELECT COUNT(*) FROM applicants WHERE term = ' 48 months'")
+        assert cursor.fetchone()[0] > 0  # malformed values are kept as the raw strings they are
+
+    rerun = run_loader(synthetic_database.loader_environment(), *SYNTHETIC_LOAD)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    summary = json.loads(rerun.stdout)
+    assert summary["synthetic"]["inserted"] == 0
+    assert summary["table_rows"] == rows

@@ -192,3 +192,19 @@ def test_unreachable_api_stops_an_until_empty_run_cleanly(
     assert "applicant API unavailable" in log
     assert "Traceback" not in log
     assert not (tmp_path / "cursor.json").exists()
+
+
+def test_malformed_rows_are_published_too_keyless_without_member_id(
+    stack_kafka: StackEndpoints, synthetic_api_url: str, topic: str, tmp_path: Path
+) -> None:
+    cursor = tmp_path / "cursor.json"
+    env = producer_environment(synthetic_api_url, stack_kafka.kafka_bootstrap, topic, cursor)
+    code, figures, log = run_producer(env, "--until-empty")
+    assert code == 0, log[-3000:]
+    assert figures["unpublishable"] == 0
+    records = read_topic(stack_kafka.kafka_bootstrap, topic)
+    assert len(records) == figures["published"] == len({r.applicant_id for r in records})
+    keyless = [record for record in records if record.key is None]
+    assert keyless
+    assert all(record.value["member_id"] is None for record in keyless)
+    assert all(record.partition == record.applicant_id % PARTITIONS for record in keyless)
