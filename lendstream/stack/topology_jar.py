@@ -35,7 +35,10 @@ from lendstream.stack.layout import CHECKOUT_ROOT, StackLayout
 
 PROJECT_DIR = CHECKOUT_ROOT / "topology"
 BUILD_DIR = CHECKOUT_ROOT / ".cache" / "topology"
-TOPOLOGY_NAME = "lendstream"
+TOPOLOGY_NAME = "lendstream"  # the name on nimbus
+# topologies/<DEFINITION>.py; not "lendstream.py": sparse puts topologies/ on sys.path, where a
+# module of that name would shadow the lendstream package the bolts import.
+DEFINITION = "loan_risk"
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed entry times: the same sources give the same jar
 SUBMIT_TIMEOUT_S = 180.0
 
@@ -111,7 +114,7 @@ def submit(
         "-e",
         environment,
         "-n",
-        TOPOLOGY_NAME,
+        DEFINITION,
         "-N",
         name,
         "-j",

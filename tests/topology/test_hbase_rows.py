@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from lendstream.pipeline.hbase_writer import row_cells, row_key
+from lendstream.pipeline.hbase_writer import (
+    HBaseSettings,
+    HBaseWriteError,
+    HBaseWriter,
+    row_cells,
+    row_key,
+)
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack.topology_jar import build_jar, render_config
 
@@ -71,3 +77,11 @@ def test_the_rendered_config_points_workers_at_the_venv_and_carries_settings() -
     assert env["install_virtualenv"] is False
     assert env["options"]["lendstream.hbase_table"] == "members_t"
     assert TopologyConf.from_storm_conf(env["options"]) == settings
+
+
+def test_an_unreachable_thrift_server_raises_a_write_error_after_bounded_attempts() -> None:
+    writer = HBaseWriter(HBaseSettings(host="127.0.0.1", port=9, attempts=2, timeout_ms=1000))
+    item = {**BASE, "kafka_timestamp_ms": 5, "decision": "approve"}
+    item |= {"probability_of_default": 0.01, "model_version": "v"}
+    with pytest.raises(HBaseWriteError, match="after 2 attempts: TTransportException.*Could not connect"):
+        writer.write([item])

@@ -17,7 +17,7 @@ def project_modules() -> ModuleType:
     sys.path.insert(0, str(PROJECT / "src"))
     try:
         spec = importlib.util.spec_from_file_location(
-            "lendstream_topology", PROJECT / "topologies" / "lendstream.py"
+            "loan_risk_topology", PROJECT / "topologies" / "loan_risk.py"
         )
         assert spec is not None
         assert spec.loader is not None

@@ -111,8 +111,10 @@ class HBaseWriter:
             return 0
         last_error: BaseException | None = None
         for attempt in range(self.settings.attempts):
-            connection = self._connection_for_use() if attempt == 0 else self._fresh_connection()
             try:
+                connection = (
+                    self._connection_for_use() if attempt == 0 else self._fresh_connection()
+                )
                 table = connection.table(self.settings.table)
                 with table.batch(batch_size=self.settings.batch_size) as batch:
                     for key, cells in rows:
