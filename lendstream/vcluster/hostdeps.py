@@ -14,6 +14,8 @@ HOST_PACKAGES: dict[str, tuple[str, ...]] = {
     "openssh-client": ("ssh", "ssh-keygen", "ssh-keyscan"),
     "iproute2": ("ip",),
 }
+# Not needed to run nodes; the tests use them to check the Vagrantfile against cluster.yml.
+VAGRANT_CHECK_PACKAGES: dict[str, tuple[str, ...]] = {"vagrant": ("vagrant",), "ruby": ("ruby",)}
 _EXTRA_PATH = ("/usr/sbin", "/sbin")
 
 
@@ -26,10 +28,10 @@ def find_program(program: str) -> str | None:
     return shutil.which(program, path=search)
 
 
-def missing_packages() -> list[str]:
+def missing_packages(packages: dict[str, tuple[str, ...]] = HOST_PACKAGES) -> list[str]:
     return [
         package
-        for package, programs in HOST_PACKAGES.items()
+        for package, programs in packages.items()
         if any(find_program(program) is None for program in programs)
     ]
 
@@ -62,12 +64,13 @@ def check_host() -> None:
 
 
 def install_host_packages() -> None:
-    """apt-get install the missing host packages (no recommends, no service start)."""
+    """apt-get install the missing host packages, and vagrant + ruby for the Vagrantfile checks
+    (no recommends; the apt-cacher-ng system service is not needed: the harness runs its own)."""
     if os.geteuid() != 0:
         raise HostNotReadyError("installing host packages needs root")
-    missing = missing_packages()
+    missing = missing_packages({**HOST_PACKAGES, **VAGRANT_CHECK_PACKAGES})
     if not missing:
-        print("host packages present: " + " ".join(HOST_PACKAGES))
+        print("host packages present: " + " ".join({**HOST_PACKAGES, **VAGRANT_CHECK_PACKAGES}))
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lendstream.cluster import Layout, Node
-from lendstream.vcluster import aptproxy, cgroups, network, nodes, ssh
+from lendstream.vcluster import aptproxy, cgroups, network, nodes, processes, ssh
 from lendstream.vcluster.hostdeps import check_host
 from lendstream.vcluster.inventory import write_inventory
 from lendstream.vcluster.paths import inventory_path, layout_state_dir
@@ -36,6 +36,7 @@ def up(layout: Layout) -> float:
     started = time.monotonic()
     base_root = ensure_base_rootfs()
     network.check_network_is_free(layout)
+    _check_not_running_elsewhere(layout)
     layout_state_dir(layout.name).mkdir(parents=True, exist_ok=True)
     network.ensure_bridge(layout)
     aptproxy.ensure_running(layout)
@@ -57,6 +58,17 @@ def up(layout: Layout) -> float:
     print(f"layout {layout.name}: {len(layout.nodes)} nodes up in {elapsed:.1f} s")
     print(f"inventory: {path}")
     return elapsed
+
+
+def _check_not_running_elsewhere(layout: Layout) -> None:
+    """One instance of a layout per machine: refuse if another checkout runs its nodes."""
+    ours = str(layout_state_dir(layout.name))
+    for line in processes.command_lines():
+        if "systemd-nspawn" in line and f"--machine={layout.name}-" in line and ours not in line:
+            raise ClusterError(
+                f"layout {layout.name} is already running from another place ({line[:160]}); "
+                "stop it there first (python -m lendstream.vcluster down in that checkout)"
+            )
 
 
 def _wait_for_sshd(layout: Layout, host_keys: dict[str, str], started: float) -> None:
@@ -164,13 +176,9 @@ def leftovers_of(layout: Layout) -> list[str]:
         if network.link_exists(nodes.veth_name(layout, node)):
             found.append(f"veth {nodes.veth_name(layout, node)}")
     state = str(layout_state_dir(layout.name))
-    for pid_dir in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
+    for cmdline in processes.command_lines():
         if state in cmdline or f"--machine={layout.name}-" in cmdline:
-            found.append(f"process {pid_dir.name}: {cmdline[:80]}")
+            found.append(f"process: {cmdline[:120]}")
     with open("/proc/self/mountinfo") as mounts:
         found += [f"mount {line.split()[4]}" for line in mounts if state in line]
     if layout_state_dir(layout.name).exists():

@@ -28,7 +28,7 @@ class AptSource:
 
 
 def parse_one_line_sources(text: str) -> list[AptSource]:
-    sources = []
+    sources: list[AptSource] = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line.startswith("deb "):
@@ -44,7 +44,7 @@ def parse_one_line_sources(text: str) -> list[AptSource]:
 
 
 def parse_deb822_sources(text: str) -> list[AptSource]:
-    sources = []
+    sources: list[AptSource] = []
     for paragraph in text.split("\n\n"):
         fields: dict[str, str] = {}
         for line in paragraph.splitlines():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
+from typing import Any
 
 from lendstream.cluster import Layout
 
@@ -22,7 +23,7 @@ def bridge_name(layout: Layout) -> str:
     return name
 
 
-def _ip_json(*args: str) -> list[dict[str, object]]:
+def _ip_json(*args: str) -> list[dict[str, Any]]:
     output = subprocess.run(["ip", "-j", *args], check=True, capture_output=True, text=True)
     return json.loads(output.stdout or "[]")
 
@@ -42,7 +43,7 @@ def check_network_is_free(layout: Layout) -> None:
     for link in _ip_json("-4", "addr", "show"):
         if link.get("ifname") == ours:
             continue
-        for info in link.get("addr_info", []):  # type: ignore[union-attr]
+        for info in link.get("addr_info", []):
             network = ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
             if network.overlaps(layout.network):
                 raise RuntimeError(
@@ -60,7 +61,7 @@ def ensure_bridge(layout: Layout) -> str:
     current = [
         f"{info['local']}/{info['prefixlen']}"
         for link in _ip_json("-4", "addr", "show", "dev", name)
-        for info in link.get("addr_info", [])  # type: ignore[union-attr]
+        for info in link.get("addr_info", [])
     ]
     if current != [address]:
         subprocess.run(["ip", "-4", "addr", "flush", "dev", name], check=True)

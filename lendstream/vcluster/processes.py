@@ -68,3 +68,14 @@ def terminate(pid: int, timeout_s: float) -> None:
         except ProcessLookupError:
             return
         wait_gone(pid, 5)
+
+
+def command_lines() -> list[str]:
+    """Every process's command line, arguments joined by spaces."""
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return lines

@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from lendstream.vcluster import processes
 from lendstream.vcluster.mirrors import SUITE, debian_mirrors
 from lendstream.vcluster.paths import shared_cache_dir
 
@@ -66,6 +67,9 @@ APT_CONF = """\
 // Simulated node: mirror snapshots may carry old Release dates.
 Acquire::Check-Valid-Until "false";
 APT::Install-Recommends "false";
+// Disk per node: the apt proxy keeps the packages, nodes need not; no translations.
+APT::Keep-Downloaded-Packages "false";
+Acquire::Languages "none";
 """
 
 
@@ -102,7 +106,16 @@ def ensure_base_rootfs(timeout_s: float = 900) -> Path:
         building.rename(target)
         (target / "ready").write_text(f"built in {time.monotonic() - started:.0f} s\n")
         print(f"base root filesystem ready in {time.monotonic() - started:.0f} s", flush=True)
+        _prune_unused_bases(keep=target)
     return root
+
+
+def _prune_unused_bases(keep: Path) -> None:
+    """Remove bases of older recipes that no running node uses (nspawn names its directory)."""
+    in_use = processes.command_lines()
+    for other in keep.parent.glob(f"{SUITE}-*"):
+        if other != keep and not any(str(other) in line for line in in_use):
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _debootstrap(root: Path, timeout_s: float) -> None:
