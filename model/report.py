@@ -208,7 +208,17 @@ def markdown(result: TrainingResult) -> str:
                 f"- model - {LABELS[baseline]}: {entry['mean']:+.4f} ± {entry['sd']:.4f} (sd), "
                 f"model better in {entry['share_of_folds_model_better']:.0%} of folds"
             )
-        lines.append("")
+        lines += [
+            "",
+            "Held-out AUC against the same candidate's spread across folds: "
+            + "; ".join(
+                f"{label} {held_out[name]['roc_auc']:.3f} "
+                f"(folds {auc[name]['mean']:.3f} ± {auc[name]['sd']:.3f})"
+                for name, label in LABELS.items()
+            )
+            + ".",
+            "",
+        ]
     lines += [
         "## Figures",
         "",
