@@ -567,7 +567,7 @@ def _write_bundle_json(component: Component, bundle: Path, version: str, key: st
     (bundle / BUNDLE_JSON_NAME).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
-def _write_tarball(bundle: Path) -> Path:
+def write_tarball(bundle: Path) -> Path:
     """A reproducible tar.gz of the bundle (sorted entries, root-owned, mtime 0) and its sha256,
     so the same bundle always gives the same archive (idempotent pushes to cluster nodes)."""
     tarball = tarball_path(bundle)
@@ -642,7 +642,7 @@ def build(component: str, *, force: bool = False, timeout: float = MAVEN_TIMEOUT
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _write_tarball(bundle)
+        write_tarball(bundle)
     return bundle
 
 

@@ -1,0 +1,248 @@
+"""Each real bundle runs its daemons' main classes far enough to prove its classpath complete:
+ZooKeeper answers ``ruok``, Kafka formats KRaft storage, starts and creates a topic, Storm's
+nimbus answers its Thrift API, HBase and Hadoop print their versions and Hadoop formats a
+NameNode. Bundles come from the shared cache (built by Maven when missing)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import zipfile
+from pathlib import Path
+
+import pytest
+from bundle_processes import free_port, run_java, wait_until
+
+from lendstream.stack import artifacts
+
+pytestmark = pytest.mark.stack
+
+
+def _command(
+    bundle: Path, name: str, tmp_path: Path, args: tuple[str, ...] | None = None
+) -> list[str]:
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    return artifacts.daemon_command(
+        bundle, name, conf_dir=tmp_path / "conf", log_dir=tmp_path / "logs", args=args
+    )
+
+
+@pytest.mark.parametrize("component", list(artifacts.COMPONENTS))
+def test_bundle_verifies_and_names_no_build_path(component: str, bundle) -> None:
+    path = bundle(component)
+    artifacts.verify(path)
+    text = (path / artifacts.BUNDLE_JSON_NAME).read_text()
+    document = json.loads(text)
+    assert document["component"] == component
+    assert document["version"] == artifacts.bundle_version(component)
+    assert str(artifacts.cache_root()) not in text
+    assert str(artifacts.REPOSITORY_ROOT) not in text
+    for spec in document["daemons"].values():
+        classes = {spec["main_class"].replace(".", "/") + ".class"}
+        assert _classes_found(path, classes) == classes
+
+
+def _classes_found(bundle: Path, classes: set[str]) -> set[str]:
+    found = set()
+    for jar in bundle.rglob("*.jar"):
+        with zipfile.ZipFile(jar) as archive:
+            found |= classes & set(archive.namelist())
+    return found
+
+
+def test_tampered_real_bundle_fails_verify(bundle, tmp_path: Path) -> None:
+    copy = tmp_path / "zookeeper-copy"
+    shutil.copytree(bundle("zookeeper"), copy)
+    artifacts.verify(copy)
+    victim = next((copy / "lib").glob("zookeeper-3*.jar"))
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with pytest.raises(
+        artifacts.BundleError, match=re.escape(f"checksum mismatch lib/{victim.name}")
+    ):
+        artifacts.verify(copy)
+
+
+def _four_letter_word(port: int, word: bytes) -> bytes:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+            connection.sendall(word)
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+            return answer
+    except OSError:
+        return b""
+
+
+def _start_zookeeper(bundle: Path, tmp_path: Path, start_java) -> int:
+    port = free_port()
+    conf = tmp_path / "conf"
+    conf.mkdir(exist_ok=True)
+    (conf / "zoo.cfg").write_text(
+        f"tickTime=2000\ndataDir={tmp_path / 'zk-data'}\nclientPort={port}\n"
+        "clientPortAddress=127.0.0.1\n4lw.commands.whitelist=ruok,srvr\n"
+        "admin.enableServer=false\n"
+    )
+    process = start_java(_command(bundle, "server", tmp_path), "zookeeper")
+    # ruok says imok as soon as the process listens; srvr reports a version only once it serves.
+    wait_until(lambda: _four_letter_word(port, b"ruok") == b"imok", 60, "ZooKeeper ruok", process)
+    wait_until(
+        lambda: b"Zookeeper version:" in _four_letter_word(port, b"srvr"), 60, "srvr", process
+    )
+    return port
+
+
+def test_zookeeper_answers_ruok(bundle, tmp_path: Path, start_java) -> None:
+    path = bundle("zookeeper")
+    port = _start_zookeeper(path, tmp_path, start_java)
+    version = _four_letter_word(port, b"srvr").decode()
+    assert f"Zookeeper version: {artifacts.bundle_version('zookeeper')}" in version
+
+
+def test_kafka_formats_kraft_starts_and_creates_a_topic(bundle, tmp_path: Path, start_java) -> None:
+    path = bundle("kafka")
+    broker, controller = free_port(), free_port()
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "server.properties").write_text(
+        "process.roles=broker,controller\nnode.id=1\n"
+        f"controller.quorum.bootstrap.servers=127.0.0.1:{controller}\n"
+        f"listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}\n"
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker}\n"
+        "controller.listener.names=CONTROLLER\ninter.broker.listener.name=PLAINTEXT\n"
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+        f"log.dirs={tmp_path / 'kafka-data'}\noffsets.topic.replication.factor=1\n"
+        "transaction.state.log.replication.factor=1\ntransaction.state.log.min.isr=1\n"
+        "group.initial.rebalance.delay.ms=0\n"
+    )
+    (conf / "log4j2.yaml").write_text(
+        "Configuration:\n  Appenders:\n    Console:\n      name: STDOUT\n"
+        "      PatternLayout:\n        pattern: '[%d] %p %m (%c)%n'\n"
+        "  Loggers:\n    Root:\n      level: INFO\n      AppenderRef:\n        - ref: STDOUT\n"
+    )
+    uuid = run_java(_command(path, "storage-random-uuid", tmp_path)).stdout.strip()
+    assert len(uuid) == 22, uuid
+    server_properties = str(conf / "server.properties")
+    formatted = run_java(
+        _command(
+            path,
+            "storage-format",
+            tmp_path,
+            ("format", "--cluster-id", uuid, "--config", server_properties, "--standalone"),
+        )
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    assert (tmp_path / "kafka-data" / "meta.properties").is_file()
+
+    process = start_java(_command(path, "server", tmp_path), "kafka")
+    bootstrap = f"127.0.0.1:{broker}"
+
+    def topic_created() -> bool:
+        created = run_java(
+            _command(
+                path,
+                "topics",
+                tmp_path,
+                (
+                    "--bootstrap-server",
+                    bootstrap,
+                    "--create",
+                    "--if-not-exists",
+                    "--topic",
+                    "bundle-check",
+                    "--partitions",
+                    "3",
+                    "--replication-factor",
+                    "1",
+                ),
+            ),
+            timeout=60,
+        )
+        return created.returncode == 0
+
+    wait_until(topic_created, 120, "Kafka topic creation", process)
+    described = run_java(
+        _command(
+            path,
+            "topics",
+            tmp_path,
+            ("--bootstrap-server", bootstrap, "--describe", "--topic", "bundle-check"),
+        )
+    )
+    assert "PartitionCount: 3" in described.stdout, described.stdout + described.stderr
+
+
+def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java) -> None:
+    zookeeper = bundle("zookeeper")
+    zk_port = (
+        _start_zookeeper(zookeeper, tmp_path / "zk", start_java)
+        if ((tmp_path / "zk").mkdir() or True)
+        else 0
+    )
+    path = bundle("storm")
+    version = run_java(_command(path, "version", tmp_path))
+    assert f"Storm {artifacts.bundle_version('storm')}" in version.stdout, version.stdout
+
+    thrift_port = free_port()
+    conf = tmp_path / "conf"
+    (conf / "log4j2").mkdir(parents=True)
+    (conf / "storm.yaml").write_text(
+        f'storm.zookeeper.servers: ["127.0.0.1"]\nstorm.zookeeper.port: {zk_port}\n'
+        f'nimbus.seeds: ["127.0.0.1"]\nnimbus.thrift.port: {thrift_port}\n'
+        f'storm.local.dir: "{tmp_path / "storm-local"}"\n'
+        f'storm.log4j2.conf.dir: "{conf / "log4j2"}"\n'
+    )
+    (conf / "log4j2" / "cluster.xml").write_text(
+        '<Configuration><Appenders><Console name="out"><PatternLayout pattern="%d %p %c %m%n"/>'
+        '</Console></Appenders><Loggers><Root level="info"><AppenderRef ref="out"/></Root>'
+        "</Loggers></Configuration>\n"
+    )
+    process = start_java(_command(path, "nimbus", tmp_path), "nimbus")
+
+    def nimbus_lists_topologies() -> bool:
+        listed = run_java(_command(path, "list", tmp_path), timeout=60)
+        return listed.returncode == 0 and "No topologies running" in listed.stdout
+
+    wait_until(nimbus_lists_topologies, 180, "Storm nimbus Thrift list", process)
+
+
+def test_storm_worker_classpath_has_storm_client_and_one_backend(bundle) -> None:
+    path = bundle("storm")
+    worker_jars = {jar.name for jar in (path / "lib-worker").glob("*.jar")}
+    version = artifacts.bundle_version("storm")
+    assert f"storm-client-{version}.jar" in worker_jars
+    assert f"storm-server-{version}.jar" not in worker_jars
+    kafka_jars = {jar.name for jar in (path / "extlib-kafka").glob("*.jar")}
+    assert f"storm-kafka-client-{version}.jar" in kafka_jars
+    assert not kafka_jars & worker_jars
+    assert artifacts.logging_conflicts(path, artifacts.STORM) == []
+
+
+def test_hbase_prints_its_version(bundle, tmp_path: Path) -> None:
+    path = bundle("hbase")
+    result = run_java(_command(path, "version", tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"HBase {artifacts.bundle_version('hbase')}" in result.stdout + result.stderr
+
+
+def test_hadoop_prints_its_version_and_formats_a_namenode(bundle, tmp_path: Path) -> None:
+    path = bundle("hadoop")
+    version = run_java(_command(path, "version", tmp_path))
+    assert f"Hadoop {artifacts.bundle_version('hadoop')}" in version.stdout, version.stdout
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "hdfs-site.xml").write_text(
+        "<configuration><property><name>dfs.namenode.name.dir</name>"
+        f"<value>file://{tmp_path / 'name'}</value></property></configuration>\n"
+    )
+    (conf / "core-site.xml").write_text(
+        "<configuration><property><name>fs.defaultFS</name>"
+        "<value>hdfs://127.0.0.1:8020</value></property></configuration>\n"
+    )
+    formatted = run_java(_command(path, "namenode-format", tmp_path), timeout=180)
+    assert formatted.returncode == 0, formatted.stdout[-3000:] + formatted.stderr[-3000:]
+    assert (tmp_path / "name" / "current" / "VERSION").is_file()
