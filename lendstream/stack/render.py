@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lendstream.stack.artifacts import bundle_path
 from lendstream.stack.layout import StackLayout
 
 PLAYBOOK_TIMEOUT_S = 300.0
@@ -47,19 +49,56 @@ def render_vars(layout: StackLayout, components: Iterable[str]) -> dict[str, Any
 
 
 def _bundle_vars(components: Iterable[str]) -> dict[str, str]:
-    jvm_components = [name for name in components if name != "mysql"]
-    if not jvm_components:
-        return {}
-    from lendstream.stack.artifacts import bundle_path  # noqa: PLC0415 - only JVM parts need it
+    return {
+        f"local_stack_{name}_bundle": str(bundle_path(name))
+        for name in components
+        if name != "mysql"
+    }
 
-    return {f"local_stack_{name}_bundle": str(bundle_path(name)) for name in jvm_components}
+
+def fingerprint(layout: StackLayout, component: str, extra: dict[str, Any]) -> str:
+    """What a component's rendered files depend on: its variables, its role, the playbook."""
+    digest = hashlib.sha256()
+    own_vars = {
+        key: value
+        for key, value in extra.items()
+        if key != "local_stack_components"
+        and not (key.endswith("_bundle") and key != f"local_stack_{component}_bundle")
+    }
+    digest.update(json.dumps(own_vars, sort_keys=True).encode())
+    role_dir = layout.ansible_dir / "roles" / component
+    for path in sorted([*role_dir.rglob("*"), layout.ansible_dir / "local-stack.yml"]):
+        if path.is_file():
+            digest.update(str(path.relative_to(layout.ansible_dir)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint_file(layout: StackLayout, component: str) -> Path:
+    return layout.component_dir(component) / ".rendered"
 
 
 def render(layout: StackLayout, components: Iterable[str]) -> None:
-    """Run the local-stack playbook for these components; raises with its output on failure."""
-    components = list(components)
+    """Render these components' files with the local-stack playbook, unless they are current."""
     layout.root.mkdir(parents=True, exist_ok=True)
-    layout.render_vars.write_text(json.dumps(render_vars(layout, components), indent=2))
+    extra = render_vars(layout, components)
+    wanted = {name: fingerprint(layout, name, extra) for name in components}
+    stale = [
+        name
+        for name, value in wanted.items()
+        if not _fingerprint_file(layout, name).exists()
+        or _fingerprint_file(layout, name).read_text() != value
+    ]
+    if not stale:
+        return
+    extra["local_stack_components"] = stale
+    _run_playbook(layout, extra)
+    for name in stale:
+        _fingerprint_file(layout, name).write_text(wanted[name])
+
+
+def _run_playbook(layout: StackLayout, extra: dict[str, Any]) -> None:
+    layout.render_vars.write_text(json.dumps(extra, indent=2))
     playbook_bin = Path(sys.executable).parent / "ansible-playbook"
     environment = dict(os.environ, ANSIBLE_CONFIG=str(layout.ansible_dir / "ansible.cfg"))
     result = subprocess.run(
