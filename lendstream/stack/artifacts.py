@@ -673,9 +673,11 @@ def daemon_command(
     log_dir: Path,
     java: str = "java",
     args: tuple[str, ...] | None = None,
+    extra_jvm_options: tuple[str, ...] = (),
 ) -> list[str]:
     """The ``java`` command line for a daemon or tool named in the bundle's ``bundle.json``,
-    with the placeholders filled in; ``args`` replaces the default arguments."""
+    with the placeholders filled in; ``args`` replaces the default arguments and
+    ``extra_jvm_options`` (heap size, …) come after the bundle's own."""
     document = json.loads((bundle / BUNDLE_JSON_NAME).read_text())
     spec = document["daemons"].get(name) or document["tools"].get(name)
     if spec is None:
@@ -692,6 +694,7 @@ def daemon_command(
     return [
         java,
         *(fill(option) for option in spec["jvm_options"]),
+        *extra_jvm_options,
         "-cp",
         classpath,
         spec["main_class"],

@@ -25,7 +25,12 @@ def _command(
 ) -> list[str]:
     (tmp_path / "logs").mkdir(exist_ok=True)
     return artifacts.daemon_command(
-        bundle, name, conf_dir=tmp_path / "conf", log_dir=tmp_path / "logs", args=args
+        bundle,
+        name,
+        conf_dir=tmp_path / "conf",
+        log_dir=tmp_path / "logs",
+        args=args,
+        extra_jvm_options=("-Xmx512m",),
     )
 
 
@@ -246,3 +251,69 @@ def test_hadoop_prints_its_version_and_formats_a_namenode(bundle, tmp_path: Path
     formatted = run_java(_command(path, "namenode-format", tmp_path), timeout=180)
     assert formatted.returncode == 0, formatted.stdout[-3000:] + formatted.stderr[-3000:]
     assert (tmp_path / "name" / "current" / "VERSION").is_file()
+
+
+def _hbase_site(properties: dict[str, object]) -> str:
+    body = "".join(
+        f"<property><name>{name}</name><value>{value}</value></property>"
+        for name, value in properties.items()
+    )
+    return f"<configuration>{body}</configuration>\n"
+
+
+@pytest.mark.slow
+def test_hbase_standalone_master_and_thrift_serve_happybase(
+    bundle, tmp_path: Path, start_java
+) -> None:
+    import happybase  # noqa: PLC0415 - only this test needs it
+
+    path = bundle("hbase")
+    zk_port, thrift_port = free_port(), free_port()
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "hbase-site.xml").write_text(
+        _hbase_site(
+            {
+                "hbase.cluster.distributed": "false",
+                "hbase.rootdir": f"file://{tmp_path / 'hbase-root'}",
+                "hbase.zookeeper.quorum": "127.0.0.1",
+                "hbase.zookeeper.property.clientPort": zk_port,
+                "hbase.zookeeper.property.dataDir": tmp_path / "hbase-zk",
+                "hbase.master.port": free_port(),
+                "hbase.master.info.port": free_port(),
+                "hbase.regionserver.port": free_port(),
+                "hbase.regionserver.info.port": free_port(),
+                "hbase.thrift.info.port": free_port(),
+                "hbase.unsafe.stream.capability.enforce": "false",
+            }
+        )
+    )
+    (conf / "log4j2.properties").write_text(
+        "appender.console.type=Console\nappender.console.name=out\n"
+        "appender.console.layout.type=PatternLayout\n"
+        "appender.console.layout.pattern=%d %p %c{1} %m%n\n"
+        "rootLogger=INFO,out\n"
+    )
+    master = start_java(_command(path, "master", tmp_path), "hbase-master")
+    thrift = start_java(
+        _command(path, "thrift", tmp_path, ("-threadpool", "-p", str(thrift_port), "start")),
+        "hbase-thrift",
+    )
+
+    def table_written_and_read() -> bool:
+        if thrift.process.poll() is not None:
+            pytest.fail(f"Thrift server exited\n{thrift.log_tail()}")
+        try:
+            connection = happybase.Connection("127.0.0.1", thrift_port, timeout=20000)
+            try:
+                if b"bundle_check" not in connection.tables():
+                    connection.create_table("bundle_check", {"d": {}})
+                table = connection.table("bundle_check")
+                table.put(b"row-1", {b"d:score": b"0.42"})
+                return table.row(b"row-1") == {b"d:score": b"0.42"}
+            finally:
+                connection.close()
+        except Exception:  # not up yet: Thrift or the master still starting
+            return False
+
+    wait_until(table_written_and_read, 240, "HBase table via Thrift", master)
