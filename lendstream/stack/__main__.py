@@ -10,11 +10,12 @@ import time
 from lendstream.stack import runtime
 from lendstream.stack.components import COMPONENTS
 from lendstream.stack.layout import StackLayout
+from lendstream.stack.supervisor import Supervisor, rss_bytes
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lendstream.stack", description="The single-machine stack."
+        description="The single-machine stack: MariaDB, ZooKeeper, Kafka, HBase, Storm."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start components (default: all) and wait until healthy")
@@ -47,6 +48,12 @@ def _status() -> int:
     report = runtime.status()
     for name, health in report.items():
         print(f"{name:10} {'healthy  ' if health.ok else 'UNHEALTHY'} {health.detail}")
+    supervisor = Supervisor(StackLayout.default())
+    if supervisor.is_running():
+        print("\nprocesses:")
+        for info in supervisor.all_info():
+            rss = f"{rss_bytes(info['pid']) / 2**20:6.0f} MiB" if info["pid"] else ""
+            print(f"  {info['name']:20} {info['statename']:9} pid {info['pid']:<8} {rss}")
     return 0 if all(health.ok for health in report.values()) else 1
 
 

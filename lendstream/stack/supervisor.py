@@ -151,6 +151,24 @@ def pid_alive(pid: int) -> bool:
     return status.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Storm workers, mysqld's helpers)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+        pending += [int(child) for child in children]
+    return total
+
+
 def processes_under(root: Path) -> list[int]:
     """Pids of live processes that run in the stack directory and name it on their command line."""
     marker = str(root).encode()

@@ -1,0 +1,68 @@
+"""Measure the stack on a private directory and ports: cold `up` (first start, incl. KRaft format
+and MariaDB initialisation), warm `up` (everything already healthy), and each daemon's RSS at idle.
+
+`python -m lendstream.stack.measure [--idle-seconds 30]` — prints figures; leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from lendstream.stack import runtime
+from lendstream.stack.layout import StackLayout, StackPorts
+from lendstream.stack.supervisor import Supervisor, rss_bytes
+
+# Far from the shared stack's ports, so both can run side by side.
+PRIVATE_PORTS = StackPorts(
+    mysql=13307,
+    zookeeper=12181,
+    kafka=19092,
+    kafka_controller=19093,
+    hbase_master=26000,
+    hbase_master_info=26010,
+    hbase_regionserver=26020,
+    hbase_regionserver_info=26030,
+    hbase_thrift=19090,
+    hbase_thrift_info=19095,
+    storm_nimbus=16627,
+    storm_ui=18080,
+    storm_supervisor_slots=(16700, 16701),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lendstream.stack.measure")
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    arguments = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="lendstream-stack-measure-"))
+    layout = StackLayout(root=root, ports=PRIVATE_PORTS)
+    try:
+        started = time.monotonic()
+        runtime.ensure_up(layout=layout)
+        cold = time.monotonic() - started
+        started = time.monotonic()
+        runtime.ensure_up(layout=layout)
+        warm = time.monotonic() - started
+        time.sleep(arguments.idle_seconds)
+        print(f"cold up: {cold:.1f} s   warm up: {warm:.2f} s")
+        print(f"RSS at idle ({arguments.idle_seconds:.0f} s after up):")
+        total = 0
+        for info in Supervisor(layout).all_info():
+            rss = rss_bytes(info["pid"]) if info["pid"] else 0
+            total += rss
+            print(f"  {info['name']:20} {rss / 2**20:8.0f} MiB")
+        print(f"  {'total':20} {total / 2**20:8.0f} MiB")
+    finally:
+        started = time.monotonic()
+        runtime.down(layout=layout)
+        print(f"down: {time.monotonic() - started:.1f} s")
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
