@@ -106,8 +106,12 @@ def ensure_running(layout: Layout, timeout_s: float = 20) -> None:
 
 
 def stop(layout: Layout, timeout_s: float = 10) -> None:
-    pid = running_pid(layout)
-    if pid is not None:
+    # Also one whose pid file is gone (state dir removed by hand), found by its config path.
+    pids = set(processes.find("apt-cacher-ng", str(_state_dir(layout))))
+    recorded = running_pid(layout)
+    if recorded is not None:
+        pids.add(recorded)
+    for pid in pids:
         processes.terminate(pid, timeout_s)
     _pid_path(layout).unlink(missing_ok=True)
 

@@ -140,6 +140,10 @@ def down(layout: Layout) -> float:
     leftovers: list[str] = []
     for node in layout.nodes:  # all first: they power off in parallel
         nodes.request_poweroff(layout, node)
+    # Launchers whose pid files are gone (state dir removed by hand) are found by command line.
+    state = str(layout_state_dir(layout.name))
+    for pid in processes.find(nodes.LAUNCHER_MODULE, state):
+        processes.terminate(pid, timeout_s=30)
     for node in layout.nodes:
         leftovers += nodes.stop(layout, node)
     aptproxy.stop(layout)

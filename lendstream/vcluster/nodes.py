@@ -153,7 +153,10 @@ def stop(layout: Layout, node: Node, timeout_s: float = 30) -> list[str]:
     if pid is not None:
         processes.terminate(pid, timeout_s)
     leftovers: list[str] = []
-    remaining = cgroups.remove(recorded_cgroups(layout, node))
+    directories = recorded_cgroups(layout, node) or cgroups.node_cgroup_dirs(
+        cgroup_group(layout), node.name
+    )
+    remaining = cgroups.remove(directories)
     leftovers += [f"cgroup {d}" for d in remaining]
     propagate = NSPAWN_RUN_DIR / "propagate" / machine_name(layout, node)
     shutil.rmtree(propagate, ignore_errors=True)

@@ -72,10 +72,25 @@ def terminate(pid: int, timeout_s: float) -> None:
 
 def command_lines() -> list[str]:
     """Every process's command line, arguments joined by spaces."""
-    lines = []
+    return list(_command_lines_by_pid().values())
+
+
+def find(*markers: str) -> list[int]:
+    """Pids of live processes whose command line contains every marker."""
+    return [
+        pid
+        for pid, line in _command_lines_by_pid().items()
+        if all(marker in line for marker in markers) and is_alive(pid)
+    ]
+
+
+def _command_lines_by_pid() -> dict[int, str]:
+    lines = {}
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
+        if text:
+            lines[int(cmdline.parent.name)] = text
     return lines
