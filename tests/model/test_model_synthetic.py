@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from lendstream.model.data import lending_club_raw_records
 from lendstream.model.synthetic import (
     GRADE_SHARES,
     MALFORMED_CLASSES,
@@ -78,10 +79,16 @@ def test_blanks_appear_where_lending_club_has_them(calibration_sample: list) -> 
     assert 0.03 * CALIBRATION_SAMPLE < unknown_employment < 0.10 * CALIBRATION_SAMPLE
 
 
-def test_income_is_calibrated_to_the_real_rows(calibration_sample: list) -> None:
+def test_income_and_rates_are_calibrated_to_the_real_rows(calibration_sample: list) -> None:
+    real = [clean(record) for record in lending_club_raw_records()]
     income = np.array([a.annual_inc for a in calibration_sample])
-    assert np.median(income) == pytest.approx(68_000, rel=0.08)
-    assert np.mean(income < 20_000) < 0.03
+    real_income = np.array([a.annual_inc for a in real])
+    assert np.median(income) == pytest.approx(np.median(real_income), rel=0.05)
+    assert np.mean(income < 20_000) == pytest.approx(np.mean(real_income < 20_000), abs=0.01)
+    real_rates: dict[str, set[float]] = collections.defaultdict(set)
+    for applicant in real:
+        real_rates[applicant.sub_grade or ""].add(applicant.int_rate)
+    assert all(a.int_rate in real_rates[a.sub_grade or ""] for a in calibration_sample)
 
 
 def test_malformed_records_are_exactly_those_clean_rejects() -> None:
