@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lendstream.stack import health
+from lendstream.stack.bundles import storm_ui_available
 from lendstream.stack.health import Health
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.mysql_admin import ensure_admin_account
@@ -22,7 +23,7 @@ def _nothing_to_provision(_layout: StackLayout) -> None:
 class Component:
     name: str
     # supervisord programs, in start order; each runs `<component>/bin/<program>`.
-    programs: tuple[str, ...]
+    core_programs: tuple[str, ...]
     requires: tuple[str, ...]
     # Answers once the daemon serves (used while waiting); `check` is the health `status` reports.
     ready: Check
@@ -30,12 +31,20 @@ class Component:
     # Idempotent setup once ready (accounts, topics, tables).
     provision: Callable[[StackLayout], None] = _nothing_to_provision
     start_timeout_s: float = 120.0
+    # Programs run only when their predicate holds (e.g. the bundle carries what they need).
+    optional_programs: tuple[tuple[str, Callable[[], bool]], ...] = ()
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        return self.core_programs + tuple(
+            program for program, available in self.optional_programs if available()
+        )
 
 
 COMPONENTS: dict[str, Component] = {
     "mysql": Component(
         name="mysql",
-        programs=("mysql-server",),
+        core_programs=("mysql-server",),
         requires=(),
         ready=health.mysql_socket_answers,
         check=health.mysql_admin_select,
@@ -44,7 +53,7 @@ COMPONENTS: dict[str, Component] = {
     ),
     "zookeeper": Component(
         name="zookeeper",
-        programs=("zookeeper-server",),
+        core_programs=("zookeeper-server",),
         requires=(),
         ready=health.zookeeper_ruok_and_mode,
         check=health.zookeeper_ruok_and_mode,
@@ -52,7 +61,7 @@ COMPONENTS: dict[str, Component] = {
     ),
     "kafka": Component(
         name="kafka",
-        programs=("kafka-server",),
+        core_programs=("kafka-server",),
         requires=(),
         ready=health.kafka_brokers,
         check=health.kafka_brokers_and_topics,
@@ -61,7 +70,7 @@ COMPONENTS: dict[str, Component] = {
     ),
     "hbase": Component(
         name="hbase",
-        programs=("hbase-master", "hbase-regionserver", "hbase-thrift"),
+        core_programs=("hbase-master", "hbase-regionserver", "hbase-thrift"),
         requires=("zookeeper",),
         ready=health.hbase_thrift_tables,
         check=health.hbase_thrift_tables_present,
@@ -70,7 +79,8 @@ COMPONENTS: dict[str, Component] = {
     ),
     "storm": Component(
         name="storm",
-        programs=("storm-nimbus", "storm-supervisor", "storm-ui"),
+        core_programs=("storm-nimbus", "storm-supervisor"),
+        optional_programs=(("storm-ui", storm_ui_available),),
         requires=("zookeeper",),
         ready=health.storm_cluster,
         check=health.storm_cluster,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from lendstream.stack.bundles import storm_ui_available
 from lendstream.stack.components import COMPONENTS, ORDER, Check, Component, with_dependencies
 from lendstream.stack.health import Health
 from lendstream.stack.layout import StackLayout
@@ -45,6 +46,7 @@ class StackEndpoints:
     hbase_thrift_port: int
     storm_nimbus_host: str
     storm_nimbus_port: int
+    # Empty when the Storm bundle has no UI (storm-webapp is not served by the registry here).
     storm_ui_url: str
 
 
@@ -63,7 +65,7 @@ def endpoints(layout: StackLayout | None = None) -> StackEndpoints:
         hbase_thrift_port=ports.hbase_thrift,
         storm_nimbus_host=layout.host,
         storm_nimbus_port=ports.storm_nimbus,
-        storm_ui_url=f"http://{layout.host}:{ports.storm_ui}",
+        storm_ui_url=f"http://{layout.host}:{ports.storm_ui}" if storm_ui_available() else "",
     )
 
 

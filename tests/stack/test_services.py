@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import happybase
 import pytest
-import requests
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from streamparse.util import get_nimbus_client
@@ -16,6 +17,7 @@ from lendstream.stack import runtime
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.provision import hbase_tables, kafka_topics
 from lendstream.stack.runtime import StackEndpoints
+from lendstream.stack.supervisor import Supervisor
 
 pytestmark = pytest.mark.stack
 
@@ -99,10 +101,17 @@ def test_nimbus_reports_a_supervisor_with_free_slots(stack_storm: StackEndpoints
     assert sum(s.num_workers - s.num_used_workers for s in supervisors) >= 1
 
 
-def test_storm_ui_serves_the_cluster_summary(stack_storm: StackEndpoints) -> None:
-    response = requests.get(f"{stack_storm.storm_ui_url}/api/v1/cluster/summary", timeout=20)
-    assert response.status_code == 200
-    assert response.json()["supervisors"] >= 1
+def test_storm_workers_find_the_virtualenvs_streamparse_run(stack_storm: StackEndpoints) -> None:
+    """The running supervisor has the venv first on its PATH, which the workers inherit."""
+    pid = Supervisor(StackLayout.default()).info("storm-supervisor")["pid"]
+    environment = dict(
+        entry.split("=", 1)
+        for entry in Path(f"/proc/{pid}/environ").read_text().split("\0")
+        if "=" in entry
+    )
+    first_on_path = Path(environment["PATH"].split(":")[0])
+    assert first_on_path == Path(sys.executable).parent
+    assert (first_on_path / "streamparse_run").exists()
 
 
 def test_rendered_configs_carry_the_ansible_managed_header(
@@ -119,6 +128,7 @@ def test_rendered_configs_carry_the_ansible_managed_header(
         root / "storm/home/conf/storm.yaml",
         root / "storm/home/log4j2/cluster.xml",
         root / "storm/home/log4j2/worker.xml",
+        root / "mysql/conf/my.cnf",
         root / "zookeeper/bin/zookeeper-server",
         root / "kafka/bin/kafka-server",
         root / "hbase/bin/hbase-thrift",
