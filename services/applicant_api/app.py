@@ -72,6 +72,11 @@ def create_app(
     def http_error(error: HTTPException) -> Any:
         return _error(error.code or 500, error.description or error.name)
 
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Any:
+        app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(500, f"internal error ({type(error).__name__}); see the service log")
+
     return app
 
 
