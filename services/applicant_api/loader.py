@@ -193,13 +193,21 @@ def _arguments(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Names
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _load(argv)
+    except (pymysql.MySQLError, env_vars.SettingsError, OSError) as error:
+        print(f"loader: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+
+
+def _load(argv: list[str] | None) -> int:
     env = env_vars.environment()
     args = _arguments(argv, env)
     admin_password = env_vars.secret(env, "LENDSTREAM_MYSQL_ADMIN_PASSWORD", required=False) or ""
     admin = AdminConnection(args.host, args.port, args.admin_user, admin_password)
-    password = reader_password(args.reader_password_file, env.get("LENDSTREAM_MYSQL_PASSWORD"))
     connection = connect_admin(admin)
     try:
+        password = reader_password(args.reader_password_file, env.get("LENDSTREAM_MYSQL_PASSWORD"))
         create_schema(connection, args.database)
         create_reader(
             connection,

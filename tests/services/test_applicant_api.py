@@ -227,3 +227,16 @@ def test_synthetic_rows_are_all_stored_even_without_a_member_id(
     summary = json.loads(rerun.stdout)
     assert summary["synthetic"]["inserted"] == 0
     assert summary["table_rows"] == rows
+
+
+def test_loader_reports_a_refused_admin_login_without_a_traceback(
+    applicant_database: ApplicantDatabase, tmp_path: Path
+) -> None:
+    env = applicant_database.loader_environment()
+    env["LENDSTREAM_MYSQL_ADMIN_PASSWORD"] = "not-the-password"
+    env["LENDSTREAM_MYSQL_PASSWORD_FILE"] = str(tmp_path / "never-written")
+    result = run_loader(env, "--skip-real")
+    assert result.returncode == 2
+    assert "Access denied" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "never-written").exists()
