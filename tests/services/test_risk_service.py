@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +228,13 @@ def test_benchmark_batch_of_100_against_single_requests(
     for applicant in singles:
         assert session.post(url, json={"applicant": applicant}, timeout=30).status_code == 200
     single_rate = len(singles) / (time.perf_counter() - started)
+    with ThreadPoolExecutor(4) as pool:
+        started = time.perf_counter()
+        codes = list(pool.map(lambda a: _post(risk_service, {"applicant": a}).status_code, singles))
+        parallel_rate = len(singles) / (time.perf_counter() - started)
+    assert set(codes) == {200}
     print(
-        f"risk service: batch of 100 {batch_rate:.0f} applicants/s, "
-        f"single {single_rate:.0f} applicants/s (one client thread)"
+        f"risk service: batch of 100 {batch_rate:.0f} applicants/s, single "
+        f"{single_rate:.0f} applicants/s (one client), single {parallel_rate:.0f} applicants/s "
+        f"(4 clients; 2 workers)"
     )
