@@ -1,15 +1,16 @@
 """The nodes' shared base root filesystem: Debian minbase + systemd + sshd, built once.
 
 Built with debootstrap into the machine-wide cache, keyed by a hash of the package list and of
-this recipe (this file's text), so a change to either builds a new one and never alters a base
-that running nodes use. Everything that differs per node (hostname, machine-id, SSH host keys,
-address) is left out and goes into each node's overlay upper dir.
+the recipe (the customising code and texts below), so a change to either builds a new base and
+never alters one that running nodes use. Everything that differs per node (hostname,
+machine-id, SSH host keys, address) is left out and goes into each node's overlay upper dir.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import inspect
 import shutil
 import subprocess
 import time
@@ -74,10 +75,22 @@ Acquire::Languages "none";
 
 
 def recipe_key() -> str:
+    """Hash of what goes into the base: suite, packages, and the customising code and texts."""
     digest = hashlib.sha256()
-    digest.update(SUITE.encode())
-    digest.update("\n".join(PACKAGES).encode())
-    digest.update(Path(__file__).read_bytes())
+    for part in (
+        SUITE,
+        "\n".join(PACKAGES),
+        "\n".join(MASKED_UNITS),
+        DEPLOY_USER,
+        str(DEPLOY_UID),
+        SSH_HOST_KEYS_UNIT,
+        RESOLV_CONF,
+        APT_CONF,
+        inspect.getsource(_debootstrap),
+        inspect.getsource(_customize),
+        inspect.getsource(_enable),
+    ):
+        digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -93,7 +106,7 @@ def ensure_base_rootfs(timeout_s: float = 900) -> Path:
         return root
     target.parent.mkdir(parents=True, exist_ok=True)
     with (target.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        _lock(lock.fileno(), timeout_s)
         if (target / "ready").exists():
             return root
         building = target.parent / f".{target.name}.building"
@@ -116,6 +129,21 @@ def _prune_unused_bases(keep: Path) -> None:
     for other in keep.parent.glob(f"{SUITE}-*"):
         if other != keep and not any(str(other) in line for line in in_use):
             shutil.rmtree(other, ignore_errors=True)
+
+
+def _lock(fd: int, timeout_s: float) -> None:
+    """Take the build lock, waiting (bounded) for another process's build to finish."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"another process has been building the base for {timeout_s:.0f} s"
+                ) from None
+            time.sleep(1)
 
 
 def _debootstrap(root: Path, timeout_s: float) -> None:
