@@ -40,7 +40,7 @@ from kafka.admin import NewTopic
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
-from lendstream.pipeline.flow import SourceRecord, triage
+from lendstream.pipeline.flow import Applicant, SourceRecord, triage
 from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -359,7 +359,7 @@ def prepare(args: argparse.Namespace, risk: RiskServiceSettings) -> BenchSetup:
     valid = sum(
         1
         for r in applicants
-        if isinstance(triage(SourceRecord("t", 0, 0, 0, encode(r).decode())), dict)
+        if isinstance(triage(SourceRecord("t", 0, 0, 0, encode(r).decode())), Applicant)
     )
     produce(base.kafka_bootstrap_servers, conf_a.kafka_topic, applicants)
     return BenchSetup(run_id, conf_a, conf_b, applicants, valid)

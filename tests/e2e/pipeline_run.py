@@ -22,7 +22,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from lendstream.bench import committed_offsets, create_topic, encode, end_offsets, member_key
 from lendstream.pipeline.dead_letter import DeadLetter
-from lendstream.pipeline.flow import SourceRecord, apply_rules, apply_scores, triage
+from lendstream.pipeline.flow import (
+    Applicant,
+    Outcome,
+    SourceRecord,
+    apply_rules,
+    apply_scores,
+    triage,
+)
 from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -41,7 +48,7 @@ class Produced:
 
 @dataclass(frozen=True)
 class Expected:
-    rows: dict[str, dict[str, Any]]  # member_id → decided item
+    rows: dict[str, ExpectedRow]  # member_id → the applicant and its outcome
     dead_letters: dict[tuple[int, int], DeadLetter]  # source → dead letter
 
 
@@ -201,25 +208,28 @@ def with_close(connection: happybase.Connection, action: Any) -> None:
         connection.close()
 
 
+@dataclass(frozen=True)
+class ExpectedRow:
+    applicant: Applicant
+    outcome: Outcome
+
+
 def expected_outcomes(produced: Produced, topic: str, risk: RiskServiceSettings) -> Expected:
     """Run the same rules, and ask the risk service directly, for every produced record."""
-    items = []
+    applicants = []
     letters: dict[tuple[int, int], DeadLetter] = {}
     for (partition, offset), value in produced.values.items():
-        outcome = triage(
-            SourceRecord.from_bytes(
-                topic, partition, offset, produced.timestamps[(partition, offset)], value
-            )
-        )
+        timestamp = produced.timestamps[(partition, offset)]
+        outcome = triage(SourceRecord.from_bytes(topic, partition, offset, timestamp, value))
         if isinstance(outcome, DeadLetter):
             letters[(partition, offset)] = outcome
         else:
-            items.append(outcome)
+            applicants.append(outcome)
     client = RiskServiceClient(risk)
-    decided = apply_scores(apply_rules(items), client)
+    outcomes = apply_scores(applicants, apply_rules(applicants), client)
     client.close()
-    rows = {item["member_id"]: item for item in decided}
-    assert len(rows) == len(decided), "the generator repeated a member_id"
+    rows = {a.member_id: ExpectedRow(a, o) for a, o in zip(applicants, outcomes, strict=True)}
+    assert len(rows) == len(applicants), "the generator repeated a member_id"
     return Expected(rows, letters)
 
 
@@ -231,22 +241,23 @@ def reconcile(run: PipelineRun, produced: Produced, expected: Expected) -> Count
         f"unexpected rows {sorted(set(rows) - set(expected.rows))[:5]}"
     )
     counts: Counter[str] = Counter()
-    for member_id, item in expected.rows.items():
+    for member_id, row in expected.rows.items():
         cells = rows[member_id]
+        applicant, outcome = row.applicant, row.outcome
         decision = cells[b"result:decision"].decode()
-        assert decision == item["decision"], f"{member_id}: {decision} != {item['decision']}"
-        assert cells[b"member:raw"].decode() == item["raw"]
-        assert json.loads(cells[b"member:clean"]) == item["clean"]
-        assert int(cells[b"result:kafka_timestamp_ms"]) == item["kafka_timestamp_ms"]
+        assert decision == outcome.decision, f"{member_id}: {decision} != {outcome.decision}"
+        assert cells[b"member:raw"].decode() == applicant.raw
+        assert json.loads(cells[b"member:clean"]) == json.loads(applicant.clean_json)
+        assert int(cells[b"result:kafka_timestamp_ms"]) == applicant.kafka_timestamp_ms
         if decision == "rejected":
-            assert cells[b"result:rule"].decode() == item["rule"]
+            assert cells[b"result:rule"].decode() == outcome.rule
             assert b"result:probability_of_default" not in cells
         else:
             stored = float(cells[b"result:probability_of_default"])
-            assert abs(stored - item["probability_of_default"]) < 1e-9
-            assert cells[b"result:model_version"].decode() == item["model_version"]
+            assert outcome.probability_of_default is not None
+            assert abs(stored - outcome.probability_of_default) < 1e-9
+            assert cells[b"result:model_version"].decode() == outcome.model_version
         counts[decision] += 1
-
     messages = run.dead_letter_messages()
     by_source: dict[tuple[int, int], dict[str, Any]] = {}
     for key, value in messages:

@@ -10,12 +10,21 @@ from scripted_risk_service import TOKEN, ScriptedRiskService
 from lendstream.pipeline.dead_letter import DeadLetter, Source
 from lendstream.pipeline.flow import (
     REJECTED,
+    Applicant,
+    Outcome,
     SourceRecord,
     apply_rules,
     apply_scores,
+    pack,
+    pack_outcomes,
+    pack_records,
     triage,
     triage_all,
+    unpack,
+    unpack_outcomes,
+    unpack_records,
 )
+from lendstream.pipeline.rules import clean
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings
 
 TOPIC = "lendstream.applicants"
@@ -29,14 +38,15 @@ def encoded(raw: object) -> bytes:
     return json.dumps(raw).encode()
 
 
-def test_a_valid_record_becomes_an_item_with_its_source_and_timestamp() -> None:
+def test_a_valid_record_becomes_an_applicant_with_its_source_and_timestamp() -> None:
     value = encoded(raw_applicant("M-9"))
-    item = triage(record(value))
-    assert not isinstance(item, DeadLetter)
-    assert item["member_id"] == "M-9"
-    assert item["raw"] == value.decode()
-    assert item["clean"]["int_rate"] == 13.99
-    assert (item["partition"], item["offset"], item["kafka_timestamp_ms"]) == (
+    applicant = triage(record(value))
+    assert isinstance(applicant, Applicant)
+    assert applicant.member_id == "M-9"
+    assert applicant.raw == value.decode()
+    assert applicant.clean() == clean(raw_applicant("M-9"))
+    assert json.loads(applicant.clean_json) == clean(raw_applicant("M-9")).as_dict()
+    assert (applicant.partition, applicant.offset, applicant.kafka_timestamp_ms) == (
         2,
         7,
         1_700_000_000_123,
@@ -99,9 +109,18 @@ def test_a_dead_letter_without_member_id_has_no_key() -> None:
     assert letter.message_key() is None
 
 
-def test_source_records_survive_the_tuple_round_trip() -> None:
-    original = record(b"\xff")
-    assert SourceRecord.from_list(json.loads(json.dumps(original.as_list()))) == original
+def test_batches_survive_the_tuple_round_trip() -> None:
+    records = [record(b"\xff", offset=1), record(encoded(raw_applicant("Z")), offset=2)]
+    assert unpack_records(json.loads(json.dumps(pack_records(records)))) == records
+    applicants, _ = triage_all(records)
+    assert unpack(json.loads(json.dumps(pack(applicants)))) == applicants
+    outcomes = [
+        None,
+        Outcome(REJECTED, "grade", "grade F"),
+        Outcome("approve", None, None, 0.1, "v"),
+    ]
+    assert unpack_outcomes(json.loads(json.dumps(pack_outcomes(outcomes))), 3) == outcomes
+    assert unpack_outcomes(None, 2) == [None, None]
 
 
 def test_a_batch_is_split_into_items_and_dead_letters_in_order() -> None:
@@ -110,15 +129,15 @@ def test_a_batch_is_split_into_items_and_dead_letters_in_order() -> None:
         record(b"nope", offset=2),
         record(encoded(raw_applicant("B")), offset=3),
     ]
-    items, letters = triage_all(records)
-    assert [i["member_id"] for i in items] == ["A", "B"]
+    applicants, letters = triage_all(records)
+    assert [a.member_id for a in applicants] == ["A", "B"]
     assert [letter.source.offset for letter in letters] == [2]
 
 
 def test_rules_mark_rejections_and_scoring_decides_the_rest(
     risk_service: ScriptedRiskService,
 ) -> None:
-    items, _ = triage_all(
+    applicants, _ = triage_all(
         [
             record(encoded(raw_applicant("ok-low", int_rate=" 7.5%")), offset=1),
             record(encoded(raw_applicant("grade-f", grade="F", sub_grade="F1")), offset=2),
@@ -126,20 +145,21 @@ def test_rules_mark_rejections_and_scoring_decides_the_rest(
             record(encoded(raw_applicant("ok-high", int_rate=" 25%")), offset=4),
         ]
     )
-    decided = apply_rules(items)
-    assert [i.get("decision") for i in decided] == [None, REJECTED, REJECTED, None]
-    assert [i.get("rule") for i in decided] == [None, "grade", "low_income", None]
+    decided = apply_rules(applicants)
+    assert [o and o.decision for o in decided] == [None, REJECTED, REJECTED, None]
+    assert [o and o.rule for o in decided] == [None, "grade", "low_income", None]
     client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN))
-    scored = apply_scores(decided, client)
-    assert [i["decision"] for i in scored] == ["approve", REJECTED, REJECTED, "decline"]
+    scored = apply_scores(applicants, decided, client)
+    assert [o.decision for o in scored] == ["approve", REJECTED, REJECTED, "decline"]
     assert [len(r["applicants"]) for r in risk_service.requests] == [2]
-    assert scored[0]["probability_of_default"] == 0.075
-    assert scored[0]["model_version"] == "test-1"
-    assert "probability_of_default" not in scored[1]
+    assert risk_service.requests[0]["applicants"][0] == json.loads(applicants[0].clean_json)
+    assert scored[0].probability_of_default == 0.075
+    assert scored[0].model_version == "test-1"
+    assert scored[1].probability_of_default is None
 
 
 def test_a_batch_of_only_rejections_makes_no_request(risk_service: ScriptedRiskService) -> None:
-    items, _ = triage_all([record(encoded(raw_applicant("g", grade="G", sub_grade="G2")))])
+    applicants, _ = triage_all([record(encoded(raw_applicant("g", grade="G", sub_grade="G2")))])
     client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN))
-    assert apply_scores(apply_rules(items), client)[0]["decision"] == REJECTED
+    assert apply_scores(applicants, apply_rules(applicants), client)[0].decision == REJECTED
     assert risk_service.requests == []

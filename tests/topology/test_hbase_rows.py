@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from lendstream.pipeline.flow import Applicant, Outcome
 from lendstream.pipeline.hbase_writer import (
     HBaseSettings,
     HBaseWriteError,
@@ -18,22 +18,16 @@ from lendstream.pipeline.hbase_writer import (
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack.topology_jar import build_jar, render_config
 
-CLEAN = {"member_id": "M-1", "int_rate": 13.99}
-BASE = {"member_id": "M-1", "raw": '{"member_id": "M-1"}', "clean": CLEAN}
+CLEAN_JSON = '{"member_id":"M-1","int_rate":13.99}'
+APPLICANT = Applicant("M-1", '{"member_id": "M-1"}', CLEAN_JSON, 1_700_000_000_123, 0, 4)
 
 
 def test_a_scored_row_has_its_probability_and_model_version() -> None:
-    item = {
-        **BASE,
-        "kafka_timestamp_ms": 1_700_000_000_123,
-        "decision": "review",
-        "probability_of_default": 0.1234,
-        "model_version": "2026.11.28-1",
-    }
-    assert row_key(item) == b"M-1"
-    assert row_cells(item) == {
+    outcome = Outcome("review", probability_of_default=0.1234, model_version="2026.11.28-1")
+    assert row_key(APPLICANT) == b"M-1"
+    assert row_cells(APPLICANT, outcome) == {
         b"member:raw": b'{"member_id": "M-1"}',
-        b"member:clean": json.dumps(CLEAN, separators=(",", ":")).encode(),
+        b"member:clean": CLEAN_JSON.encode(),
         b"result:decision": b"review",
         b"result:kafka_timestamp_ms": b"1700000000123",
         b"result:probability_of_default": b"0.1234",
@@ -42,22 +36,17 @@ def test_a_scored_row_has_its_probability_and_model_version() -> None:
 
 
 def test_a_rejected_row_has_its_rule_and_detail_and_no_score() -> None:
-    item = {
-        **BASE,
-        "kafka_timestamp_ms": 5,
-        "decision": "rejected",
-        "rule": "grade",
-        "detail": "grade F is not accepted",
-    }
-    cells = row_cells(item)
+    cells = row_cells(APPLICANT, Outcome("rejected", "grade", "grade F is not accepted"))
     assert cells[b"result:rule"] == b"grade"
     assert cells[b"result:detail"] == b"grade F is not accepted"
     assert b"result:probability_of_default" not in cells
 
 
-def test_an_undecided_item_cannot_be_written() -> None:
+def test_an_undecided_outcome_cannot_be_written() -> None:
     with pytest.raises(ValueError, match="no known decision"):
-        row_cells({**BASE, "kafka_timestamp_ms": 5, "decision": "pending"})
+        row_cells(APPLICANT, Outcome("pending"))
+    with pytest.raises(ValueError, match="no known decision"):
+        row_cells(APPLICANT, Outcome("approve"))  # a scored decision without its score
 
 
 def test_the_jar_carries_the_python_sources_under_resources(tmp_path: Path) -> None:
@@ -81,7 +70,6 @@ def test_the_rendered_config_points_workers_at_the_venv_and_carries_settings() -
 
 def test_an_unreachable_thrift_server_raises_a_write_error_after_bounded_attempts() -> None:
     writer = HBaseWriter(HBaseSettings(host="127.0.0.1", port=9, attempts=2, timeout_ms=1000))
-    item = {**BASE, "kafka_timestamp_ms": 5, "decision": "approve"}
-    item |= {"probability_of_default": 0.01, "model_version": "v"}
-    with pytest.raises(HBaseWriteError, match="after 2 attempts: TTransportException.*Could not connect"):
-        writer.write([item])
+    outcome = Outcome("approve", probability_of_default=0.01, model_version="v")
+    with pytest.raises(HBaseWriteError, match=r"after 2 attempts: TTransportException.*connect"):
+        writer.write([APPLICANT], [outcome])

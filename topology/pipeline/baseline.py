@@ -66,8 +66,9 @@ def run_baseline(
                 for batch in polled.values()
                 for r in batch
             ]
-            items, letters = triage_all(records)
-            stored += writer.write(apply_scores(apply_rules(items), client))
+            applicants, letters = triage_all(records)
+            outcomes = apply_scores(applicants, apply_rules(applicants), client)
+            stored += writer.write(applicants, outcomes)
             if letters:
                 publisher.publish(letters)
             dead_lettered += len(letters)

@@ -13,16 +13,15 @@ connection and retries a whole batch once on a dropped one (safe: the writes are
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import happybase
 from thriftpy2.transport import TTransportException
 
-from lendstream.pipeline.flow import REJECTED, Item
+from lendstream.pipeline.flow import REJECTED, Applicant, Outcome
 
 TABLE = "members"
 FAMILIES: dict[str, dict[str, Any]] = {"member": {"max_versions": 1}, "result": {"max_versions": 1}}
@@ -36,30 +35,29 @@ class HBaseWriteError(RuntimeError):
     """A batch could not be written; the caller must fail (replay) its input."""
 
 
-def row_cells(item: Mapping[str, Any]) -> dict[bytes, bytes]:
-    """The cells of one decided item's row."""
-    decision = item["decision"]
+def row_cells(applicant: Applicant, outcome: Outcome) -> dict[bytes, bytes]:
+    """The cells of one decided applicant's row."""
     cells = {
-        b"member:raw": item["raw"].encode("utf-8"),
-        b"member:clean": json.dumps(item["clean"], separators=(",", ":")).encode("utf-8"),
-        b"result:decision": decision.encode("utf-8"),
-        b"result:kafka_timestamp_ms": str(int(item["kafka_timestamp_ms"])).encode("ascii"),
+        b"member:raw": applicant.raw.encode("utf-8"),
+        b"member:clean": applicant.clean_json.encode("utf-8"),
+        b"result:decision": outcome.decision.encode("utf-8"),
+        b"result:kafka_timestamp_ms": str(int(applicant.kafka_timestamp_ms)).encode("ascii"),
     }
-    if decision == REJECTED:
-        cells[b"result:rule"] = item["rule"].encode("utf-8")
-        cells[b"result:detail"] = item["detail"].encode("utf-8")
-    elif decision in SCORED_DECISIONS:
+    if outcome.decision == REJECTED:
+        cells[b"result:rule"] = str(outcome.rule).encode("utf-8")
+        cells[b"result:detail"] = str(outcome.detail).encode("utf-8")
+    elif outcome.decision in SCORED_DECISIONS and outcome.probability_of_default is not None:
         cells[b"result:probability_of_default"] = repr(
-            float(item["probability_of_default"])
+            float(outcome.probability_of_default)
         ).encode("ascii")
-        cells[b"result:model_version"] = str(item["model_version"]).encode("utf-8")
+        cells[b"result:model_version"] = str(outcome.model_version).encode("utf-8")
     else:
-        raise ValueError(f"item {item.get('member_id')!r} has no known decision: {decision!r}")
+        raise ValueError(f"{applicant.member_id!r} has no known decision: {outcome!r}")
     return cells
 
 
-def row_key(item: Mapping[str, Any]) -> bytes:
-    return str(item["member_id"]).encode("utf-8")
+def row_key(applicant: Applicant) -> bytes:
+    return applicant.member_id.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -104,9 +102,12 @@ class HBaseWriter:
             return self._fresh_connection()
         return self._connection
 
-    def write(self, items: Sequence[Item]) -> int:
-        """Write every item's row; raises :class:`HBaseWriteError` if it still fails."""
-        rows = [(row_key(item), row_cells(item)) for item in items]
+    def write(self, applicants: Sequence[Applicant], outcomes: Sequence[Outcome]) -> int:
+        """Write each decided applicant's row; raises :class:`HBaseWriteError` if it still fails."""
+        rows = [
+            (row_key(applicant), row_cells(applicant, outcome))
+            for applicant, outcome in zip(applicants, outcomes, strict=True)
+        ]
         if not rows:
             return 0
         last_error: BaseException | None = None

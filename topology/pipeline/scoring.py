@@ -7,6 +7,7 @@ baseline loop) fails its input for replay. Nothing is ever dropped silently.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from lendstream.pipeline.record import CLEAN_FIELDS, CleanApplicant
 MAX_BATCH = 1_000  # the risk service's limit per request (docs/architecture.md)
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 DECISIONS = frozenset({"approve", "review", "decline"})
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class ScoringError(RuntimeError):
@@ -74,21 +76,30 @@ class RiskServiceClient:
 
     def score_dicts(self, applicants: Sequence[Mapping[str, Any]]) -> list[Score]:
         """Like :meth:`score`, for applicants already in their ``CleanApplicant.as_dict()`` form."""
+        texts = [json.dumps(applicant, separators=(",", ":")) for applicant in applicants]
+        return self.score_clean_json(texts, [str(a["member_id"]) for a in applicants])
+
+    def score_clean_json(self, clean_json: Sequence[str], member_ids: Sequence[str]) -> list[Score]:
+        """Like :meth:`score`, for clean applicants already encoded as JSON objects: the request
+        body is put together from them without decoding and encoding them again."""
         scores: list[Score] = []
         size = self.settings.max_batch
-        for start in range(0, len(applicants), size):
-            batch = applicants[start : start + size]
-            answer = self._post_with_retries({"applicants": list(batch)}, len(batch))
-            scores.extend(_parse_answer(answer, [str(a["member_id"]) for a in batch]))
+        for start in range(0, len(clean_json), size):
+            batch = clean_json[start : start + size]
+            body = ('{"applicants":[' + ",".join(batch) + "]}").encode("utf-8")
+            answer = self._post_with_retries(body, len(batch))
+            scores.extend(_parse_answer(answer, member_ids[start : start + size]))
         return scores
 
-    def _post_with_retries(self, body: dict[str, Any], count: int) -> Any:
+    def _post_with_retries(self, body: bytes, count: int) -> Any:
         last_problem = "no attempt made"
         for attempt in range(self.settings.max_attempts):
             if attempt:
                 time.sleep(self.settings.first_backoff_s * 2 ** (attempt - 1))
             try:
-                response = self._session.post(self._url, json=body, timeout=self.settings.timeout_s)
+                response = self._session.post(
+                    self._url, data=body, headers=JSON_HEADERS, timeout=self.settings.timeout_s
+                )
             except requests.RequestException as error:
                 last_problem = f"{type(error).__name__}: {error}"
                 continue

@@ -1,8 +1,10 @@
 """The topology's bolts: thin wrappers over lendstream.pipeline, one micro-batch per tuple.
 
-Every bolt anchors what it emits to its input and acks it only when its work is done; a bolt
-that cannot do its work (risk service or HBase unreachable after bounded retries) FAILS the
-tuple, so the spout replays the batch. No record is ever dropped silently.
+A tuple between bolts is ``[applicants, outcomes]``: the batch packed as one JSON string
+(``flow.pack``; cheap for the worker JVM to carry) and the outcomes decided so far (``None``
+until the decide bolt). Every bolt anchors what it emits to its input and acks it only when its
+work is done; a bolt that cannot do its work (risk service or HBase unreachable after bounded
+retries) FAILS the tuple, so the spout replays the batch. Nothing is ever dropped silently.
 """
 
 from __future__ import annotations
@@ -12,12 +14,22 @@ from typing import Any, ClassVar
 from streamparse import Bolt, Stream
 
 from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher
-from lendstream.pipeline.flow import SourceRecord, apply_rules, apply_scores, triage_all
+from lendstream.pipeline.flow import (
+    apply_rules,
+    apply_scores,
+    pack,
+    pack_outcomes,
+    triage_all,
+    unpack,
+    unpack_outcomes,
+    unpack_records,
+)
 from lendstream.pipeline.hbase_writer import HBaseSettings, HBaseWriteError, HBaseWriter
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
 from lendstream.pipeline.topology_conf import TopologyConf
 
 DEAD_LETTER_STREAM = "dead_letter"
+BATCH_FIELDS = ["applicants", "outcomes"]
 
 
 class _StageBolt(Bolt):
@@ -36,34 +48,34 @@ class CleanBolt(_StageBolt):
     """Parse and clean each record; unparseable or invalid ones go to the dead-letter stream."""
 
     outputs: ClassVar[list[Any]] = [
-        Stream(fields=["items"], name="default"),
+        Stream(fields=BATCH_FIELDS, name="default"),
         Stream(fields=["dead_letters"], name=DEAD_LETTER_STREAM),
     ]
 
     def process(self, tup: Any) -> None:
-        records = [SourceRecord.from_list(values) for values in tup.values[0]]
-        items, dead_letters = triage_all(records)
-        if items:
-            self.emit([items])
+        applicants, dead_letters = triage_all(unpack_records(tup.values[0]))
+        if applicants:
+            self.emit([pack(applicants), None])
         if dead_letters:
             self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
         self.ack(tup)
 
 
 class DecideBolt(_StageBolt):
-    """Apply the business rules; rejected items carry their rule and skip scoring."""
+    """Apply the business rules; rejected applicants carry their rule and skip scoring."""
 
-    outputs: ClassVar[list[Any]] = ["items"]
+    outputs: ClassVar[list[Any]] = BATCH_FIELDS
 
     def process(self, tup: Any) -> None:
-        self.emit([apply_rules(tup.values[0])])
+        packed = tup.values[0]
+        self.emit([packed, pack_outcomes(apply_rules(unpack(packed)))])
         self.ack(tup)
 
 
 class ScoreBolt(_StageBolt):
-    """Score the batch's undecided items in one request (at most 1,000 per request)."""
+    """Score the batch's undecided applicants in one request (at most 1,000 per request)."""
 
-    outputs: ClassVar[list[Any]] = ["items"]
+    outputs: ClassVar[list[Any]] = BATCH_FIELDS
 
     def setup(self) -> None:
         self.client = RiskServiceClient(
@@ -75,13 +87,17 @@ class ScoreBolt(_StageBolt):
         )
 
     def process(self, tup: Any) -> None:
+        packed, outcomes = tup.values
+        applicants = unpack(packed)
         try:
-            items = apply_scores(tup.values[0], self.client)
+            scored = apply_scores(
+                applicants, unpack_outcomes(outcomes, len(applicants)), self.client
+            )
         except ScoringError as error:
             self.logger.error("scoring failed, batch will be replayed: %s", error)
             self.fail(tup)
             return
-        self.emit([items])
+        self.emit([packed, pack_outcomes(list(scored))])
         self.ack(tup)
 
 
@@ -101,8 +117,11 @@ class SaveBolt(_StageBolt):
         )
 
     def process(self, tup: Any) -> None:
+        packed, outcomes = tup.values
+        applicants = unpack(packed)
+        decided = [o for o in unpack_outcomes(outcomes, len(applicants)) if o is not None]
         try:
-            self.writer.write(tup.values[0])
+            self.writer.write(applicants, decided)
         except HBaseWriteError as error:
             self.logger.error("HBase write failed, batch will be replayed: %s", error)
             self.fail(tup)

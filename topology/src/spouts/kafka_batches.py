@@ -17,7 +17,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from streamparse import Spout
 
-from lendstream.pipeline.flow import SourceRecord
+from lendstream.pipeline.flow import SourceRecord, pack_records
 from lendstream.pipeline.offsets import Batch, OffsetLedger
 from lendstream.pipeline.topology_conf import TopologyConf
 
@@ -101,7 +101,7 @@ class KafkaBatchSpout(Spout):
                         r.offset,
                         SourceRecord.from_bytes(
                             r.topic, r.partition, r.offset, r.timestamp, r.value
-                        ).as_list(),
+                        ),
                     )
                     for r in records
                 ],
@@ -109,7 +109,8 @@ class KafkaBatchSpout(Spout):
             self._emit(batch)
 
     def _emit(self, batch: Batch) -> None:
-        self.emit([batch.records], tup_id=batch.batch_id)
+        # one JSON string per tuple: cheap for the worker JVM (see lendstream.pipeline.flow)
+        self.emit([pack_records(batch.records)], tup_id=batch.batch_id)
 
     def ack(self, tup_id: str) -> None:
         self.ledger.ack(tup_id)
