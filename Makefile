@@ -4,7 +4,9 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 PY := .venv/bin/python
-LAYOUT ?= small
+LAYOUT ?= ci
+# Tools the suite calls by name (ansible-playbook, ansible-inventory, sparse) come from the venv.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 N ?= 20000
 
 .PHONY: help
@@ -46,7 +48,7 @@ bench: bootstrap ## Benchmark: baseline loop vs the Storm topology (prints figur
 
 # ---- the simulated cluster ------------------------------------------------------------------
 .PHONY: vcluster-up vcluster-down vcluster-status
-vcluster-up: bootstrap ## Boot the simulated cluster (LAYOUT=small|montana)
+vcluster-up: bootstrap ## Boot the simulated cluster (LAYOUT=ci|montana)
 	$(PY) -m lendstream.vcluster up --layout $(LAYOUT)
 vcluster-down: ## Tear the simulated cluster down, leaving nothing behind
 	$(PY) -m lendstream.vcluster down --layout $(LAYOUT)
