@@ -90,6 +90,7 @@ class ApplicantProducer:
             linger_ms=20,
             batch_size=256 * 1024,
             delivery_timeout_ms=int(settings.send_timeout_s * 1000),
+            allow_auto_create_topics=False,
         )
         api = ApplicantApiClient(settings.api_url, settings.api_timeout_s)
         state = _State(

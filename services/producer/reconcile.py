@@ -42,6 +42,7 @@ def reconcile(bootstrap: str, cursor: Cursor, timeout_s: float, client_id: str) 
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        allow_auto_create_topics=False,
         request_timeout_ms=30_000,
     )
     try:

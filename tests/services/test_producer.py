@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from kafka.admin import KafkaAdminClient
 from service_kafka import (
     PARTITIONS,
     Published,
@@ -208,3 +209,21 @@ def test_malformed_rows_are_published_too_keyless_without_member_id(
     assert keyless
     assert all(record.value["member_id"] is None for record in keyless)
     assert all(record.partition == record.applicant_id % PARTITIONS for record in keyless)
+
+
+def test_a_missing_topic_is_reported_not_created(
+    stack_kafka: StackEndpoints, applicant_api_url: str, tmp_path: Path
+) -> None:
+    missing = f"lendstream.test.missing.{tmp_path.name[-12:]}"
+    env = producer_environment(
+        applicant_api_url, stack_kafka.kafka_bootstrap, missing, tmp_path / "cursor.json"
+    )
+    env["LENDSTREAM_PRODUCER_RECONCILE_TIMEOUT_S"] = "3"
+    code, _, log = run_producer(env, "--until-empty")
+    assert code == 2
+    assert f"topic {missing} does not exist" in log
+    admin = KafkaAdminClient(bootstrap_servers=stack_kafka.kafka_bootstrap)
+    try:
+        assert missing not in admin.list_topics()
+    finally:
+        admin.close()
