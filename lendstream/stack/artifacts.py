@@ -542,9 +542,36 @@ def _dedupe_against(bundle: Path, directory: str, reference: str) -> None:
             jar.unlink()
 
 
-def _post_process(component: Component, bundle: Path) -> None:
+# A fixed timestamp for the entries of jars the builder writes, so rebuilding gives the same bytes.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _hdfs_webapps_jar(bundle: Path, version: str) -> None:
+    """Move the HDFS web applications (webapps/hdfs, datanode, secondary, journal, static) out of
+    hadoop-hdfs's test jar, the only Maven artifact that carries them, into a jar of their own in
+    lib/, and drop the test jar (its test classes and resources stay off the classpath)."""
+    staging = bundle / "hdfs-webapps"
+    test_jar = staging / f"hadoop-hdfs-{version}-tests.jar"
+    if not test_jar.is_file():
+        raise BundleError(f"{test_jar.name} was not resolved")
+    target = bundle / "lib" / f"hadoop-hdfs-webapps-{version}.jar"
+    with zipfile.ZipFile(test_jar) as source, zipfile.ZipFile(target, "w") as webapps:
+        names = sorted(n for n in source.namelist() if n.startswith("webapps/"))
+        if not any(n.startswith("webapps/hdfs/") for n in names):
+            raise BundleError(f"{test_jar.name} has no webapps/hdfs/")
+        for name in names:
+            entry = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            entry.external_attr = (0o40755 if name.endswith("/") else 0o100644) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            webapps.writestr(entry, b"" if name.endswith("/") else source.read(name))
+    shutil.rmtree(staging)
+
+
+def _post_process(component: Component, bundle: Path, version: str) -> None:
     if component.name == "storm":
         _dedupe_against(bundle, "extlib-kafka", "lib-worker")
+    if component.name == "hadoop":
+        _hdfs_webapps_jar(bundle, version)
 
 
 def _write_bundle_json(component: Component, bundle: Path, version: str, key: str) -> None:
@@ -629,7 +656,7 @@ def build(component: str, *, force: bool = False, timeout: float = MAVEN_TIMEOUT
             for descriptor in descriptors(component):
                 remaining = deadline - time.monotonic()
                 _run_maven(descriptor, staging / descriptor.target_dir, remaining)
-            _post_process(spec, staging)
+            _post_process(spec, staging, version)
             conflicts = logging_conflicts(staging, spec)
             if conflicts:
                 raise BundleError(f"{component}: logging backend conflicts: {conflicts}")

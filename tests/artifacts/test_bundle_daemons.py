@@ -317,3 +317,56 @@ def test_hbase_standalone_master_and_thrift_serve_happybase(
             return False
 
     wait_until(table_written_and_read, 240, "HBase table via Thrift", master)
+
+
+def _hadoop_xml(properties: dict[str, object]) -> str:
+    return _hbase_site(properties)
+
+
+@pytest.mark.slow
+def test_hdfs_namenode_and_datanode_store_a_file(bundle, tmp_path: Path, start_java) -> None:
+    path = bundle("hadoop")
+    rpc_port = free_port()
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "core-site.xml").write_text(
+        _hadoop_xml({"fs.defaultFS": f"hdfs://127.0.0.1:{rpc_port}"})
+    )
+    (conf / "hdfs-site.xml").write_text(
+        _hadoop_xml(
+            {
+                "dfs.namenode.name.dir": f"file://{tmp_path / 'name'}",
+                "dfs.datanode.data.dir": f"file://{tmp_path / 'data'}",
+                "dfs.replication": 1,
+                "dfs.namenode.http-address": f"127.0.0.1:{free_port()}",
+                "dfs.datanode.address": f"127.0.0.1:{free_port()}",
+                "dfs.datanode.http.address": f"127.0.0.1:{free_port()}",
+                "dfs.datanode.ipc.address": f"127.0.0.1:{free_port()}",
+                "dfs.namenode.safemode.extension": 0,
+            }
+        )
+    )
+    (conf / "log4j.properties").write_text(
+        "log4j.rootLogger=INFO,out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.out.Target=System.err\n"
+        "log4j.appender.out.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.out.layout.ConversionPattern=%d %p %c{1} %m%n\n"
+    )
+    formatted = run_java(_command(path, "namenode-format", tmp_path), timeout=180)
+    assert formatted.returncode == 0, formatted.stdout[-3000:] + formatted.stderr[-3000:]
+    namenode = start_java(_command(path, "namenode", tmp_path), "namenode")
+    start_java(_command(path, "datanode", tmp_path), "datanode")
+    local_file = tmp_path / "hello.txt"
+    local_file.write_text("lendstream bundle check\n")
+
+    def file_round_trips() -> bool:
+        put = run_java(
+            _command(path, "fs", tmp_path, ("-put", "-f", str(local_file), "/hello.txt")),
+            timeout=90,
+        )
+        if put.returncode != 0:
+            return False
+        cat = run_java(_command(path, "fs", tmp_path, ("-cat", "/hello.txt")), timeout=90)
+        return cat.returncode == 0 and "lendstream bundle check" in cat.stdout
+
+    wait_until(file_round_trips, 240, "HDFS put and cat", namenode)
