@@ -1,0 +1,80 @@
+"""The Storm UI's settings, all from the environment (one home for every variable).
+
+- ``LENDSTREAM_STORM_UI_NIMBUS_SEEDS``: comma-separated ``host:port`` of the nimbus hosts
+  (default ``127.0.0.1:6627``); the UI asks the first reachable one for the leader and reads
+  from the leader.
+- ``LENDSTREAM_STORM_UI_THRIFT_TIMEOUT_MS`` (``5000``): connect and read timeout of each
+  Thrift call to nimbus.
+- ``LENDSTREAM_STORM_UI_BIND`` (``127.0.0.1:8080``), ``LENDSTREAM_STORM_UI_WORKERS`` (``1``),
+  ``LENDSTREAM_STORM_UI_THREADS`` (``4``): how gunicorn serves it (``--bind`` on the command
+  line overrides the first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lendstream.services import environment as env_vars
+from lendstream.services.environment import SettingsError
+
+DEFAULT_NIMBUS_SEEDS = "127.0.0.1:6627"
+
+
+@dataclass(frozen=True, slots=True)
+class NimbusAddress:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str, variable: str) -> NimbusAddress:
+        host, separator, port = text.strip().rpartition(":")
+        if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"{variable} entries must be host:port, got {text.strip()!r}")
+        return cls(host=host, port=int(port))
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    """Where nimbus is and how long to wait for it."""
+
+    nimbus_seeds: tuple[NimbusAddress, ...]
+    thrift_timeout_ms: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> UiSettings:
+        env = env_vars.environment() if env is None else env
+        variable = "LENDSTREAM_STORM_UI_NIMBUS_SEEDS"
+        raw_seeds = env_vars.text(env, variable, DEFAULT_NIMBUS_SEEDS)
+        seeds = tuple(
+            NimbusAddress.parse(item, variable) for item in raw_seeds.split(",") if item.strip()
+        )
+        if not seeds:
+            raise SettingsError(f"{variable} names no nimbus host")
+        return cls(
+            nimbus_seeds=seeds,
+            thrift_timeout_ms=env_vars.integer(
+                env, "LENDSTREAM_STORM_UI_THRIFT_TIMEOUT_MS", 5000, minimum=100, maximum=120_000
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How gunicorn serves the UI."""
+
+    bind: str
+    workers: int
+    threads: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        env = env_vars.environment() if env is None else env
+        return cls(
+            bind=env_vars.text(env, "LENDSTREAM_STORM_UI_BIND", "127.0.0.1:8080"),
+            workers=env_vars.integer(env, "LENDSTREAM_STORM_UI_WORKERS", 1, minimum=1, maximum=16),
+            threads=env_vars.integer(env, "LENDSTREAM_STORM_UI_THREADS", 4, minimum=1, maximum=64),
+        )
