@@ -45,27 +45,33 @@ from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack import runtime, topology_jar
-from lendstream.stack.layout import StackLayout
 
 PARTITIONS = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# Processes whose CPU counts, by a marker in their command line.
-PROCESS_GROUPS: dict[str, tuple[str, ...]] = {
-    "storm worker + Python bolts": ("org.apache.storm.daemon.worker.Worker", "streamparse_run"),
-    "storm daemons": ("org.apache.storm.daemon.nimbus", "org.apache.storm.daemon.supervisor"),
-    "risk service": ("risk_service",),
-    "hbase": ("org.apache.hadoop.hbase",),
-    "kafka": ("kafka.Kafka",),
-    "zookeeper": ("org.apache.zookeeper.server",),
+# Shared services whose CPU counts, by a marker in their command line.
+SHARED_SERVICES: dict[str, str] = {
+    "hbase": "org.apache.hadoop.hbase",
+    "kafka": "kafka.Kafka",
+    "zookeeper": "org.apache.zookeeper.server",
 }
+WORKER_MAIN_CLASS = "org.apache.storm.daemon.worker.Worker"
 WAIT_TIMEOUT_S = 900.0
 
 
 # ---- CPU accounting ---------------------------------------------------------------------------
 
 
-def _process_table() -> Iterator[tuple[int, str, float]]:
-    """(pid, command line, CPU seconds so far) of every process we may read."""
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    parent: int
+    cmdline: str
+    cpu_s: float
+
+
+def _process_table() -> dict[int, ProcessInfo]:
+    """Every process we may read, with its parent and CPU seconds so far (/proc/<pid>/stat)."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -74,24 +80,44 @@ def _process_table() -> Iterator[tuple[int, str, float]]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        # utime and stime are fields 14 and 15 of /proc/<pid>/stat (1-based, after pid and comm)
-        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        yield int(entry.name), cmdline, cpu
+        fields = stat.rsplit(")", 1)[1].split()  # fields from the 3rd on: state, ppid, …
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        table[int(entry.name)] = ProcessInfo(int(entry.name), int(fields[1]), cmdline, cpu)
+    return table
 
 
-def cpu_snapshot() -> dict[str, dict[int, float]]:
-    """Group → pid → CPU seconds; "this process" is the bench itself (the baseline loop)."""
-    groups: dict[str, dict[int, float]] = {name: {} for name in PROCESS_GROUPS}
-    groups["this process"] = {}
-    for pid, cmdline, cpu in _process_table():
-        if pid == os.getpid():
-            groups["this process"][pid] = cpu
-            continue
-        for name, markers in PROCESS_GROUPS.items():
-            if any(marker in cmdline for marker in markers):
-                groups[name][pid] = cpu
-                break
+def _descendants(table: dict[int, ProcessInfo], root: int) -> set[int]:
+    found = {root} if root in table else set()
+    grew = True
+    while grew:
+        more = {p.pid for p in table.values() if p.parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+def cpu_snapshot(risk_pid: int, topology_name: str = "") -> dict[str, dict[int, float]]:
+    """Group → pid → CPU seconds: this process (the baseline loop), our risk service, our
+    topology's worker JVM and each of its Python components, and the shared services."""
+    table = _process_table()
+    groups: dict[str, dict[int, float]] = {"this process": {}, "risk service": {}}
+    groups |= {name: {} for name in SHARED_SERVICES}
+    groups["this process"][os.getpid()] = table[os.getpid()].cpu_s
+    for pid in _descendants(table, risk_pid):
+        groups["risk service"][pid] = table[pid].cpu_s
+    ours = [p for p in table.values() if topology_name and f"{topology_name}-" in p.cmdline]
+    for process in ours:  # the supervisor starts LogWriter, which starts the worker JVM
+        if "org.apache.storm.LogWriter" in process.cmdline:
+            groups.setdefault("storm LogWriter", {})[process.pid] = process.cpu_s
+        elif WORKER_MAIN_CLASS in process.cmdline:
+            groups.setdefault("storm worker JVM", {})[process.pid] = process.cpu_s
+            for pid in _descendants(table, process.pid) - {process.pid}:
+                component = table[pid].cmdline.split()[-1].rsplit(".", 1)[-1]
+                groups.setdefault(f"python {component}", {})[pid] = table[pid].cpu_s
+    for name, marker in SHARED_SERVICES.items():
+        for process in table.values():
+            if marker in process.cmdline:
+                groups[name][process.pid] = process.cpu_s
     return groups
 
 
@@ -228,42 +254,49 @@ class Round:
         return sum(self.cpu_s.values()) / self.records * 1000
 
 
-def round_a(conf: TopologyConf, records: int, number: int) -> Round:
+def round_a(conf: TopologyConf, records: int, number: int, risk_pid: int) -> Round:
     conf = replace(conf, kafka_group_id=f"{conf.kafka_group_id}-a{number}")
-    before = cpu_snapshot()
+    before = cpu_snapshot(risk_pid)
     run = run_baseline(conf, records, timeout_s=WAIT_TIMEOUT_S)
-    cpu = cpu_between(before, cpu_snapshot())
-    cpu = {
-        k: v for k, v in cpu.items() if k not in ("storm worker + Python bolts", "storm daemons")
-    }
-    return Round("A", run.records, run.wall_s, cpu)
+    return Round("A", run.records, run.wall_s, cpu_between(before, cpu_snapshot(risk_pid)))
 
 
 def wait_committed(conf: TopologyConf, targets: dict[int, int], timeout_s: float) -> None:
+    """Bounded wait until the group's committed offsets reach ``targets``; one consumer that
+    never joins the group (so it does not disturb the topology's spout) asks for them."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=conf.kafka_bootstrap_servers,
+        group_id=conf.kafka_group_id,
+        enable_auto_commit=False,
+    )
+    partitions = [TopicPartition(conf.kafka_topic, p) for p in targets]
     deadline = time.monotonic() + timeout_s
-    while True:
-        committed = committed_offsets(
-            conf.kafka_bootstrap_servers, conf.kafka_group_id, conf.kafka_topic
-        )
-        if all(committed.get(p, 0) >= end for p, end in targets.items()):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topology committed {committed}, expected {targets}")
-        time.sleep(0.1)
+    try:
+        while True:
+            committed = {tp.partition: consumer.committed(tp) or 0 for tp in partitions}
+            if all(committed[p] >= end for p, end in targets.items()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topology committed {committed}, expected {targets}")
+            time.sleep(0.1)
+    finally:
+        consumer.close()
 
 
-def round_b(conf: TopologyConf, applicants: Sequence[Any], nimbus: Any, name: str) -> Round:
+def round_b(
+    conf: TopologyConf, applicants: Sequence[Any], nimbus: Any, name: str, risk_pid: int
+) -> Round:
     nimbus.deactivate(name)
     time.sleep(2.0)  # let the spout see the deactivation before the copy lands
     produce(conf.kafka_bootstrap_servers, conf.kafka_topic, applicants)
     targets = end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic)
-    before = cpu_snapshot()
+    before = cpu_snapshot(risk_pid, name)
     start = time.monotonic()
     nimbus.activate(name)
     wait_committed(conf, targets, WAIT_TIMEOUT_S)
     wall = time.monotonic() - start
-    cpu = cpu_between(before, cpu_snapshot())
-    cpu.pop("this process")
+    cpu = cpu_between(before, cpu_snapshot(risk_pid, name))
+    cpu.pop("this process")  # it only waits, and polls the committed offsets
     return Round("B", len(applicants), wall, cpu)
 
 
@@ -279,10 +312,16 @@ def wait_topology_consuming(conf: TopologyConf, timeout_s: float) -> None:
     wait_committed(conf, targets, timeout_s)
 
 
+@dataclass(frozen=True)
+class RiskServiceProcess:
+    settings: RiskServiceSettings
+    pid: int  # gunicorn's master; its workers are its children
+
+
 @contextmanager
 def risk_service(
     model_dir: Path | None, work_dir: Path, workers: int = 2, start_timeout_s: float = 90.0
-) -> Iterator[RiskServiceSettings]:
+) -> Iterator[RiskServiceProcess]:
     """Run the risk service under gunicorn with a fresh token file; yields how to reach it."""
     work_dir.mkdir(parents=True, exist_ok=True)
     token_file = work_dir / "risk-token"
@@ -315,11 +354,12 @@ def risk_service(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"risk service did not start: {log_path.read_text()[-2000:]}")
             try:
-                requests.get(f"{url}/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        yield RiskServiceSettings.from_token_file(url, token_file)
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or still loading the model
+                pass
+            time.sleep(0.3)
+        yield RiskServiceProcess(RiskServiceSettings.from_token_file(url, token_file), process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -375,15 +415,19 @@ def report_rounds(rounds: list[tuple[Round, Round]]) -> float:
     print(f"R = B/A     {ratio:.2f} (median of the rounds' ratios)")
     for label, index in (("A", 0), ("B", 1)):
         per_k = statistics.median(r[index].cpu_per_thousand for r in rounds)
+        print(
+            f"CPU {label}  {per_k:.2f} CPU-s per 1,000 applicants (median over rounds), of which:"
+        )
         last = rounds[-1][index]
-        parts = ", ".join(f"{k} {v:.1f}" for k, v in last.cpu_s.items() if v >= 0.05)
-        print(f"CPU {label}  {per_k:.2f} CPU-s per 1,000 applicants (median); last round: {parts}")
+        for group, seconds in sorted(last.cpu_s.items(), key=lambda item: -item[1]):
+            if seconds >= 0.01:
+                print(f"        {group:<28} {seconds / last.records * 1000:5.3f}")
     return median_a
 
 
 def measure_latency(setup: BenchSetup, rate: float, seconds: float) -> None:
     """Pace fresh applicants into the running topology; p50/p99 of Kafka time → HBase write."""
-    count = max(1, int(rate * seconds))
+    count = max(1, min(len(setup.applicants), int(rate * seconds)))
     paced = [
         {**r, "member_id": f"lat-{i}"} if isinstance(r, dict) else r
         for i, r in enumerate(setup.applicants[:count])
@@ -415,28 +459,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--model-dir", type=Path, default=None, help="default: .cache/model/current"
     )
+    parser.add_argument("--nimbus", default=None, help="another Storm than the local stack's")
     args = parser.parse_args(argv)
 
-    runtime.ensure_up("kafka", "hbase", "storm")
-    nimbus_address = f"{StackLayout.default().host}:{StackLayout.default().ports.storm_nimbus}"
+    runtime.ensure_up("kafka", "hbase", *([] if args.nimbus else ["storm"]))
+    nimbus_address = args.nimbus or topology_jar.local_nimbus()
     with (
         tempfile.TemporaryDirectory(prefix="lendstream-bench-") as work,
         risk_service(args.model_dir, Path(work)) as risk,
     ):
-        setup = prepare(args, risk)
+        setup = prepare(args, risk.settings)
         print(
             f"bench {setup.run_id}: {len(setup.applicants)} applicants "
             f"({setup.valid} valid), {args.rounds} rounds, {args.batch} per batch"
         )
         name = f"lendstream-bench-{setup.run_id}"
-        topology_jar.deploy_local(setup.conf_b, name=name)
+        topology_jar.deploy_local(setup.conf_b, name=name, nimbus=nimbus_address)
         try:
             nimbus = topology_jar.nimbus_client(nimbus_address)
             wait_topology_consuming(setup.conf_b, 300.0)
             rounds = []
             for number in range(1, args.rounds + 1):
-                a = round_a(setup.conf_a, len(setup.applicants), number)
-                b = round_b(setup.conf_b, setup.applicants, nimbus, name)
+                a = round_a(setup.conf_a, len(setup.applicants), number, risk.pid)
+                b = round_b(setup.conf_b, setup.applicants, nimbus, name, risk.pid)
                 rounds.append((a, b))
                 print(
                     f"round {number}: A {a.throughput:6.0f}/s  B {b.throughput:6.0f}/s  "

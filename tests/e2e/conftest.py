@@ -30,8 +30,8 @@ def e2e_risk_service(
     e2e_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RiskServiceSettings]:
     """The risk service under gunicorn; its token lives in a file the Storm worker reads."""
-    with risk_service(e2e_model_dir, tmp_path_factory.mktemp("risk-service")) as settings:
-        yield settings
+    with risk_service(e2e_model_dir, tmp_path_factory.mktemp("risk-service")) as process:
+        yield process.settings
 
 
 @pytest.fixture(scope="session")
