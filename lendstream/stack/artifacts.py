@@ -317,11 +317,15 @@ HADOOP = Component(
         ),
         "fs": Daemon("org.apache.hadoop.fs.FsShell", _HADOOP_CLASSPATH),
         "dfsadmin": Daemon("org.apache.hadoop.hdfs.tools.DFSAdmin", _HADOOP_CLASSPATH),
-        "yarn-cli": Daemon("org.apache.hadoop.yarn.client.cli.ApplicationCLI", _HADOOP_CLASSPATH),
+        "yarn-application-cli": Daemon(
+            "org.apache.hadoop.yarn.client.cli.ApplicationCLI", _HADOOP_CLASSPATH
+        ),
+        "yarn-node-cli": Daemon("org.apache.hadoop.yarn.client.cli.NodeCLI", _HADOOP_CLASSPATH),
         "distributedshell": Daemon(
             "org.apache.hadoop.yarn.applications.distributedshell.Client",
             _HADOOP_CLASSPATH,
             ("-jar", "{bundle}/lib/hadoop-yarn-applications-distributedshell-<version>.jar"),
+            note="the client waits for the job; needs JAVA_HOME in the NodeManager's environment",
         ),
         "version": Daemon("org.apache.hadoop.util.VersionInfo", ("{bundle}/lib/*",)),
     },

@@ -21,11 +21,18 @@ def free_port() -> int:
 class JavaProcess:
     """A JVM started from a bundle, its output in a log file, killed with its process group."""
 
-    def __init__(self, command: list[str], log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self, command: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
         )
 
     def log_tail(self, lines: int = 40) -> str:

@@ -16,8 +16,8 @@ from lendstream.stack import artifacts
 def start_java(tmp_path: Path) -> Iterator[object]:
     started: list[JavaProcess] = []
 
-    def start(command: list[str], name: str) -> JavaProcess:
-        process = JavaProcess(command, tmp_path / f"{name}.out", tmp_path)
+    def start(command: list[str], name: str, env: dict[str, str] | None = None) -> JavaProcess:
+        process = JavaProcess(command, tmp_path / f"{name}.out", tmp_path, env)
         started.append(process)
         return process
 

@@ -6,9 +6,11 @@ NameNode. Bundles come from the shared cache (built by Maven when missing)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -370,3 +372,96 @@ def test_hdfs_namenode_and_datanode_store_a_file(bundle, tmp_path: Path, start_j
         return cat.returncode == 0 and "lendstream bundle check" in cat.stdout
 
     wait_until(file_round_trips, 240, "HDFS put and cat", namenode)
+
+
+@pytest.mark.slow
+def test_yarn_runs_a_distributed_shell_job(bundle, tmp_path: Path, start_java) -> None:
+    path = bundle("hadoop")
+    version = artifacts.bundle_version("hadoop")
+    java_home = Path(shutil.which("java") or "java").resolve().parents[1]
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "core-site.xml").write_text(_hadoop_xml({"fs.defaultFS": "file:///"}))
+    rm = {
+        name: f"127.0.0.1:{free_port()}"
+        for name in ("address", "scheduler.address", "resource-tracker.address", "admin.address")
+    }
+    (conf / "yarn-site.xml").write_text(
+        _hadoop_xml(
+            {
+                "yarn.resourcemanager.hostname": "127.0.0.1",
+                **{f"yarn.resourcemanager.{name}": value for name, value in rm.items()},
+                "yarn.resourcemanager.webapp.address": f"127.0.0.1:{free_port()}",
+                "yarn.nodemanager.address": f"127.0.0.1:{free_port()}",
+                "yarn.nodemanager.localizer.address": f"127.0.0.1:{free_port()}",
+                "yarn.nodemanager.webapp.address": f"127.0.0.1:{free_port()}",
+                "yarn.nodemanager.local-dirs": tmp_path / "nm-local",
+                "yarn.nodemanager.log-dirs": tmp_path / "nm-logs",
+                "yarn.nodemanager.resource.memory-mb": 4096,
+                "yarn.nodemanager.resource.cpu-vcores": 2,
+                "yarn.nodemanager.vmem-check-enabled": "false",
+                "yarn.scheduler.minimum-allocation-mb": 128,
+                "yarn.application.classpath": f"{conf},{path}/lib/*",
+                "yarn.nodemanager.env-whitelist": "JAVA_HOME,HADOOP_CONF_DIR,PATH",
+                "yarn.resourcemanager.connect.max-wait.ms": 10000,
+                "yarn.resourcemanager.connect.retry-interval.ms": 1000,
+            }
+        )
+    )
+    (conf / "capacity-scheduler.xml").write_text(
+        _hadoop_xml(
+            {
+                "yarn.scheduler.capacity.root.queues": "default",
+                "yarn.scheduler.capacity.root.default.capacity": 100,
+                "yarn.scheduler.capacity.maximum-am-resource-percent": 0.5,
+            }
+        )
+    )
+    (conf / "log4j.properties").write_text(
+        "log4j.rootLogger=INFO,out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.out.Target=System.err\n"
+        "log4j.appender.out.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.out.layout.ConversionPattern=%d %p %c{1} %m%n\n"
+    )
+    env = {**os.environ, "JAVA_HOME": str(java_home), "HADOOP_CONF_DIR": str(conf)}
+    resourcemanager = start_java(_command(path, "resourcemanager", tmp_path), "rm", env)
+    start_java(_command(path, "nodemanager", tmp_path), "nm", env)
+
+    def node_registered() -> bool:
+        try:
+            nodes = run_java(_command(path, "yarn-node-cli", tmp_path, ("-list",)), timeout=60)
+        except subprocess.TimeoutExpired:
+            return False
+        return "Total Nodes:1" in nodes.stdout
+
+    wait_until(node_registered, 180, "NodeManager registered", resourcemanager)
+    jar = path / "lib" / f"hadoop-yarn-applications-distributedshell-{version}.jar"
+    job = run_java(
+        _command(
+            path,
+            "distributedshell",
+            tmp_path,
+            (
+                "-jar",
+                str(jar),
+                "-shell_command",
+                "echo",
+                "-shell_args",
+                "bundle-check",
+                "-num_containers",
+                "1",
+                "-master_memory",
+                "256",
+                "-container_memory",
+                "128",
+                "-timeout",
+                "240000",
+            ),
+        ),
+        timeout=300,
+    )
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-5000:]
+    container_logs = "".join(
+        log.read_text(errors="replace") for log in (tmp_path / "nm-logs").rglob("stdout")
+    )
+    assert "bundle-check" in container_logs
