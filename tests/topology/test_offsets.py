@@ -8,7 +8,8 @@ from lendstream.pipeline.offsets import OffsetLedger
 
 
 def batch_of(ledger: OffsetLedger, partition: int, first: int, last: int) -> str:
-    return ledger.new_batch(partition, [(o, f"r{o}") for o in range(first, last + 1)]).batch_id
+    entries = [(o, f"r{o}") for o in range(first, last + 1)]
+    return ledger.new_batch({partition: entries}).batch_id
 
 
 def test_nothing_to_commit_until_the_first_batch_is_acked() -> None:
@@ -60,9 +61,39 @@ def test_an_unconfirmed_commit_is_offered_again() -> None:
 def test_gaps_in_offsets_commit_past_the_last_record() -> None:
     ledger = OffsetLedger()
     ledger.start_partition(0, None)
-    batch = ledger.new_batch(0, [(3, "a"), (7, "b")])
+    batch = ledger.new_batch({0: [(3, "a"), (7, "b")]})
     ledger.ack(batch.batch_id)
     assert ledger.commit_points() == {0: 8}
+
+
+def test_a_batch_across_partitions_holds_back_each_of_them_until_acked() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    ledger.start_partition(1, 50)
+    mixed = ledger.new_batch({0: [(0, "a"), (1, "b")], 1: [(50, "c")]})
+    only_one = batch_of(ledger, 1, 51, 60)
+    assert list(mixed.records) == ["a", "b", "c"]
+    assert mixed.ranges == {0: (0, 2), 1: (50, 51)}
+    ledger.ack(only_one)
+    assert ledger.commit_points() == {}
+    ledger.ack(mixed.batch_id)
+    assert ledger.commit_points() == {0: 2, 1: 61}
+
+
+def test_batch_ids_are_unique_even_for_the_same_offsets() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    ledger.start_partition(1, None)
+    first = batch_of(ledger, 0, 0, 0)
+    second = batch_of(ledger, 1, 0, 0)
+    assert first != second
+
+
+def test_an_empty_batch_is_refused() -> None:
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    with pytest.raises(ValueError, match="at least one record"):
+        ledger.new_batch({0: []})
 
 
 def test_a_failed_batch_is_replayed_with_the_same_id_and_records() -> None:
@@ -92,7 +123,7 @@ def test_acks_and_fails_of_unknown_or_acked_batches_are_ignored() -> None:
     ledger.ack(batch_id)
     ledger.ack(batch_id)
     ledger.fail(batch_id)
-    ledger.fail("9:0:0")
+    ledger.fail("99@9:0-0")
     assert ledger.next_replay() is None
     assert ledger.commit_points() == {0: 1}
 

@@ -1,15 +1,16 @@
 """At-least-once offset bookkeeping for a spout that emits one tuple per batch of records.
 
-Per partition, batches are emitted in offset order and tracked until acknowledged. The offset
-to commit is the end of the longest *contiguous* prefix of acknowledged batches: a batch acked
-out of order waits for those before it, so a crash never skips a record that was not stored.
-A failed batch is handed back for re-emission with the same id and the same records.
+A batch may hold records of several partitions; within each partition, batches are emitted in
+offset order and tracked until acknowledged. The offset to commit for a partition is the end of
+the longest *contiguous* prefix of its acknowledged batches: a batch acked out of order waits for
+those before it, so a crash never skips a record that was not stored. A failed batch is handed
+back for re-emission with the same id and the same records.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,8 @@ from typing import Any
 @dataclass
 class Batch:
     batch_id: str
-    partition: int
-    first_offset: int
-    next_offset: int  # one past the last record's offset: the commit point once acked
+    # partition → (first offset, one past the last offset: the commit point once acked)
+    ranges: dict[int, tuple[int, int]]
     records: Sequence[Any]
     acked: bool = False
     attempts: int = 1
@@ -29,7 +29,7 @@ class Batch:
 class _PartitionLog:
     committed: int | None  # the offset last committed (next to read), None if never
     batches: deque[Batch] = field(default_factory=deque)
-    high: int = -1  # next_offset of the last emitted batch
+    high: int = -1  # end of the last emitted batch's range
     ready: int | None = None  # end of the contiguous acked prefix, to be committed
 
 
@@ -40,6 +40,7 @@ class OffsetLedger:
         self._partitions: dict[int, _PartitionLog] = {}
         self._by_id: dict[str, Batch] = {}
         self._replay: deque[Batch] = deque()
+        self._sequence = 0
 
     def __len__(self) -> int:
         """How many batches are emitted and not yet acknowledged."""
@@ -48,30 +49,40 @@ class OffsetLedger:
     def start_partition(self, partition: int, committed: int | None) -> None:
         self._partitions[partition] = _PartitionLog(committed=committed)
 
-    def new_batch(self, partition: int, offsets_and_records: Sequence[tuple[int, Any]]) -> Batch:
-        """Register the next batch read from ``partition`` (records in increasing offset order)."""
-        log = self._partitions[partition]
-        first = offsets_and_records[0][0]
-        last = offsets_and_records[-1][0]
-        if first < log.high or last < first:
-            raise ValueError(
-                f"partition {partition}: batch {first}..{last} is not after offset {log.high}"
-            )
-        batch = Batch(
-            batch_id=f"{partition}:{first}:{last}",
-            partition=partition,
-            first_offset=first,
-            next_offset=last + 1,
-            records=[record for _, record in offsets_and_records],
+    def new_batch(self, by_partition: Mapping[int, Sequence[tuple[int, Any]]]) -> Batch:
+        """Register the next batch: per partition, (offset, record) in increasing offset order."""
+        ranges = {}
+        for partition, entries in by_partition.items():
+            if not entries:
+                continue
+            first, last = entries[0][0], entries[-1][0]
+            high = self._partitions[partition].high
+            if first < high or last < first:
+                raise ValueError(
+                    f"partition {partition}: batch {first}..{last} is not after offset {high}"
+                )
+            ranges[partition] = (first, last + 1)
+        if not ranges:
+            raise ValueError("a batch needs at least one record")
+        self._sequence += 1
+        batch_id = f"{self._sequence}@" + ",".join(
+            f"{p}:{first}-{end - 1}" for p, (first, end) in sorted(ranges.items())
         )
-        log.batches.append(batch)
-        log.high = batch.next_offset
-        self._by_id[batch.batch_id] = batch
+        batch = Batch(
+            batch_id=batch_id,
+            ranges=ranges,
+            records=[record for entries in by_partition.values() for _, record in entries],
+        )
+        for partition, (_, end) in ranges.items():
+            log = self._partitions[partition]
+            log.batches.append(batch)
+            log.high = end
+        self._by_id[batch_id] = batch
         return batch
 
     def ack(self, batch_id: str) -> None:
         batch = self._by_id.pop(batch_id, None)
-        if batch is not None:  # unknown: acked twice, or its partition was reset
+        if batch is not None:  # unknown: acked twice, or from before a restart
             batch.acked = True
 
     def fail(self, batch_id: str) -> None:
@@ -96,7 +107,7 @@ class OffsetLedger:
         advanced = {}
         for partition, log in self._partitions.items():
             while log.batches and log.batches[0].acked:
-                log.ready = log.batches.popleft().next_offset
+                log.ready = log.batches.popleft().ranges[partition][1]
             if log.ready is not None and log.ready != log.committed:
                 advanced[partition] = log.ready
         return advanced
