@@ -108,6 +108,7 @@ def test_zookeeper_answers_ruok(bundle, tmp_path: Path, start_java) -> None:
     port = _start_zookeeper(path, tmp_path, start_java)
     version = _four_letter_word(port, b"srvr").decode()
     assert f"Zookeeper version: {artifacts.bundle_version('zookeeper')}" in version
+    artifacts.verify(path)
 
 
 def test_kafka_formats_kraft_starts_and_creates_a_topic(bundle, tmp_path: Path, start_java) -> None:
@@ -181,6 +182,7 @@ def test_kafka_formats_kraft_starts_and_creates_a_topic(bundle, tmp_path: Path, 
         )
     )
     assert "PartitionCount: 3" in described.stdout, described.stdout + described.stderr
+    artifacts.verify(path)  # the broker wrote nothing into the bundle
 
 
 def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java) -> None:
@@ -202,6 +204,8 @@ def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java)
         f'nimbus.seeds: ["127.0.0.1"]\nnimbus.thrift.port: {thrift_port}\n'
         f'storm.local.dir: "{tmp_path / "storm-local"}"\n'
         f'storm.log4j2.conf.dir: "{conf / "log4j2"}"\n'
+        # Relative by default, i.e. inside storm.home: the bundle must stay as its manifest says.
+        f'storm.metricstore.rocksdb.location: "{tmp_path / "storm-rocks"}"\n'
     )
     (conf / "log4j2" / "cluster.xml").write_text(
         '<Configuration><Appenders><Console name="out"><PatternLayout pattern="%d %p %c %m%n"/>'
@@ -215,6 +219,7 @@ def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java)
         return listed.returncode == 0 and "No topologies running" in listed.stdout
 
     wait_until(nimbus_lists_topologies, 180, "Storm nimbus Thrift list", process)
+    artifacts.verify(path)  # nimbus wrote nothing into the bundle
 
 
 def test_storm_worker_classpath_has_storm_client_and_one_backend(bundle) -> None:
@@ -319,6 +324,7 @@ def test_hbase_standalone_master_and_thrift_serve_happybase(
             return False
 
     wait_until(table_written_and_read, 240, "HBase table via Thrift", master)
+    artifacts.verify(path)  # master and Thrift server wrote nothing into the bundle
 
 
 def _hadoop_xml(properties: dict[str, object]) -> str:
@@ -372,6 +378,7 @@ def test_hdfs_namenode_and_datanode_store_a_file(bundle, tmp_path: Path, start_j
         return cat.returncode == 0 and "lendstream bundle check" in cat.stdout
 
     wait_until(file_round_trips, 240, "HDFS put and cat", namenode)
+    artifacts.verify(path)  # NameNode and DataNode wrote nothing into the bundle
 
 
 @pytest.mark.slow
@@ -465,3 +472,4 @@ def test_yarn_runs_a_distributed_shell_job(bundle, tmp_path: Path, start_java) -
         log.read_text(errors="replace") for log in (tmp_path / "nm-logs").rglob("stdout")
     )
     assert "bundle-check" in container_logs
+    artifacts.verify(path)  # ResourceManager, NodeManager and the job wrote nothing into it
