@@ -32,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
 def _up(components: list[str]) -> int:
     started = time.monotonic()
     try:
-        endpoints = runtime.ensure_up(*components)
+        endpoints = runtime.ensure_up(
+            *components,
+            on_healthy=lambda name, seconds: print(f"  {name:10} healthy at {seconds:5.1f} s"),
+        )
     except runtime.StackError as error:
         print(f"FAILED: {error.component}: {error.reason}", file=sys.stderr)
         print(error.log_tail, file=sys.stderr)

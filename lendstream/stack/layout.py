@@ -22,6 +22,7 @@ class StackPorts:
     hbase_thrift: int = 9090
     hbase_thrift_info: int = 9095
     storm_nimbus: int = 6627
+    storm_supervisor_thrift: int = 6628
     storm_ui: int = 8080
     storm_supervisor_slots: tuple[int, ...] = (6700, 6701)
 
@@ -69,6 +70,24 @@ class StackLayout:
     @property
     def render_vars(self) -> Path:
         return self.root / "render-vars.json"
+
+    def listening_ports(self, component: str) -> tuple[int, ...]:
+        """The TCP ports a component's daemons listen on (checked free before they start)."""
+        ports = self.ports
+        return {
+            "mysql": (ports.mysql,),
+            "zookeeper": (ports.zookeeper,),
+            "kafka": (ports.kafka, ports.kafka_controller),
+            "hbase": (
+                ports.hbase_master,
+                ports.hbase_master_info,
+                ports.hbase_regionserver,
+                ports.hbase_regionserver_info,
+                ports.hbase_thrift,
+                ports.hbase_thrift_info,
+            ),
+            "storm": (ports.storm_nimbus, ports.storm_supervisor_thrift),
+        }.get(component, ())
 
     def component_dir(self, component: str) -> Path:
         return self.root / component

@@ -16,21 +16,22 @@ from lendstream.stack import runtime
 from lendstream.stack.layout import StackLayout, StackPorts
 from lendstream.stack.supervisor import Supervisor, rss_bytes
 
-# Far from the shared stack's ports, so both can run side by side.
+# Far from the shared stack's ports (+20000), so both can run side by side.
 PRIVATE_PORTS = StackPorts(
-    mysql=13307,
-    zookeeper=12181,
-    kafka=19092,
-    kafka_controller=19093,
-    hbase_master=26000,
-    hbase_master_info=26010,
-    hbase_regionserver=26020,
-    hbase_regionserver_info=26030,
-    hbase_thrift=19090,
-    hbase_thrift_info=19095,
-    storm_nimbus=16627,
-    storm_ui=18080,
-    storm_supervisor_slots=(16700, 16701),
+    mysql=23307,
+    zookeeper=22181,
+    kafka=29092,
+    kafka_controller=29093,
+    hbase_master=36000,
+    hbase_master_info=36010,
+    hbase_regionserver=36020,
+    hbase_regionserver_info=36030,
+    hbase_thrift=29090,
+    hbase_thrift_info=29095,
+    storm_nimbus=26627,
+    storm_supervisor_thrift=26628,
+    storm_ui=28080,
+    storm_supervisor_slots=(26700, 26701),
 )
 
 
@@ -42,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     layout = StackLayout(root=root, ports=PRIVATE_PORTS)
     try:
         started = time.monotonic()
-        runtime.ensure_up(layout=layout)
+        runtime.ensure_up(
+            layout=layout,
+            on_healthy=lambda name, seconds: print(f"  {name:10} healthy at {seconds:5.1f} s"),
+        )
         cold = time.monotonic() - started
         started = time.monotonic()
         runtime.ensure_up(layout=layout)
@@ -56,11 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             total += rss
             print(f"  {info['name']:20} {rss / 2**20:8.0f} MiB")
         print(f"  {'total':20} {total / 2**20:8.0f} MiB")
-    finally:
-        started = time.monotonic()
+    except runtime.StackError as error:
+        print(f"FAILED: {error.component}: {error.reason}; logs kept in {layout.logs}")
         runtime.down(layout=layout)
-        print(f"down: {time.monotonic() - started:.1f} s")
-        shutil.rmtree(root, ignore_errors=True)
+        return 1
+    started = time.monotonic()
+    runtime.down(layout=layout)
+    print(f"down: {time.monotonic() - started:.1f} s")
+    shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -16,6 +16,8 @@ from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from lendstream.stack.layout import StackLayout
 
 ADMIN_TIMEOUT_MS = 15_000
+# Creating a table waits for its region to be assigned: slow while HBase is still starting.
+CREATE_TABLE_TIMEOUT_MS = 60_000
 LOCAL_REPLICATION_FACTOR = 1
 
 
@@ -82,7 +84,7 @@ def ensure_topics(bootstrap: str, topics: list[TopicSpec]) -> None:
 
 def ensure_tables(host: str, port: int, tables: list[TableSpec]) -> None:
     """Create missing tables with their column families (existing ones are left as they are)."""
-    connection = happybase.Connection(host=host, port=port, timeout=ADMIN_TIMEOUT_MS)
+    connection = happybase.Connection(host=host, port=port, timeout=CREATE_TABLE_TIMEOUT_MS)
     try:
         existing = {name.decode() for name in connection.tables()}
         for table in tables:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,6 +23,8 @@ from lendstream.stack.supervisor import Program, Supervisor, pid_alive, processe
 LOG_TAIL_LINES = 40
 POLL_INTERVAL_S = 1.0
 LOCK_TIMEOUT_S = 900.0
+PORT_PROBE_TIMEOUT_S = 1.0
+PROVISION_MIN_S = 60.0
 LEFTOVER_KILL_TIMEOUT_S = 15.0
 
 
@@ -129,10 +133,59 @@ def _probe(layout: StackLayout, probe: Check) -> Health:
         return Health(False, f"{type(error).__name__}: {error}")
 
 
-def _start_and_wait(layout: StackLayout, supervisor: Supervisor, component: Component) -> None:
+def _start(layout: StackLayout, supervisor: Supervisor, component: Component) -> float:
+    """Start the component's programs; return the deadline for its health.
+
+    Refuses when one of its ports already answers while its programs are not running: another
+    process (another checkout's stack, a test's daemon) holds it, and our health checks would
+    talk to that process instead."""
+    if not _programs_running(supervisor, component):
+        busy = [
+            port for port in layout.listening_ports(component.name) if _port_answers(layout, port)
+        ]
+        if busy:
+            raise StackError(
+                component.name,
+                f"port(s) {busy} already in use by another process: {_listeners(busy)}",
+                log_tail(layout, component),
+            )
     for program in component.programs:
         supervisor.start_program(program)
-    deadline = time.monotonic() + component.start_timeout_s
+    return time.monotonic() + component.start_timeout_s
+
+
+def _port_answers(layout: StackLayout, port: int) -> bool:
+    try:
+        with socket.create_connection((layout.host, port), timeout=PORT_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def _listeners(ports: list[int]) -> str:
+    """Who listens on these ports, as `ss` tells (for the error message only)."""
+    result = subprocess.run(
+        ["ss", "-Hltnp"], capture_output=True, text=True, timeout=10, check=False
+    )
+    wanted = tuple(f":{port} " for port in ports)
+    lines = [
+        line.split()[-1] for line in result.stdout.splitlines() if any(w in line for w in wanted)
+    ]
+    return "; ".join(lines) or "unknown"
+
+
+def _programs_running(supervisor: Supervisor, component: Component) -> bool:
+    return all(supervisor.info(program)["statename"] == "RUNNING" for program in component.programs)
+
+
+def _healthy(layout: StackLayout, supervisor: Supervisor, component: Component) -> bool:
+    """Healthy and ours: its programs run under this stack's supervisord and it answers."""
+    return _programs_running(supervisor, component) and check(layout, component).ok
+
+
+def _wait(
+    layout: StackLayout, supervisor: Supervisor, component: Component, deadline: float
+) -> None:
     last = Health(False, "not checked yet")
     while time.monotonic() < deadline:
         for program in component.programs:
@@ -153,34 +206,86 @@ def _start_and_wait(layout: StackLayout, supervisor: Supervisor, component: Comp
             f"not ready after {component.start_timeout_s:.0f} s: {last.detail}",
             log_tail(layout, component),
         )
-    component.provision(layout)
+    _provision_until(layout, component, deadline)
     final = check(layout, component)
     if not final.ok:
         raise StackError(component.name, f"unhealthy: {final.detail}", log_tail(layout, component))
 
 
+def _provision_until(layout: StackLayout, component: Component, deadline: float) -> None:
+    """Provisioning right after start can time out (e.g. HBase still assigning regions): retry
+    (it is idempotent) until the component's start deadline, then fail with the log tail."""
+    deadline = max(deadline, time.monotonic() + PROVISION_MIN_S)
+    while True:
+        try:
+            component.provision(layout)
+            return
+        except Exception as error:  # retried: any failure of an idempotent step
+            if time.monotonic() > deadline:
+                raise StackError(
+                    component.name,
+                    f"provisioning failed: {type(error).__name__}: {error}",
+                    log_tail(layout, component),
+                ) from error
+            time.sleep(POLL_INTERVAL_S * 2)
+
+
 def healthy_components(layout: StackLayout | None = None) -> set[str]:
     layout = layout or StackLayout.default()
-    if not Supervisor(layout).is_running():
+    supervisor = Supervisor(layout)
+    if not supervisor.is_running():
         return set()
-    return {name for name, component in COMPONENTS.items() if check(layout, component).ok}
+    return {
+        name for name, component in COMPONENTS.items() if _healthy(layout, supervisor, component)
+    }
 
 
-def ensure_up(*components: str, layout: StackLayout | None = None) -> StackEndpoints:
-    """Start what is missing of these components (and what they need); wait until healthy."""
+def start_waves(names: list[str]) -> list[list[str]]:
+    """Group components so that each starts with everything it requires already healthy:
+    the first wave needs nothing, the next needs only the first, and so on."""
+    waves: list[list[str]] = []
+    placed: set[str] = set()
+    while len(placed) < len(names):
+        wave = [
+            name
+            for name in names
+            if name not in placed
+            and all(r in placed or r not in names for r in COMPONENTS[name].requires)
+        ]
+        waves.append(wave)
+        placed.update(wave)
+    return waves
+
+
+def ensure_up(
+    *components: str,
+    layout: StackLayout | None = None,
+    on_healthy: Callable[[str, float], None] | None = None,
+) -> StackEndpoints:
+    """Start what is missing of these components (and what they need); wait until healthy.
+
+    Components start in dependency waves (e.g. MariaDB, ZooKeeper and Kafka together, then HBase
+    and Storm); `on_healthy(component, seconds)` is told as each one becomes healthy."""
     layout = layout or StackLayout.default()
     names = with_dependencies(list(components) or [n for n in ORDER if n in COMPONENTS])
     with stack_lock(layout):
         supervisor = Supervisor(layout)
-        if supervisor.is_running() and all(check(layout, COMPONENTS[name]).ok for name in names):
+        if supervisor.is_running() and all(
+            _healthy(layout, supervisor, COMPONENTS[name]) for name in names
+        ):
             return endpoints(layout)
+        started = time.monotonic()
         render(layout, names)
         supervisor.start(programs(layout))
-        for name in names:
-            component = COMPONENTS[name]
-            if check(layout, component).ok:
-                continue
-            _start_and_wait(layout, supervisor, component)
+        for wave in start_waves(names):
+            missing = [
+                COMPONENTS[n] for n in wave if not _healthy(layout, supervisor, COMPONENTS[n])
+            ]
+            deadlines = {c.name: _start(layout, supervisor, c) for c in missing}
+            for component in missing:
+                _wait(layout, supervisor, component, deadlines[component.name])
+                if on_healthy:
+                    on_healthy(component.name, time.monotonic() - started)
     return endpoints(layout)
 
 

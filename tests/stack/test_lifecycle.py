@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,3 +82,17 @@ def test_down_leaves_no_process(private_layout: StackLayout) -> None:
     assert processes_under(private_layout.root) == []
     report = runtime.status(layout=private_layout)
     assert not any(health.ok for health in report.values())
+
+
+def test_up_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
+    layout = StackLayout(root=tmp_path / "stack", ports=StackPorts(zookeeper=2192))
+    with socket.socket() as squatter:
+        squatter.bind((layout.host, 2192))
+        squatter.listen()
+        try:
+            with pytest.raises(runtime.StackError) as refused:
+                runtime.ensure_up("zookeeper", layout=layout)
+        finally:
+            runtime.down(layout=layout)
+    assert refused.value.component == "zookeeper"
+    assert "2192" in refused.value.reason
