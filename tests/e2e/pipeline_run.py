@@ -36,6 +36,7 @@ from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack import topology_jar
 
 WORKER_MAIN_CLASS = "org.apache.storm.daemon.worker.Worker"
+LOG_WRITER_MAIN_CLASS = "org.apache.storm.LogWriter"
 
 
 @dataclass
@@ -170,7 +171,10 @@ class PipelineRun:
         return messages
 
     def worker_pids(self) -> list[int]:
-        """PIDs of this topology's worker JVMs (their command line names the topology id)."""
+        """PIDs of this topology's worker JVMs (their command line names the topology id).
+
+        The supervisor starts ``LogWriter``, whose arguments are the worker's command line and
+        which starts the worker JVM: only the latter counts."""
         summary = topology_jar.nimbus_client(self.nimbus).getClusterInfo()
         ids = [t.id for t in summary.topologies or [] if t.name == self.topology_name]
         pids = []
@@ -181,7 +185,12 @@ class PipelineRun:
                 cmdline = (entry / "cmdline").read_bytes().decode(errors="ignore")
             except OSError:
                 continue
-            if WORKER_MAIN_CLASS in cmdline.split("\0") and any(i in cmdline for i in ids):
+            arguments = cmdline.split("\0")
+            if (
+                WORKER_MAIN_CLASS in arguments
+                and LOG_WRITER_MAIN_CLASS not in arguments  # the worker's parent, not the worker
+                and any(i in cmdline for i in ids)
+            ):
                 pids.append(int(entry.name))
         return pids
 
