@@ -187,11 +187,8 @@ def test_kafka_formats_kraft_starts_and_creates_a_topic(bundle, tmp_path: Path, 
 
 def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java) -> None:
     zookeeper = bundle("zookeeper")
-    zk_port = (
-        _start_zookeeper(zookeeper, tmp_path / "zk", start_java)
-        if ((tmp_path / "zk").mkdir() or True)
-        else 0
-    )
+    (tmp_path / "zk").mkdir()
+    zk_port = _start_zookeeper(zookeeper, tmp_path / "zk", start_java)
     path = bundle("storm")
     version = run_java(_command(path, "version", tmp_path))
     assert f"Storm {artifacts.bundle_version('storm')}" in version.stdout, version.stdout
