@@ -435,15 +435,26 @@ def measure_latency(setup: BenchSetup, rate: float, seconds: float) -> None:
     print(f"\nlatency: {count} applicants paced at {rate:.0f}/s into the topology")
     start_ms = int(time.time() * 1000)
     conf = setup.conf_b
+    started = time.monotonic()
     produce(conf.kafka_bootstrap_servers, conf.kafka_topic, paced, rate_per_s=rate)
+    produced_in = time.monotonic() - started
     wait_committed(
         conf, end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic), WAIT_TIMEOUT_S
     )
-    rows = [r for r in stored_rows(conf, start_ms) if r.member_id.startswith("lat-")]
+    rows = sorted(
+        (r for r in stored_rows(conf, start_ms) if r.member_id.startswith("lat-")),
+        key=lambda r: r.kafka_timestamp_ms,
+    )
     latencies = [r.written_ms - r.kafka_timestamp_ms for r in rows]
+    print(f"  produced at {count / produced_in:.0f}/s (paced producer in this process)")
     print(
-        f"latency over {len(latencies)} rows: p50 {percentile(latencies, 0.5):.0f} ms, "
+        f"  latency over {len(latencies)} rows: p50 {percentile(latencies, 0.5):.0f} ms, "
         f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
+    )
+    thirds = [latencies[i * len(latencies) // 3 : (i + 1) * len(latencies) // 3] for i in range(3)]
+    print(
+        "  p50 by third of the run (growing means a backlog): "
+        + ", ".join(f"{percentile(part, 0.5):.0f} ms" for part in thirds if part)
     )
 
 

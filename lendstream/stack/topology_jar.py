@@ -177,16 +177,30 @@ def local_settings(layout: StackLayout | None = None) -> TopologyConf:
     )
 
 
+def local_nimbus(layout: StackLayout | None = None) -> str:
+    layout = layout or StackLayout.default()
+    return f"{layout.host}:{layout.ports.storm_nimbus}"
+
+
 def deploy_local(
     settings: TopologyConf | None = None,
     name: str = TOPOLOGY_NAME,
     extra_options: dict[str, Any] | None = None,
+    nimbus: str | None = None,
 ) -> str:
-    """Build the jar and submit the topology to the local stack's nimbus (replacing one)."""
+    """Build the jar and submit the topology (default: to the local stack's nimbus), replacing
+    a running topology of the same name."""
     layout = StackLayout.default()
     settings = settings or local_settings(layout)
-    nimbus = f"{layout.host}:{layout.ports.storm_nimbus}"
-    config = render_config("local", settings, nimbus, sys.prefix, extra_options)
+    if not Path(settings.risk_service_token_file).is_file():
+        raise FileNotFoundError(
+            f"the risk service's token file {settings.risk_service_token_file!r} is missing: "
+            "start the risk service first, or point at its token with "
+            "--set risk_service_token_file=PATH --set risk_service_url=URL"
+        )
+    config = render_config(
+        "local", settings, nimbus or local_nimbus(layout), sys.prefix, extra_options
+    )
     return submit(config, build_jar(), name=name)
 
 
@@ -213,7 +227,10 @@ def main(argv: list[str] | None = None) -> None:
             settings,
             **{key: type(getattr(settings, key))(value) for key, value in overrides.items()},
         )
-        print(deploy_local(settings, args.name))
+        try:
+            print(deploy_local(settings, args.name))
+        except (FileNotFoundError, RuntimeError) as error:
+            sys.exit(f"deploy failed: {error}")
     elif args.action == "kill":
         print("killed" if kill(nimbus, args.name) else f"{args.name} was not running")
     else:
