@@ -109,6 +109,28 @@ class PipelineRun:
             produced.timestamps[(metadata.partition, metadata.offset)] = metadata.timestamp
         producer.close(timeout=30)
 
+    def read_back(self, timeout_s: float = 120.0) -> Produced:
+        """Everything in the run's topic, as published by someone else (the producer)."""
+        ends = end_offsets(self.conf.kafka_bootstrap_servers, self.conf.kafka_topic)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.conf.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        partitions = [TopicPartition(self.conf.kafka_topic, p) for p in ends]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        produced = Produced()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while any(consumer.position(tp) < ends[tp.partition] for tp in partitions):
+                assert time.monotonic() < deadline, "the topic was not read back in time"
+                for batch in consumer.poll(timeout_ms=500).values():
+                    for r in batch:
+                        produced.values[(r.partition, r.offset)] = r.value
+                        produced.timestamps[(r.partition, r.offset)] = r.timestamp
+        finally:
+            consumer.close()
+        return produced
+
     def wait_until_all_committed(self, timeout_s: float) -> None:
         """Bounded wait until the spout committed every partition to its end (all acked)."""
         targets = end_offsets(self.conf.kafka_bootstrap_servers, self.conf.kafka_topic)

@@ -1,17 +1,19 @@
 """The topology on the real Storm: every applicant stored once or dead-lettered, counts exact.
 
 Marked stack and slow: it needs Kafka, HBase and Storm of the single-machine stack, trains a
-light model and runs a risk service. The records are produced straight into the run's topic
-(the synthetic generator's raw values plus a few unparseable ones), not through the MySQL
-producer.
+light model and runs a risk service. The first two tests produce straight into the run's topic
+(the synthetic generator's raw values plus a few unparseable ones, which the MySQL path cannot
+carry); the last one takes the real front: MariaDB → applicant API → producer.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from applicant_source import applicant_source, publish_all
 from pipeline_run import PipelineRun, Produced, expected_outcomes, reconcile
 
 from lendstream.model.synthetic import generate
@@ -96,3 +98,29 @@ def test_a_killed_worker_comes_back_and_nothing_is_lost_or_duplicated(
         run.drop()
     print(f"\nkilled worker {old_worker}, new worker {new_worker}: {dict(counts)}")
     assert new_worker != old_worker
+
+
+@pytest.mark.mysql
+def test_applicants_from_mysql_through_the_producer_are_all_accounted_for(
+    e2e_stack: StackEndpoints,
+    stack_mysql: StackEndpoints,
+    e2e_risk_service: RiskServiceSettings,
+    tmp_path: Path,
+) -> None:
+    run = new_run(e2e_stack, e2e_risk_service)
+    try:
+        with applicant_source(stack_mysql, tmp_path, APPLICANTS, 13, MALFORMED_RATE) as source:
+            run.deploy()
+            summary = publish_all(
+                source, run.conf.kafka_bootstrap_servers, run.conf.kafka_topic, tmp_path
+            )
+        produced = run.read_back()
+        assert len(produced.values) == source.rows, summary
+        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+        expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
+        assert expected.dead_letters, "no malformed applicant came through MySQL"
+        counts = reconcile(run, produced, expected)
+    finally:
+        run.kill_topology()
+        run.drop()
+    print(f"\nfrom MySQL through the producer: {dict(counts)}")
