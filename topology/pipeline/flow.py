@@ -24,7 +24,10 @@ from lendstream.pipeline.rules import InvalidApplicant, clean, decide
 from lendstream.pipeline.scoring import RiskServiceClient, clean_dict
 
 REJECTED = "rejected"
-_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ Outcomes = list[Outcome | None]  # aligned with a batch's applicants; None: not 
 
 
 def pack_records(records: Iterable[SourceRecord]) -> str:
-    return json.dumps([record.as_list() for record in records], **_COMPACT)
+    return _compact_json([record.as_list() for record in records])
 
 
 def unpack_records(text: str) -> list[SourceRecord]:
@@ -132,7 +135,7 @@ def unpack_records(text: str) -> list[SourceRecord]:
 
 def pack(applicants: Iterable[Applicant]) -> str:
     """A batch of applicants as one JSON string, for a tuple."""
-    return json.dumps([applicant.as_list() for applicant in applicants], **_COMPACT)
+    return _compact_json([applicant.as_list() for applicant in applicants])
 
 
 def unpack(text: str) -> list[Applicant]:
@@ -169,7 +172,7 @@ def triage(record: SourceRecord) -> Applicant | DeadLetter:
     return Applicant(
         member_id=applicant.member_id,
         raw=record.value,
-        clean_json=json.dumps(clean_dict(applicant), **_COMPACT),
+        clean_json=_compact_json(clean_dict(applicant)),
         kafka_timestamp_ms=record.timestamp_ms,
         partition=record.partition,
         offset=record.offset,
