@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,18 @@ class StackPorts:
     storm_ui: int = 8080
     storm_supervisor_slots: tuple[int, ...] = (6700, 6701)
 
+    def shifted(self, offset: int) -> StackPorts:
+        """Every port moved by `offset`."""
+        if not offset:
+            return self
+        singles = {
+            f.name: getattr(self, f.name) + offset
+            for f in fields(self)
+            if f.name != "storm_supervisor_slots"
+        }
+        slots = tuple(port + offset for port in self.storm_supervisor_slots)
+        return StackPorts(**singles, storm_supervisor_slots=slots)
+
 
 @dataclass(frozen=True)
 class StackLayout:
@@ -37,7 +50,11 @@ class StackLayout:
 
     @classmethod
     def default(cls) -> StackLayout:
-        return cls(root=CHECKOUT_ROOT / ".cache" / "stack")
+        """This checkout's stack; `LENDSTREAM_STACK_DIR` and `LENDSTREAM_STACK_PORT_OFFSET` move
+        it (e.g. a second stack beside the usual one: another directory, every port + offset)."""
+        root = os.environ.get("LENDSTREAM_STACK_DIR") or CHECKOUT_ROOT / ".cache" / "stack"
+        offset = int(os.environ.get("LENDSTREAM_STACK_PORT_OFFSET") or 0)
+        return cls(root=Path(root), ports=StackPorts().shifted(offset))
 
     @property
     def ansible_dir(self) -> Path:

@@ -16,23 +16,8 @@ from lendstream.stack import runtime
 from lendstream.stack.layout import StackLayout, StackPorts
 from lendstream.stack.supervisor import Supervisor, rss_bytes
 
-# Far from the shared stack's ports (+20000), so both can run side by side.
-PRIVATE_PORTS = StackPorts(
-    mysql=23307,
-    zookeeper=22181,
-    kafka=29092,
-    kafka_controller=29093,
-    hbase_master=36000,
-    hbase_master_info=36010,
-    hbase_regionserver=36020,
-    hbase_regionserver_info=36030,
-    hbase_thrift=29090,
-    hbase_thrift_info=29095,
-    storm_nimbus=26627,
-    storm_supervisor_thrift=26628,
-    storm_ui=28080,
-    storm_supervisor_slots=(26700, 26701),
-)
+# Far from the shared stack's ports, so both can run side by side.
+PRIVATE_PORTS = StackPorts().shifted(20000)
 
 
 def main(argv: list[str] | None = None) -> int:
