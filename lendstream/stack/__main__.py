@@ -15,7 +15,8 @@ from lendstream.stack.supervisor import Supervisor, rss_bytes
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="The single-machine stack: MariaDB, ZooKeeper, Kafka, HBase, Storm."
+        prog="lendstream stack",
+        description="The single-machine stack: MariaDB, ZooKeeper, Kafka, HBase, Storm.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start components (default: all) and wait until healthy")

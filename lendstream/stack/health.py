@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import socket
+import warnings
 from dataclasses import dataclass
 
 import happybase
 import pymysql
 import requests
 from kafka.admin import KafkaAdminClient
-from streamparse.util import get_nimbus_client
+
+with warnings.catch_warnings():
+    # streamparse imports fabric/paramiko and pkg_resources, which warn about their own
+    # deprecations on every import; nothing here can act on them.
+    warnings.simplefilter("ignore")
+    from streamparse.util import get_nimbus_client
 
 from lendstream.stack import provision
 from lendstream.stack.bundles import storm_ui_available

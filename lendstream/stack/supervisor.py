@@ -151,21 +151,36 @@ def pid_alive(pid: int) -> bool:
     return status.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _parent_pids() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
 def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (Storm workers, mysqld's helpers)."""
+    """Resident memory of a process and all its descendants (e.g. Storm's worker JVMs)."""
+    parents = _parent_pids()
+    family = {pid}
+    grew = True
+    while grew:
+        children = {child for child, parent in parents.items() if parent in family}
+        grew = not children <= family
+        family |= children
     total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for member in family:
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            status = Path(f"/proc/{member}/status").read_text()
         except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
-        pending += [int(child) for child in children]
     return total
 
 
