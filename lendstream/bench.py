@@ -37,6 +37,7 @@ import happybase
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.errors import KafkaError
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
@@ -198,6 +199,27 @@ def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
         return {p: o for p, o in offsets.items() if o is not None}
     finally:
         consumer.close()
+
+
+def drop_run_data(
+    bootstrap: str, topics: Sequence[str], hbase: TopologyConf, tables: Sequence[str]
+) -> None:
+    """Delete a run's topics and tables (best effort: a leftover is only disk space)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    try:
+        admin.delete_topics(list(topics))
+    except KafkaError as error:
+        print(f"could not delete topics {list(topics)}: {error}", file=sys.stderr)
+    finally:
+        admin.close()
+    connection = happybase.Connection(hbase.hbase_host, hbase.hbase_port, timeout=60_000)
+    try:
+        existing = {name.decode() for name in connection.tables()}
+        for table in tables:
+            if table in existing:
+                connection.delete_table(table, disable=True)
+    finally:
+        connection.close()
 
 
 def recreate_table(conf: TopologyConf) -> None:
@@ -388,6 +410,7 @@ def prepare(args: argparse.Namespace, risk: RiskServiceSettings) -> BenchSetup:
         risk_service_url=risk.base_url,
         risk_service_token_file=risk.token_file or "",
         spout_batch_records=args.batch,
+        spout_linger_ms=args.linger_ms,
     )
     conf_a = replace(base, kafka_topic=f"bench.{run_id}.a", hbase_table=f"bench_{run_id}_a")
     conf_b = replace(base, kafka_topic=f"bench.{run_id}.b", hbase_table=f"bench_{run_id}_b")
@@ -463,6 +486,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--applicants", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500, help="records per poll / tuple")
+    parser.add_argument(
+        "--linger-ms", type=int, default=TopologyConf.spout_linger_ms, help="spout batch linger"
+    )
     parser.add_argument("--malformed-rate", type=float, default=0.01)
     parser.add_argument("--latency-fraction", type=float, default=0.5)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
@@ -482,7 +508,8 @@ def main(argv: list[str] | None = None) -> None:
         setup = prepare(args, risk.settings)
         print(
             f"bench {setup.run_id}: {len(setup.applicants)} applicants "
-            f"({setup.valid} valid), {args.rounds} rounds, {args.batch} per batch"
+            f"({setup.valid} valid), {args.rounds} rounds, batches of ≤ {args.batch} "
+            f"gathered for ≤ {args.linger_ms} ms"
         )
         name = f"lendstream-bench-{setup.run_id}"
         topology_jar.deploy_local(setup.conf_b, name=name, nimbus=nimbus_address)
@@ -503,6 +530,16 @@ def main(argv: list[str] | None = None) -> None:
             measure_latency(setup, median_a * args.latency_fraction, args.latency_seconds)
         finally:
             topology_jar.kill(nimbus_address, name)
+            drop_run_data(
+                setup.conf_a.kafka_bootstrap_servers,
+                [
+                    setup.conf_a.kafka_topic,
+                    setup.conf_b.kafka_topic,
+                    setup.conf_a.kafka_dead_letter_topic,
+                ],
+                setup.conf_a,
+                [setup.conf_a.hbase_table, setup.conf_b.hbase_table],
+            )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,14 @@ from typing import Any
 import happybase
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from lendstream.bench import committed_offsets, create_topic, encode, end_offsets, member_key
+from lendstream.bench import (
+    committed_offsets,
+    create_topic,
+    drop_run_data,
+    encode,
+    end_offsets,
+    member_key,
+)
 from lendstream.pipeline.dead_letter import DeadLetter
 from lendstream.pipeline.flow import (
     Applicant,
@@ -86,8 +93,13 @@ class PipelineRun:
         topology_jar.kill(self.nimbus, self.topology_name)
 
     def drop(self) -> None:
-        connection = happybase.Connection(self.conf.hbase_host, self.conf.hbase_port)
-        with_close(connection, lambda: connection.delete_table(self.conf.hbase_table, disable=True))
+        """Delete the run's topics and table."""
+        drop_run_data(
+            self.conf.kafka_bootstrap_servers,
+            [self.conf.kafka_topic, self.conf.kafka_dead_letter_topic],
+            self.conf,
+            [self.conf.hbase_table],
+        )
 
     def produce(self, records: list[Any], produced: Produced, rate_per_s: float = 0.0) -> None:
         producer = KafkaProducer(

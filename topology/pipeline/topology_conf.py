@@ -21,7 +21,7 @@ class TopologyConf:
     kafka_group_id: str = "lendstream-topology"
     spout_batch_records: int = 500
     spout_poll_timeout_ms: int = 50
-    spout_linger_ms: int = 100
+    spout_linger_ms: int = 50
     spout_commit_interval_ms: int = 200
     risk_service_url: str = "http://127.0.0.1:8090"
     risk_service_token_file: str = ""
