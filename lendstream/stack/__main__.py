@@ -20,7 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start components (default: all) and wait until healthy")
-    up.add_argument("components", nargs="*", choices=list(COMPONENTS))
+    # No `choices`: argparse rejects an empty list against them; ensure_up names unknown ones.
+    up.add_argument("components", nargs="*", help=f"any of {', '.join(COMPONENTS)}")
     commands.add_parser("down", help="stop everything; leaves no process")
     commands.add_parser("status", help="each component's health; exit 1 if any is unhealthy")
     logs = commands.add_parser("logs", help="print (or follow) a component's log")
@@ -41,6 +42,9 @@ def _up(components: list[str]) -> int:
         print(f"FAILED: {error.component}: {error.reason}", file=sys.stderr)
         print(error.log_tail, file=sys.stderr)
         return 1
+    except ValueError as error:
+        print(f"lendstream stack up: {error}", file=sys.stderr)
+        return 2
     print(f"stack up in {time.monotonic() - started:.1f} s")
     for field, value in vars(endpoints).items():
         if "password" not in field:
