@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lendstream.pipeline.offsets import OffsetLedger
+from lendstream.pipeline.offsets import OffsetLedger, RecordBuffer
 
 
 def batch_of(ledger: OffsetLedger, partition: int, first: int, last: int) -> str:
@@ -134,3 +134,26 @@ def test_a_batch_behind_the_last_one_is_refused() -> None:
     batch_of(ledger, 0, 10, 19)
     with pytest.raises(ValueError, match="not after offset 20"):
         batch_of(ledger, 0, 15, 25)
+
+
+def test_the_buffer_is_ready_when_full() -> None:
+    buffer = RecordBuffer(max_records=3, linger_s=10.0)
+    buffer.add(0, [(0, "a"), (1, "b")], now=100.0)
+    assert (buffer.ready(100.0), buffer.room) == (False, 1)
+    buffer.add(2, [(7, "c")], now=100.1)
+    assert buffer.ready(100.1)
+    assert buffer.take() == {0: [(0, "a"), (1, "b")], 2: [(7, "c")]}
+    assert (len(buffer), buffer.room, buffer.ready(200.0)) == (0, 3, False)
+
+
+def test_the_buffer_is_ready_when_its_first_record_waited_the_linger() -> None:
+    buffer = RecordBuffer(max_records=500, linger_s=0.25)
+    buffer.add(1, [], now=1.0)  # an empty poll does not start the clock
+    buffer.add(1, [(5, "a")], now=2.0)
+    buffer.add(1, [(6, "b")], now=2.125)
+    assert not buffer.ready(2.125)
+    assert buffer.ready(2.25)
+    ledger = OffsetLedger()
+    ledger.start_partition(1, 5)
+    batch = ledger.new_batch(buffer.take())
+    assert (batch.ranges, list(batch.records)) == ({1: (5, 7)}, ["a", "b"])

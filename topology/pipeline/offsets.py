@@ -116,3 +116,40 @@ class OffsetLedger:
         """Record that ``points`` (from :meth:`commit_points`) reached Kafka."""
         for partition, offset in points.items():
             self._partitions[partition].committed = offset
+
+
+class RecordBuffer:
+    """Records polled but not emitted yet: a batch is ready at ``max_records``, or once its first
+    record has waited ``linger_s`` (bigger batches under light load, with a bounded delay)."""
+
+    def __init__(self, max_records: int, linger_s: float) -> None:
+        self.max_records = max_records
+        self.linger_s = linger_s
+        self._by_partition: dict[int, list[tuple[int, Any]]] = {}
+        self._count = 0
+        self._first_at = 0.0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def room(self) -> int:
+        return max(0, self.max_records - self._count)
+
+    def add(self, partition: int, entries: Sequence[tuple[int, Any]], now: float) -> None:
+        if not entries:
+            return
+        if self._count == 0:
+            self._first_at = now
+        self._by_partition.setdefault(partition, []).extend(entries)
+        self._count += len(entries)
+
+    def ready(self, now: float) -> bool:
+        return self._count >= self.max_records or (
+            self._count > 0 and now - self._first_at >= self.linger_s
+        )
+
+    def take(self) -> dict[int, list[tuple[int, Any]]]:
+        """The buffered records by partition (for :meth:`OffsetLedger.new_batch`); empties it."""
+        taken, self._by_partition, self._count = self._by_partition, {}, 0
+        return taken

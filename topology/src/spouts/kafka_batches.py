@@ -18,7 +18,7 @@ from kafka.structs import OffsetAndMetadata
 from streamparse import Spout
 
 from lendstream.pipeline.flow import SourceRecord, pack_records
-from lendstream.pipeline.offsets import Batch, OffsetLedger
+from lendstream.pipeline.offsets import Batch, OffsetLedger, RecordBuffer
 from lendstream.pipeline.topology_conf import TopologyConf
 
 METADATA_TIMEOUT_S = 20.0  # below topology.subprocess.timeout.secs
@@ -64,9 +64,9 @@ class KafkaBatchSpout(Spout):
         self.next_commit = 0.0
         # Records polled but not yet emitted: a tuple carries up to spout_batch_records of them,
         # gathered for at most spout_linger_ms (bigger batches under light load, bounded delay).
-        self.buffer: dict[int, list[tuple[int, SourceRecord]]] = {}
-        self.buffered = 0
-        self.buffer_started = 0.0
+        self.buffer = RecordBuffer(
+            self.conf.spout_batch_records, self.conf.spout_linger_ms / 1000.0
+        )
         self.logger.info(
             "task %d/%d reads %s partitions %s of group %s",
             index + 1,
@@ -94,26 +94,26 @@ class KafkaBatchSpout(Spout):
             return
         if len(self.ledger) >= self.max_pending:
             return
-        room = self.conf.spout_batch_records - self.buffered
-        polled = self.consumer.poll(timeout_ms=self.conf.spout_poll_timeout_ms, max_records=room)
+        polled = self.consumer.poll(
+            timeout_ms=self.conf.spout_poll_timeout_ms, max_records=self.buffer.room
+        )
+        now = time.monotonic()
         for tp, records in polled.items():
-            if not records:
-                continue
-            if self.buffered == 0:
-                self.buffer_started = time.monotonic()
-            self.buffer.setdefault(tp.partition, []).extend(
-                (
-                    r.offset,
-                    SourceRecord.from_bytes(r.topic, r.partition, r.offset, r.timestamp, r.value),
-                )
-                for r in records
+            self.buffer.add(
+                tp.partition,
+                [
+                    (
+                        r.offset,
+                        SourceRecord.from_bytes(
+                            r.topic, r.partition, r.offset, r.timestamp, r.value
+                        ),
+                    )
+                    for r in records
+                ],
+                now,
             )
-            self.buffered += len(records)
-        lingered = time.monotonic() - self.buffer_started >= self.conf.spout_linger_ms / 1000.0
-        if self.buffered >= self.conf.spout_batch_records or (self.buffered and lingered):
-            batch = self.ledger.new_batch(self.buffer)
-            self.buffer, self.buffered = {}, 0
-            self._emit(batch)
+        if self.buffer.ready(now):
+            self._emit(self.ledger.new_batch(self.buffer.take()))
 
     def _emit(self, batch: Batch) -> None:
         # one JSON string per tuple: cheap for the worker JVM (see lendstream.pipeline.flow)
