@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 APPLICANTS = 3_000
 MALFORMED_RATE = 0.05
 DRAIN_TIMEOUT_S = 420.0
+FIRST_CHUNK = 300  # produced before the kill test's paced stream starts
 # The generator's malformed records are JSON objects; these exercise the parse stage too.
 UNPARSEABLE: list[bytes] = [b"not json at all", b'{"member_id": "cut-', b"\xff\xfe\x00garbage"]
 
@@ -78,14 +79,18 @@ def test_a_killed_worker_comes_back_and_nothing_is_lost_or_duplicated(
     run = new_run(e2e_stack, e2e_risk_service)
     produced = Produced()
     applicants = applicants_with_garbage(12)
+    first, rest = applicants[:FIRST_CHUNK], applicants[FIRST_CHUNK:]
     producer = threading.Thread(
-        target=run.produce, args=(applicants, produced), kwargs={"rate_per_s": 250.0}
+        target=run.produce, args=(rest, produced), kwargs={"rate_per_s": 250.0}
     )
     try:
         run.deploy()
-        producer.start()
-        run.wait_until_some_committed(at_least=500, timeout_s=DRAIN_TIMEOUT_S)
-        old_worker = run.kill_worker()  # mid-stream: the producer is still publishing
+        run.produce(first, produced)  # the worker is up and consuming once these are committed
+        run.wait_until_some_committed(at_least=len(first), timeout_s=DRAIN_TIMEOUT_S)
+        producer.start()  # about 11 s of paced records
+        run.wait_until_some_committed(at_least=len(first) + 300, timeout_s=DRAIN_TIMEOUT_S)
+        assert producer.is_alive(), "the producer finished before the kill: not mid-stream"
+        old_worker = run.kill_worker()
         producer.join(timeout=120.0)
         assert not producer.is_alive(), "the producer did not finish in time"
         assert len(produced.values) == len(applicants)
