@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lendstream.stack import runtime
 from lendstream.stack.layout import StackLayout, StackPorts
-from lendstream.stack.supervisor import Supervisor, rss_bytes
+from lendstream.stack.supervisor import Supervisor, cpu_seconds, rss_bytes
 
 # Far from the shared stack's ports, so both can run side by side.
 PRIVATE_PORTS = StackPorts().shifted(20000)
@@ -36,15 +36,23 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         runtime.ensure_up(layout=layout)
         warm = time.monotonic() - started
-        time.sleep(arguments.idle_seconds)
+        running = [i for i in Supervisor(layout).all_info() if i["statename"] == "RUNNING"]
+        time.sleep(arguments.idle_seconds / 2)
+        cpu_before = {i["name"]: cpu_seconds(i["pid"]) for i in running}
+        time.sleep(arguments.idle_seconds / 2)
+        window = arguments.idle_seconds / 2
         print(f"cold up: {cold:.1f} s   warm up: {warm:.2f} s")
-        print(f"RSS at idle ({arguments.idle_seconds:.0f} s after up):")
-        total = 0
-        for info in Supervisor(layout).all_info():
-            rss = rss_bytes(info["pid"]) if info["pid"] else 0
-            total += rss
-            print(f"  {info['name']:20} {rss / 2**20:8.0f} MiB")
-        print(f"  {'total':20} {total / 2**20:8.0f} MiB")
+        print(
+            f"at idle ({arguments.idle_seconds:.0f} s after up): "
+            f"RSS, and CPU over the last {window:.0f} s"
+        )
+        total_rss, total_cpu = 0, 0.0
+        for info in running:
+            rss = rss_bytes(info["pid"])
+            cpu = (cpu_seconds(info["pid"]) - cpu_before[info["name"]]) / window
+            total_rss, total_cpu = total_rss + rss, total_cpu + cpu
+            print(f"  {info['name']:20} {rss / 2**20:6.0f} MiB {cpu:7.1%} of a core")
+        print(f"  {'total':20} {total_rss / 2**20:6.0f} MiB {total_cpu:7.1%} of a core")
     except runtime.StackError as error:
         print(f"FAILED: {error.component}: {error.reason}; logs kept in {layout.logs}")
         runtime.down(layout=layout)

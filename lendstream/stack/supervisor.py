@@ -163,8 +163,8 @@ def _parent_pids() -> dict[int, int]:
     return parents
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (e.g. Storm's worker JVMs)."""
+def process_family(pid: int) -> set[int]:
+    """The process and all its descendants (e.g. a Storm supervisor's worker JVMs)."""
     parents = _parent_pids()
     family = {pid}
     grew = True
@@ -172,8 +172,13 @@ def rss_bytes(pid: int) -> int:
         children = {child for child, parent in parents.items() if parent in family}
         grew = not children <= family
         family |= children
+    return family
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
     total = 0
-    for member in family:
+    for member in process_family(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
         except OSError:
@@ -182,6 +187,18 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its live descendants."""
+    ticks = 0
+    for member in process_family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def processes_under(root: Path) -> list[int]:
