@@ -10,7 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lendstream.stack.bundles import storm_ui_available
 from lendstream.stack.components import COMPONENTS, ORDER, Check, Component, with_dependencies
@@ -43,7 +43,7 @@ class StackEndpoints:
     mysql_host: str
     mysql_port: int
     mysql_admin_user: str
-    mysql_admin_password: str
+    mysql_admin_password: str = field(repr=False)
     kafka_bootstrap: str
     zookeeper_connect: str
     hbase_thrift_host: str
