@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
 import socket
 import subprocess
 import time
+import xmlrpc.client
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -175,7 +177,12 @@ def _listeners(ports: list[int]) -> str:
 
 
 def _programs_running(supervisor: Supervisor, component: Component) -> bool:
-    return all(supervisor.info(program)["statename"] == "RUNNING" for program in component.programs)
+    try:
+        return all(
+            supervisor.info(program)["statename"] == "RUNNING" for program in component.programs
+        )
+    except xmlrpc.client.Fault:  # a program the running supervisord does not know yet
+        return False
 
 
 def _healthy(layout: StackLayout, supervisor: Supervisor, component: Component) -> bool:
@@ -346,10 +353,15 @@ def _kill_leftovers(layout: StackLayout) -> None:
     """Processes of this stack that outlived their program (e.g. detached Storm workers)."""
     leftovers = processes_under(layout.root)
     for pid in leftovers:
-        os.kill(pid, signal.SIGTERM)
+        _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + LEFTOVER_KILL_TIMEOUT_S
     while any(pid_alive(pid) for pid in leftovers) and time.monotonic() < deadline:
         time.sleep(0.2)
     for pid in leftovers:
         if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
+            _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, number: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
