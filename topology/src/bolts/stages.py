@@ -25,8 +25,11 @@ from lendstream.pipeline.flow import (
     unpack_records,
 )
 from lendstream.pipeline.hbase_writer import HBaseSettings, HBaseWriteError, HBaseWriter
+from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
 from lendstream.pipeline.topology_conf import TopologyConf
+
+use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
 
 DEAD_LETTER_STREAM = "dead_letter"
 BATCH_FIELDS = ["applicants", "outcomes"]

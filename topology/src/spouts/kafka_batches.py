@@ -18,8 +18,11 @@ from kafka.structs import OffsetAndMetadata
 from streamparse import Spout
 
 from lendstream.pipeline.flow import SourceRecord, pack_records
+from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.offsets import Batch, OffsetLedger, RecordBuffer
 from lendstream.pipeline.topology_conf import TopologyConf
+
+use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
 
 METADATA_TIMEOUT_S = 20.0  # below topology.subprocess.timeout.secs
 
