@@ -66,6 +66,8 @@ def test_node_reaches_every_datanode(host: Any) -> None:
 def test_namenode_format_ran_once(host: Any) -> None:
     if not in_group(host, "hdfs_namenode"):
         return
-    version = host.file("/var/lib/lendstream/hdfs/namenode/current/VERSION")
-    assert version.exists
-    assert "clusterID=lendstream" in version.content_string
+    # The metadata directory is the hdfs user's alone (0700).
+    with host.sudo():
+        version = host.file("/var/lib/lendstream/hdfs/namenode/current/VERSION")
+        assert version.exists
+        assert "clusterID=lendstream" in version.content_string
