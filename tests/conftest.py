@@ -22,11 +22,17 @@ def _keep_stack() -> bool:
 
 def _stack_session(*components: str) -> Iterator[StackEndpoints]:
     already_healthy = runtime.healthy_components()
-    endpoints = runtime.ensure_up(*components)
-    yield endpoints
     started_here = [
         name for name in with_dependencies(list(components)) if name not in already_healthy
     ]
+    try:
+        endpoints = runtime.ensure_up(*components)
+    except runtime.StackError:
+        # Leave nothing half-started behind (the error names the component and its log tail).
+        if not _keep_stack():
+            runtime.stop(*started_here)
+        raise
+    yield endpoints
     if started_here and not _keep_stack():
         runtime.stop(*started_here)
 

@@ -115,7 +115,10 @@ def test_storm_workers_find_the_virtualenvs_streamparse_run(stack_storm: StackEn
 
 
 def test_rendered_configs_carry_the_ansible_managed_header(
-    stack_kafka: StackEndpoints, stack_hbase: StackEndpoints, stack_storm: StackEndpoints
+    stack_mysql: StackEndpoints,
+    stack_kafka: StackEndpoints,
+    stack_hbase: StackEndpoints,
+    stack_storm: StackEndpoints,
 ) -> None:
     root = StackLayout.default().root
     rendered = [
