@@ -68,6 +68,7 @@ class HBaseSettings:
     batch_size: int = 500
     timeout_ms: int = 30_000
     attempts: int = 3
+    max_idle_s: float = MAX_IDLE_S  # reconnect before reusing a connection idle this long
 
 
 def ensure_table(connection: happybase.Connection, table: str = TABLE) -> None:
@@ -88,6 +89,7 @@ class HBaseWriter:
         self.settings = settings
         self._connection: happybase.Connection | None = None
         self._last_used = 0.0
+        self.dropped_connections = 0  # connections found broken while writing (then retried)
 
     def _fresh_connection(self) -> happybase.Connection:
         self.close()
@@ -98,7 +100,7 @@ class HBaseWriter:
 
     def _connection_for_use(self) -> happybase.Connection:
         idle = time.monotonic() - self._last_used
-        if self._connection is None or idle > MAX_IDLE_S:
+        if self._connection is None or idle > self.settings.max_idle_s:
             return self._fresh_connection()
         return self._connection
 
@@ -124,6 +126,7 @@ class HBaseWriter:
                 return len(rows)
             except CONNECTION_ERRORS as error:
                 last_error = error
+                self.dropped_connections += 1
                 self.close()
                 time.sleep(0.2 * (attempt + 1))
         raise HBaseWriteError(
