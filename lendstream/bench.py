@@ -448,14 +448,14 @@ def report_rounds(rounds: list[tuple[Round, Round]]) -> float:
     return median_a
 
 
-def measure_latency(setup: BenchSetup, rate: float, seconds: float) -> None:
+def measure_latency(setup: BenchSetup, rate: float, seconds: float, label: str) -> None:
     """Pace fresh applicants into the running topology; p50/p99 of Kafka time → HBase write."""
     count = max(1, min(len(setup.applicants), int(rate * seconds)))
     paced = [
-        {**r, "member_id": f"lat-{i}"} if isinstance(r, dict) else r
+        {**r, "member_id": f"{label}-{i}"} if isinstance(r, dict) else r
         for i, r in enumerate(setup.applicants[:count])
     ]
-    print(f"\nlatency: {count} applicants paced at {rate:.0f}/s into the topology")
+    print(f" {count} applicants paced at {rate:.0f}/s into the topology")
     start_ms = int(time.time() * 1000)
     conf = setup.conf_b
     started = time.monotonic()
@@ -465,7 +465,7 @@ def measure_latency(setup: BenchSetup, rate: float, seconds: float) -> None:
         conf, end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic), WAIT_TIMEOUT_S
     )
     rows = sorted(
-        (r for r in stored_rows(conf, start_ms) if r.member_id.startswith("lat-")),
+        (r for r in stored_rows(conf, start_ms) if r.member_id.startswith(f"{label}-")),
         key=lambda r: r.kafka_timestamp_ms,
     )
     latencies = [r.written_ms - r.kafka_timestamp_ms for r in rows]
@@ -490,7 +490,13 @@ def main(argv: list[str] | None = None) -> None:
         "--linger-ms", type=int, default=TopologyConf.spout_linger_ms, help="spout batch linger"
     )
     parser.add_argument("--malformed-rate", type=float, default=0.01)
-    parser.add_argument("--latency-fraction", type=float, default=0.5)
+    parser.add_argument(
+        "--latency-fraction",
+        type=float,
+        nargs="+",
+        default=[0.5],
+        help="fractions of A's throughput to measure latency at (e.g. 0.25 0.5 0.75)",
+    )
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -527,7 +533,10 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
             median_a = report_rounds(rounds)
-            measure_latency(setup, median_a * args.latency_fraction, args.latency_seconds)
+            for fraction in args.latency_fraction:
+                print(f"\nat {fraction:.0%} of A's throughput:", end="")
+                rate = median_a * fraction
+                measure_latency(setup, rate, args.latency_seconds, f"lat{fraction:g}")
         finally:
             topology_jar.kill(nimbus_address, name)
             drop_run_data(
