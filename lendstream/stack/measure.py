@@ -16,8 +16,9 @@ from lendstream.stack import runtime
 from lendstream.stack.layout import StackLayout, StackPorts
 from lendstream.stack.supervisor import Supervisor, cpu_seconds, rss_bytes
 
-# Far from the shared stack's ports, so both can run side by side.
-PRIVATE_PORTS = StackPorts().shifted(20000)
+# Clear of the shared stack's ports, so both can run side by side, and below Linux's ephemeral
+# port range (32768+), where an outgoing connection could already hold a port.
+PRIVATE_PORTS = StackPorts().shifted(7000)
 
 
 def main(argv: list[str] | None = None) -> int:
