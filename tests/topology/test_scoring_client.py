@@ -14,7 +14,6 @@ from lendstream.pipeline.scoring import (
     RiskServiceSettings,
     ScoringError,
     ScoringRejectedError,
-    clean_dict,
 )
 
 
@@ -117,8 +116,3 @@ def test_answers_that_break_the_contract_raise(
     risk_service.script = [lambda body: (200, answer)]
     with pytest.raises(ScoringError, match=message):
         client_for(risk_service, max_attempts=1).score(applicants(2))
-
-
-def test_the_fast_clean_dict_equals_as_dict() -> None:
-    for applicant in applicants(5):
-        assert clean_dict(applicant) == applicant.as_dict()

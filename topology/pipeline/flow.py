@@ -21,7 +21,7 @@ from typing import Any
 from lendstream.pipeline.dead_letter import DeadLetter, Source
 from lendstream.pipeline.record import CleanApplicant
 from lendstream.pipeline.rules import InvalidApplicant, clean, decide
-from lendstream.pipeline.scoring import RiskServiceClient, clean_dict
+from lendstream.pipeline.scoring import RiskServiceClient
 
 REJECTED = "rejected"
 
@@ -172,7 +172,7 @@ def triage(record: SourceRecord) -> Applicant | DeadLetter:
     return Applicant(
         member_id=applicant.member_id,
         raw=record.value,
-        clean_json=_compact_json(clean_dict(applicant)),
+        clean_json=_compact_json(applicant.as_dict()),
         kafka_timestamp_ms=record.timestamp_ms,
         partition=record.partition,
         offset=record.offset,

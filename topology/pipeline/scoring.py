@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from lendstream.pipeline.record import CLEAN_FIELDS, CleanApplicant
+from lendstream.pipeline.record import CleanApplicant
 
 MAX_BATCH = 1_000  # the risk service's limit per request (docs/architecture.md)
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -72,7 +72,7 @@ class RiskServiceClient:
 
     def score(self, applicants: Sequence[CleanApplicant]) -> list[Score]:
         """Scores in the order of ``applicants``; splits into requests of at most ``max_batch``."""
-        return self.score_dicts([clean_dict(applicant) for applicant in applicants])
+        return self.score_dicts([applicant.as_dict() for applicant in applicants])
 
     def score_dicts(self, applicants: Sequence[Mapping[str, Any]]) -> list[Score]:
         """Like :meth:`score`, for applicants already in their ``CleanApplicant.as_dict()`` form."""
@@ -120,12 +120,6 @@ class RiskServiceClient:
             f"risk service at {self._url} failed a batch of {count} after "
             f"{self.settings.max_attempts} attempts; last: {last_problem}"
         )
-
-
-def clean_dict(applicant: CleanApplicant) -> dict[str, Any]:
-    """``applicant.as_dict()`` without ``dataclasses.asdict``'s deep copy (7 µs instead of 33 µs):
-    the fields are flat scalars, so the result is the same."""
-    return {name: getattr(applicant, name) for name in CLEAN_FIELDS}
 
 
 def _parse_answer(answer: Any, member_ids: Sequence[str]) -> list[Score]:
