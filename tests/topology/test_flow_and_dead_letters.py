@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from applicants import raw_applicant
 from scripted_risk_service import TOKEN, ScriptedRiskService
 
@@ -15,6 +16,7 @@ from lendstream.pipeline.flow import (
     SourceRecord,
     apply_rules,
     apply_scores,
+    divert_refused,
     pack,
     pack_outcomes,
     pack_records,
@@ -25,7 +27,11 @@ from lendstream.pipeline.flow import (
     unpack_records,
 )
 from lendstream.pipeline.rules import clean
-from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings
+from lendstream.pipeline.scoring import (
+    RiskServiceClient,
+    RiskServiceSettings,
+    ScoringRejectedError,
+)
 
 TOPIC = "lendstream.applicants"
 
@@ -163,3 +169,28 @@ def test_a_batch_of_only_rejections_makes_no_request(risk_service: ScriptedRiskS
     client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN))
     assert apply_scores(applicants, apply_rules(applicants), client)[0].decision == REJECTED
     assert risk_service.requests == []
+
+
+def test_a_batch_the_risk_service_refuses_is_dead_lettered_not_replayed(
+    risk_service: ScriptedRiskService,
+) -> None:
+    risk_service.script = [lambda _body: (422, {"error": "invalid", "problems": []})]
+    applicants, _ = triage_all(
+        [
+            record(encoded(raw_applicant("to-score")), offset=11),
+            record(encoded(raw_applicant("grade-g", grade="G", sub_grade="G1")), offset=12),
+        ]
+    )
+    decided = apply_rules(applicants)
+    client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN, max_attempts=3))
+    with pytest.raises(ScoringRejectedError, match="HTTP 422") as refused:
+        apply_scores(applicants, decided, client)
+    assert len(risk_service.requests) == 1  # a refusal is not retried
+    kept, kept_outcomes, letters = divert_refused(applicants, decided, str(refused.value), TOPIC)
+    assert [a.member_id for a in kept] == ["grade-g"]
+    assert [o and o.rule for o in kept_outcomes] == ["grade"]
+    assert [(d.member_id, d.stage, d.source) for d in letters] == [
+        ("to-score", "score", Source(TOPIC, 2, 11))
+    ]
+    assert "HTTP 422" in letters[0].reason
+    assert letters[0].record == json.loads(applicants[0].raw)

@@ -41,9 +41,10 @@ def test_the_chain_and_the_dead_letter_branch(project_modules: ModuleType) -> No
         "decide": {("clean", "default")},
         "score": {("decide", "default")},
         "save": {("score", "default")},
-        "dead_letter": {("clean", "dead_letter")},
+        "dead_letter": {("clean", "dead_letter"), ("score", "dead_letter")},
     }
     assert set(bolts["clean"].common.streams) == {"default", "dead_letter"}
+    assert set(bolts["score"].common.streams) == {"default", "dead_letter"}
 
 
 def test_every_python_component_runs_through_streamparse_run(project_modules: ModuleType) -> None:

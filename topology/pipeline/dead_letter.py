@@ -15,7 +15,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-STAGES = ("parse", "clean")
+STAGES = ("parse", "clean", "score")
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,3 +223,23 @@ def apply_scores(
             model_version=score.model_version,
         )
     return [outcome for outcome in complete if outcome is not None]
+
+
+def divert_refused(
+    applicants: Sequence[Applicant], outcomes: Outcomes, reason: str, topic: str
+) -> tuple[list[Applicant], Outcomes, list[DeadLetter]]:
+    """When the risk service refuses a batch outright (HTTP 4xx: a replay would be refused
+    again, forever), the applicants it was to score become dead letters with its answer as the
+    reason; those the rules already decided go on. Nothing is dropped, nothing loops."""
+    kept: list[Applicant] = []
+    kept_outcomes: Outcomes = []
+    dead_letters: list[DeadLetter] = []
+    for applicant, outcome in zip(applicants, outcomes, strict=True):
+        if outcome is None:
+            source = Source(topic, applicant.partition, applicant.offset)
+            record = json.loads(applicant.raw)
+            dead_letters.append(DeadLetter(reason, "score", record, source, applicant.member_id))
+        else:
+            kept.append(applicant)
+            kept_outcomes.append(outcome)
+    return kept, kept_outcomes, dead_letters

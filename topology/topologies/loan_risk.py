@@ -43,4 +43,6 @@ class Lendstream(Topology):
     decide = DecideBolt.spec(name="decide", inputs=[clean])
     score = ScoreBolt.spec(name="score", inputs=[decide])
     save = SaveBolt.spec(name="save", inputs=[score])
-    dead_letter = DeadLetterBolt.spec(name="dead_letter", inputs=[clean[DEAD_LETTER_STREAM]])
+    dead_letter = DeadLetterBolt.spec(
+        name="dead_letter", inputs=[clean[DEAD_LETTER_STREAM], score[DEAD_LETTER_STREAM]]
+    )

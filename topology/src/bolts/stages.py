@@ -17,6 +17,7 @@ from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher
 from lendstream.pipeline.flow import (
     apply_rules,
     apply_scores,
+    divert_refused,
     pack,
     pack_outcomes,
     triage_all,
@@ -26,7 +27,12 @@ from lendstream.pipeline.flow import (
 )
 from lendstream.pipeline.hbase_writer import HBaseSettings, HBaseWriteError, HBaseWriter
 from lendstream.pipeline.multilang_json import use_stdlib_json
-from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
+from lendstream.pipeline.scoring import (
+    RiskServiceClient,
+    RiskServiceSettings,
+    ScoringError,
+    ScoringRejectedError,
+)
 from lendstream.pipeline.topology_conf import TopologyConf
 
 use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
@@ -76,9 +82,17 @@ class DecideBolt(_StageBolt):
 
 
 class ScoreBolt(_StageBolt):
-    """Score the batch's undecided applicants in one request (at most 1,000 per request)."""
+    """Score the batch's undecided applicants in one request (at most 1,000 per request).
 
-    outputs: ClassVar[list[Any]] = BATCH_FIELDS
+    Unreachable or failing risk service: the tuple fails and the batch is replayed. A batch the
+    risk service refuses (4xx) would be refused on every replay: its undecided applicants go to
+    the dead-letter stream with the refusal instead.
+    """
+
+    outputs: ClassVar[list[Any]] = [
+        Stream(fields=BATCH_FIELDS, name="default"),
+        Stream(fields=["dead_letters"], name=DEAD_LETTER_STREAM),
+    ]
 
     def setup(self) -> None:
         self.client = RiskServiceClient(
@@ -92,10 +106,19 @@ class ScoreBolt(_StageBolt):
     def process(self, tup: Any) -> None:
         packed, outcomes = tup.values
         applicants = unpack(packed)
+        decided = unpack_outcomes(outcomes, len(applicants))
         try:
-            scored = apply_scores(
-                applicants, unpack_outcomes(outcomes, len(applicants)), self.client
+            scored = apply_scores(applicants, decided, self.client)
+        except ScoringRejectedError as error:
+            self.logger.error("risk service refused a batch; dead-lettering it: %s", error)
+            kept, kept_outcomes, dead_letters = divert_refused(
+                applicants, decided, str(error), self.conf.kafka_topic
             )
+            self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
+            if kept:
+                self.emit([pack(kept), pack_outcomes(kept_outcomes)])
+            self.ack(tup)
+            return
         except ScoringError as error:
             self.logger.error("scoring failed, batch will be replayed: %s", error)
             self.fail(tup)
