@@ -8,6 +8,8 @@ LAYOUT ?= ci
 # Tools the suite calls by name (ansible-playbook, ansible-inventory, sparse) come from the venv.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 N ?= 20000
+# After `make demo`: keep the stack running, or stop it.
+THEN ?= keep
 
 .PHONY: help
 help: ## List the targets
@@ -19,8 +21,8 @@ bootstrap: ## Install host packages (Debian) and the pinned Python virtualenv
 
 # ---- the main job ---------------------------------------------------------------------------
 .PHONY: demo
-demo: bootstrap ## Build what is missing, start the local stack and run the pipeline end to end
-	$(PY) -m lendstream.demo
+demo: bootstrap artifacts ## Build what is missing, start the local stack and run the pipeline end to end
+	$(PY) -m lendstream.demo --then $(THEN)
 
 .PHONY: artifacts
 artifacts: bootstrap ## Resolve the JVM services from Maven Central into verified bundles
@@ -30,20 +32,22 @@ artifacts: bootstrap ## Resolve the JVM services from Maven Central into verifie
 model: bootstrap ## Train and evaluate the risk model; writes .cache/model/<version>/
 	$(PY) -m lendstream.model train
 
-.PHONY: stack-up stack-down stack-status
+.PHONY: stack-up stack-down stack-status stack-logs
 stack-up: bootstrap ## Start the single-machine stack (all components, health-checked)
 	$(PY) -m lendstream.stack up
 stack-down: ## Stop the single-machine stack
 	$(PY) -m lendstream.stack down
 stack-status: ## Health of each component of the single-machine stack
 	$(PY) -m lendstream.stack status
+stack-logs: ## Log tail of one component: make stack-logs C=kafka
+	$(PY) -m lendstream.stack logs $(C)
 
 .PHONY: deploy-topology
 deploy-topology: bootstrap ## Build the topology jar and submit it to nimbus (local stack by default)
 	$(PY) -m lendstream.stack.topology_jar deploy
 
 .PHONY: bench
-bench: bootstrap ## Benchmark: baseline loop vs the Storm topology (prints figures)
+bench: bootstrap artifacts model ## Benchmark: baseline loop vs the Storm topology (prints figures)
 	$(PY) -m lendstream.bench --applicants $(N)
 
 # ---- the simulated cluster ------------------------------------------------------------------
@@ -63,8 +67,12 @@ lint: bootstrap ## ruff, mypy and ansible-lint (production profile)
 	.venv/bin/mypy lendstream model services topology/pipeline
 
 .PHONY: test
-test: bootstrap ## The whole suite against real services and simulated nodes (what CI runs)
+test: bootstrap artifacts ## The whole suite against real services and simulated nodes (what CI runs)
 	$(PY) -m pytest
+
+.PHONY: e2e
+e2e: bootstrap artifacts ## End-to-end tests: applicants through the real Kafka, Storm and HBase
+	$(PY) -m pytest tests/e2e -q
 
 .PHONY: test-fast
 test-fast: bootstrap ## Unit tests only: no services, seconds

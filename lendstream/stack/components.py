@@ -6,11 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lendstream.stack import health
-from lendstream.stack.bundles import storm_ui_available
 from lendstream.stack.health import Health
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.mysql_admin import ensure_admin_account
 from lendstream.stack.provision import provision_hbase, provision_kafka
+from lendstream.stack.services import (
+    applicant_api_health,
+    ensure_applicant_schema,
+    prepare_risk_service,
+    producer_health,
+    risk_service_health,
+)
 
 Check = Callable[[StackLayout], Health]
 
@@ -30,15 +36,21 @@ class Component:
     check: Check
     # Idempotent setup once ready (accounts, topics, tables).
     provision: Callable[[StackLayout], None] = _nothing_to_provision
+    # Idempotent setup before its programs start (a schema, a model artifact).
+    prepare: Callable[[StackLayout], None] = _nothing_to_provision
     start_timeout_s: float = 120.0
-    # Programs run only when their predicate holds (e.g. the bundle carries what they need).
-    optional_programs: tuple[tuple[str, Callable[[], bool]], ...] = ()
+    # The Ansible role whose templates render its configuration and launchers.
+    role: str = ""
+    # Whether it runs from a JVM artifact bundle (lendstream.stack.artifacts).
+    bundled: bool = False
 
     @property
     def programs(self) -> tuple[str, ...]:
-        return self.core_programs + tuple(
-            program for program, available in self.optional_programs if available()
-        )
+        return self.core_programs
+
+    @property
+    def role_name(self) -> str:
+        return self.role or self.name
 
 
 COMPONENTS: dict[str, Component] = {
@@ -53,6 +65,7 @@ COMPONENTS: dict[str, Component] = {
     ),
     "zookeeper": Component(
         name="zookeeper",
+        bundled=True,
         core_programs=("zookeeper-server",),
         requires=(),
         ready=health.zookeeper_ruok_and_mode,
@@ -61,6 +74,7 @@ COMPONENTS: dict[str, Component] = {
     ),
     "kafka": Component(
         name="kafka",
+        bundled=True,
         core_programs=("kafka-server",),
         requires=(),
         ready=health.kafka_brokers,
@@ -70,6 +84,7 @@ COMPONENTS: dict[str, Component] = {
     ),
     "hbase": Component(
         name="hbase",
+        bundled=True,
         core_programs=("hbase-master", "hbase-regionserver", "hbase-thrift"),
         requires=("zookeeper",),
         ready=health.hbase_thrift_tables,
@@ -79,17 +94,54 @@ COMPONENTS: dict[str, Component] = {
     ),
     "storm": Component(
         name="storm",
-        core_programs=("storm-nimbus", "storm-supervisor"),
-        optional_programs=(("storm-ui", storm_ui_available),),
+        bundled=True,
+        core_programs=("storm-nimbus", "storm-supervisor", "storm-ui"),
         requires=("zookeeper",),
         ready=health.storm_cluster,
         check=health.storm_cluster,
         start_timeout_s=240.0,
     ),
+    "applicant-api": Component(
+        name="applicant-api",
+        role="applicant_api",
+        core_programs=("applicant-api",),
+        requires=("mysql",),
+        prepare=ensure_applicant_schema,
+        ready=applicant_api_health,
+        check=applicant_api_health,
+        start_timeout_s=60.0,
+    ),
+    "risk-service": Component(
+        name="risk-service",
+        role="risk_service",
+        core_programs=("risk-service",),
+        requires=(),
+        prepare=prepare_risk_service,
+        ready=risk_service_health,
+        check=risk_service_health,
+        start_timeout_s=60.0,
+    ),
+    "producer": Component(
+        name="producer",
+        core_programs=("producer",),
+        requires=("kafka", "applicant-api"),
+        ready=producer_health,
+        check=producer_health,
+        start_timeout_s=60.0,
+    ),
 }
 
 # Start order; `down` stops in reverse.
-ORDER = ("mysql", "zookeeper", "kafka", "hbase", "storm")
+ORDER = (
+    "mysql",
+    "zookeeper",
+    "kafka",
+    "hbase",
+    "storm",
+    "applicant-api",
+    "risk-service",
+    "producer",
+)
 
 
 def with_dependencies(names: tuple[str, ...] | list[str]) -> list[str]:

@@ -18,7 +18,6 @@ with warnings.catch_warnings():
     from streamparse.util import get_nimbus_client
 
 from lendstream.stack import provision
-from lendstream.stack.bundles import storm_ui_available
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.mysql_admin import admin_credentials, run_as_socket_root
 
@@ -146,8 +145,7 @@ def hbase_thrift_tables_present(layout: StackLayout) -> Health:
 
 
 def storm_cluster(layout: StackLayout) -> Health:
-    """Nimbus answers getClusterInfo with ≥1 supervisor; the UI (if the bundle has it) serves
-    its cluster summary."""
+    """Nimbus answers getClusterInfo with ≥1 supervisor; the UI serves its cluster summary."""
     client = get_nimbus_client(
         host=layout.host, port=layout.ports.storm_nimbus, timeout=int(CHECK_TIMEOUT_S * 1000)
     )
@@ -160,8 +158,6 @@ def storm_cluster(layout: StackLayout) -> Health:
         return Health(False, "nimbus answers but reports no supervisor")
     free_slots = sum(s.num_workers - s.num_used_workers for s in supervisors)
     nimbus = f"nimbus: {len(supervisors)} supervisor(s), {free_slots} free slot(s)"
-    if not storm_ui_available():
-        return Health(True, f"{nimbus}; no UI (the bundle has no storm-webapp)")
     response = requests.get(
         f"http://{layout.host}:{layout.ports.storm_ui}/api/v1/cluster/summary",
         timeout=CHECK_TIMEOUT_S,

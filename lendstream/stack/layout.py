@@ -25,6 +25,8 @@ class StackPorts:
     storm_nimbus: int = 6627
     storm_supervisor_thrift: int = 6628
     storm_ui: int = 8080
+    applicant_api: int = 8081
+    risk_service: int = 8090
     storm_supervisor_slots: tuple[int, ...] = (6700, 6701)
 
     def shifted(self, offset: int) -> StackPorts:
@@ -103,7 +105,9 @@ class StackLayout:
                 ports.hbase_thrift,
                 ports.hbase_thrift_info,
             ),
-            "storm": (ports.storm_nimbus, ports.storm_supervisor_thrift),
+            "storm": (ports.storm_nimbus, ports.storm_supervisor_thrift, ports.storm_ui),
+            "applicant-api": (ports.applicant_api,),
+            "risk-service": (ports.risk_service,),
         }.get(component, ())
 
     def component_dir(self, component: str) -> Path:

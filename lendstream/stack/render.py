@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from lendstream.stack.artifacts import bundle_path
+from lendstream.stack.components import COMPONENTS
 from lendstream.stack.layout import StackLayout
+from lendstream.stack.services import ensure_secrets, model_dir
 
 PLAYBOOK_TIMEOUT_S = 300.0
 
@@ -44,6 +46,9 @@ def render_vars(layout: StackLayout, components: Iterable[str]) -> dict[str, Any
     }
     if "kafka" in components:
         extra["local_stack_kafka_cluster_id"] = kafka_cluster_id(layout)
+    if "risk-service" in components:
+        extra["local_stack_model_dir"] = str(model_dir(layout))
+    ensure_secrets(layout)
     extra.update(_bundle_vars(components))
     return extra
 
@@ -52,7 +57,7 @@ def _bundle_vars(components: Iterable[str]) -> dict[str, str]:
     return {
         f"local_stack_{name}_bundle": str(bundle_path(name))
         for name in components
-        if name != "mysql"
+        if COMPONENTS[name].bundled
     }
 
 
@@ -66,7 +71,7 @@ def fingerprint(layout: StackLayout, component: str, extra: dict[str, Any]) -> s
         and not (key.endswith("_bundle") and key != f"local_stack_{component}_bundle")
     }
     digest.update(json.dumps(own_vars, sort_keys=True).encode())
-    role_dir = layout.ansible_dir / "roles" / component
+    role_dir = layout.ansible_dir / "roles" / COMPONENTS[component].role_name
     for path in sorted([*role_dir.rglob("*"), layout.ansible_dir / "local-stack.yml"]):
         if path.is_file():
             digest.update(str(path.relative_to(layout.ansible_dir)).encode())

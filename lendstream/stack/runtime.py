@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from lendstream.stack.bundles import storm_ui_available
 from lendstream.stack.components import COMPONENTS, ORDER, Check, Component, with_dependencies
 from lendstream.stack.health import Health
 from lendstream.stack.layout import StackLayout
@@ -52,7 +51,6 @@ class StackEndpoints:
     hbase_thrift_port: int
     storm_nimbus_host: str
     storm_nimbus_port: int
-    # Empty when the Storm bundle has no UI (storm-webapp is not served by the registry here).
     storm_ui_url: str
 
 
@@ -71,7 +69,7 @@ def endpoints(layout: StackLayout | None = None) -> StackEndpoints:
         hbase_thrift_port=ports.hbase_thrift,
         storm_nimbus_host=layout.host,
         storm_nimbus_port=ports.storm_nimbus,
-        storm_ui_url=f"http://{layout.host}:{ports.storm_ui}" if storm_ui_available() else "",
+        storm_ui_url=f"http://{layout.host}:{ports.storm_ui}",
     )
 
 
@@ -151,6 +149,14 @@ def _start(layout: StackLayout, supervisor: Supervisor, component: Component) ->
                 f"port(s) {busy} already in use by another process: {_listeners(busy)}",
                 log_tail(layout, component),
             )
+        try:
+            component.prepare(layout)
+        except Exception as error:  # named with its cause, like every start failure
+            raise StackError(
+                component.name,
+                f"preparing failed: {type(error).__name__}: {error}",
+                log_tail(layout, component),
+            ) from error
     for program in component.programs:
         supervisor.start_program(program)
     return time.monotonic() + component.start_timeout_s

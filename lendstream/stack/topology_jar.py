@@ -173,6 +173,7 @@ def local_settings(layout: StackLayout | None = None) -> TopologyConf:
         kafka_bootstrap_servers=f"{layout.host}:{ports.kafka}",
         hbase_host=layout.host,
         hbase_port=ports.hbase_thrift,
+        risk_service_url=f"http://{layout.host}:{ports.risk_service}",
         risk_service_token_file=str(layout.secrets / "risk-service-token"),
     )
 
