@@ -32,6 +32,11 @@ artifacts: bootstrap ## Resolve the JVM services from Maven Central into verifie
 model: bootstrap ## Train and evaluate the risk model; writes .cache/model/<version>/
 	$(PY) -m lendstream.model train
 
+# A model artifact, trained only when this checkout has none.
+MODEL_ARTIFACT := .cache/model/current/metadata.json
+$(MODEL_ARTIFACT):
+	$(MAKE) model
+
 .PHONY: stack-up stack-down stack-status stack-logs
 stack-up: bootstrap ## Start the single-machine stack (all components, health-checked)
 	$(PY) -m lendstream.stack up
@@ -47,7 +52,7 @@ deploy-topology: bootstrap ## Build the topology jar and submit it to nimbus (lo
 	$(PY) -m lendstream.stack.topology_jar deploy
 
 .PHONY: bench
-bench: bootstrap artifacts model ## Benchmark: baseline loop vs the Storm topology (prints figures)
+bench: bootstrap artifacts $(MODEL_ARTIFACT) ## Benchmark: baseline loop vs the Storm topology (prints figures)
 	$(PY) -m lendstream.bench --applicants $(N)
 
 # ---- the simulated cluster ------------------------------------------------------------------
