@@ -4,6 +4,34 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lendstream.services import environment as env_vars
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How gunicorn serves a service: ``<prefix>_BIND``, ``_WORKERS`` and ``_THREADS``."""
+
+    bind: str
+    workers: int
+    threads: int
+
+    @classmethod
+    def from_env(
+        cls, prefix: str, defaults: ServerSettings, env: Mapping[str, str] | None = None
+    ) -> ServerSettings:
+        env = env_vars.environment() if env is None else env
+        return cls(
+            bind=env_vars.text(env, f"{prefix}_BIND", defaults.bind),
+            workers=env_vars.integer(
+                env, f"{prefix}_WORKERS", defaults.workers, minimum=1, maximum=64
+            ),
+            threads=env_vars.integer(
+                env, f"{prefix}_THREADS", defaults.threads, minimum=1, maximum=64
+            ),
+        )
 
 
 def run_gunicorn(config_module: str, app_factory: str) -> None:

@@ -8,9 +8,9 @@ python:lendstream.storm_ui.gunicorn_conf 'lendstream.storm_ui.app:create_app()'`
 
 from __future__ import annotations
 
-from lendstream.storm_ui.settings import ServerSettings
+from lendstream.storm_ui.settings import server_settings
 
-_server = ServerSettings.from_env()
+_server = server_settings()
 
 bind = _server.bind
 workers = _server.workers

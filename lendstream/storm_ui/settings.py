@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from lendstream.services import environment as env_vars
 from lendstream.services.environment import SettingsError
+from lendstream.services.gunicorn_runner import ServerSettings
 
 DEFAULT_NIMBUS_SEEDS = "127.0.0.1:6627"
 
@@ -62,19 +63,9 @@ class UiSettings:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """How gunicorn serves the UI."""
+SERVER_DEFAULTS = ServerSettings(bind="127.0.0.1:8080", workers=1, threads=4)
 
-    bind: str
-    workers: int
-    threads: int
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
-        env = env_vars.environment() if env is None else env
-        return cls(
-            bind=env_vars.text(env, "LENDSTREAM_STORM_UI_BIND", "127.0.0.1:8080"),
-            workers=env_vars.integer(env, "LENDSTREAM_STORM_UI_WORKERS", 1, minimum=1, maximum=16),
-            threads=env_vars.integer(env, "LENDSTREAM_STORM_UI_THREADS", 4, minimum=1, maximum=64),
-        )
+def server_settings(env: Mapping[str, str] | None = None) -> ServerSettings:
+    """How gunicorn serves the UI (LENDSTREAM_STORM_UI_BIND, _WORKERS, _THREADS)."""
+    return ServerSettings.from_env("LENDSTREAM_STORM_UI", SERVER_DEFAULTS, env)

@@ -5,9 +5,9 @@ Run: ``gunicorn -c python:lendstream.services.applicant_api.gunicorn_conf \
 lendstream.services.applicant_api``, which runs exactly that.
 """
 
-from lendstream.services.applicant_api.settings import ServerSettings
+from lendstream.services.applicant_api.settings import server_settings
 
-_server = ServerSettings.from_env()
+_server = server_settings()
 
 bind = _server.bind
 workers = _server.workers

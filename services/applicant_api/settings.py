@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lendstream.services import environment as env_vars
+from lendstream.services.gunicorn_runner import ServerSettings
 
 DEFAULT_DATABASE = "lendstream"
 DEFAULT_READER_USER = "lendstream_api"
@@ -45,19 +46,9 @@ class MySQLSettings:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """How gunicorn serves the API."""
+SERVER_DEFAULTS = ServerSettings(bind="127.0.0.1:8080", workers=2, threads=4)
 
-    bind: str
-    workers: int
-    threads: int
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
-        env = env_vars.environment() if env is None else env
-        return cls(
-            bind=env_vars.text(env, "LENDSTREAM_API_BIND", "127.0.0.1:8080"),
-            workers=env_vars.integer(env, "LENDSTREAM_API_WORKERS", 2, minimum=1, maximum=64),
-            threads=env_vars.integer(env, "LENDSTREAM_API_THREADS", 4, minimum=1, maximum=64),
-        )
+def server_settings(env: Mapping[str, str] | None = None) -> ServerSettings:
+    """How gunicorn serves the API (LENDSTREAM_API_BIND, _WORKERS, _THREADS)."""
+    return ServerSettings.from_env("LENDSTREAM_API", SERVER_DEFAULTS, env)

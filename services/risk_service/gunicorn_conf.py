@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lendstream.services.risk_service.settings import ServerSettings
+from lendstream.services.risk_service.settings import server_settings
 
-_server = ServerSettings.from_env()
+_server = server_settings()
 _made_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _made_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lendstream-risk-metrics-")

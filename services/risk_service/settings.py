@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lendstream.services import environment as env_vars
+from lendstream.services.gunicorn_runner import ServerSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +54,12 @@ class RiskSettings:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """How gunicorn serves the risk service."""
+SERVER_DEFAULTS = ServerSettings(bind="127.0.0.1:8090", workers=2, threads=2)
 
-    bind: str
-    workers: int
-    threads: int
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
-        env = env_vars.environment() if env is None else env
-        return cls(
-            bind=env_vars.text(env, "LENDSTREAM_RISK_BIND", "127.0.0.1:8090"),
-            workers=env_vars.integer(env, "LENDSTREAM_RISK_WORKERS", 2, minimum=1, maximum=64),
-            threads=env_vars.integer(env, "LENDSTREAM_RISK_THREADS", 2, minimum=1, maximum=64),
-        )
+def server_settings(env: Mapping[str, str] | None = None) -> ServerSettings:
+    """How gunicorn serves the risk service (LENDSTREAM_RISK_BIND, _WORKERS, _THREADS)."""
+    return ServerSettings.from_env("LENDSTREAM_RISK", SERVER_DEFAULTS, env)
 
 
 def _probability(env: Mapping[str, str], name: str) -> float | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from lendstream.services.environment import SettingsError
-from lendstream.storm_ui.settings import NimbusAddress, ServerSettings, UiSettings
+from lendstream.storm_ui.settings import NimbusAddress, UiSettings, server_settings
 
 
 def test_defaults_point_at_a_local_nimbus() -> None:
     settings = UiSettings.from_env({})
     assert settings.nimbus_seeds == (NimbusAddress("127.0.0.1", 6627),)
     assert settings.thrift_timeout_ms == 5000
-    assert ServerSettings.from_env({}).bind == "127.0.0.1:8080"
+    assert server_settings({}).bind == "127.0.0.1:8080"
 
 
 def test_several_seeds_keep_their_order() -> None:
