@@ -10,6 +10,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 N ?= 20000
 # After `make demo`: keep the stack running, or stop it.
 THEN ?= keep
+INVENTORY ?= montana
 
 .PHONY: help
 help: ## List the targets
@@ -63,6 +64,10 @@ vcluster-down: ## Tear the simulated cluster down, leaving nothing behind
 	$(PY) -m lendstream.vcluster down --layout $(LAYOUT)
 vcluster-status: ## State and address of each simulated node
 	$(PY) -m lendstream.vcluster status --layout $(LAYOUT)
+
+.PHONY: secrets
+secrets: bootstrap ## Fresh secrets into Ansible Vault for an inventory: make secrets INVENTORY=montana
+	$(PY) -m lendstream.secrets new --inventory-dir ansible/inventories/$(INVENTORY)
 
 # ---- quality --------------------------------------------------------------------------------
 .PHONY: lint

@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "vcluster": ("lendstream.vcluster", "boot and tear down the simulated cluster"),
     "loader": ("lendstream.services.applicant_api.loader", "load applicants into MySQL"),
     "producer": ("lendstream.services.producer", "publish applicants to Kafka"),
+    "secrets": ("lendstream.secrets", "generate a deployment's secrets into Ansible Vault"),
 }
 
 

@@ -1,0 +1,139 @@
+"""Fresh secrets for a deployment, kept in Ansible Vault.
+
+    python -m lendstream.secrets new --inventory-dir ansible/inventories/montana [--rotate]
+    python -m lendstream.secrets show --inventory-dir ansible/inventories/montana
+
+Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
+passwords (admin, and the applicant API's read-only account) and the risk service's bearer token.
+The vault password is generated too, into a file outside the repository
+(``~/.config/lendstream/vault/<inventory>.pass``, mode 0600), which is what a team shares out of
+band; plays read it with ``--vault-password-file`` or ``ANSIBLE_VAULT_PASSWORD_FILE``. The
+encrypted vault itself may be committed: nothing secret is ever written in plain text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+# Variable names the roles read (applicant_api, risk_service, mysql roles).
+SECRET_NAMES = (
+    "vault_mysql_admin_password",
+    "vault_applicant_api_mysql_password",
+    "vault_risk_service_token",
+)
+SECRET_BYTES = 32
+VAULT_TIMEOUT_S = 60.0
+
+
+class SecretsError(RuntimeError):
+    """A vault could not be written or read; says which file and why."""
+
+
+def vault_file(inventory_dir: Path) -> Path:
+    return inventory_dir / "group_vars" / "all" / "vault.yml"
+
+
+def default_password_file(inventory_dir: Path) -> Path:
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return config / "lendstream" / "vault" / f"{inventory_dir.resolve().name}.pass"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def ensure_password_file(path: Path) -> Path:
+    """The vault password file, generated (0600) when absent."""
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(SECRET_BYTES) + "\n")
+    if path.stat().st_mode & 0o077:
+        raise SecretsError(f"{path} is readable by others; chmod 600 it")
+    return path
+
+
+def _ansible_vault(*args: str, input_text: str | None = None) -> str:
+    binary = Path(sys.executable).with_name("ansible-vault")
+    result = subprocess.run(
+        [str(binary), *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=VAULT_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SecretsError(f"ansible-vault {args[0]} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def read_vault(inventory_dir: Path, password_file: Path) -> dict[str, str]:
+    path = vault_file(inventory_dir)
+    text = _ansible_vault("view", "--vault-password-file", str(password_file), str(path))
+    values = yaml.safe_load(text) or {}
+    if not isinstance(values, dict):
+        raise SecretsError(f"{path} does not hold a mapping of secrets")
+    return {str(key): str(value) for key, value in values.items()}
+
+
+def write_vault(inventory_dir: Path, password_file: Path, values: Mapping[str, str]) -> Path:
+    """Encrypt ``values`` into the inventory's vault; plain text only ever in a 0600 temp file."""
+    path = vault_file(inventory_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lendstream-vault-") as scratch:
+        plain = Path(scratch) / "vault.yml"
+        _write_private(plain, "---\n" + yaml.safe_dump(dict(values), sort_keys=True))
+        _ansible_vault("encrypt", "--vault-password-file", str(password_file), str(plain))
+        path.write_text(plain.read_text())
+    return path
+
+
+def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) -> list[str]:
+    """Generate the secrets missing from the vault (all of them with ``rotate``); the names
+    that were (re)generated."""
+    ensure_password_file(password_file)
+    current = read_vault(inventory_dir, password_file) if vault_file(inventory_dir).exists() else {}
+    generated = [name for name in SECRET_NAMES if rotate or not current.get(name)]
+    if generated:
+        updated = dict(current)
+        updated.update({name: secrets.token_urlsafe(SECRET_BYTES) for name in generated})
+        write_vault(inventory_dir, password_file, updated)
+    return generated
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lendstream secrets", description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["new", "show"])
+    parser.add_argument("--inventory-dir", type=Path, required=True)
+    parser.add_argument("--vault-password-file", type=Path, default=None)
+    parser.add_argument("--rotate", action="store_true", help="replace every existing secret")
+    args = parser.parse_args(argv)
+    password_file = args.vault_password_file or default_password_file(args.inventory_dir)
+    try:
+        if args.action == "new":
+            generated = new_secrets(args.inventory_dir, password_file, args.rotate)
+            print(f"vault: {vault_file(args.inventory_dir)}")
+            print(f"vault password file: {password_file} (share it out of band; never commit it)")
+            print("generated: " + (", ".join(generated) or "nothing (all present; --rotate)"))
+        else:
+            names = read_vault(args.inventory_dir, password_file)
+            print("\n".join(f"{name}: <{len(value)} characters>" for name, value in names.items()))
+    except (SecretsError, OSError) as error:
+        print(f"secrets: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
