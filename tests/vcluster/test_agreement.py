@@ -116,7 +116,7 @@ def test_vagrant_montana_inventory_and_harness_list_the_same_nodes() -> None:
     """Vagrant's own machine list, the checked-in montana inventory and the simulated cluster's
     node list (from `python -m lendstream.vcluster status`) name the same nodes and addresses."""
     validate = subprocess.run(
-        ["vagrant", "validate", "--ignore-provider", "--machine-readable"],
+        ["vagrant", "validate", "--machine-readable"],
         check=False,
         capture_output=True,
         text=True,
