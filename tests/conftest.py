@@ -1,4 +1,4 @@
-"""Session fixtures that bring up the parts of the single-machine stack a test needs.
+"""Session fixtures: the parts of the single-machine stack a test needs, and a trained model.
 
 Each fixture starts what is missing (`lendstream.stack.runtime.ensure_up`) and, at session end,
 stops only what it started itself — unless `LENDSTREAM_KEEP_STACK=1`, which leaves it running.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,17 @@ def stack_hbase() -> Iterator[StackEndpoints]:
 def stack_storm() -> Iterator[StackEndpoints]:
     """Storm nimbus, supervisor and UI; needs ZooKeeper."""
     yield from _stack_session("storm")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model artifact trained once per session on the real rows, with light search settings:
+    what the risk services of the service and end-to-end tests serve."""
+    from lendstream.model import artifact  # noqa: PLC0415 - heavy imports only when needed
+    from lendstream.model.train import TrainingConfig, train  # noqa: PLC0415
+
+    config = TrainingConfig(
+        bootstrap_resamples=50, cv_folds=2, cv_repeats=1, c_grid=(0.1,), inner_folds=2
+    )
+    result = train(config=config)
+    return artifact.save(result.pipeline, result.metadata, root=tmp_path_factory.mktemp("model"))

@@ -13,24 +13,11 @@ from lendstream.stack.runtime import StackEndpoints
 
 
 @pytest.fixture(scope="session")
-def e2e_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model artifact trained on the real rows with light search settings."""
-    from lendstream.model import artifact  # noqa: PLC0415 - heavy imports only when needed
-    from lendstream.model.train import TrainingConfig, train  # noqa: PLC0415
-
-    config = TrainingConfig(
-        bootstrap_resamples=50, cv_folds=2, cv_repeats=1, c_grid=(0.1,), inner_folds=2
-    )
-    result = train(config=config)
-    return artifact.save(result.pipeline, result.metadata, root=tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="session")
 def e2e_risk_service(
-    e2e_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RiskServiceSettings]:
     """The risk service under gunicorn; its token lives in a file the Storm worker reads."""
-    with risk_service(e2e_model_dir, tmp_path_factory.mktemp("risk-service")) as process:
+    with risk_service(model_dir, tmp_path_factory.mktemp("risk-service")) as process:
         yield process.settings
 
 

@@ -64,19 +64,6 @@ def serving(database: ApplicantDatabase, work_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model artifact trained by ``lendstream.model`` on the real rows (light search settings)."""
-    from lendstream.model import artifact  # noqa: PLC0415 - heavy imports only when needed
-    from lendstream.model.train import TrainingConfig, train  # noqa: PLC0415
-
-    config = TrainingConfig(
-        bootstrap_resamples=50, cv_folds=2, cv_repeats=1, c_grid=(0.1,), inner_folds=2
-    )
-    result = train(config=config)
-    return artifact.save(result.pipeline, result.metadata, root=tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="session")
 def risk_service(
     model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RiskService]:
