@@ -407,7 +407,7 @@ def prepare(args: argparse.Namespace, risk: RiskServiceSettings) -> BenchSetup:
         topology_jar.local_settings(),
         kafka_dead_letter_topic=f"bench.{run_id}.dlq",
         kafka_group_id=f"bench-{run_id}",
-        risk_service_url=risk.base_url,
+        risk_service_urls=risk.base_url,
         risk_service_token_file=risk.token_file or "",
         spout_batch_records=args.batch,
         spout_linger_ms=args.linger_ms,

@@ -14,8 +14,8 @@ from kafka.structs import OffsetAndMetadata
 
 from lendstream.pipeline.dead_letter import DeadLetterPublisher
 from lendstream.pipeline.flow import SourceRecord, apply_rules, apply_scores, triage_all
-from lendstream.pipeline.hbase_writer import HBaseSettings, HBaseWriter
-from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings
+from lendstream.pipeline.hbase_writer import HBaseWriter
+from lendstream.pipeline.scoring import RiskServiceClient
 from lendstream.pipeline.topology_conf import TopologyConf
 
 
@@ -42,12 +42,8 @@ def run_baseline(
     )
     partitions = consumer.partitions_for_topic(conf.kafka_topic) or set()
     consumer.assign([TopicPartition(conf.kafka_topic, p) for p in sorted(partitions)])
-    client = RiskServiceClient(
-        RiskServiceSettings.from_token_file(conf.risk_service_url, conf.risk_service_token_file)
-    )
-    writer = HBaseWriter(
-        HBaseSettings(conf.hbase_host, conf.hbase_port, conf.hbase_table, conf.hbase_batch_size)
-    )
+    client = RiskServiceClient(conf.risk_service_settings())
+    writer = HBaseWriter(conf.hbase_settings())
     publisher = DeadLetterPublisher(conf.kafka_bootstrap_servers, conf.kafka_dead_letter_topic)
     handled = stored = dead_lettered = 0
     start_wall, start_cpu = time.monotonic(), time.process_time()

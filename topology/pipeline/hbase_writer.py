@@ -8,6 +8,8 @@ are the server's write time, which the benchmark reads for end-to-end latency.
 
 HBase's Thrift server drops sockets idle for 60 s, so the writer reconnects before reusing an idle
 connection and retries a whole batch once on a dropped one (safe: the writes are idempotent).
+With several Thrift servers (``failover_hosts``), each retry after a connection error goes to the
+next server, which the writer then keeps using (lendstream.pipeline.endpoints).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import happybase
 from thriftpy2.transport import TTransportException
 
+from lendstream.pipeline.endpoints import EndpointRotation
 from lendstream.pipeline.flow import REJECTED, Applicant, Outcome
 
 TABLE = "members"
@@ -69,6 +72,12 @@ class HBaseSettings:
     timeout_ms: int = 30_000
     attempts: int = 3
     max_idle_s: float = MAX_IDLE_S  # reconnect before reusing a connection idle this long
+    failover_hosts: tuple[str, ...] = ()  # Thrift servers tried in turn after host
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Every Thrift server this writer may use, in the order it tries them."""
+        return (self.host, *self.failover_hosts)
 
 
 def ensure_table(connection: happybase.Connection, table: str = TABLE) -> None:
@@ -87,6 +96,7 @@ class HBaseWriter:
 
     def __init__(self, settings: HBaseSettings) -> None:
         self.settings = settings
+        self.rotation = EndpointRotation(settings.hosts)
         self._connection: happybase.Connection | None = None
         self._last_used = 0.0
         self.dropped_connections = 0  # connections found broken while writing (then retried)
@@ -94,7 +104,7 @@ class HBaseWriter:
     def _fresh_connection(self) -> happybase.Connection:
         self.close()
         self._connection = happybase.Connection(
-            self.settings.host, self.settings.port, timeout=self.settings.timeout_ms
+            self.rotation.current, self.settings.port, timeout=self.settings.timeout_ms
         )
         return self._connection
 
@@ -128,10 +138,12 @@ class HBaseWriter:
                 last_error = error
                 self.dropped_connections += 1
                 self.close()
+                self.rotation.fail_over()
                 time.sleep(0.2 * (attempt + 1))
         raise HBaseWriteError(
             f"could not write {len(rows)} rows to {self.settings.table} at "
-            f"{self.settings.host}:{self.settings.port} after {self.settings.attempts} attempts: "
+            f"{','.join(self.rotation.endpoints)} port {self.settings.port} "
+            f"after {self.settings.attempts} attempts: "
             f"{type(last_error).__name__}: {last_error}"
         )
 

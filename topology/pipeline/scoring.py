@@ -3,6 +3,10 @@
 A batch is retried on transport errors, 5xx and 429 with exponential backoff, a bounded number of
 times; if it still fails, :class:`ScoringError` is raised so the caller (the score bolt, the
 baseline loop) fails its input for replay. Nothing is ever dropped silently.
+
+With several risk services (``failover_urls``), a failure worth retrying (connection refused,
+reset or timed out; 5xx, 429) moves the client on to the next service, which it then keeps
+using (lendstream.pipeline.endpoints).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import requests
 
+from lendstream.pipeline.endpoints import EndpointRotation
 from lendstream.pipeline.record import CleanApplicant
 
 MAX_BATCH = 1_000  # the risk service's limit per request (docs/architecture.md)
@@ -49,6 +54,13 @@ class RiskServiceSettings:
     first_backoff_s: float = 0.2
     max_batch: int = MAX_BATCH
     token_file: str | None = None  # where the token came from, to hand on to other processes
+    failover_urls: tuple[str, ...] = ()  # tried in turn after base_url on a transport error
+    connect_timeout_s: float = 3.0  # a dead node fails over quickly; timeout_s bounds the answer
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every risk service this client may use, in the order it tries them."""
+        return (self.base_url, *self.failover_urls)
 
     @classmethod
     def from_token_file(
@@ -63,7 +75,7 @@ class RiskServiceClient:
 
     def __init__(self, settings: RiskServiceSettings, session: requests.Session | None = None):
         self.settings = settings
-        self._url = settings.base_url.rstrip("/") + "/v1/score"
+        self.rotation = EndpointRotation([url.rstrip("/") + "/v1/score" for url in settings.urls])
         self._session = session or requests.Session()
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
 
@@ -93,31 +105,36 @@ class RiskServiceClient:
 
     def _post_with_retries(self, body: bytes, count: int) -> Any:
         last_problem = "no attempt made"
+        timeout = (
+            min(self.settings.connect_timeout_s, self.settings.timeout_s),
+            self.settings.timeout_s,
+        )
         for attempt in range(self.settings.max_attempts):
             if attempt:
                 time.sleep(self.settings.first_backoff_s * 2 ** (attempt - 1))
+            url = self.rotation.current
             try:
-                response = self._session.post(
-                    self._url, data=body, headers=JSON_HEADERS, timeout=self.settings.timeout_s
-                )
+                response = self._session.post(url, data=body, headers=JSON_HEADERS, timeout=timeout)
             except requests.RequestException as error:
-                last_problem = f"{type(error).__name__}: {error}"
+                last_problem = f"{type(error).__name__} from {url}: {error}"
+                self.rotation.fail_over()
                 continue
             if response.status_code == 200:
                 try:
                     return response.json()
                 except ValueError:
-                    last_problem = "the answer is not JSON"
+                    last_problem = f"the answer from {url} is not JSON"
                     continue
             if response.status_code in RETRYABLE_STATUSES:
-                last_problem = f"HTTP {response.status_code}"
+                last_problem = f"HTTP {response.status_code} from {url}"
+                self.rotation.fail_over()
                 continue
             raise ScoringRejectedError(
                 f"risk service refused a batch of {count}: HTTP {response.status_code} "
                 f"{response.text[:500]}"
             )
         raise ScoringError(
-            f"risk service at {self._url} failed a batch of {count} after "
+            f"risk service at {', '.join(self.rotation.endpoints)} failed a batch of {count} after "
             f"{self.settings.max_attempts} attempts; last: {last_problem}"
         )
 

@@ -3,12 +3,21 @@
 They are set at submit time (``sparse submit -o key=value``, see lendstream.stack.topology_jar)
 and carry only addresses and file paths — the risk-service token is read from a file on the
 worker, so it never shows in the Storm UI's topology configuration.
+
+``risk_service_urls`` and ``hbase_hosts`` are comma-separated lists (one entry on the
+single-machine stack, one per node on a cluster); :meth:`TopologyConf.risk_service_settings` and
+:meth:`TopologyConf.hbase_settings` give a task its own first endpoint and the others to fail
+over to (lendstream.pipeline.endpoints).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from typing import Any
+
+from lendstream.pipeline.endpoints import rotated, split_list
+from lendstream.pipeline.hbase_writer import HBaseSettings
+from lendstream.pipeline.scoring import RiskServiceSettings
 
 PREFIX = "lendstream."
 
@@ -23,10 +32,10 @@ class TopologyConf:
     spout_poll_timeout_ms: int = 50
     spout_linger_ms: int = 50
     spout_commit_interval_ms: int = 200
-    risk_service_url: str = "http://127.0.0.1:8090"
+    risk_service_urls: str = "http://127.0.0.1:8090"  # comma-separated
     risk_service_token_file: str = ""
     risk_service_timeout_s: float = 10.0
-    hbase_host: str = "127.0.0.1"
+    hbase_hosts: str = "127.0.0.1"  # comma-separated Thrift servers
     hbase_port: int = 9090
     hbase_table: str = "members"
     hbase_batch_size: int = 500
@@ -37,8 +46,43 @@ class TopologyConf:
         for field in fields(cls):
             key = PREFIX + field.name
             if key in storm_conf and storm_conf[key] is not None:
-                values[field.name] = type(getattr(cls, field.name))(storm_conf[key])
+                value = storm_conf[key]
+                if isinstance(value, list | tuple):  # a list given as such: same as "a,b"
+                    value = ",".join(str(entry) for entry in value)
+                values[field.name] = type(getattr(cls, field.name))(value)
         return cls(**values)
+
+    @property
+    def risk_service_url(self) -> str:
+        """The first risk service: for tools that talk to one (demo, bench, tests)."""
+        return split_list(self.risk_service_urls)[0]
+
+    @property
+    def hbase_host(self) -> str:
+        """The first HBase Thrift server: for tools that read through one (demo, bench, tests)."""
+        return split_list(self.hbase_hosts)[0]
+
+    def risk_service_settings(self, task_index: int = 0) -> RiskServiceSettings:
+        """The score client of task ``task_index``: its own risk service first, then the others.
+        Reads the token from ``risk_service_token_file``."""
+        first, *others = rotated(split_list(self.risk_service_urls), task_index)
+        return RiskServiceSettings.from_token_file(
+            first,
+            self.risk_service_token_file,
+            timeout_s=self.risk_service_timeout_s,
+            failover_urls=tuple(others),
+        )
+
+    def hbase_settings(self, task_index: int = 0) -> HBaseSettings:
+        """The HBase writer of task ``task_index``: its own Thrift server first, then the others."""
+        first, *others = rotated(split_list(self.hbase_hosts), task_index)
+        return HBaseSettings(
+            host=first,
+            port=self.hbase_port,
+            table=self.hbase_table,
+            batch_size=self.hbase_batch_size,
+            failover_hosts=tuple(others),
+        )
 
     def as_storm_options(self) -> dict[str, Any]:
         return {PREFIX + field.name: getattr(self, field.name) for field in fields(self)}

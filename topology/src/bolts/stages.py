@@ -5,6 +5,9 @@ A tuple between bolts is ``[applicants, outcomes]``: the batch packed as one JSO
 until the decide bolt). Every bolt anchors what it emits to its input and acks it only when its
 work is done; a bolt that cannot do its work (risk service or HBase unreachable after bounded
 retries) FAILS the tuple, so the spout replays the batch. Nothing is ever dropped silently.
+
+With several risk services or HBase Thrift servers, task i of a bolt starts at endpoint i % n and
+fails over to the next on a connection error (TopologyConf.risk_service_settings / hbase_settings).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, ClassVar
 from streamparse import Bolt, Stream
 
 from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher
+from lendstream.pipeline.endpoints import task_position
 from lendstream.pipeline.flow import (
     apply_rules,
     apply_scores,
@@ -25,14 +29,9 @@ from lendstream.pipeline.flow import (
     unpack_outcomes,
     unpack_records,
 )
-from lendstream.pipeline.hbase_writer import HBaseSettings, HBaseWriteError, HBaseWriter
+from lendstream.pipeline.hbase_writer import HBaseWriteError, HBaseWriter
 from lendstream.pipeline.multilang_json import use_stdlib_json
-from lendstream.pipeline.scoring import (
-    RiskServiceClient,
-    RiskServiceSettings,
-    ScoringError,
-    ScoringRejectedError,
-)
+from lendstream.pipeline.scoring import RiskServiceClient, ScoringError, ScoringRejectedError
 from lendstream.pipeline.topology_conf import TopologyConf
 
 use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
@@ -47,6 +46,7 @@ class _StageBolt(Bolt):
 
     def initialize(self, storm_conf: dict[str, Any], context: dict[str, Any]) -> None:
         self.conf = TopologyConf.from_storm_conf(storm_conf)
+        self.task_index, _ = task_position(context)
         self.setup()
 
     def setup(self) -> None:
@@ -95,13 +95,9 @@ class ScoreBolt(_StageBolt):
     ]
 
     def setup(self) -> None:
-        self.client = RiskServiceClient(
-            RiskServiceSettings.from_token_file(
-                self.conf.risk_service_url,
-                self.conf.risk_service_token_file,
-                timeout_s=self.conf.risk_service_timeout_s,
-            )
-        )
+        settings = self.conf.risk_service_settings(self.task_index)
+        self.client = RiskServiceClient(settings)
+        self.logger.info("task %d scores at %s", self.task_index, ", ".join(settings.urls))
 
     def process(self, tup: Any) -> None:
         packed, outcomes = tup.values
@@ -133,14 +129,9 @@ class SaveBolt(_StageBolt):
     outputs: ClassVar[list[Any]] = []
 
     def setup(self) -> None:
-        self.writer = HBaseWriter(
-            HBaseSettings(
-                host=self.conf.hbase_host,
-                port=self.conf.hbase_port,
-                table=self.conf.hbase_table,
-                batch_size=self.conf.hbase_batch_size,
-            )
-        )
+        settings = self.conf.hbase_settings(self.task_index)
+        self.writer = HBaseWriter(settings)
+        self.logger.info("task %d writes through %s", self.task_index, ", ".join(settings.hosts))
 
     def process(self, tup: Any) -> None:
         packed, outcomes = tup.values
