@@ -11,19 +11,35 @@ environments, and :func:`render_config` writes a copy whose environment points a
 the workers must run (this checkout's venv locally, the Ansible-built venv on a cluster) and
 carries the ``lendstream.*`` topology settings. See docs/topology.md.
 
-Usage: ``python -m lendstream.stack.topology_jar build|deploy|kill|status``.
+Deploying where a topology of the same name runs replaces it safely (:func:`replace_running`):
+kill with a drain longer than the topology's message timeout (nimbus deactivates it first, so the
+spout stops emitting while the batches in flight finish and are committed), wait until nimbus
+forgets it, then submit. The spout commits an offset only after its batch's tuple tree is acked
+and HBase rows are keyed by member id, so the new topology re-reads whatever the old one had not
+finished, and nothing is lost.
+
+A cluster target comes from an Ansible inventory (``--inventory PATH``, read with
+``ansible-inventory``): nimbus from group ``storm_nimbus``, Kafka brokers from ``kafka_broker``,
+risk services from ``risk_service``, HBase Thrift servers from ``hbase_thrift``; the workers' venv
+and the risk-service token file are the ones the ``topology`` Ansible role puts on the
+supervisors. Or explicitly, as that role calls it: ``--nimbus-seed NAME=HOST:PORT`` (repeated)
+and ``--set kafka_bootstrap_servers=… --set risk_service_urls=… --set hbase_hosts=…``.
+
+Usage: ``python -m lendstream.stack.topology_jar build|deploy|kill|status [--inventory PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
 import zipfile
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +57,13 @@ TOPOLOGY_NAME = "lendstream"  # the name on nimbus
 DEFINITION = "loan_risk"
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed entry times: the same sources give the same jar
 SUBMIT_TIMEOUT_S = 180.0
+DRAIN_MARGIN_S = 10  # the drain before a kill: the running topology's message timeout + this
+FORGET_TIMEOUT_S = 120.0  # after the drain, how long nimbus may take to forget a killed topology
+# On a cluster (the topology Ansible role's defaults; --token-file / --workers-venv override them).
+DIGEST_OPTION = "lendstream.deployment_digest"  # what a submission deployed (jar + environment)
+UNCHANGED = "UNCHANGED"  # deploy's answer when it left an identical running topology alone
+CLUSTER_TOKEN_FILE = "/etc/lendstream/topology/risk-service-token"
+CLUSTER_PORTS = {"kafka_broker": 9092, "risk_service": 8090, "hbase_thrift": 9090, "nimbus": 6627}
 
 
 def build_jar(jar_path: Path = BUILD_DIR / "lendstream-topology.jar") -> Path:
@@ -78,7 +101,10 @@ def render_config(
     venv_prefix: str | None = None,
     extra_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The checked-in config.json with one environment completed for this submission."""
+    """The checked-in config.json with one environment completed for this submission.
+    ``extra_options`` may override Storm settings of the topology definition (e.g.
+    ``topology.message.timeout.secs``): :func:`submit` passes every option as ``-o``, which
+    streamparse ranks above the definition's own ``config``."""
     config = json.loads((PROJECT_DIR / "config.json").read_text())
     env = config["envs"][environment]
     if nimbus is not None:
@@ -98,7 +124,7 @@ def submit(
     config: dict[str, Any],
     jar: Path,
     name: str = TOPOLOGY_NAME,
-    force: bool = True,
+    force: bool = False,
     timeout_s: float = SUBMIT_TIMEOUT_S,
 ) -> str:
     """Run ``sparse submit -j <jar>`` with the rendered config; returns its output."""
@@ -122,7 +148,9 @@ def submit(
         "--wait",
         "1",
     ]
-    if force:
+    for key, value in config["envs"][environment].get("options", {}).items():
+        command += ["-o", f"{key}={json.dumps(value)}"]  # JSON is YAML: values keep their type
+    if force:  # streamparse's own replace: kill after 1 s and wait without bound (see deploy)
         command.append("--force")
     # streamparse refuses to run as root unless LEIN_ROOT is set (a lein habit; no lein runs).
     environ = {**os.environ, "LEIN_ROOT": "1"}
@@ -152,17 +180,123 @@ def running_topologies(nimbus: str) -> dict[str, str]:
     return {topology.name: topology.status for topology in summary.topologies or []}
 
 
-def kill(nimbus: str, name: str = TOPOLOGY_NAME, wait_s: int = 1, timeout_s: float = 60.0) -> bool:
-    """Kill a topology and wait until nimbus forgets it; False if it was not running."""
+def leader_nimbus(seeds: dict[str, str]) -> str:
+    """The leading nimbus's address (host:port) among ``seeds`` (inventory name → address the
+    controller reaches it at): only the leader accepts a submission (Storm's nimbus.seeds). Each
+    nimbus reports the leader by its own host name, matched to the inventory name (or its first
+    label, for a fully qualified name)."""
+    problems = []
+    for address in seeds.values():
+        try:
+            summary = nimbus_client(address, timeout_ms=10_000).getClusterInfo()
+        except Exception as error:  # unreachable or not serving: ask the next seed
+            problems.append(f"{address}: {type(error).__name__}: {error}")
+            continue
+        leaders = [n.host for n in summary.nimbuses or [] if n.isLeader]
+        for host in leaders:
+            for name, candidate in seeds.items():
+                if host in {name, candidate.rsplit(":", 1)[0]} or host.split(".")[0] == name:
+                    return candidate
+        problems.append(f"{address}: leader {leaders or 'none'} is not among the seeds")
+    raise RuntimeError(f"no leading nimbus among {list(seeds)}: {'; '.join(problems)}")
+
+
+def running_conf(nimbus: str, name: str) -> dict[str, Any] | None:
+    """The Storm configuration of the running topology ``name`` (None: not running)."""
+    client = nimbus_client(nimbus)
+    for topology in client.getClusterInfo().topologies or []:
+        if topology.name == name:
+            conf: dict[str, Any] = json.loads(client.getTopologyConf(topology.id))
+            return conf
+    return None
+
+
+def deployment_digest(config: dict[str, Any], jar: Path) -> str:
+    """What a submission deploys: the jar's bytes and the environment it runs with."""
+    digest = hashlib.sha256(jar.read_bytes())
+    digest.update(json.dumps(config["envs"], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def kill(
+    nimbus: str,
+    name: str = TOPOLOGY_NAME,
+    wait_s: int = 1,
+    timeout_s: float = 60.0,
+    report: Callable[[str], None] = lambda line: None,
+) -> bool:
+    """Kill a topology (nimbus deactivates it for ``wait_s`` first) and wait until nimbus forgets
+    it, at most ``wait_s + timeout_s``; False if it was not running."""
     if name not in running_topologies(nimbus):
         return False
     nimbus_client(nimbus).killTopologyWithOpts(name=name, options=KillOptions(wait_secs=wait_s))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    start = time.monotonic()
+    bound = wait_s + timeout_s
+    next_report = start + 15.0
+    while (waited := time.monotonic() - start) < bound:
         if name not in running_topologies(nimbus):
             return True
+        if time.monotonic() >= next_report:
+            phase = "draining" if waited < wait_s else "waiting for nimbus to forget it"
+            report(f"  {phase}: {waited:.0f} s of at most {bound:.0f} s")
+            next_report += 15.0
         time.sleep(1.0)
-    raise TimeoutError(f"topology {name} still known to nimbus after {timeout_s:.0f} s")
+    raise TimeoutError(f"topology {name} still known to nimbus after {bound:.0f} s")
+
+
+def replace_running(
+    nimbus: str,
+    name: str,
+    drain_s: int | None = None,
+    report: Callable[[str], None] = print,
+) -> bool:
+    """If ``name`` runs: kill it with a drain longer than its message timeout and wait until
+    nimbus forgets it (bounded). False if nothing of that name ran."""
+    conf = running_conf(nimbus, name)
+    if conf is None:
+        report(f"no topology {name} running on {nimbus}: plain submission")
+        return False
+    timeout = int(conf.get("topology.message.timeout.secs") or 30)
+    drain = drain_s if drain_s is not None else timeout + DRAIN_MARGIN_S
+    report(
+        f"replacing {name} on {nimbus}: deactivated now, killed after a {drain} s drain "
+        f"(its message timeout is {timeout} s), so the batches in flight finish and commit"
+    )
+    start = time.monotonic()
+    kill(nimbus, name, wait_s=drain, timeout_s=FORGET_TIMEOUT_S, report=report)
+    report(f"{name} killed and forgotten by nimbus after {time.monotonic() - start:.0f} s")
+    return True
+
+
+def deploy(
+    config: dict[str, Any],
+    nimbus: str,
+    name: str = TOPOLOGY_NAME,
+    *,
+    drain_s: int | None = None,
+    report: Callable[[str], None] = print,
+    skip_if_unchanged: bool = False,
+) -> str:
+    """Build the jar, replace a running topology of that name safely, submit; returns sparse's
+    output. The submission carries ``lendstream.deployment_digest`` (jar and environment); with
+    ``skip_if_unchanged``, a running topology with the same digest is left alone and
+    ``UNCHANGED`` returned."""
+    jar = build_jar()
+    digest = deployment_digest(config, jar)
+    if skip_if_unchanged:
+        running = running_conf(nimbus, name) or {}
+        if running.get(DIGEST_OPTION) == digest:
+            report(f"{name} on {nimbus} already runs deployment {digest}: left alone")
+            return UNCHANGED
+    environment = next(iter(config["envs"]))
+    config["envs"][environment]["options"][DIGEST_OPTION] = digest
+    replaced = replace_running(nimbus, name, drain_s, report)
+    output = submit(config, jar, name=name)
+    report(
+        f"submitted {name} (deployment {digest}) to {nimbus}"
+        + (" (replacing the old one)" if replaced else "")
+    )
+    return output
 
 
 def local_settings(layout: StackLayout | None = None) -> TopologyConf:
@@ -171,9 +305,9 @@ def local_settings(layout: StackLayout | None = None) -> TopologyConf:
     ports = layout.ports
     return TopologyConf(
         kafka_bootstrap_servers=f"{layout.host}:{ports.kafka}",
-        hbase_host=layout.host,
+        hbase_hosts=layout.host,
         hbase_port=ports.hbase_thrift,
-        risk_service_url=f"http://{layout.host}:{ports.risk_service}",
+        risk_service_urls=f"http://{layout.host}:{ports.risk_service}",
         risk_service_token_file=str(layout.secrets / "risk-service-token"),
     )
 
@@ -186,23 +320,149 @@ def local_nimbus(layout: StackLayout | None = None) -> str:
 def deploy_local(
     settings: TopologyConf | None = None,
     name: str = TOPOLOGY_NAME,
+    *,
     extra_options: dict[str, Any] | None = None,
     nimbus: str | None = None,
+    drain_s: int | None = None,
+    report: Callable[[str], None] = lambda line: None,
+    skip_if_unchanged: bool = False,
 ) -> str:
     """Build the jar and submit the topology (default: to the local stack's nimbus), replacing
-    a running topology of the same name."""
+    a running topology of the same name safely (:func:`replace_running`)."""
     layout = StackLayout.default()
     settings = settings or local_settings(layout)
     if not Path(settings.risk_service_token_file).is_file():
         raise FileNotFoundError(
             f"the risk service's token file {settings.risk_service_token_file!r} is missing: "
             "start the risk service first, or point at its token with "
-            "--set risk_service_token_file=PATH --set risk_service_url=URL"
+            "--set risk_service_token_file=PATH --set risk_service_urls=URL[,URL…]"
         )
-    config = render_config(
-        "local", settings, nimbus or local_nimbus(layout), sys.prefix, extra_options
+    nimbus = nimbus or local_nimbus(layout)
+    config = render_config("local", settings, nimbus, sys.prefix, extra_options)
+    return deploy(
+        config,
+        nimbus,
+        name,
+        drain_s=drain_s,
+        report=report,
+        skip_if_unchanged=skip_if_unchanged,
     )
-    return submit(config, build_jar(), name=name)
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """Where and how the topology runs on a cluster described by an Ansible inventory."""
+
+    nimbus_seeds: dict[str, str]  # inventory name → host:port the controller reaches it at
+    supervisors: list[str]  # inventory host names (the workers' view, through /etc/hosts)
+    settings: TopologyConf
+
+
+def inventory_groups(inventory: Path) -> tuple[dict[str, list[str]], dict[str, dict[str, Any]]]:
+    """Group → its hosts (children included, inventory order), and each host's variables."""
+    result = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "ansible-inventory"), "-i", str(inventory), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"ansible-inventory failed on {inventory}:\n{result.stderr[-2000:]}")
+    data = json.loads(result.stdout)
+    hostvars: dict[str, dict[str, Any]] = data.get("_meta", {}).get("hostvars", {})
+
+    def hosts_of(group: str, seen: frozenset[str] = frozenset()) -> list[str]:
+        entry = data.get(group, {})
+        hosts = list(entry.get("hosts", []))
+        for child in entry.get("children", []):
+            if child not in seen:
+                hosts += [h for h in hosts_of(child, seen | {group}) if h not in hosts]
+        return hosts
+
+    groups = {name: hosts_of(name) for name in data if name != "_meta"}
+    return groups, hostvars
+
+
+def cluster_target(
+    inventory: Path, token_file: str = CLUSTER_TOKEN_FILE, base: TopologyConf | None = None
+) -> ClusterTarget:
+    """The topology's settings on the cluster of ``inventory``: every Kafka broker, risk service
+    and HBase Thrift server by its inventory name; nimbus seeds by the address the controller
+    reaches them at. Ports: the host's ``kafka_broker_port`` / ``risk_service_port`` /
+    ``hbase_thrift_port`` / ``storm_nimbus_thrift_port`` variables if the inventory sets them."""
+    groups, hostvars = inventory_groups(inventory)
+
+    def members(group: str) -> list[str]:
+        hosts = groups.get(group, [])
+        if not hosts:
+            raise ValueError(f"inventory {inventory} has no host in group {group!r}")
+        return hosts
+
+    def port(host: str, variable: str, default: int) -> int:
+        return int(hostvars.get(host, {}).get(variable, default))
+
+    brokers = [
+        f"{h}:{port(h, 'kafka_broker_port', CLUSTER_PORTS['kafka_broker'])}"
+        for h in members("kafka_broker")
+    ]
+    risk_urls = [
+        f"http://{h}:{port(h, 'risk_service_port', CLUSTER_PORTS['risk_service'])}"
+        for h in members("risk_service")
+    ]
+    thrift_hosts = members("hbase_thrift")
+    thrift_ports = {
+        port(h, "hbase_thrift_port", CLUSTER_PORTS["hbase_thrift"]) for h in thrift_hosts
+    }
+    if len(thrift_ports) != 1:
+        raise ValueError(f"the HBase Thrift servers listen on different ports: {thrift_ports}")
+    seeds = {
+        h: f"{hostvars.get(h, {}).get('ansible_host', h)}:"
+        f"{port(h, 'storm_nimbus_thrift_port', CLUSTER_PORTS['nimbus'])}"
+        for h in members("storm_nimbus")
+    }
+    settings = replace(
+        base or TopologyConf(),
+        kafka_bootstrap_servers=",".join(brokers),
+        risk_service_urls=",".join(risk_urls),
+        risk_service_token_file=token_file,
+        hbase_hosts=",".join(thrift_hosts),
+        hbase_port=thrift_ports.pop(),
+    )
+    return ClusterTarget(seeds, members("storm_supervisor"), settings)
+
+
+def deploy_cluster(
+    target: ClusterTarget,
+    name: str = TOPOLOGY_NAME,
+    *,
+    workers_venv: str | None = None,
+    drain_s: int | None = None,
+    report: Callable[[str], None] = print,
+    skip_if_unchanged: bool = False,
+) -> str:
+    """Submit to the cluster's leading nimbus, replacing a running topology safely."""
+    nimbus = leader_nimbus(target.nimbus_seeds)
+    report(f"leading nimbus: {nimbus}")
+    config = render_config("cluster", target.settings, nimbus, workers_venv)
+    if target.supervisors:
+        config["envs"]["cluster"]["workers"] = target.supervisors
+    return deploy(
+        config,
+        nimbus,
+        name,
+        drain_s=drain_s,
+        report=report,
+        skip_if_unchanged=skip_if_unchanged,
+    )
+
+
+def apply_overrides(settings: TopologyConf, overrides: list[str]) -> TopologyConf:
+    """``["field=value", …]`` applied to ``settings`` (each value converted to the field's type)."""
+    pairs = dict(item.split("=", 1) for item in overrides)
+    return replace(
+        settings, **{key: type(getattr(settings, key))(value) for key, value in pairs.items()}
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -216,21 +476,72 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FIELD=VALUE",
         help="override a topology setting, e.g. --set hbase_table=members_test",
     )
+    parser.add_argument(
+        "--inventory", type=Path, help="an Ansible inventory: deploy to that cluster"
+    )
+    parser.add_argument(
+        "--nimbus-seed",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="cluster without --inventory: a nimbus (its host name = the address to reach it)",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=CLUSTER_TOKEN_FILE,
+        help="cluster: the risk-service token file on the supervisors",
+    )
+    parser.add_argument(
+        "--workers-venv",
+        help="cluster: the Python venv on the supervisors (default: topology/config.json)",
+    )
+    parser.add_argument(
+        "--skip-if-unchanged",
+        action="store_true",
+        help="leave a running topology with the same jar and settings alone (prints UNCHANGED)",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=int,
+        help="drain before killing a running topology (default: its message timeout + 10 s)",
+    )
     args = parser.parse_args(argv)
-    layout = StackLayout.default()
-    nimbus = f"{layout.host}:{layout.ports.storm_nimbus}"
+    target = None
+    if args.inventory is not None:
+        target = cluster_target(args.inventory, args.token_file)
+        target = replace(target, settings=apply_overrides(target.settings, args.set))
+    elif args.nimbus_seed:
+        seeds = dict(seed.split("=", 1) for seed in args.nimbus_seed)
+        settings = TopologyConf(risk_service_token_file=args.token_file)
+        target = ClusterTarget(seeds, [], apply_overrides(settings, args.set))
     if args.action == "build":
         print(build_jar())
-    elif args.action == "deploy":
-        settings = local_settings(layout)
-        overrides = dict(item.split("=", 1) for item in args.set)
-        settings = replace(
-            settings,
-            **{key: type(getattr(settings, key))(value) for key, value in overrides.items()},
-        )
+        return
+    nimbus = leader_nimbus(target.nimbus_seeds) if target else local_nimbus()
+    if args.action == "deploy":
         try:
-            print(deploy_local(settings, args.name))
-        except (FileNotFoundError, RuntimeError) as error:
+            if target is not None:
+                print(
+                    deploy_cluster(
+                        target,
+                        args.name,
+                        workers_venv=args.workers_venv,
+                        drain_s=args.drain_seconds,
+                        skip_if_unchanged=args.skip_if_unchanged,
+                    )
+                )
+            else:
+                settings = apply_overrides(local_settings(), args.set)
+                print(
+                    deploy_local(
+                        settings,
+                        args.name,
+                        drain_s=args.drain_seconds,
+                        report=print,
+                        skip_if_unchanged=args.skip_if_unchanged,
+                    )
+                )
+        except (FileNotFoundError, RuntimeError, TimeoutError) as error:
             sys.exit(f"deploy failed: {error}")
     elif args.action == "kill":
         print("killed" if kill(nimbus, args.name) else f"{args.name} was not running")

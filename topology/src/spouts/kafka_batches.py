@@ -5,6 +5,11 @@ worker reads again at once from the committed offsets, without waiting for a gro
 An offset is committed only when every batch up to it is acknowledged (OffsetLedger); a failed
 batch is emitted again with the same records. ``next_tuple`` never blocks longer than one short
 poll, so the multilang heartbeat is always answered.
+
+While deactivated (a deploy replacing the topology deactivates it, then kills it after a drain
+longer than the message timeout) the spout emits nothing, and commits every ack at once instead
+of at most every ``spout_commit_interval_ms``: the batches still in flight end up committed, so
+the topology that replaces this one reads on from where they ended.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from streamparse import Spout
 
+from lendstream.pipeline.endpoints import task_position
 from lendstream.pipeline.flow import SourceRecord, pack_records
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.offsets import Batch, OffsetLedger, RecordBuffer
@@ -29,15 +35,6 @@ METADATA_TIMEOUT_S = 20.0  # below topology.subprocess.timeout.secs
 
 def own_partitions(partitions: set[int], task_index: int, task_count: int) -> list[int]:
     return sorted(p for p in partitions if p % task_count == task_index)
-
-
-def task_position(context: dict[str, Any]) -> tuple[int, int]:
-    """This task's index among its component's tasks, and how many there are."""
-    component = context["componentid"]
-    task_ids = sorted(
-        int(task) for task, name in context["task->component"].items() if name == component
-    )
-    return task_ids.index(int(context["taskid"])), len(task_ids)
 
 
 class KafkaBatchSpout(Spout):
@@ -65,6 +62,7 @@ class KafkaBatchSpout(Spout):
             if committed is not None:
                 self.consumer.seek(tp, committed)
         self.next_commit = 0.0
+        self.active = True
         # Records polled but not yet emitted: a tuple carries up to spout_batch_records of them,
         # gathered for at most spout_linger_ms (bigger batches under light load, bounded delay).
         self.buffer = RecordBuffer(
@@ -122,8 +120,20 @@ class KafkaBatchSpout(Spout):
         # one JSON string per tuple: cheap for the worker JVM (see lendstream.pipeline.flow)
         self.emit([pack_records(batch.records)], tup_id=batch.batch_id)
 
+    def activate(self) -> None:
+        self.active = True
+        self.logger.info("activated")
+
+    def deactivate(self) -> None:
+        self.active = False
+        self.logger.info("deactivated with %d batches in flight", len(self.ledger))
+        self.next_commit = 0.0
+        self._commit_if_due()
+
     def ack(self, tup_id: str) -> None:
         self.ledger.ack(tup_id)
+        if not self.active:  # draining before a kill: commit each ack at once
+            self.next_commit = 0.0
         self._commit_if_due()  # also while deactivated, when next_tuple is not called
 
     def fail(self, tup_id: str) -> None:

@@ -1,0 +1,114 @@
+"""Replacing a running topology mid-stream loses no applicant and duplicates no row.
+
+The deploy path (lendstream.stack.topology_jar.deploy_local → replace_running) kills the running
+topology of the same name with a drain longer than its message timeout, waits until nimbus
+forgets it, and submits the new one, while applicants keep arriving. Afterwards every valid
+applicant is in HBase exactly once with its decision, every malformed one is dead-lettered, and
+published = stored + dead-lettered. The message timeout is 30 s here (the default 120 s would
+only make the drain longer); nothing else differs from a normal deploy.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+from pipeline_run import PipelineRun, Produced, expected_outcomes, reconcile
+
+from lendstream.bench import committed_offsets, end_offsets
+from lendstream.model.synthetic import generate
+from lendstream.pipeline.scoring import RiskServiceSettings
+from lendstream.stack import topology_jar
+from lendstream.stack.runtime import StackEndpoints
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+APPLICANTS = 4_000
+MALFORMED_RATE = 0.05
+FIRST_CHUNK = 300  # produced before the paced stream: the first topology is consuming
+PACE_PER_S = 60.0  # the rest arrive over about a minute, longer than the replacement takes
+MESSAGE_TIMEOUT_S = 30
+DRAIN_TIMEOUT_S = 420.0
+
+
+def topology_ids(run: PipelineRun) -> list[str]:
+    summary = topology_jar.nimbus_client(run.nimbus).getClusterInfo()
+    return [t.id for t in summary.topologies or [] if t.name == run.topology_name]
+
+
+def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
+    e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
+) -> None:
+    conf = replace(
+        topology_jar.local_settings(),
+        kafka_bootstrap_servers=e2e_stack.kafka_bootstrap,
+        hbase_hosts=e2e_stack.hbase_thrift_host,
+        hbase_port=e2e_stack.hbase_thrift_port,
+        risk_service_urls=e2e_risk_service.base_url,
+        risk_service_token_file=str(e2e_risk_service.token_file),
+    )
+    nimbus = f"{e2e_stack.storm_nimbus_host}:{e2e_stack.storm_nimbus_port}"
+    run = PipelineRun.create(conf, nimbus)
+    report: list[str] = []
+
+    def deploy(skip_if_unchanged: bool = False) -> str:
+        return topology_jar.deploy_local(
+            run.conf,
+            run.topology_name,
+            nimbus=nimbus,
+            extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S},
+            report=report.append,
+            skip_if_unchanged=skip_if_unchanged,
+        )
+
+    applicants = list(generate(APPLICANTS, 21, MALFORMED_RATE))
+    first, rest = applicants[:FIRST_CHUNK], applicants[FIRST_CHUNK:]
+    produced = Produced()
+    producer = threading.Thread(
+        target=run.produce, args=(rest, produced), kwargs={"rate_per_s": PACE_PER_S}
+    )
+    try:
+        deploy()
+        (old_id,) = topology_ids(run)
+        run.produce(first, produced)
+        run.wait_until_some_committed(at_least=len(first), timeout_s=DRAIN_TIMEOUT_S)
+        producer.start()
+        run.wait_until_some_committed(at_least=len(first) + 200, timeout_s=DRAIN_TIMEOUT_S)
+        assert producer.is_alive(), "the producer finished before the replacement: not mid-stream"
+        published_before = sum(
+            end_offsets(run.conf.kafka_bootstrap_servers, run.conf.kafka_topic).values()
+        )
+        deploy()  # the same name: drain, kill, wait until forgotten, submit
+        published_after = sum(
+            end_offsets(run.conf.kafka_bootstrap_servers, run.conf.kafka_topic).values()
+        )
+        (new_id,) = topology_ids(run)
+        # Deploying the same jar and settings again leaves the running topology alone.
+        assert deploy(skip_if_unchanged=True) == topology_jar.UNCHANGED
+        assert topology_ids(run) == [new_id]
+        committed = committed_offsets(
+            conf.kafka_bootstrap_servers, run.conf.kafka_group_id, run.conf.kafka_topic
+        )
+        producer.join(timeout=180.0)
+        assert not producer.is_alive(), "the producer did not finish in time"
+        assert len(produced.values) == len(applicants)
+        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+        expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
+        counts = reconcile(run, produced, expected)
+    finally:
+        if producer.is_alive():
+            producer.join(timeout=180.0)
+        run.kill_topology()
+        run.drop()
+    print("\n" + "\n".join(report))
+    print(
+        f"replaced {old_id} by {new_id}; {published_after - published_before} records "
+        f"published during the switch; {sum(committed.values())} committed when the new one "
+        f"was submitted; "
+        f"{dict(counts)}"
+    )
+    assert new_id != old_id
+    assert any(line.startswith(f"replacing {run.topology_name}") for line in report), report
+    assert f"message timeout is {MESSAGE_TIMEOUT_S} s" in "\n".join(report), report
+    assert published_after > published_before, "nothing was published during the switch"
