@@ -64,13 +64,19 @@ STORM_NIMBUS_THRIFT = 6627
 STORM_UI_HTTP = 8080
 
 
-def assert_service(host: Any, unit: str, ports: tuple[int, ...]) -> None:
-    """The unit is running and enabled, and listens on the node's address on every port."""
+def assert_service(
+    host: Any, unit: str, ports: tuple[int, ...], all_addresses: tuple[int, ...] = ()
+) -> None:
+    """The unit is running and enabled, and listens on the node's address on every port of
+    `ports`, and on every address (0.0.0.0) on each of `all_addresses` — for daemons that have
+    no bind-address setting, such as Storm's Thrift servers."""
     service = host.service(unit)
     assert service.is_running, unit
     assert service.is_enabled, unit
     for port in ports:
         assert host.socket(f"tcp://{address(host)}:{port}").is_listening, (unit, port)
+    for port in all_addresses:
+        assert host.socket(f"tcp://0.0.0.0:{port}").is_listening, (unit, port)
 
 
 def four_letter_word(host: Any, member: str, word: str) -> str:

@@ -17,13 +17,14 @@ testinfra_hosts = ["ansible://all"]
 
 
 def test_daemons_run_exactly_on_their_hosts(host: Any) -> None:
-    for group, unit, ports in (
-        ("storm_nimbus", "lendstream-storm-nimbus", (STORM_NIMBUS_THRIFT,)),
-        ("storm_ui", "lendstream-storm-ui", (STORM_UI_HTTP,)),
-        ("storm_supervisor", "lendstream-storm-supervisor", ()),
+    # Nimbus's Thrift server has no bind-address setting: it listens on every address.
+    for group, unit, ports, all_addresses in (
+        ("storm_nimbus", "lendstream-storm-nimbus", (), (STORM_NIMBUS_THRIFT,)),
+        ("storm_ui", "lendstream-storm-ui", (STORM_UI_HTTP,), ()),
+        ("storm_supervisor", "lendstream-storm-supervisor", (), ()),
     ):
         if in_group(host, group):
-            assert_service(host, unit, ports)
+            assert_service(host, unit, ports, all_addresses)
         else:
             assert not host.service(unit).is_running, unit
 
