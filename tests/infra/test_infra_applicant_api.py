@@ -1,0 +1,64 @@
+"""The applicant API of the pipeline (playbooks/pipeline.yml): running and enabled as its own
+user, listening on the node's address, healthy (it reaches MariaDB), serving applicants; its
+database password 0600 and its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_cluster import address, assert_service, groups, http_json, in_group
+
+testinfra_hosts = ["ansible://all"]
+
+API_PORT = 8081
+MYSQL_PORT = 3306
+SERVICE_USER = "lendstream-api"
+SECRET = "/etc/lendstream/applicant-api/mysql-password"
+
+
+def test_applicant_api_service(host: Any) -> None:
+    if in_group(host, "applicant_api"):
+        assert_service(host, "lendstream-applicant-api", (API_PORT,))
+    else:
+        assert not host.service("lendstream-applicant-api").is_running
+
+
+def test_runs_as_its_own_user(host: Any) -> None:
+    if not in_group(host, "applicant_api"):
+        return
+    workers = host.process.filter(user=SERVICE_USER)
+    assert workers, f"no process of {SERVICE_USER}"
+    assert any("gunicorn" in process.args for process in workers)
+
+
+def test_health_answers(host: Any) -> None:
+    if not in_group(host, "applicant_api"):
+        return
+    assert http_json(host, f"http://{address(host)}:{API_PORT}/healthz") == {"status": "ok"}
+
+
+def test_serves_applicants_page(host: Any) -> None:
+    if not in_group(host, "applicant_api"):
+        return
+    page = http_json(host, f"http://{address(host)}:{API_PORT}/v1/applicants?limit=5")
+    assert set(page) == {"applicants", "next_after"}
+    assert len(page["applicants"]) <= 5
+    if page["applicants"]:
+        assert page["next_after"] == page["applicants"][-1]["id"]
+
+
+def test_password_file_is_the_services_alone(host: Any) -> None:
+    if not in_group(host, "applicant_api"):
+        return
+    with host.sudo():
+        secret = host.file(SECRET)
+        assert secret.exists
+        assert secret.user == SERVICE_USER
+        assert secret.mode == 0o600, oct(secret.mode)
+
+
+def test_node_reaches_mysql(host: Any) -> None:
+    if not in_group(host, "applicant_api"):
+        return
+    for mysql in groups(host)["mysql"]:
+        assert host.addr(mysql).port(MYSQL_PORT).is_reachable, mysql
