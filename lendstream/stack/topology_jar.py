@@ -440,11 +440,12 @@ def deploy_cluster(
     drain_s: int | None = None,
     report: Callable[[str], None] = print,
     skip_if_unchanged: bool = False,
+    extra_options: dict[str, Any] | None = None,
 ) -> str:
     """Submit to the cluster's leading nimbus, replacing a running topology safely."""
     nimbus = leader_nimbus(target.nimbus_seeds)
     report(f"leading nimbus: {nimbus}")
-    config = render_config("cluster", target.settings, nimbus, workers_venv)
+    config = render_config("cluster", target.settings, nimbus, workers_venv, extra_options)
     if target.supervisors:
         config["envs"]["cluster"]["workers"] = target.supervisors
     return deploy(

@@ -1,4 +1,5 @@
-"""Replacing a running topology mid-stream loses no applicant and duplicates no row.
+"""Deploying the topology: replacing a running one mid-stream loses no applicant and duplicates
+no row; the cluster path spreads the bolts over several endpoints and fails over from dead ones.
 
 The deploy path (lendstream.stack.topology_jar.deploy_local → replace_running) kills the running
 topology of the same name with a drain longer than its message timeout, waits until nimbus
@@ -10,7 +11,11 @@ only make the drain longer); nothing else differs from a normal deploy.
 
 from __future__ import annotations
 
+import socket
+import sys
 import threading
+import time
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -20,6 +25,7 @@ from lendstream.bench import committed_offsets, end_offsets
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.stack import topology_jar
+from lendstream.stack.layout import StackLayout
 from lendstream.stack.runtime import StackEndpoints
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -30,6 +36,7 @@ FIRST_CHUNK = 300  # produced before the paced stream: the first topology is con
 PACE_PER_S = 60.0  # the rest arrive over about a minute, longer than the replacement takes
 MESSAGE_TIMEOUT_S = 30
 DRAIN_TIMEOUT_S = 420.0
+DEAD_THRIFT_HOST = "dead-thrift-server.invalid"  # .invalid never resolves (RFC 2606)
 
 
 def topology_ids(run: PipelineRun) -> list[str]:
@@ -112,3 +119,70 @@ def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
     assert any(line.startswith(f"replacing {run.topology_name}") for line in report), report
     assert f"message timeout is {MESSAGE_TIMEOUT_S} s" in "\n".join(report), report
     assert published_after > published_before, "nothing was published during the switch"
+
+
+def worker_logs_containing(topology_id: str, lines: list[str], timeout_s: float) -> list[str]:
+    """Those of ``lines`` the topology's worker logs hold, waiting (bounded) for all of them:
+    workers write their log through a buffer, flushed when they stop."""
+    artifacts = StackLayout.default().logs / "storm" / "workers-artifacts" / topology_id
+    deadline = time.monotonic() + timeout_s
+    while True:
+        logs = "".join(p.read_text(errors="replace") for p in artifacts.glob("*/worker.log"))
+        found = [line for line in lines if line in logs]
+        if len(found) == len(lines) or time.monotonic() > deadline:
+            return found
+        time.sleep(1.0)
+
+
+def test_the_cluster_path_spreads_over_endpoints_and_fails_over_from_dead_ones(
+    e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
+) -> None:
+    """The cluster deploy path (env "cluster": its parallelism, nimbus seeds, the leader looked
+    up), pointed at this machine, with a dead risk service and a dead Thrift server listed
+    second: of the three score and save tasks, the middle one starts at the dead endpoint and
+    fails over, and the counts still reconcile."""
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead_risk_service = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    conf = replace(
+        topology_jar.local_settings(),
+        kafka_bootstrap_servers=e2e_stack.kafka_bootstrap,
+        # The live ones first: the test's own reads take the first (TopologyConf.hbase_host).
+        hbase_hosts=f"{e2e_stack.hbase_thrift_host},{DEAD_THRIFT_HOST}",
+        hbase_port=e2e_stack.hbase_thrift_port,
+        risk_service_urls=f"{e2e_risk_service.base_url},{dead_risk_service}",
+        risk_service_token_file=str(e2e_risk_service.token_file),
+        spout_batch_records=50,  # about 30 batches: every task of a bolt gets some
+    )
+    nimbus = f"{e2e_stack.storm_nimbus_host}:{e2e_stack.storm_nimbus_port}"
+    run = PipelineRun.create(conf, nimbus)
+    target = topology_jar.ClusterTarget({"this-machine": nimbus}, [], run.conf)
+    produced = Produced()
+    report: list[str] = []
+    try:
+        run.produce(list(generate(1_500, 22, MALFORMED_RATE)), produced)
+        expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
+        topology_jar.deploy_cluster(
+            target,
+            run.topology_name,
+            workers_venv=sys.prefix,
+            report=report.append,
+            # Plain round-robin shuffle: load-aware shuffling may keep every batch in one worker.
+            extra_options={"topology.disable.loadaware.messaging": True},
+        )
+        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+        counts = reconcile(run, produced, expected)
+        (topology_id,) = topology_ids(run)
+        info = topology_jar.nimbus_client(nimbus).getTopologyInfo(topology_id)
+        tasks = Counter(e.component_id for e in info.executors)
+    finally:
+        run.kill_topology()
+        run.drop()
+    failovers = [
+        f"failed over to {e2e_risk_service.base_url}/v1/score",
+        f"failed over to {e2e_stack.hbase_thrift_host} ",
+    ]
+    print("\n" + "\n".join(report) + f"\ntasks {dict(tasks)}; {dict(counts)}")
+    assert f"leading nimbus: {nimbus}" in report
+    assert (tasks["score"], tasks["save"], tasks["kafka"]) == (3, 3, 2)
+    assert worker_logs_containing(topology_id, failovers, timeout_s=60.0) == failovers

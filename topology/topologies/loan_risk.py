@@ -21,8 +21,20 @@ from streamparse import Topology
 class Lendstream(Topology):
     config: ClassVar[dict[str, Any]] = {
         # One worker JVM: tuples between executors stay in memory (no serialization, no Netty).
+        # On a cluster config.json's env "cluster" sets more (its options rank above these).
         "topology.workers": 1,
         "topology.acker.executors": 1,
+        # With several workers (a cluster) tuples cross between JVMs through Kryo; the multilang
+        # JSON reader hands Storm a tuple's lists, objects and decimals as these types, which
+        # Kryo refuses unregistered ("Class is not registered": the worker halts). Anything
+        # else unregistered falls back to Java serialization instead of halting the worker.
+        "topology.kryo.register": [
+            "org.apache.storm.shade.net.minidev.json.JSONArray",
+            "org.apache.storm.shade.net.minidev.json.JSONObject",
+            "java.math.BigDecimal",
+            "java.math.BigInteger",
+        ],
+        "topology.fall.back.on.java.serialization": True,
         # In-flight batches per spout task (each up to spout_batch_records applicants).
         "topology.max.spout.pending": 8,
         # Longer than the worst retry chain of a bolt (risk service: 4 attempts of 10 s).
@@ -38,11 +50,15 @@ class Lendstream(Topology):
         "topology.spout.wait.progressive.level3.sleep.millis": 5,
     }
 
-    kafka = KafkaBatchSpout.spec(name="kafka")
-    clean = CleanBolt.spec(name="clean", inputs=[kafka])
+    # Parallelism per environment of config.json: one task each on the single machine; on a
+    # cluster (topology.workers there: config.json) the score and save bolts have three tasks,
+    # which spread over the risk services and HBase Thrift servers (task i starts at endpoint
+    # i % n, see lendstream.pipeline.endpoints), and the spout two (partitions p % 2).
+    kafka = KafkaBatchSpout.spec(name="kafka", par={"local": 1, "cluster": 2})
+    clean = CleanBolt.spec(name="clean", inputs=[kafka], par={"local": 1, "cluster": 2})
     decide = DecideBolt.spec(name="decide", inputs=[clean])
-    score = ScoreBolt.spec(name="score", inputs=[decide])
-    save = SaveBolt.spec(name="save", inputs=[score])
+    score = ScoreBolt.spec(name="score", inputs=[decide], par={"local": 1, "cluster": 3})
+    save = SaveBolt.spec(name="save", inputs=[score], par={"local": 1, "cluster": 3})
     dead_letter = DeadLetterBolt.spec(
         name="dead_letter", inputs=[clean[DEAD_LETTER_STREAM], score[DEAD_LETTER_STREAM]]
     )

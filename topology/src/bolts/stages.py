@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from streamparse import Bolt, Stream
 
 from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher
-from lendstream.pipeline.endpoints import task_position
+from lendstream.pipeline.endpoints import EndpointRotation, task_position
 from lendstream.pipeline.flow import (
     apply_rules,
     apply_scores,
@@ -51,6 +51,17 @@ class _StageBolt(Bolt):
 
     def setup(self) -> None:
         """Open what the bolt needs (connections, clients)."""
+
+    def log_failover(self, rotation: EndpointRotation, seen: int) -> int:
+        """Log when ``rotation`` moved on since ``seen`` failovers; returns the new count."""
+        if rotation.failovers != seen:
+            self.logger.warning(
+                "task %d failed over to %s (%d failovers so far)",
+                self.task_index,
+                rotation.current,
+                rotation.failovers,
+            )
+        return rotation.failovers
 
 
 class CleanBolt(_StageBolt):
@@ -97,6 +108,7 @@ class ScoreBolt(_StageBolt):
     def setup(self) -> None:
         settings = self.conf.risk_service_settings(self.task_index)
         self.client = RiskServiceClient(settings)
+        self.failovers = 0
         self.logger.info("task %d scores at %s", self.task_index, ", ".join(settings.urls))
 
     def process(self, tup: Any) -> None:
@@ -106,6 +118,7 @@ class ScoreBolt(_StageBolt):
         try:
             scored = apply_scores(applicants, decided, self.client)
         except ScoringRejectedError as error:
+            self.failovers = self.log_failover(self.client.rotation, self.failovers)
             self.logger.error("risk service refused a batch; dead-lettering it: %s", error)
             kept, kept_outcomes, dead_letters = divert_refused(
                 applicants, decided, str(error), self.conf.kafka_topic
@@ -116,9 +129,11 @@ class ScoreBolt(_StageBolt):
             self.ack(tup)
             return
         except ScoringError as error:
+            self.failovers = self.log_failover(self.client.rotation, self.failovers)
             self.logger.error("scoring failed, batch will be replayed: %s", error)
             self.fail(tup)
             return
+        self.failovers = self.log_failover(self.client.rotation, self.failovers)
         self.emit([packed, pack_outcomes(list(scored))])
         self.ack(tup)
 
@@ -131,6 +146,7 @@ class SaveBolt(_StageBolt):
     def setup(self) -> None:
         settings = self.conf.hbase_settings(self.task_index)
         self.writer = HBaseWriter(settings)
+        self.failovers = 0
         self.logger.info("task %d writes through %s", self.task_index, ", ".join(settings.hosts))
 
     def process(self, tup: Any) -> None:
@@ -140,9 +156,11 @@ class SaveBolt(_StageBolt):
         try:
             self.writer.write(applicants, decided)
         except HBaseWriteError as error:
+            self.failovers = self.log_failover(self.writer.rotation, self.failovers)
             self.logger.error("HBase write failed, batch will be replayed: %s", error)
             self.fail(tup)
             return
+        self.failovers = self.log_failover(self.writer.rotation, self.failovers)
         self.ack(tup)
 
 
