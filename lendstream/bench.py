@@ -45,6 +45,10 @@ from lendstream.pipeline.flow import Applicant, SourceRecord, triage
 from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
+
+# The Kafka offset readers live with the reconciliation (lendstream.reconcile), which runs on
+# cluster nodes; committed_offsets is re-exported for the callers that import it from here.
+from lendstream.reconcile import committed_offsets, end_offsets  # noqa: F401 - re-export
 from lendstream.stack import runtime, topology_jar
 
 PARTITIONS = 4
@@ -180,25 +184,6 @@ def produce(bootstrap: str, topic: str, records: Sequence[Any], rate_per_s: floa
         producer.flush(timeout=120)
     finally:
         producer.close(timeout=30)
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
-    finally:
-        consumer.close()
-
-
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        offsets = {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
-        return {p: o for p, o in offsets.items() if o is not None}
-    finally:
-        consumer.close()
 
 
 def drop_run_data(

@@ -1,0 +1,299 @@
+"""The pure parts of lendstream.reconcile: triage of the topic, expectations, the comparison.
+
+The risk service is replaced by a scorer that gives every undecided applicant a fixed score (the
+comparison only needs *some* outcome); the real one is exercised by tests/e2e/test_reconcile_cli.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lendstream.pipeline.flow import Applicant, Outcome
+from lendstream.pipeline.hbase_writer import row_cells
+from lendstream.reconcile import (
+    Expectation,
+    KafkaRecord,
+    OffsetsSeen,
+    Rows,
+    compare,
+    expect,
+    main,
+    parse_arguments,
+    refused_positions,
+    row_differences,
+    summary_lines,
+    triage_published,
+)
+
+TOPIC = "applicants"
+MODEL_VERSION = "unit-v1"
+
+
+def raw(member_id: str, **overrides: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "member_id": member_id,
+        "loan_amnt": "16000",
+        "funded_amnt": "16100",
+        "term": " 36 months",
+        "int_rate": " 13.99%",
+        "grade": "C",
+        "sub_grade": "C4",
+        "emp_length": "5 years",
+        "home_ownership": "RENT",
+        "annual_inc": "78000.0",
+        "verification_status": "Not Verified",
+        "addr_state": "CT",
+        "dti": "18.2",
+        "revol_util": "67.4%",
+        "delinq_2yrs": "0",
+        "total_il_high_credit_limit": "13193",
+        "issue_d": "Jan-2016",
+    }
+    record.update(overrides)
+    return record
+
+
+def record(partition: int, offset: int, value: Any, timestamp_ms: int = 1_000) -> KafkaRecord:
+    data = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return KafkaRecord(partition, offset, timestamp_ms + offset, None, data)
+
+
+def fixed_scorer(applicants: list[Applicant], outcomes: list[Outcome | None]) -> list[Outcome]:
+    """Every applicant the rules left undecided gets the same score."""
+    assert len(applicants) == len(outcomes)
+    return [
+        o or Outcome("review", probability_of_default=0.25, model_version=MODEL_VERSION)
+        for o in outcomes
+    ]
+
+
+PUBLISHED = [
+    record(0, 0, raw("M-1")),
+    record(0, 1, raw("M-2", grade="F", sub_grade="F1")),  # rejected by the grade rule
+    record(1, 0, b"not json at all"),
+    record(1, 1, raw("M-3", funded_amnt="lots")),  # malformed: cleaning fails
+    record(1, 2, raw("M-4")),
+]
+
+
+def expectation() -> Expectation:
+    return expect(triage_published(PUBLISHED, TOPIC), fixed_scorer)
+
+
+def stored_as_expected(expected: Expectation) -> Rows:
+    return {m: row_cells(r.applicant, r.outcome) for m, r in expected.rows.items()}
+
+
+def dead_letters_as_expected(expected: Expectation) -> list[KafkaRecord]:
+    return [
+        KafkaRecord(0, i, 0, letter.message_key(), json.dumps(letter.message_value()).encode())
+        for i, letter in enumerate(expected.dead_letters.values())
+    ]
+
+
+def test_triage_splits_valid_from_malformed_and_keeps_each_members_latest_record() -> None:
+    republished = [*PUBLISHED, record(2, 0, raw("M-1", annual_inc="99000"), timestamp_ms=9_000)]
+    triaged = triage_published(republished, TOPIC)
+    assert triaged.published == 6
+    assert sorted(triaged.latest) == ["M-1", "M-2", "M-4"]
+    assert triaged.latest["M-1"].partition == 2
+    assert triaged.superseded == 1
+    stages = {p: letter.stage for p, letter in triaged.dead_letters.items()}
+    assert stages == {(1, 0): "parse", (1, 1): "clean"}
+
+
+def test_expect_decides_with_the_rules_then_the_scorer() -> None:
+    expected = expectation()
+    decisions = {m: r.outcome.decision for m, r in expected.rows.items()}
+    assert decisions == {"M-1": "review", "M-2": "rejected", "M-4": "review"}
+    assert expected.rows["M-2"].outcome.rule == "grade"
+
+
+def test_a_refused_applicant_is_a_dead_letter_only_if_the_rules_left_it_to_scoring() -> None:
+    triaged = triage_published(PUBLISHED, TOPIC)
+    expected = expect(triaged, fixed_scorer, refused_positions={(0, 0), (0, 1)})
+    assert set(expected.refused) == {(0, 0)}  # M-2 was rejected by a rule: stored regardless
+    assert sorted(expected.rows) == ["M-2", "M-4"]
+
+
+def test_everything_as_expected_reconciles() -> None:
+    expected = expectation()
+    report = compare(expected, stored_as_expected(expected), dead_letters_as_expected(expected), {})
+    assert report.differences == []
+    assert report.reconciled
+    assert (report.published, report.stored, report.dead_lettered) == (5, 3, 2)
+    assert dict(report.decisions) == {"review": 2, "rejected": 1}
+    assert dict(report.model_versions) == {MODEL_VERSION: 2}
+
+
+def test_a_deleted_row_is_a_difference_and_breaks_the_count() -> None:
+    expected = expectation()
+    rows = stored_as_expected(expected)
+    del rows["M-4"]
+    report = compare(expected, rows, dead_letters_as_expected(expected), {})
+    assert not report.reconciled
+    assert any("row M-4 missing" in d for d in report.differences)
+    assert any(d.startswith("published 5 != stored 2") for d in report.differences)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        (b"result:decision", b"approve", "result:decision is b'approve'"),
+        (b"result:model_version", b"other", "result:model_version is b'other'"),
+        (b"result:probability_of_default", b"0.250001", "result:probability_of_default is"),
+        (b"member:raw", b"{}", "member:raw is b'{}'"),
+        (b"result:rule", b"grade", "unexpected cell result:rule"),
+    ],
+)
+def test_an_altered_or_added_cell_is_a_difference(
+    column: bytes, value: bytes, problem: str
+) -> None:
+    expected = expectation()
+    rows = stored_as_expected(expected)
+    rows["M-1"][column] = value
+    report = compare(expected, rows, dead_letters_as_expected(expected), {})
+    assert [d for d in report.differences if problem in d], report.differences
+    assert report.stored == 3  # the row is there, only wrong
+
+
+def test_cells_equal_as_data_are_equal() -> None:
+    """The probability within 1e-9 and the clean JSON in another key order are the same."""
+    expected = expectation().rows["M-1"]
+    cells = row_cells(expected.applicant, expected.outcome)
+    cells[b"result:probability_of_default"] = repr(0.25 + 1e-12).encode()
+    clean = json.loads(cells[b"member:clean"])
+    cells[b"member:clean"] = json.dumps(dict(reversed(list(clean.items())))).encode()
+    assert row_differences("M-1", expected, cells) == []
+    del cells[b"result:model_version"]
+    assert row_differences("M-1", expected, cells) == [
+        f"row M-1: result:model_version missing (expected {MODEL_VERSION.encode()!r})"
+    ]
+
+
+def test_rows_the_topic_does_not_explain_are_reported_not_wrong() -> None:
+    expected = expectation()
+    rows = stored_as_expected(expected)
+    rows["OLD-1"] = {b"result:decision": b"approve"}
+    report = compare(expected, rows, dead_letters_as_expected(expected), {})
+    assert report.reconciled
+    assert (report.extra_rows, report.extra_row_keys) == (1, ["OLD-1"])
+
+
+def test_identical_replayed_dead_letters_count_once_and_different_ones_are_wrong() -> None:
+    expected = expectation()
+    letters = dead_letters_as_expected(expected)
+    replayed = [*letters, KafkaRecord(0, 9, 0, letters[0].key, letters[0].value)]
+    report = compare(expected, stored_as_expected(expected), replayed, {})
+    assert report.reconciled
+    assert (report.dead_lettered, report.dead_letter_messages) == (2, 3)
+    value = json.loads(letters[0].value or b"")
+    altered = json.dumps({**value, "reason": "something else"}).encode()
+    differing = [*letters, KafkaRecord(0, 9, 0, letters[0].key, altered)]
+    report = compare(expected, stored_as_expected(expected), differing, {})
+    assert [d for d in report.differences if "replayed dead letter" in d]
+
+
+def test_a_missing_or_wrong_dead_letter_is_a_difference() -> None:
+    expected = expectation()
+    letters = dead_letters_as_expected(expected)
+    report = compare(expected, stored_as_expected(expected), letters[:1], {})
+    assert [d for d in report.differences if d.startswith("no dead letter for (1, 1)")]
+    valid = {
+        "reason": "x",
+        "stage": "clean",
+        "record": {},
+        "source": {"topic": TOPIC, "partition": 0, "offset": 0},
+    }
+    wrong = [*letters, KafkaRecord(0, 5, 0, None, json.dumps(valid).encode())]
+    report = compare(expected, stored_as_expected(expected), wrong, {})
+    assert [d for d in report.differences if d.startswith("dead letter for (0, 0), not malformed")]
+    garbage = [*letters, KafkaRecord(0, 6, 0, None, b"[1, 2]")]
+    report = compare(expected, stored_as_expected(expected), garbage, {})
+    assert [d for d in report.differences if "is not a dead letter" in d]
+
+
+def test_dead_letters_of_older_records_or_other_topics_are_reported_not_wrong() -> None:
+    expected = expectation()
+    letters = dead_letters_as_expected(expected)
+    older = {
+        "reason": "x",
+        "stage": "parse",
+        "record": "?",
+        "source": {"topic": TOPIC, "partition": 3, "offset": 7},
+    }
+    other = {**older, "source": {"topic": "elsewhere", "partition": 0, "offset": 0}}
+    extra = [
+        KafkaRecord(0, 10 + i, 0, None, json.dumps(v).encode())
+        for i, v in enumerate((older, other))
+    ]
+    report = compare(expected, stored_as_expected(expected), [*letters, *extra], {3: 100})
+    assert report.reconciled, report.differences
+    assert (report.older_dead_letters, report.other_topic_dead_letters) == (1, 1)
+
+
+def test_a_score_stage_dead_letter_stands_in_for_a_refused_applicants_row() -> None:
+    refusal = {
+        "reason": "risk service refused a batch of 2: HTTP 422",
+        "stage": "score",
+        "record": raw("M-4"),
+        "source": {"topic": TOPIC, "partition": 1, "offset": 2},
+    }
+    refused_letter = KafkaRecord(0, 50, 0, b"M-4", json.dumps(refusal).encode())
+    triaged = triage_published(PUBLISHED, TOPIC)
+    assert refused_positions([refused_letter], TOPIC) == {(1, 2)}
+    expected = expect(triaged, fixed_scorer, refused_positions={(1, 2)})
+    letters = [*dead_letters_as_expected(expected), refused_letter]
+    rows = stored_as_expected(expected)
+    report = compare(expected, rows, letters, {})
+    assert report.reconciled, report.differences
+    assert (report.stored, report.dead_lettered) == (2, 3)
+    rows["M-4"] = {b"result:decision": b"review"}
+    report = compare(expected, rows, letters, {})
+    assert report.differences == ["row M-4 stored, but its record was refused"]
+
+
+def test_drained_means_every_partition_committed_to_its_end() -> None:
+    assert OffsetsSeen({0: 5, 1: 3}, {0: 5, 1: 3}).drained
+    assert OffsetsSeen({}, {0: 0}).drained  # an empty partition needs no commit
+    behind = OffsetsSeen({0: 5}, {0: 5, 1: 3})
+    assert (behind.drained, behind.lag) == (False, 3)
+
+
+def test_the_command_needs_every_setting_and_reads_the_token(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("secret-token\n")
+    argv = [
+        "--bootstrap", "m1:9092, m2:9092",
+        "--topic", "t", "--dead-letter-topic", "t.dlq", "--group", "g",
+        "--hbase-hosts", "w1,w2", "--hbase-port", "9090", "--table", "members",
+        "--risk-url", "http://w1:8090,http://w2:8090", "--risk-token-file", str(token),
+    ]  # fmt: skip
+    settings, _ = parse_arguments(argv)
+    assert settings.bootstrap == ("m1:9092", "m2:9092")
+    assert settings.hbase_hosts == ("w1", "w2")
+    assert settings.risk.token == "secret-token"
+    assert settings.risk.urls == ("http://w1:8090", "http://w2:8090")
+    for missing in ("--group", "--hbase-port"):
+        index = argv.index(missing)
+        with pytest.raises(SystemExit) as exit_info:
+            parse_arguments(argv[:index] + argv[index + 2 :])
+        assert exit_info.value.code == 2
+    unreadable = [*argv[:-1], str(tmp_path / "absent")]
+    with pytest.raises(SystemExit):
+        main(unreadable)
+
+
+def test_the_summary_names_the_counts_and_the_first_differences() -> None:
+    expected = expectation()
+    rows = stored_as_expected(expected)
+    del rows["M-1"]
+    report = compare(expected, rows, dead_letters_as_expected(expected), {})
+    lines = summary_lines(report, max_differences=1)
+    assert lines[-2].startswith("NOT RECONCILED: 2 differences")
+    assert lines[-1].startswith("  row M-1 missing")
+    assert report.as_dict()["differences"] == 2
