@@ -1,13 +1,13 @@
 """One end-to-end run of the topology on the real stack, and what it left behind.
 
 A run has its own topic, dead-letter topic, HBase table, consumer group and topology name, so
-runs never see each other's data. `expected_outcomes` says, from the same rules and the risk
-service's model, what the topology must have stored or dead-lettered for each record produced.
+runs never see each other's data. `expected_outcomes` and `reconcile` are thin wrappers over
+lendstream.reconcile (the operator's check, the one home of the reconcile rules): what the
+topology must have stored or dead-lettered for each record produced, and whether it did.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -18,28 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import happybase
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
-from lendstream.bench import (
-    committed_offsets,
-    create_topic,
-    drop_run_data,
-    encode,
-    end_offsets,
-    member_key,
-)
-from lendstream.pipeline.dead_letter import DeadLetter
-from lendstream.pipeline.flow import (
-    Applicant,
-    Outcome,
-    SourceRecord,
-    apply_rules,
-    apply_scores,
-    triage,
-)
+from lendstream import reconcile as reconciliation
+from lendstream.bench import create_topic, drop_run_data, encode, member_key
 from lendstream.pipeline.hbase_writer import FAMILIES
-from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings
+from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
+from lendstream.reconcile import Expectation, KafkaRecord
 from lendstream.stack import topology_jar
 
 WORKER_MAIN_CLASS = "org.apache.storm.daemon.worker.Worker"
@@ -53,11 +39,11 @@ class Produced:
     values: dict[tuple[int, int], bytes] = field(default_factory=dict)
     timestamps: dict[tuple[int, int], int] = field(default_factory=dict)
 
-
-@dataclass(frozen=True)
-class Expected:
-    rows: dict[str, ExpectedRow]  # member_id → the applicant and its outcome
-    dead_letters: dict[tuple[int, int], DeadLetter]  # source → dead letter
+    def records(self) -> list[KafkaRecord]:
+        return [
+            KafkaRecord(partition, offset, self.timestamps[(partition, offset)], None, value)
+            for (partition, offset), value in sorted(self.values.items())
+        ]
 
 
 @dataclass(frozen=True)
@@ -123,86 +109,37 @@ class PipelineRun:
 
     def read_back(self, timeout_s: float = 120.0) -> Produced:
         """Everything in the run's topic, as published by someone else (the producer)."""
-        ends = end_offsets(self.conf.kafka_bootstrap_servers, self.conf.kafka_topic)
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.conf.kafka_bootstrap_servers, enable_auto_commit=False
+        contents = reconciliation.read_topic(
+            self.conf.kafka_bootstrap_servers, self.conf.kafka_topic, timeout_s
         )
-        partitions = [TopicPartition(self.conf.kafka_topic, p) for p in ends]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
         produced = Produced()
-        deadline = time.monotonic() + timeout_s
-        try:
-            while any(consumer.position(tp) < ends[tp.partition] for tp in partitions):
-                assert time.monotonic() < deadline, "the topic was not read back in time"
-                for batch in consumer.poll(timeout_ms=500).values():
-                    for r in batch:
-                        produced.values[(r.partition, r.offset)] = r.value
-                        produced.timestamps[(r.partition, r.offset)] = r.timestamp
-        finally:
-            consumer.close()
+        for record in contents.records:
+            assert record.value is not None, f"null value at {record.partition}/{record.offset}"
+            produced.values[(record.partition, record.offset)] = record.value
+            produced.timestamps[(record.partition, record.offset)] = record.timestamp_ms
         return produced
 
     def wait_until_all_committed(self, timeout_s: float) -> None:
         """Bounded wait until the spout committed every partition to its end (all acked)."""
-        targets = end_offsets(self.conf.kafka_bootstrap_servers, self.conf.kafka_topic)
-        deadline = time.monotonic() + timeout_s
-        committed: dict[int, int] = {}
-        while time.monotonic() < deadline:
-            committed = committed_offsets(
-                self.conf.kafka_bootstrap_servers, self.conf.kafka_group_id, self.conf.kafka_topic
-            )
-            if all(committed.get(p, 0) >= end for p, end in targets.items()):
-                return
-            time.sleep(1.0)
-        raise AssertionError(f"after {timeout_s:.0f} s committed {committed}, end {targets}")
+        reconciliation.wait_until_drained(
+            self.conf.kafka_bootstrap_servers,
+            self.conf.kafka_topic,
+            self.conf.kafka_group_id,
+            timeout_s,
+            settle_s=0.0,
+            progress=print,
+        )
 
     def wait_until_some_committed(self, at_least: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            committed = committed_offsets(
+            committed = reconciliation.committed_offsets(
                 self.conf.kafka_bootstrap_servers, self.conf.kafka_group_id, self.conf.kafka_topic
             )
             if sum(committed.values()) >= at_least:
                 return
             time.sleep(0.5)
         raise AssertionError(f"fewer than {at_least} records committed after {timeout_s:.0f} s")
-
-    def stored_rows(self) -> dict[str, dict[bytes, bytes]]:
-        connection = happybase.Connection(
-            self.conf.hbase_host, self.conf.hbase_port, timeout=60_000
-        )
-        try:
-            table = connection.table(self.conf.hbase_table)
-            rows: dict[str, dict[bytes, bytes]] = {}
-            for key, cells in table.scan(batch_size=1000):
-                assert key.decode() not in rows, f"row {key!r} scanned twice"
-                rows[key.decode()] = cells
-            return rows
-        finally:
-            connection.close()
-
-    def dead_letter_messages(
-        self, timeout_s: float = 60.0
-    ) -> list[tuple[bytes | None, dict[str, Any]]]:
-        """Every message in the run's dead-letter topic (read to its end offsets)."""
-        ends = end_offsets(self.conf.kafka_bootstrap_servers, self.conf.kafka_dead_letter_topic)
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.conf.kafka_bootstrap_servers, enable_auto_commit=False
-        )
-        partitions = [TopicPartition(self.conf.kafka_dead_letter_topic, p) for p in ends]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        messages = []
-        deadline = time.monotonic() + timeout_s
-        try:
-            while any(consumer.position(tp) < ends[tp.partition] for tp in partitions):
-                assert time.monotonic() < deadline, "dead-letter topic not read in time"
-                for batch in consumer.poll(timeout_ms=500).values():
-                    messages.extend((r.key, json.loads(r.value)) for r in batch)
-        finally:
-            consumer.close()
-        return messages
 
     def worker_pids(self) -> list[int]:
         """PIDs of this topology's worker JVMs (their command line names the topology id).
@@ -251,72 +188,30 @@ def with_close(connection: happybase.Connection, action: Any) -> None:
         connection.close()
 
 
-@dataclass(frozen=True)
-class ExpectedRow:
-    applicant: Applicant
-    outcome: Outcome
-
-
-def expected_outcomes(produced: Produced, topic: str, risk: RiskServiceSettings) -> Expected:
+def expected_outcomes(produced: Produced, topic: str, risk: RiskServiceSettings) -> Expectation:
     """Run the same rules, and ask the risk service directly, for every produced record."""
-    applicants = []
-    letters: dict[tuple[int, int], DeadLetter] = {}
-    for (partition, offset), value in produced.values.items():
-        timestamp = produced.timestamps[(partition, offset)]
-        outcome = triage(SourceRecord.from_bytes(topic, partition, offset, timestamp, value))
-        if isinstance(outcome, DeadLetter):
-            letters[(partition, offset)] = outcome
-        else:
-            applicants.append(outcome)
-    client = RiskServiceClient(risk)
-    outcomes = apply_scores(applicants, apply_rules(applicants), client)
-    client.close()
-    rows = {a.member_id: ExpectedRow(a, o) for a, o in zip(applicants, outcomes, strict=True)}
-    assert len(rows) == len(applicants), "the generator repeated a member_id"
-    return Expected(rows, letters)
+    triaged = reconciliation.triage_published(produced.records(), topic)
+    assert triaged.superseded == 0, "the generator repeated a member_id"
+    return reconciliation.expect(triaged, reconciliation.risk_service_scorer(risk))
 
 
-def reconcile(run: PipelineRun, produced: Produced, expected: Expected) -> Counter[str]:
-    """Assert the run stored and dead-lettered exactly what was expected; returns the counts."""
-    rows = run.stored_rows()
-    assert set(rows) == set(expected.rows), (
-        f"missing rows {sorted(set(expected.rows) - set(rows))[:5]}, "
-        f"unexpected rows {sorted(set(rows) - set(expected.rows))[:5]}"
+def reconcile(run: PipelineRun, produced: Produced, expected: Expectation) -> Counter[str]:
+    """Assert the run stored and dead-lettered exactly what was expected (lendstream.reconcile's
+    rules, and nothing else in the run's own table); returns the counts."""
+    conf = run.conf
+    letters = reconciliation.read_topic(
+        conf.kafka_bootstrap_servers, conf.kafka_dead_letter_topic, timeout_s=60.0
     )
-    counts: Counter[str] = Counter()
-    for member_id, row in expected.rows.items():
-        cells = rows[member_id]
-        applicant, outcome = row.applicant, row.outcome
-        decision = cells[b"result:decision"].decode()
-        assert decision == outcome.decision, f"{member_id}: {decision} != {outcome.decision}"
-        assert cells[b"member:raw"].decode() == applicant.raw
-        assert json.loads(cells[b"member:clean"]) == json.loads(applicant.clean_json)
-        assert int(cells[b"result:kafka_timestamp_ms"]) == applicant.kafka_timestamp_ms
-        if decision == "rejected":
-            assert cells[b"result:rule"].decode() == outcome.rule
-            assert b"result:probability_of_default" not in cells
-        else:
-            stored = float(cells[b"result:probability_of_default"])
-            assert outcome.probability_of_default is not None
-            assert abs(stored - outcome.probability_of_default) < 1e-9
-            assert cells[b"result:model_version"].decode() == outcome.model_version
-        counts[decision] += 1
-    messages = run.dead_letter_messages()
-    by_source: dict[tuple[int, int], dict[str, Any]] = {}
-    for key, value in messages:
-        source = value["source"]
-        assert source["topic"] == run.conf.kafka_topic
-        position = (source["partition"], source["offset"])
-        if position in by_source:
-            assert by_source[position] == value, f"replayed dead letter differs at {position}"
-        by_source[position] = value
-        letter = expected.dead_letters.get(position)
-        assert letter is not None, f"dead letter for a record that is not malformed: {value}"
-        assert value == letter.message_value()
-        assert key == letter.message_key()
-    assert set(by_source) == set(expected.dead_letters)
-    counts["dead_lettered"] = len(by_source)
-    counts["dead_letter_messages"] = len(messages)
-    counts["stored"] = len(rows)
-    assert len(produced.values) == counts["stored"] + counts["dead_lettered"]
+    rows = reconciliation.read_table([conf.hbase_host], conf.hbase_port, conf.hbase_table)
+    # A run's topic is new: every record from offset 0 on is in `produced`.
+    report = reconciliation.compare(expected, rows, letters.records, log_start={})
+    summary = report.as_dict()
+    assert report.reconciled, "\n".join(report.differences[:20])
+    assert report.extra_rows == 0, f"rows the run did not publish: {report.extra_row_keys}"
+    assert report.older_dead_letters == report.other_topic_dead_letters == 0, summary
+    assert report.published == len(produced.values), summary
+    counts: Counter[str] = Counter(report.decisions)
+    counts["dead_lettered"] = report.dead_lettered
+    counts["dead_letter_messages"] = report.dead_letter_messages
+    counts["stored"] = report.stored
     return counts
