@@ -43,9 +43,9 @@ def new_run(stack: StackEndpoints, risk: RiskServiceSettings) -> PipelineRun:
     conf = replace(
         topology_jar.local_settings(),
         kafka_bootstrap_servers=stack.kafka_bootstrap,
-        hbase_host=stack.hbase_thrift_host,
+        hbase_hosts=stack.hbase_thrift_host,
         hbase_port=stack.hbase_thrift_port,
-        risk_service_url=risk.base_url,
+        risk_service_urls=risk.base_url,
         risk_service_token_file=str(risk.token_file),
     )
     nimbus = f"{stack.storm_nimbus_host}:{stack.storm_nimbus_port}"
