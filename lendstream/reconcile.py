@@ -294,10 +294,10 @@ def triage_published(records: Iterable[KafkaRecord], topic: str) -> Triaged:
 def expect(
     triaged: Triaged,
     score: Callable[[list[Applicant], list[Outcome | None]], list[Outcome]],
-    refused_positions: Collection[Position] = (),
+    refused_at: Collection[Position] = (),
 ) -> Expectation:
     """Decide every applicant with the pipeline's rules and ``score`` (the risk service). Those
-    at ``refused_positions`` that the rules leave to scoring were refused by the risk service
+    at ``refused_at`` that the rules leave to scoring were refused by the risk service
     (dead letters of stage ``score``): they are expected there, not in HBase."""
     expectation = Expectation(
         triaged.topic,
@@ -311,7 +311,7 @@ def expect(
     outcomes: list[Outcome | None] = []
     for applicant, outcome in zip(applicants, ruled, strict=True):
         position = (applicant.partition, applicant.offset)
-        if outcome is None and position in refused_positions:
+        if outcome is None and position in refused_at:
             expectation.refused[position] = applicant
         else:
             to_decide.append(applicant)
@@ -577,7 +577,7 @@ def reconcile(settings: Settings, progress: Callable[[str], None]) -> Report:
     progress(f"read {len(letters.records):,} dead letters of {settings.dead_letter_topic}")
     triaged = triage_published(published.records, settings.topic)
     refused = refused_positions(letters.records, settings.topic)
-    expectation = expect(triaged, risk_service_scorer(settings.risk), refused)
+    expectation = expect(triaged, risk_service_scorer(settings.risk), refused_at=refused)
     progress(f"decided {len(expectation.rows):,} applicants with the rules and the risk service")
     rows = read_table(settings.hbase_hosts, settings.hbase_port, settings.table)
     progress(f"read {len(rows):,} rows of {settings.table}")

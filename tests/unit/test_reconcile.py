@@ -115,7 +115,7 @@ def test_expect_decides_with_the_rules_then_the_scorer() -> None:
 
 def test_a_refused_applicant_is_a_dead_letter_only_if_the_rules_left_it_to_scoring() -> None:
     triaged = triage_published(PUBLISHED, TOPIC)
-    expected = expect(triaged, fixed_scorer, refused_positions={(0, 0), (0, 1)})
+    expected = expect(triaged, fixed_scorer, refused_at={(0, 0), (0, 1)})
     assert set(expected.refused) == {(0, 0)}  # M-2 was rejected by a rule: stored regardless
     assert sorted(expected.rows) == ["M-2", "M-4"]
 
@@ -246,7 +246,7 @@ def test_a_score_stage_dead_letter_stands_in_for_a_refused_applicants_row() -> N
     refused_letter = KafkaRecord(0, 50, 0, b"M-4", json.dumps(refusal).encode())
     triaged = triage_published(PUBLISHED, TOPIC)
     assert refused_positions([refused_letter], TOPIC) == {(1, 2)}
-    expected = expect(triaged, fixed_scorer, refused_positions={(1, 2)})
+    expected = expect(triaged, fixed_scorer, refused_at={(1, 2)})
     letters = [*dead_letters_as_expected(expected), refused_letter]
     rows = stored_as_expected(expected)
     report = compare(expected, rows, letters, {})
