@@ -30,7 +30,8 @@ from lendstream.cluster import Layout, load_cluster
 from lendstream.vcluster import lifecycle, nodes
 from lendstream.vcluster.paths import inventory_path, layout_state_dir
 
-pytestmark = [pytest.mark.vcluster, pytest.mark.slow]
+# Boots, deploys, rolls out and tears down: longer than the suite's per-test default.
+pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = REPOSITORY_ROOT / "ansible"
