@@ -10,7 +10,14 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 N ?= 20000
 # After `make demo`: keep the stack running, or stop it.
 THEN ?= keep
+# A cluster: a checked-in inventory (INVENTORY=montana), or any inventory file (INVENTORY_FILE=…;
+# the simulated ones are .cache/vcluster/<layout>/inventory.yml). Its Vault password file is
+# ~/.config/lendstream/vault/<inventory directory name>.pass (`make secrets`).
 INVENTORY ?= montana
+INVENTORY_FILE ?= ansible/inventories/$(INVENTORY)/hosts.yml
+VCLUSTER_INVENTORY = .cache/vcluster/$(LAYOUT)/inventory.yml
+vault_password_file = $(HOME)/.config/lendstream/vault/$(notdir $(patsubst %/,%,$(dir $(abspath $(1))))).pass
+playbook = cd ansible && ANSIBLE_VAULT_PASSWORD_FILE=$(call vault_password_file,$(1)) ansible-playbook -i $(abspath $(1))
 
 .PHONY: help
 help: ## List the targets
@@ -49,8 +56,12 @@ stack-logs: ## Log tail of one component: make stack-logs C=kafka
 	$(PY) -m lendstream.stack logs $(C)
 
 .PHONY: deploy-topology
-deploy-topology: bootstrap ## Build the topology jar and submit it to nimbus (local stack by default)
+deploy-topology: bootstrap ## Submit the topology: to the local stack, or to a cluster with INVENTORY=<name>
+ifneq ($(filter command line environment,$(origin INVENTORY) $(origin INVENTORY_FILE)),)
+	$(call playbook,$(INVENTORY_FILE)) playbooks/deploy-topology.yml
+else
 	$(PY) -m lendstream.stack.topology_jar deploy
+endif
 
 .PHONY: bench
 bench: bootstrap artifacts $(MODEL_ARTIFACT) ## Benchmark: baseline loop vs the Storm topology (prints figures)
@@ -67,7 +78,20 @@ vcluster-status: ## State and address of each simulated node
 
 .PHONY: secrets
 secrets: bootstrap ## Fresh secrets into Ansible Vault for an inventory: make secrets INVENTORY=montana
-	$(PY) -m lendstream.secrets new --inventory-dir ansible/inventories/$(INVENTORY)
+	$(PY) -m lendstream.secrets new --inventory-dir $(dir $(INVENTORY_FILE))
+
+# ---- a cluster ------------------------------------------------------------------------------
+.PHONY: deploy verify vcluster-deploy vcluster-verify
+deploy: bootstrap artifacts $(MODEL_ARTIFACT) ## Deploy everything with site.yml: make deploy INVENTORY=montana
+	$(call playbook,$(INVENTORY_FILE)) site.yml
+verify: bootstrap ## testinfra checks of every node: make verify INVENTORY=montana
+	$(PY) -m pytest tests/infra --hosts=ansible://all --ansible-inventory=$(INVENTORY_FILE) -q
+vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), make its secrets, deploy
+	test -f $(dir $(VCLUSTER_INVENTORY))group_vars/all/vault.yml \
+	  || $(PY) -m lendstream.secrets new --inventory-dir $(dir $(VCLUSTER_INVENTORY))
+	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)
+vcluster-verify: ## testinfra checks of every simulated node (LAYOUT=ci|montana)
+	$(MAKE) verify INVENTORY_FILE=$(VCLUSTER_INVENTORY)
 
 # ---- quality --------------------------------------------------------------------------------
 .PHONY: lint
