@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -52,10 +53,11 @@ def reconcile_command(run: PipelineRun, risk: RiskServiceSettings) -> list[str]:
 
 
 def run_command(command: list[str]) -> tuple[int, dict[str, Any]]:
+    started = time.monotonic()
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
     )
-    print(result.stderr)
+    print(f"{result.stderr}exit {result.returncode} after {time.monotonic() - started:.1f} s")
     assert result.returncode in (0, 1), f"could not reconcile: {result.stderr}"
     return result.returncode, json.loads(result.stdout)
 
