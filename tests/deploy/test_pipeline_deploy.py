@@ -27,6 +27,7 @@ import pytest
 
 from lendstream import secrets
 from lendstream.cluster import Layout, load_cluster
+from lendstream.deploy import wheelhouse
 from lendstream.vcluster import lifecycle, nodes
 from lendstream.vcluster.paths import inventory_path, layout_state_dir
 
@@ -129,9 +130,15 @@ def _run(
 
 def _playbook(deployment: Deployment, playbook: str, *extra: str) -> tuple[str, float]:
     inventory = str(inventory_path(deployment.layout.name))
+    # Built here once, so that every play that validates app_venv's or topology's arguments
+    # (tagged always) finds it, whatever the tags of the run.
+    wheelhouse_dir = f"lendstream_wheelhouse_dir={wheelhouse.build()[0].directory}"
     result, elapsed = _run(
         deployment,
-        [str(BIN_DIR / "ansible-playbook"), "-i", inventory, playbook, *extra],
+        [
+            str(BIN_DIR / "ansible-playbook"),
+            *("-i", inventory, "-e", wheelhouse_dir, playbook, *extra),
+        ],
         ANSIBLE_DIR,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
