@@ -190,7 +190,10 @@ def wait_until_drained(
             if not seen.drained or seen != drained_state:
                 drained_since, drained_state = (now, seen) if seen.drained else (None, None)
             if drained_since is not None and now - drained_since >= settle_s:
-                progress(f"drained: {sum(ends.values()):,} records, all committed")
+                progress(
+                    f"drained: {sum(ends.values()):,} records, all committed "
+                    f"(drained after {drained_since - start:.1f} s of waiting)"
+                )
                 return seen
             if now - start > timeout_s:
                 raise ReconcileError(
