@@ -1,4 +1,5 @@
-"""A scripted HTTP server on loopback that speaks the risk service's contract, for the client."""
+"""A scripted HTTP server on loopback that speaks the risk service's contract, for clients
+(the scoring client in tests/topology, the endpoint failover in tests/unit)."""
 
 from __future__ import annotations
 

@@ -7,17 +7,15 @@ against the stack's real Thrift server behind a host name that does not resolve.
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import happybase
 import pytest
+from scripted_risk_service import TOKEN, ScriptedRiskService
 
 from lendstream.pipeline.endpoints import EndpointRotation, rotated, split_list, task_position
 from lendstream.pipeline.flow import Applicant, Outcome
@@ -30,7 +28,6 @@ from lendstream.pipeline.scoring import (
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack.runtime import StackEndpoints
 
-TOKEN = "unit-test-token-not-a-secret"
 UNRESOLVABLE_HOST = "dead-thrift-server.invalid"  # .invalid never resolves (RFC 2606)
 
 
@@ -107,62 +104,6 @@ def test_storm_conf_carries_the_lists_as_strings_or_lists() -> None:
     assert parsed.hbase_port == 9090
 
 
-class ContractServer:
-    """A real HTTP server on loopback: answers each batch like the risk service, or with a fixed
-    failure status; counts what it was asked."""
-
-    def __init__(self, failure_status: int | None = None) -> None:
-        self.requests = 0
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                server.requests += 1
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if failure_status is not None:
-                    status, answer = failure_status, {"error": "unavailable"}
-                elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    status, answer = 401, {"error": "wrong token"}
-                else:
-                    status, answer = (
-                        200,
-                        {
-                            "model_version": "unit-1",
-                            "results": [
-                                {
-                                    "member_id": a["member_id"],
-                                    "probability_of_default": 0.05,
-                                    "decision": "approve",
-                                }
-                                for a in body["applicants"]
-                            ],
-                        },
-                    )
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-
-    def __enter__(self) -> ContractServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
 def refused_url() -> str:
     """A loopback port nobody listens on (bound, then released)."""
     with socket.socket() as probe:
@@ -190,13 +131,13 @@ def client(*urls: str, max_attempts: int = 4) -> RiskServiceClient:
 
 
 @pytest.fixture
-def scoring_server() -> Iterator[ContractServer]:
-    with ContractServer() as server:
+def scoring_server() -> Iterator[ScriptedRiskService]:
+    with ScriptedRiskService() as server:
         yield server
 
 
 def test_a_refused_risk_service_fails_over_to_the_next_and_stays_there(
-    scoring_server: ContractServer,
+    scoring_server: ScriptedRiskService,
 ) -> None:
     scorer = client(refused_url(), scoring_server.url)
     first = scorer.score_dicts(applicants(3))
@@ -205,14 +146,15 @@ def test_a_refused_risk_service_fails_over_to_the_next_and_stays_there(
     assert len(second) == 2
     assert scorer.rotation.current.startswith(scoring_server.url)
     assert scorer.rotation.failovers == 1  # the second batch went straight to the live one
-    assert scoring_server.requests == 2
+    assert len(scoring_server.requests) == 2
 
 
-def test_a_503_moves_on_to_the_next_risk_service(scoring_server: ContractServer) -> None:
-    with ContractServer(failure_status=503) as unavailable:
+def test_a_503_moves_on_to_the_next_risk_service(scoring_server: ScriptedRiskService) -> None:
+    with ScriptedRiskService() as unavailable:
+        unavailable.script = [lambda body: (503, {"error": "unavailable"})]
         scorer = client(unavailable.url, scoring_server.url)
         assert len(scorer.score_dicts(applicants(4))) == 4
-    assert (unavailable.requests, scoring_server.requests) == (1, 1)
+    assert (len(unavailable.requests), len(scoring_server.requests)) == (1, 1)
 
 
 def test_when_every_risk_service_fails_the_batch_fails_naming_them() -> None:
@@ -222,7 +164,7 @@ def test_when_every_risk_service_fails_the_batch_fails_naming_them() -> None:
     assert all(url in str(caught.value) for url in dead)
 
 
-def test_a_refusal_is_not_failed_over(scoring_server: ContractServer) -> None:
+def test_a_refusal_is_not_failed_over(scoring_server: ScriptedRiskService) -> None:
     wrong = RiskServiceClient(
         RiskServiceSettings(scoring_server.url, "wrong-token", failover_urls=(refused_url(),))
     )
