@@ -118,11 +118,8 @@ def source_digest(repo_root: Path = REPO_ROOT) -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def requirement_lines(wheel_names: list[str]) -> list[str]:
