@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from applicants import raw_applicant
 
 from lendstream.pipeline.flow import Applicant, Outcome
 from lendstream.pipeline.hbase_writer import row_cells
@@ -33,30 +34,6 @@ TOPIC = "applicants"
 MODEL_VERSION = "unit-v1"
 
 
-def raw(member_id: str, **overrides: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "member_id": member_id,
-        "loan_amnt": "16000",
-        "funded_amnt": "16100",
-        "term": " 36 months",
-        "int_rate": " 13.99%",
-        "grade": "C",
-        "sub_grade": "C4",
-        "emp_length": "5 years",
-        "home_ownership": "RENT",
-        "annual_inc": "78000.0",
-        "verification_status": "Not Verified",
-        "addr_state": "CT",
-        "dti": "18.2",
-        "revol_util": "67.4%",
-        "delinq_2yrs": "0",
-        "total_il_high_credit_limit": "13193",
-        "issue_d": "Jan-2016",
-    }
-    record.update(overrides)
-    return record
-
-
 def record(partition: int, offset: int, value: Any, timestamp_ms: int = 1_000) -> KafkaRecord:
     data = value if isinstance(value, bytes) else json.dumps(value).encode()
     return KafkaRecord(partition, offset, timestamp_ms + offset, None, data)
@@ -72,11 +49,11 @@ def fixed_scorer(applicants: list[Applicant], outcomes: list[Outcome | None]) ->
 
 
 PUBLISHED = [
-    record(0, 0, raw("M-1")),
-    record(0, 1, raw("M-2", grade="F", sub_grade="F1")),  # rejected by the grade rule
+    record(0, 0, raw_applicant("M-1")),
+    record(0, 1, raw_applicant("M-2", grade="F", sub_grade="F1")),  # rejected by the grade rule
     record(1, 0, b"not json at all"),
-    record(1, 1, raw("M-3", funded_amnt="lots")),  # malformed: cleaning fails
-    record(1, 2, raw("M-4")),
+    record(1, 1, raw_applicant("M-3", funded_amnt="lots")),  # malformed: cleaning fails
+    record(1, 2, raw_applicant("M-4")),
 ]
 
 
@@ -96,7 +73,10 @@ def dead_letters_as_expected(expected: Expectation) -> list[KafkaRecord]:
 
 
 def test_triage_splits_valid_from_malformed_and_keeps_each_members_latest_record() -> None:
-    republished = [*PUBLISHED, record(2, 0, raw("M-1", annual_inc="99000"), timestamp_ms=9_000)]
+    republished = [
+        *PUBLISHED,
+        record(2, 0, raw_applicant("M-1", annual_inc="99000"), timestamp_ms=9_000),
+    ]
     triaged = triage_published(republished, TOPIC)
     assert triaged.published == 6
     assert sorted(triaged.latest) == ["M-1", "M-2", "M-4"]
@@ -240,7 +220,7 @@ def test_a_score_stage_dead_letter_stands_in_for_a_refused_applicants_row() -> N
     refusal = {
         "reason": "risk service refused a batch of 2: HTTP 422",
         "stage": "score",
-        "record": raw("M-4"),
+        "record": raw_applicant("M-4"),
         "source": {"topic": TOPIC, "partition": 1, "offset": 2},
     }
     refused_letter = KafkaRecord(0, 50, 0, b"M-4", json.dumps(refusal).encode())

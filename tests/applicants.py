@@ -1,4 +1,4 @@
-"""Raw applicants for the topology's unit tests."""
+"""Raw applicants, as the source API serves them, for the unit tests (topology, reconcile)."""
 
 from __future__ import annotations
 
