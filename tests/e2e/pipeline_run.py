@@ -27,6 +27,7 @@ from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile import Expectation, KafkaRecord
 from lendstream.stack import topology_jar
+from lendstream.stack.runtime import StackEndpoints
 
 WORKER_MAIN_CLASS = "org.apache.storm.daemon.worker.Worker"
 LOG_WRITER_MAIN_CLASS = "org.apache.storm.LogWriter"
@@ -215,3 +216,17 @@ def reconcile(run: PipelineRun, produced: Produced, expected: Expectation) -> Co
     counts["dead_letter_messages"] = report.dead_letter_messages
     counts["stored"] = report.stored
     return counts
+
+
+def new_run(stack: StackEndpoints, risk: RiskServiceSettings) -> PipelineRun:
+    """A run of its own on the single-machine stack, scored by `risk`."""
+    conf = replace(
+        topology_jar.local_settings(),
+        kafka_bootstrap_servers=stack.kafka_bootstrap,
+        hbase_hosts=stack.hbase_thrift_host,
+        hbase_port=stack.hbase_thrift_port,
+        risk_service_urls=risk.base_url,
+        risk_service_token_file=str(risk.token_file),
+    )
+    nimbus = f"{stack.storm_nimbus_host}:{stack.storm_nimbus_port}"
+    return PipelineRun.create(conf, nimbus)

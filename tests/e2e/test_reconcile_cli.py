@@ -12,16 +12,14 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from typing import Any
 
 import happybase
 import pytest
-from pipeline_run import PipelineRun, Produced, expected_outcomes, reconcile
+from pipeline_run import PipelineRun, Produced, expected_outcomes, new_run, reconcile
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
-from lendstream.stack import topology_jar
 from lendstream.stack.runtime import StackEndpoints
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -65,16 +63,7 @@ def run_command(command: list[str]) -> tuple[int, dict[str, Any]]:
 def test_the_command_reconciles_a_real_run_and_catches_tampering(
     e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
 ) -> None:
-    base = replace(
-        topology_jar.local_settings(),
-        kafka_bootstrap_servers=e2e_stack.kafka_bootstrap,
-        hbase_hosts=e2e_stack.hbase_thrift_host,
-        hbase_port=e2e_stack.hbase_thrift_port,
-        risk_service_urls=e2e_risk_service.base_url,
-        risk_service_token_file=str(e2e_risk_service.token_file),
-    )
-    nimbus = f"{e2e_stack.storm_nimbus_host}:{e2e_stack.storm_nimbus_port}"
-    run = PipelineRun.create(base, nimbus)
+    run = new_run(e2e_stack, e2e_risk_service)
     conf = run.conf  # the run's own topics, group and table
     produced = Produced()
     try:

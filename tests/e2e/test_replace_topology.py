@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-from pipeline_run import PipelineRun, Produced, expected_outcomes, reconcile
+from pipeline_run import PipelineRun, Produced, expected_outcomes, new_run, reconcile
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
@@ -47,23 +47,14 @@ def topology_ids(run: PipelineRun) -> list[str]:
 def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
     e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
 ) -> None:
-    conf = replace(
-        topology_jar.local_settings(),
-        kafka_bootstrap_servers=e2e_stack.kafka_bootstrap,
-        hbase_hosts=e2e_stack.hbase_thrift_host,
-        hbase_port=e2e_stack.hbase_thrift_port,
-        risk_service_urls=e2e_risk_service.base_url,
-        risk_service_token_file=str(e2e_risk_service.token_file),
-    )
-    nimbus = f"{e2e_stack.storm_nimbus_host}:{e2e_stack.storm_nimbus_port}"
-    run = PipelineRun.create(conf, nimbus)
+    run = new_run(e2e_stack, e2e_risk_service)
     report: list[str] = []
 
     def deploy(skip_if_unchanged: bool = False) -> str:
         return topology_jar.deploy_local(
             run.conf,
             run.topology_name,
-            nimbus=nimbus,
+            nimbus=run.nimbus,
             extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S},
             report=report.append,
             skip_if_unchanged=skip_if_unchanged,
@@ -95,7 +86,7 @@ def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
         assert deploy(skip_if_unchanged=True) == topology_jar.UNCHANGED
         assert topology_ids(run) == [new_id]
         committed = committed_offsets(
-            conf.kafka_bootstrap_servers, run.conf.kafka_group_id, run.conf.kafka_topic
+            run.conf.kafka_bootstrap_servers, run.conf.kafka_group_id, run.conf.kafka_topic
         )
         producer.join(timeout=180.0)
         assert not producer.is_alive(), "the producer did not finish in time"

@@ -9,16 +9,14 @@ carry); the last one takes the real front: MariaDB → applicant API → produce
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from applicant_source import applicant_source, publish_all
-from pipeline_run import PipelineRun, Produced, expected_outcomes, reconcile
+from pipeline_run import Produced, expected_outcomes, new_run, reconcile
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
-from lendstream.stack import topology_jar
 from lendstream.stack.runtime import StackEndpoints
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -37,19 +35,6 @@ def applicants_with_garbage(seed: int) -> list[object]:
     for index, garbage in enumerate(UNPARSEABLE):
         records.insert((index + 1) * len(records) // (len(UNPARSEABLE) + 1), garbage)
     return records
-
-
-def new_run(stack: StackEndpoints, risk: RiskServiceSettings) -> PipelineRun:
-    conf = replace(
-        topology_jar.local_settings(),
-        kafka_bootstrap_servers=stack.kafka_bootstrap,
-        hbase_hosts=stack.hbase_thrift_host,
-        hbase_port=stack.hbase_thrift_port,
-        risk_service_urls=risk.base_url,
-        risk_service_token_file=str(risk.token_file),
-    )
-    nimbus = f"{stack.storm_nimbus_host}:{stack.storm_nimbus_port}"
-    return PipelineRun.create(conf, nimbus)
 
 
 def test_every_applicant_is_stored_once_or_dead_lettered(
