@@ -5,8 +5,9 @@ model's training data and the tests all call these functions.
 
 Fixes over the original system: blanks are recognised by value (not string identity), decimal
 incomes such as ``"78000.0"`` are numbers, ``%`` and ``months`` are stripped wherever they occur,
-missing fields are reported by name, and a record that cannot be cleaned raises
-:class:`InvalidApplicant` with the reason, for the dead-letter topic, instead of vanishing.
+missing fields are reported by name, a funded (and a requested) amount must be positive, and a
+record that cannot be cleaned raises :class:`InvalidApplicant` with the reason, for the dead-letter
+topic, instead of vanishing.
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ def decide(applicant: CleanApplicant) -> Rejection | None:
 
 def _clean_fields(raw: dict[str, Any], member_id: str) -> CleanApplicant:
     grade, sub_grade = _grades(raw.get("grade"), raw.get("sub_grade"))
-    funded_amnt = _required_number(raw, "funded_amnt", minimum=0.0)
-    loan_amnt = _optional_number(raw, "loan_amnt", minimum=0.0)
+    funded_amnt = _positive(_required_number(raw, "funded_amnt"), "funded_amnt")
+    loan_amnt = _optional_number(raw, "loan_amnt")
+    if loan_amnt is not None:
+        _positive(loan_amnt, "loan_amnt")
     optional = {name: _optional_number(raw, name, minimum=0.0) for name in OPTIONAL_NUMBERS}
     optional["loan_amnt"] = loan_amnt
     return CleanApplicant(
@@ -146,6 +149,13 @@ def _check_range(name: str, number: float, minimum: float | None, maximum: float
         raise InvalidApplicant(f"{name} must be at least {minimum:g}, got {number:g}")
     if maximum is not None and number > maximum:
         raise InvalidApplicant(f"{name} must be at most {maximum:g}, got {number:g}")
+    return number
+
+
+def _positive(number: float, name: str) -> float:
+    """An amount of money lent: zero or less is not a loan (the record is malformed)."""
+    if number <= 0:
+        raise InvalidApplicant(f"{name} must be a positive amount, got {number:g}")
     return number
 
 
