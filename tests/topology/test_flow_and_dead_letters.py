@@ -6,7 +6,7 @@ import json
 
 import pytest
 from applicants import raw_applicant
-from scripted_risk_service import TOKEN, ScriptedRiskService
+from scripted_risk_service import TOKEN, ScriptedRiskService, contract_answer
 
 from lendstream.pipeline.dead_letter import DeadLetter, Source
 from lendstream.pipeline.flow import (
@@ -16,10 +16,11 @@ from lendstream.pipeline.flow import (
     SourceRecord,
     apply_rules,
     apply_scores,
-    divert_refused,
+    divert,
     pack,
     pack_outcomes,
     pack_records,
+    score_batch,
     triage,
     triage_all,
     unpack,
@@ -171,26 +172,86 @@ def test_a_batch_of_only_rejections_makes_no_request(risk_service: ScriptedRiskS
     assert risk_service.requests == []
 
 
-def test_a_batch_the_risk_service_refuses_is_dead_lettered_not_replayed(
+def problems(*indices: int | None) -> dict[str, object]:
+    listed = [{"index": i, "field": "int_rate", "problem": "not liked"} for i in indices]
+    return {"error": "invalid", "problems": listed}
+
+
+def batch_of(*raws: dict[str, object]) -> list[Applicant]:
+    applicants, letters = triage_all(
+        [record(encoded(raw), offset=10 + i) for i, raw in enumerate(raws)]
+    )
+    assert not letters
+    return applicants
+
+
+def test_a_422_naming_one_applicant_refuses_only_it_and_scores_the_rest(
     risk_service: ScriptedRiskService,
 ) -> None:
-    risk_service.script = [lambda _body: (422, {"error": "invalid", "problems": []})]
-    applicants, _ = triage_all(
-        [
-            record(encoded(raw_applicant("to-score")), offset=11),
-            record(encoded(raw_applicant("grade-g", grade="G", sub_grade="G1")), offset=12),
-        ]
+    def refuse_the_bad_one(body: dict[str, object]) -> tuple[int, object]:
+        ids = [a["member_id"] for a in body["applicants"]]  # type: ignore[attr-defined]
+        if "bad" in ids:
+            return 422, problems(ids.index("bad"))
+        return contract_answer(body)
+
+    risk_service.script = [refuse_the_bad_one]
+    applicants = batch_of(
+        raw_applicant("a"),
+        raw_applicant("g", grade="G", sub_grade="G1"),
+        raw_applicant("bad"),
+        raw_applicant("c"),
     )
-    decided = apply_rules(applicants)
-    client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN, max_attempts=3))
-    with pytest.raises(ScoringRejectedError, match="HTTP 422") as refused:
-        apply_scores(applicants, decided, client)
-    assert len(risk_service.requests) == 1  # a refusal is not retried
-    kept, kept_outcomes, letters = divert_refused(applicants, decided, str(refused.value), TOPIC)
-    assert [a.member_id for a in kept] == ["grade-g"]
-    assert [o and o.rule for o in kept_outcomes] == ["grade"]
-    assert [(d.member_id, d.stage, d.source) for d in letters] == [
-        ("to-score", "score", Source(TOPIC, 2, 11))
+    client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN))
+    outcomes, refused = score_batch(applicants, apply_rules(applicants), client, split=False)
+    assert set(refused) == {2}
+    assert refused[2] == "risk service refused it: HTTP 422: int_rate: not liked"
+    assert [len(r["applicants"]) for r in risk_service.requests] == [3, 2]
+    kept, kept_outcomes, letters = divert(applicants, outcomes, refused, TOPIC)
+    assert [a.member_id for a in kept] == ["a", "g", "c"]
+    assert [o.decision for o in kept_outcomes] == ["review", REJECTED, "review"]
+    assert [(d.member_id, d.stage, d.source, d.reason) for d in letters] == [
+        ("bad", "score", Source(TOPIC, 2, 12), refused[2])
     ]
-    assert "HTTP 422" in letters[0].reason
-    assert letters[0].record == json.loads(applicants[0].raw)
+    assert letters[0].record == json.loads(applicants[2].raw)
+
+
+def test_a_refusal_naming_nobody_is_raised_until_the_batch_may_be_split(
+    risk_service: ScriptedRiskService,
+) -> None:
+    def refuse_the_poison(body: dict[str, object]) -> tuple[int, object]:
+        ids = [a["member_id"] for a in body["applicants"]]  # type: ignore[attr-defined]
+        return (400, {"error": "cannot score"}) if "poison" in ids else contract_answer(body)
+
+    risk_service.script = [refuse_the_poison]
+    names = ["a", "b", "poison", "c", "d", "e", "f"]
+    applicants = batch_of(*(raw_applicant(name) for name in names))
+    client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN, max_attempts=3))
+    with pytest.raises(ScoringRejectedError, match="HTTP 400") as refusal:
+        score_batch(applicants, apply_rules(applicants), client, split=False)
+    assert refusal.value.named == {}
+    assert len(risk_service.requests) == 1  # a refusal is not retried in place
+    outcomes, refused = score_batch(applicants, apply_rules(applicants), client, split=True)
+    assert list(refused) == [2]
+    assert refused[2].startswith("risk service refused it alone: ")
+    assert "HTTP 400" in refused[2]
+    assert [o is None for o in outcomes] == [name == "poison" for name in names]
+    # whole batch, then halves: [a b poison] fails, [c d e f] scores; then [a] [b poison] …
+    assert len(risk_service.requests) - 1 <= 2 * len(names)
+
+
+def test_a_422_naming_the_request_as_a_whole_names_nobody(
+    risk_service: ScriptedRiskService,
+) -> None:
+    risk_service.script = [lambda _body: (422, problems(None)), lambda _body: (422, problems(9))]
+    applicants = batch_of(raw_applicant("a"), raw_applicant("b"))
+    client = RiskServiceClient(RiskServiceSettings(risk_service.url, TOKEN))
+    for _ in range(2):  # index None, then an index out of the request's range
+        with pytest.raises(ScoringRejectedError) as refusal:
+            score_batch(applicants, apply_rules(applicants), client, split=False)
+        assert refusal.value.named == {}
+
+
+def test_divert_refuses_an_applicant_neither_scored_nor_refused() -> None:
+    applicants = batch_of(raw_applicant("a"))
+    with pytest.raises(ValueError, match="neither scored nor refused"):
+        divert(applicants, [None], {}, TOPIC)

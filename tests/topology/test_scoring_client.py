@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,10 +78,49 @@ def test_refusals_are_not_retried(risk_service: ScriptedRiskService) -> None:
     assert len(risk_service.requests) == 1
 
 
-def test_a_wrong_token_is_refused(risk_service: ScriptedRiskService) -> None:
-    client = RiskServiceClient(RiskServiceSettings(risk_service.url, "wrong", max_attempts=1))
-    with pytest.raises(ScoringRejectedError, match="HTTP 401"):
+def test_a_refusal_names_the_applicants_of_the_whole_list_it_blames(
+    risk_service: ScriptedRiskService,
+) -> None:
+    problems = {
+        "error": "invalid",
+        "problems": [
+            {"index": 1, "field": "int_rate", "problem": "too high"},
+            {"index": 1, "field": "dti", "problem": "too low"},
+        ],
+    }
+    risk_service.script = [contract_answer, lambda body: (422, problems)]
+    with pytest.raises(ScoringRejectedError) as refusal:
+        client_for(risk_service, max_batch=3).score(applicants(5))  # second request: 3..4
+    assert refusal.value.status == 422
+    assert refusal.value.named == {4: "HTTP 422: int_rate: too high; dti: too low"}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_wrong_token_is_a_systemic_failure_not_a_refusal(
+    risk_service: ScriptedRiskService, status: int
+) -> None:
+    risk_service.script = [lambda body: (status, {"error": "no"})]
+    client = RiskServiceClient(
+        RiskServiceSettings(risk_service.url, TOKEN, max_attempts=2, first_backoff_s=0.01)
+    )
+    with pytest.raises(ScoringError, match=f"after 2 attempts; last: HTTP {status}") as caught:
         client.score(applicants(1))
+    assert not isinstance(caught.value, ScoringRejectedError)
+    assert len(risk_service.requests) == 2
+
+
+def test_after_a_401_the_rotated_token_file_is_read_again(
+    risk_service: ScriptedRiskService, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("the-old-token\n")
+    settings = RiskServiceSettings.from_token_file(
+        risk_service.url, token_file, max_attempts=3, first_backoff_s=0.01
+    )
+    client = RiskServiceClient(settings)
+    token_file.write_text(TOKEN + "\n")  # rotated after the client started
+    assert len(client.score(applicants(2))) == 2
+    assert risk_service.authorizations == ["Bearer the-old-token", f"Bearer {TOKEN}"]
 
 
 @pytest.mark.parametrize(

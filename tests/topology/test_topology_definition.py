@@ -44,6 +44,9 @@ def test_the_chain_and_the_dead_letter_branch(project_modules: ModuleType) -> No
         "dead_letter": {("clean", "dead_letter"), ("score", "dead_letter")},
     }
     assert set(bolts["clean"].common.streams) == {"default", "dead_letter"}
+    # replays of a batch meet the same score task, which counts its refusals
+    (score_grouping,) = bolts["score"].common.inputs.values()
+    assert score_grouping.fields == ["applicants"]
     assert set(bolts["score"].common.streams) == {"default", "dead_letter"}
 
 

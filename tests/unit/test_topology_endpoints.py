@@ -24,6 +24,7 @@ from lendstream.pipeline.scoring import (
     RiskServiceClient,
     RiskServiceSettings,
     ScoringError,
+    ScoringRejectedError,
 )
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack.runtime import StackEndpoints
@@ -164,13 +165,25 @@ def test_when_every_risk_service_fails_the_batch_fails_naming_them() -> None:
     assert all(url in str(caught.value) for url in dead)
 
 
-def test_a_refusal_is_not_failed_over(scoring_server: ScriptedRiskService) -> None:
-    wrong = RiskServiceClient(
-        RiskServiceSettings(scoring_server.url, "wrong-token", failover_urls=(refused_url(),))
-    )
-    with pytest.raises(ScoringError, match="HTTP 401"):
-        wrong.score_dicts(applicants(1))
-    assert wrong.rotation.failovers == 0
+def test_a_refusal_for_the_content_is_not_failed_over(
+    scoring_server: ScriptedRiskService,
+) -> None:
+    scoring_server.script = [lambda body: (400, {"error": "bad request"})]
+    scorer = client(scoring_server.url, refused_url())
+    with pytest.raises(ScoringRejectedError, match="HTTP 400"):
+        scorer.score_dicts(applicants(1))
+    assert scorer.rotation.failovers == 0
+
+
+def test_a_401_fails_over_to_a_risk_service_that_takes_the_token(
+    scoring_server: ScriptedRiskService,
+) -> None:
+    with ScriptedRiskService() as stale:
+        stale.script = [lambda body: (401, {"error": "wrong bearer token"})]
+        scorer = client(stale.url, scoring_server.url)
+        assert len(scorer.score_dicts(applicants(2))) == 2
+        assert scorer.rotation.failovers == 1
+    assert (len(stale.requests), len(scoring_server.requests)) == (1, 1)
 
 
 @pytest.mark.stack

@@ -14,14 +14,14 @@ clean bolt, and reused as the risk-service request body and the HBase ``member:c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lendstream.pipeline.dead_letter import DeadLetter, Source
 from lendstream.pipeline.record import CleanApplicant
 from lendstream.pipeline.rules import InvalidApplicant, clean, decide
-from lendstream.pipeline.scoring import RiskServiceClient
+from lendstream.pipeline.scoring import RiskServiceClient, ScoringRejectedError
 
 REJECTED = "rejected"
 
@@ -225,20 +225,86 @@ def apply_scores(
     return [outcome for outcome in complete if outcome is not None]
 
 
-def divert_refused(
-    applicants: Sequence[Applicant], outcomes: Outcomes, reason: str, topic: str
-) -> tuple[list[Applicant], Outcomes, list[DeadLetter]]:
-    """When the risk service refuses a batch outright (HTTP 4xx: a replay would be refused
-    again, forever), the applicants it was to score become dead letters with its answer as the
-    reason; those the rules already decided go on. Nothing is dropped, nothing loops."""
+def score_batch(
+    applicants: Sequence[Applicant], outcomes: Outcomes, client: RiskServiceClient, *, split: bool
+) -> tuple[Outcomes, dict[int, str]]:
+    """Score the applicants the rules left undecided, for the score bolt: the outcomes (``None``
+    where refused) and, by position, why the risk service refused an applicant.
+
+    A 422 that names applicants refuses only those: the rest are scored in a second request. A
+    refusal that names nobody raises :class:`ScoringRejectedError` — unless ``split``, when the
+    request is split in halves, down to the single applicants refused alone (a poison batch, see
+    lendstream.pipeline.poison). Systemic failures raise :class:`ScoringError`; then nothing of
+    this batch may be dead-lettered (the caller fails it for replay).
+    """
+    complete = list(outcomes)
+    refused: dict[int, str] = {}
+    pending = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    _score_positions(applicants, pending, complete, refused, client=client, split=split)
+    return complete, refused
+
+
+def _score_positions(
+    applicants: Sequence[Applicant],
+    positions: list[int],
+    complete: Outcomes,
+    refused: dict[int, str],
+    *,
+    client: RiskServiceClient,
+    split: bool,
+) -> None:
+    while positions:  # each refusal naming applicants takes at least one out: bounded
+        try:
+            scores = client.score_clean_json(
+                [applicants[i].clean_json for i in positions],
+                [applicants[i].member_id for i in positions],
+            )
+        except ScoringRejectedError as error:
+            if error.named:
+                for index, reason in error.named.items():
+                    refused[positions[index]] = f"risk service refused it: {reason}"
+                positions = [p for i, p in enumerate(positions) if i not in error.named]
+                continue
+            if not split:
+                raise
+            if len(positions) == 1:
+                refused[positions[0]] = f"risk service refused it alone: {error}"
+                return
+            middle = len(positions) // 2
+            _score_positions(
+                applicants, positions[:middle], complete, refused, client=client, split=split
+            )
+            _score_positions(
+                applicants, positions[middle:], complete, refused, client=client, split=split
+            )
+            return
+        for index, score in zip(positions, scores, strict=True):
+            complete[index] = Outcome(
+                score.decision,
+                probability_of_default=score.probability_of_default,
+                model_version=score.model_version,
+            )
+        return
+
+
+def divert(
+    applicants: Sequence[Applicant], outcomes: Outcomes, refused: Mapping[int, str], topic: str
+) -> tuple[list[Applicant], list[Outcome], list[DeadLetter]]:
+    """Split a scored batch: the applicants to store with their outcomes, and the dead letters
+    (stage ``score``, the refusal as reason) of those the risk service refused. An applicant
+    is in exactly one of the two."""
     kept: list[Applicant] = []
-    kept_outcomes: Outcomes = []
+    kept_outcomes: list[Outcome] = []
     dead_letters: list[DeadLetter] = []
-    for applicant, outcome in zip(applicants, outcomes, strict=True):
-        if outcome is None:
+    for index, (applicant, outcome) in enumerate(zip(applicants, outcomes, strict=True)):
+        if index in refused:
             source = Source(topic, applicant.partition, applicant.offset)
             record = json.loads(applicant.raw)
-            dead_letters.append(DeadLetter(reason, "score", record, source, applicant.member_id))
+            dead_letters.append(
+                DeadLetter(refused[index], "score", record, source, applicant.member_id)
+            )
+        elif outcome is None:
+            raise ValueError(f"applicant {applicant.member_id!r} was neither scored nor refused")
         else:
             kept.append(applicant)
             kept_outcomes.append(outcome)

@@ -1,12 +1,17 @@
 """Client of the risk service: scores clean applicants in batches over one keep-alive session.
 
-A batch is retried on transport errors, 5xx and 429 with exponential backoff, a bounded number of
-times; if it still fails, :class:`ScoringError` is raised so the caller (the score bolt, the
-baseline loop) fails its input for replay. Nothing is ever dropped silently.
+Every failure is one of two kinds, and the caller treats them very differently:
 
-With several risk services (``failover_urls``), a failure worth retrying (connection refused,
-reset or timed out; 5xx, 429) moves the client on to the next service, which it then keeps
-using (lendstream.pipeline.endpoints).
+- **systemic** (:class:`ScoringError`): transport errors (refused, reset, timed out), 5xx, 429,
+  401/403 (a token mismatch during a rotation, a misconfiguration), any other unexpected status,
+  an answer that breaks the contract. Retried with exponential backoff a bounded number of times,
+  moving on to the next risk service each time (``failover_urls``, lendstream.pipeline.endpoints);
+  on 401/403 the token file is read again first (the token may just have been rotated). If it still
+  fails, the caller fails its input for replay: replays go on until the cause goes away. Never a
+  reason to dead-letter anything.
+- **refused for its content** (:class:`ScoringRejectedError`, HTTP 400, 413, 422): the same request
+  would be refused again. A 422 names the applicants at fault by index (``named``); the caller
+  dead-letters those and scores the rest (lendstream.pipeline.flow.score_batch).
 """
 
 from __future__ import annotations
@@ -24,17 +29,33 @@ from lendstream.pipeline.endpoints import EndpointRotation
 from lendstream.pipeline.record import CleanApplicant
 
 MAX_BATCH = 1_000  # the risk service's limit per request (docs/architecture.md)
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Statuses that blame the request's content: the same request is refused again on every replay.
+REFUSED_STATUSES = frozenset({400, 413, 422})
+AUTH_STATUSES = frozenset({401, 403})
 DECISIONS = frozenset({"approve", "review", "decline"})
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class ScoringError(RuntimeError):
-    """A batch could not be scored; the caller must fail (replay) its input, never drop it."""
+    """A batch could not be scored for a systemic reason (no risk service answered usefully);
+    the caller must fail (replay) its input, never drop or dead-letter it."""
 
 
 class ScoringRejectedError(ScoringError):
-    """The risk service refused the batch (401, 422, …): retrying the same request cannot help."""
+    """The risk service refused the request for its content (HTTP 400, 413, 422): the same
+    request would be refused again. ``named`` maps the index (in the applicants given to
+    :meth:`RiskServiceClient.score_clean_json`) of each applicant the answer blames to why;
+    it is empty when the answer blames no applicant in particular."""
+
+    def __init__(self, message: str, status: int, named: dict[int, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.named: dict[int, str] = named or {}
+
+    def shifted(self, start: int) -> ScoringRejectedError:
+        """The same refusal, its indices counted from ``start`` (a request of a longer list)."""
+        named = {start + index: reason for index, reason in self.named.items()}
+        return ScoringRejectedError(str(self), self.status, named)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +98,20 @@ class RiskServiceClient:
         self.settings = settings
         self.rotation = EndpointRotation([url.rstrip("/") + "/v1/score" for url in settings.urls])
         self._session = session or requests.Session()
+        self._token = settings.token
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
+
+    def _reload_token(self) -> None:
+        """Read the token file again (after a 401/403: the token may have been rotated)."""
+        if not self.settings.token_file:
+            return
+        try:
+            token = Path(self.settings.token_file).read_text().strip()
+        except OSError:
+            return
+        if token and token != self._token:
+            self._token = token
+            self._session.headers["Authorization"] = f"Bearer {token}"
 
     def close(self) -> None:
         self._session.close()
@@ -99,7 +133,10 @@ class RiskServiceClient:
         for start in range(0, len(clean_json), size):
             batch = clean_json[start : start + size]
             body = ('{"applicants":[' + ",".join(batch) + "]}").encode("utf-8")
-            answer = self._post_with_retries(body, len(batch))
+            try:
+                answer = self._post_with_retries(body, len(batch))
+            except ScoringRejectedError as error:
+                raise error.shifted(start) from None
             scores.extend(_parse_answer(answer, member_ids[start : start + size]))
         return scores
 
@@ -124,19 +161,45 @@ class RiskServiceClient:
                     return response.json()
                 except ValueError:
                     last_problem = f"the answer from {url} is not JSON"
+                    self.rotation.fail_over()
                     continue
-            if response.status_code in RETRYABLE_STATUSES:
-                last_problem = f"HTTP {response.status_code} from {url}"
-                self.rotation.fail_over()
-                continue
-            raise ScoringRejectedError(
-                f"risk service refused a batch of {count}: HTTP {response.status_code} "
-                f"{response.text[:500]}"
-            )
+            if response.status_code in REFUSED_STATUSES:
+                raise ScoringRejectedError(
+                    f"risk service refused a batch of {count}: HTTP {response.status_code} "
+                    f"{response.text[:500]}",
+                    response.status_code,
+                    _named_problems(response, count),
+                )
+            last_problem = f"HTTP {response.status_code} from {url}: {response.text[:200]}"
+            if response.status_code in AUTH_STATUSES:
+                self._reload_token()
+            self.rotation.fail_over()
         raise ScoringError(
             f"risk service at {', '.join(self.rotation.endpoints)} failed a batch of {count} after "
             f"{self.settings.max_attempts} attempts; last: {last_problem}"
         )
+
+
+def _named_problems(response: requests.Response, count: int) -> dict[int, str]:
+    """Index → what is wrong, when every problem of a refusal names an applicant of the request
+    (the risk service's 422 lists ``{"index", "field", "problem"}``); else empty: the refusal
+    blames the request as a whole, or says nothing usable."""
+    try:
+        problems = response.json()["problems"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(problems, list) or not problems:
+        return {}
+    named: dict[int, list[str]] = {}
+    for problem in problems:
+        index = problem.get("index") if isinstance(problem, dict) else None
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            return {}
+        named.setdefault(index, []).append(f"{problem.get('field')}: {problem.get('problem')}")
+    return {
+        index: f"HTTP {response.status_code}: " + "; ".join(reasons)[:500]
+        for index, reasons in named.items()
+    }
 
 
 def _parse_answer(answer: Any, member_ids: Sequence[str]) -> list[Score]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from lendstream.pipeline.endpoints import rotated, split_list
 from lendstream.pipeline.hbase_writer import HBaseSettings
+from lendstream.pipeline.poison import DEFAULT_POISON_BATCH_FAILURES
 from lendstream.pipeline.scoring import RiskServiceSettings
 
 PREFIX = "lendstream."
@@ -35,6 +36,9 @@ class TopologyConf:
     risk_service_urls: str = "http://127.0.0.1:8090"  # comma-separated
     risk_service_token_file: str = ""
     risk_service_timeout_s: float = 10.0
+    # Record-caused failures of one batch (risk service refusing it without naming the applicant)
+    # before its next delivery is split down to the refused applicants (lendstream.pipeline.poison).
+    poison_batch_failures: int = DEFAULT_POISON_BATCH_FAILURES
     hbase_hosts: str = "127.0.0.1"  # comma-separated Thrift servers
     hbase_port: int = 9090
     hbase_table: str = "members"

@@ -20,10 +20,10 @@ from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher
 from lendstream.pipeline.endpoints import EndpointRotation, task_position
 from lendstream.pipeline.flow import (
     apply_rules,
-    apply_scores,
-    divert_refused,
+    divert,
     pack,
     pack_outcomes,
+    score_batch,
     triage_all,
     unpack,
     unpack_outcomes,
@@ -31,6 +31,7 @@ from lendstream.pipeline.flow import (
 )
 from lendstream.pipeline.hbase_writer import HBaseWriteError, HBaseWriter
 from lendstream.pipeline.multilang_json import use_stdlib_json
+from lendstream.pipeline.poison import FailureCounts, batch_key
 from lendstream.pipeline.scoring import RiskServiceClient, ScoringError, ScoringRejectedError
 from lendstream.pipeline.topology_conf import TopologyConf
 
@@ -95,9 +96,11 @@ class DecideBolt(_StageBolt):
 class ScoreBolt(_StageBolt):
     """Score the batch's undecided applicants in one request (at most 1,000 per request).
 
-    Unreachable or failing risk service: the tuple fails and the batch is replayed. A batch the
-    risk service refuses (4xx) would be refused on every replay: its undecided applicants go to
-    the dead-letter stream with the refusal instead.
+    Systemic failure (no risk service answers usefully: unreachable, 5xx, 401/403): the tuple
+    fails and the batch is replayed, as often as it takes; nothing is dead-lettered. A 422 naming
+    applicants: those go to the dead-letter stream, the rest are scored. A refusal naming nobody
+    fails the tuple too, but counts: after ``poison_batch_failures`` of them the batch is split
+    down to the applicants refused alone, which are dead-lettered (lendstream.pipeline.poison).
     """
 
     outputs: ClassVar[list[Any]] = [
@@ -109,32 +112,52 @@ class ScoreBolt(_StageBolt):
         settings = self.conf.risk_service_settings(self.task_index)
         self.client = RiskServiceClient(settings)
         self.failovers = 0
+        self.refusals = FailureCounts(self.conf.poison_batch_failures)
         self.logger.info("task %d scores at %s", self.task_index, ", ".join(settings.urls))
 
     def process(self, tup: Any) -> None:
         packed, outcomes = tup.values
         applicants = unpack(packed)
         decided = unpack_outcomes(outcomes, len(applicants))
+        key = batch_key(packed)
+        split = self.refusals.should_split(key)
         try:
-            scored = apply_scores(applicants, decided, self.client)
-        except ScoringRejectedError as error:
+            scored, refused = score_batch(applicants, decided, self.client, split=split)
+        except ScoringRejectedError as error:  # names no applicant: maybe a poison batch
+            count = self.refusals.failed(key)
             self.failovers = self.log_failover(self.client.rotation, self.failovers)
-            self.logger.error("risk service refused a batch; dead-lettering it: %s", error)
-            kept, kept_outcomes, dead_letters = divert_refused(
-                applicants, decided, str(error), self.conf.kafka_topic
+            self.logger.error(
+                "risk service refused a batch of %d (record-caused failure %d of %d before it "
+                "is split); it will be replayed: %s",
+                len(applicants),
+                count,
+                self.refusals.limit,
+                error,
             )
-            self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
-            if kept:
-                self.emit([pack(kept), pack_outcomes(kept_outcomes)])
-            self.ack(tup)
+            self.fail(tup)
             return
-        except ScoringError as error:
+        except ScoringError as error:  # systemic: replay until the cause goes away
             self.failovers = self.log_failover(self.client.rotation, self.failovers)
             self.logger.error("scoring failed, batch will be replayed: %s", error)
             self.fail(tup)
             return
+        self.refusals.done(key)
         self.failovers = self.log_failover(self.client.rotation, self.failovers)
-        self.emit([packed, pack_outcomes(list(scored))])
+        kept, kept_outcomes, dead_letters = divert(
+            applicants, scored, refused, self.conf.kafka_topic
+        )
+        if dead_letters:
+            self.logger.warning(
+                "risk service refused %d of a batch of %d%s; dead-lettering them",
+                len(dead_letters),
+                len(applicants),
+                " (split after repeated refusals)" if split else "",
+            )
+            self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
+        if kept:
+            if dead_letters:
+                packed = pack(kept)
+            self.emit([packed, pack_outcomes(list(kept_outcomes))])
         self.ack(tup)
 
 
