@@ -6,9 +6,11 @@
 database, the ``applicants`` table and a user that may only SELECT from it, and loads the real
 LendingClub rows (``lendstream.model.data.lending_club_raw_records()``) and optionally synthetic
 ones. Idempotent: a rerun inserts nothing that is already there (``INSERT IGNORE`` on the unique
-``member_id`` and ``record_digest``). Rows whose ``member_id`` is longer than the column are
-skipped and counted; rows without a ``member_id`` are stored (keyed by their digest) so the
-pipeline can dead-letter them.
+``member_id`` and ``record_digest``). With ``--rate R`` the synthetic rows are inserted at a
+steady R per second (the fault suite's load), riding out a restart of the server: a batch that
+fails is retried on a new connection, which the idempotent insert makes safe. Rows whose
+``member_id`` is longer than the column are skipped and counted; rows without a ``member_id``
+are stored (keyed by their digest) so the pipeline can dead-letter them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -127,6 +130,64 @@ def load_records(
     return counts
 
 
+def load_records_paced(
+    connect: Callable[[], Any],
+    records: Iterable[Mapping[str, Any]],
+    rate_per_s: float,
+    retry_timeout_s: float,
+    batches_per_s: int = 5,
+) -> LoadCounts:
+    """Insert raw records at a steady rate, in small batches on a schedule fixed at the start.
+
+    A batch that fails (the server restarting, a dropped connection) is retried on a new
+    connection until ``retry_timeout_s`` has passed without success; the schedule then catches up.
+    """
+    if rate_per_s <= 0:
+        raise ValueError(f"the rate must be positive, not {rate_per_s}")
+    batch_size = max(1, round(rate_per_s / batches_per_s))
+    counts = LoadCounts()
+    connection = connect()
+    started = time.monotonic()
+    try:
+        for batch in _batches(records, batch_size):
+            due = started + counts.read / rate_per_s
+            time.sleep(max(0.0, due - time.monotonic()))
+            failing_since: float | None = None
+            while True:
+                try:
+                    batch_counts = load_records(connection, batch, batch_size)
+                    break
+                except (pymysql.OperationalError, pymysql.InterfaceError) as error:
+                    now = time.monotonic()
+                    failing_since = failing_since or now
+                    if now - failing_since > retry_timeout_s:
+                        raise
+                    print(f"loader: {type(error).__name__}: {error}; retrying", file=sys.stderr)
+                    time.sleep(1.0)
+                    connection.close()
+                    try:
+                        connection = connect()
+                    except pymysql.MySQLError:
+                        connection = _Closed()
+            counts.read += batch_counts.read
+            counts.inserted += batch_counts.inserted
+            counts.already_present += batch_counts.already_present
+            counts.skipped_member_id_too_long += batch_counts.skipped_member_id_too_long
+    finally:
+        connection.close()
+    return counts
+
+
+class _Closed:
+    """Stands for a connection that could not be made: every use fails like a dropped one."""
+
+    def cursor(self) -> Any:
+        raise pymysql.InterfaceError("not connected")
+
+    def close(self) -> None:
+        pass
+
+
 def reader_password(path: Path | None, given: str | None) -> str:
     """The reader's password: given, or read from ``path``, or generated and written there 0600."""
     if given:
@@ -189,6 +250,19 @@ def _arguments(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Names
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--malformed-rate", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="PER_S",
+        help="insert the synthetic rows at this steady rate, riding out server restarts",
+    )
+    parser.add_argument(
+        "--retry-timeout-s",
+        type=float,
+        default=300.0,
+        help="with --rate: give up when a batch has failed for this long",
+    )
     return parser.parse_args(argv)
 
 
@@ -227,7 +301,20 @@ def _load(argv: list[str] | None) -> int:
             from lendstream.model.synthetic import generate  # noqa: PLC0415
 
             records = generate(args.synthetic, seed=args.seed, malformed_rate=args.malformed_rate)
-            summary["synthetic"] = asdict(load_records(connection, records, args.batch_size))
+            if args.rate:
+                counts = load_records_paced(
+                    lambda: connect_admin(admin, args.database),
+                    records,
+                    args.rate,
+                    args.retry_timeout_s,
+                )
+            else:
+                counts = load_records(connection, records, args.batch_size)
+            summary["synthetic"] = asdict(counts)
+    finally:
+        connection.close()
+    connection = connect_admin(admin, args.database)  # a paced load may outlive the first one
+    try:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM `{TABLE}`")
             summary["table_rows"] = cursor.fetchone()[0]
