@@ -73,3 +73,13 @@ def ensure_bridge(layout: Layout) -> str:
 def delete_link(name: str) -> None:
     if link_exists(name):
         subprocess.run(["ip", "link", "delete", name], check=True)
+
+
+def detach_from_bridge(link: str) -> None:
+    """Cut a node off the network: its veth leaves the bridge, the link itself stays up (so the
+    node keeps its address and routes, as on a switch port that stops forwarding)."""
+    subprocess.run(["ip", "link", "set", link, "nomaster"], check=True)
+
+
+def attach_to_bridge(link: str, bridge: str) -> None:
+    subprocess.run(["ip", "link", "set", link, "master", bridge], check=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -143,6 +145,17 @@ def request_poweroff(layout: Layout, node: Node) -> None:
     pid = launcher_pid(layout, node)
     if pid is not None:
         processes.send_term(pid)
+
+
+def power_off_hard(layout: Layout, node: Node) -> None:
+    """Pull the plug: SIGKILL to every process of the node at once (its launcher included, so
+    nothing restarts it). `lifecycle.up` boots it again, as after any node that died."""
+    directories = recorded_cgroups(layout, node)
+    pid = launcher_pid(layout, node)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    cgroups.kill_all(directories)
 
 
 def stop(layout: Layout, node: Node, timeout_s: float = 30) -> list[str]:
