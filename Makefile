@@ -92,6 +92,9 @@ vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), 
 	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)
 vcluster-verify: ## testinfra checks of every simulated node (LAYOUT=ci|montana)
 	$(MAKE) verify INVENTORY_FILE=$(VCLUSTER_INVENTORY)
+.PHONY: chaos
+chaos: vcluster-deploy ## Fault suite under steady load on the simulated cluster; prints a table (LAYOUT=ci|montana)
+	$(PY) -m lendstream.chaos --layout $(LAYOUT)
 
 # ---- quality --------------------------------------------------------------------------------
 .PHONY: lint

@@ -20,37 +20,31 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
-import os
-import re
-import shlex
-import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
+from deployment import (
+    BIN_DIR,
+    FIGURES,
+    Cluster,
+    changed_per_host,
+    load_applicants,
+    playbook,
+    reconcile_on_a_node,
+    run,
+    site_first_run,
+)
 
-from lendstream import secrets
-from lendstream.cluster import Layout, load_cluster
-from lendstream.stack import artifacts
-from lendstream.vcluster import lifecycle, nodes
-from lendstream.vcluster.paths import inventory_path, layout_state_dir
+from lendstream.vcluster.paths import inventory_path
 
-# One deployment shared by the tests in order; the first one deploys twice.
+# The package's one deployment (conftest.py), used by the tests in order.
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_DIR = REPOSITORY_ROOT / "ansible"
-BIN_DIR = Path(sys.executable).parent
-LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
-PLAYBOOK_TIMEOUT_S = 2400
-RECONCILE_TIMEOUT_S = 900
 RISK_PORT = 8090
 REQUEST_TIMEOUT_S = 15.0
 LOAD_THREADS = 4
@@ -61,165 +55,10 @@ ROLLING_RESTARTS = (
     "playbooks/restart-hbase-regionservers.yml",
     "playbooks/restart-storm-supervisors.yml",
 )
-FIGURES: dict[str, str] = {}
-# Every playbook run's full output (task timings at the end), for a failure or a slow run.
-LOG_DIR = REPOSITORY_ROOT / ".cache" / "cluster-test"
-
-
-@dataclass
-class Cluster:
-    layout: Layout
-    environment: dict[str, str]
-    token: str
-    groups: dict[str, tuple[str, ...]]
-    addresses: dict[str, str]
-    first_model: Path
-    second_model: Path
-
-
-@pytest.fixture(scope="module")
-def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two light models of different versions (their training settings differ)."""
-    from lendstream.model import artifact  # noqa: PLC0415 - heavy imports only when needed
-    from lendstream.model.train import TrainingConfig, train  # noqa: PLC0415
-
-    made = []
-    for c_value in (0.1, 1.0):
-        config = TrainingConfig(
-            bootstrap_resamples=50, cv_folds=2, cv_repeats=1, c_grid=(c_value,), inner_folds=2
-        )
-        result = train(config=config)
-        root = tmp_path_factory.mktemp(f"model-c{c_value}")
-        made.append(artifact.save(result.pipeline, result.metadata, root=root))
-    return made[0], made[1]
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory, two_models: tuple[Path, Path]
-) -> Iterator[Cluster]:
-    layout = load_cluster().layout(LAYOUT)
-    running = [n.name for n in layout.nodes if nodes.launcher_pid(layout, n) is not None]
-    if running:
-        pytest.fail(
-            f"layout {layout.name} is already running ({', '.join(running)}); this test deploys "
-            f"from bare nodes and tears them down: python -m lendstream.vcluster down --layout "
-            f"{layout.name}"
-        )
-    for bundle in ("zookeeper", "hadoop", "hbase", "kafka", "storm"):
-        artifacts.bundle_path(bundle)  # built once on the controller, pushed by the artifacts role
-    shutil.rmtree(LOG_DIR, ignore_errors=True)
-    inventory_dir = layout_state_dir(layout.name)
-    password_file = tmp_path_factory.mktemp("vault") / "vault.pass"
-    lifecycle.up(layout)
-    try:
-        secrets.new_secrets(inventory_dir, password_file)
-        environment = dict(
-            os.environ,
-            PATH=f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
-            ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-            ANSIBLE_VAULT_PASSWORD_FILE=str(password_file),
-            # Each task's duration, and the slowest ones at the end of every run.
-            ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
-            NO_COLOR="1",
-        )
-        yield Cluster(
-            layout=layout,
-            environment=environment,
-            token=secrets.read_vault(inventory_dir, password_file)["vault_risk_service_token"],
-            groups={group: tuple(hosts) for group, hosts in layout.groups().items()},
-            addresses={node.name: str(node.address) for node in layout.nodes},
-            first_model=two_models[0],
-            second_model=two_models[1],
-        )
-    finally:
-        lifecycle.down(layout)
-        secrets.vault_file(inventory_dir).unlink(missing_ok=True)
-        print("\n" + "\n".join(f"{name}: {figure}" for name, figure in FIGURES.items()))
-
-
-def run(
-    cluster: Cluster, argv: list[str], cwd: Path
-) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    result = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=cluster.environment,
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT_S,
-        check=False,
-    )
-    return result, time.monotonic() - started
-
-
-def playbook(cluster: Cluster, name: str, *extra: str) -> tuple[str, float]:
-    inventory = str(inventory_path(cluster.layout.name))
-    model = f"pipeline_model_dir={cluster.first_model}"
-    argv = [str(BIN_DIR / "ansible-playbook"), "-i", inventory, "-e", model, name, *extra]
-    result, elapsed = run(cluster, argv, ANSIBLE_DIR)
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / f"{len(list(LOG_DIR.glob('*.log'))):02d}-{Path(name).stem}.log"
-    log.write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, f"{log}:\n" + result.stdout[-6000:] + result.stderr[-2000:]
-    return result.stdout, elapsed
-
-
-def changed_per_host(recap_output: str) -> dict[str, int]:
-    return {
-        host: int(changed)
-        for host, changed in re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", recap_output, re.M)
-    }
-
-
-def load_applicants(cluster: Cluster, *extra_vars: str) -> int:
-    """Runs playbooks/load-applicants.yml; returns the applicants table's row count after it."""
-    output, elapsed = playbook(
-        cluster, "playbooks/load-applicants.yml", *itertools.chain(*(("-e", v) for v in extra_vars))
-    )
-    rows = re.findall(r'"table_rows": (\d+)', output)
-    assert rows, output[-3000:]
-    FIGURES.setdefault("loads", "")
-    FIGURES["loads"] += f" {rows[-1]} rows after {elapsed:.0f} s;"
-    return int(rows[-1])
-
-
-def reconcile_on_a_node(cluster: Cluster) -> dict[str, Any]:
-    """`python -m lendstream.reconcile` from the node virtualenv of the first supervisor: the
-    controller cannot resolve the names Kafka advertises. Returns its JSON summary."""
-    groups = cluster.groups
-    argv = [
-        "/opt/lendstream/venv/bin/python",
-        *("-m", "lendstream.reconcile", "--json"),
-        *("--bootstrap", ",".join(f"{h}:9092" for h in groups["kafka_broker"])),
-        *("--topic", "lendstream.applicants"),
-        *("--dead-letter-topic", "lendstream.applicants.dlq"),
-        *("--group", "lendstream-topology"),
-        *("--hbase-hosts", ",".join(groups["hbase_thrift"])),
-        *("--hbase-port", "9090", "--table", "members"),
-        *("--risk-url", ",".join(f"http://{h}:{RISK_PORT}" for h in groups["risk_service"])),
-        *("--risk-token-file", "/etc/lendstream/topology/risk-service-token"),
-        *("--drain-timeout-s", str(RECONCILE_TIMEOUT_S)),
-    ]
-    node = groups["storm_supervisor"][0]
-    result, _ = run(
-        cluster,
-        [
-            str(BIN_DIR / "ansible"),
-            *("-i", str(inventory_path(cluster.layout.name)), node, "-b"),
-            *("-m", "ansible.builtin.command", "-a", shlex.join(argv)),
-        ],
-        ANSIBLE_DIR,
-    )
-    output = result.stdout
-    assert result.returncode == 0, output[-6000:] + result.stderr[-2000:]
-    summary: dict[str, Any] = json.loads(output[output.index("{") : output.rindex("}") + 1])
-    return summary
 
 
 def test_site_deploys_from_bare_nodes_and_a_second_run_changes_nothing(cluster: Cluster) -> None:
-    first, first_s = playbook(cluster, "site.yml")
+    first, first_s = site_first_run(cluster)
     assert sum(changed_per_host(first).values()) > 0
     second, second_s = playbook(cluster, "site.yml")
     changed = changed_per_host(second)

@@ -1,0 +1,195 @@
+"""A deployed simulated cluster as the fault suite sees it: its nodes, groups and services.
+
+Everything runs from the controller: commands on nodes over the harness's SSH (as the deploy user,
+through sudo), playbooks with the layout's inventory and Vault, and the read-only tools that must
+run on a node (``lendstream.reconcile`` and :mod:`lendstream.chaos.probe`), because only the nodes
+resolve the names Kafka advertises. Ports come from the roles' defaults, their one home.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lendstream.cluster import REPO_ROOT, Layout, Node, load_cluster
+from lendstream.secrets import default_password_file
+from lendstream.vcluster import ssh
+from lendstream.vcluster.paths import inventory_path, layout_state_dir
+
+ANSIBLE_DIR = REPO_ROOT / "ansible"
+NODE_PYTHON = "/opt/lendstream/venv/bin/python"
+TOPIC = "lendstream.applicants"
+DEAD_LETTER_TOPIC = "lendstream.applicants.dlq"
+CONSUMER_GROUP = "lendstream-topology"
+HBASE_TABLE = "members"
+TOKEN_FILE = "/etc/lendstream/topology/risk-service-token"
+PLAYBOOK_TIMEOUT_S = 2400
+
+
+class ChaosError(RuntimeError):
+    """A step of the fault suite could not be carried out (not a finding about the pipeline)."""
+
+
+@cache
+def role_default(role: str, name: str) -> Any:
+    """A role's default (defaults/main.yml): ports and unit settings have their home there."""
+    defaults = yaml.safe_load((ANSIBLE_DIR / "roles" / role / "defaults" / "main.yml").read_text())
+    return defaults[name]
+
+
+@dataclass
+class ChaosCluster:
+    layout: Layout
+    vault_password_file: Path
+    logs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, layout_name: str, vault_password_file: Path | None = None) -> ChaosCluster:
+        layout = load_cluster().layout(layout_name)
+        if not inventory_path(layout.name).exists():
+            raise ChaosError(
+                f"layout {layout.name} is not deployed: make vcluster-deploy LAYOUT={layout.name}"
+            )
+        password_file = vault_password_file or default_password_file(layout_state_dir(layout.name))
+        return cls(layout=layout, vault_password_file=password_file)
+
+    # ---- the layout --------------------------------------------------------------------------
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        return {group: tuple(hosts) for group, hosts in self.layout.groups().items()}
+
+    def hosts(self, group: str) -> tuple[str, ...]:
+        return self.groups.get(group, ())
+
+    def node(self, name: str) -> Node:
+        return self.layout.node(name)
+
+    def address(self, name: str) -> str:
+        return str(self.node(name).address)
+
+    # ---- commands ----------------------------------------------------------------------------
+    def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:
+        """Run a shell command on a node as root; returns its standard output."""
+        result = ssh.run(
+            self.layout, self.node(host), f"sudo -n sh -c {shlex.quote(command)}", timeout_s
+        )
+        if check and result.returncode != 0:
+            raise ChaosError(
+                f"{host}: `{command}` exited {result.returncode}: {result.stderr[-800:]}"
+            )
+        return result.stdout
+
+    def kill_unit(self, host: str, unit: str) -> None:
+        """kill -9 every process of a systemd unit (systemd restarts it: Restart=on-failure)."""
+        self.sh(host, f"systemctl kill --signal=SIGKILL {unit}")
+
+    def systemctl(self, host: str, verb: str, unit: str) -> None:
+        self.sh(host, f"systemctl {verb} {unit}", timeout_s=180)
+
+    def unit_active(self, host: str, unit: str) -> bool:
+        return self.sh(host, f"systemctl is-active {unit}", check=False).strip() == "active"
+
+    def unit_restarts(self, host: str, unit: str) -> int:
+        return int(self.sh(host, f"systemctl show -P NRestarts {unit}").strip() or 0)
+
+    def wait_port(self, host: str, port: int, timeout_s: float) -> float:
+        """Seconds until host:port accepts a TCP connection (bounded)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            try:
+                with socket.create_connection((self.address(host), port), timeout=2):
+                    return time.monotonic() - started
+            except OSError:
+                time.sleep(1)
+        raise ChaosError(f"{host}:{port} still closed after {timeout_s:.0f} s")
+
+    def environment(self) -> dict[str, str]:
+        bin_dir = str(Path(sys.executable).parent)
+        return dict(
+            os.environ,
+            PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
+            ANSIBLE_VAULT_PASSWORD_FILE=str(self.vault_password_file),
+            NO_COLOR="1",
+        )
+
+    def playbook(self, name: str, *extra: str, timeout_s: float = PLAYBOOK_TIMEOUT_S) -> str:
+        argv = ["ansible-playbook", "-i", str(inventory_path(self.layout.name)), name, *extra]
+        result = subprocess.run(
+            argv,
+            cwd=ANSIBLE_DIR,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        self.logs.append(f"$ {shlex.join(argv)}\n{result.stdout}{result.stderr}")
+        if result.returncode != 0:
+            raise ChaosError(f"{name} failed:\n{result.stdout[-4000:]}{result.stderr[-1500:]}")
+        return result.stdout
+
+    def on_a_node(self, argv: list[str], timeout_s: float = 1200) -> dict[str, Any]:
+        """Run a read-only tool with the node virtualenv on the first supervisor that answers
+        and parse the JSON document it prints."""
+        failures = []
+        for host in self.hosts("storm_supervisor"):
+            try:
+                output = self.sh(host, shlex.join(argv), timeout_s=timeout_s)
+            except (ChaosError, subprocess.TimeoutExpired) as error:
+                failures.append(f"{host}: {error}")
+                continue
+            document: dict[str, Any] = json.loads(
+                output[output.index("{") : output.rindex("}") + 1]
+            )
+            return document
+        raise ChaosError("no supervisor could run it: " + "; ".join(failures))
+
+    # ---- the pipeline's read-only checks -------------------------------------------------------
+    def bootstrap(self) -> str:
+        port = role_default("kafka", "kafka_broker_port")
+        return ",".join(f"{host}:{port}" for host in self.hosts("kafka_broker"))
+
+    def reconcile(self, drain_timeout_s: float = 900) -> dict[str, Any]:
+        """``lendstream.reconcile --json`` on a node: its summary."""
+        risk_port = role_default("risk_service", "risk_service_port")
+        argv = [
+            NODE_PYTHON,
+            *("-m", "lendstream.reconcile", "--json"),
+            *("--bootstrap", self.bootstrap()),
+            *("--topic", TOPIC, "--dead-letter-topic", DEAD_LETTER_TOPIC),
+            *("--group", CONSUMER_GROUP),
+            *("--hbase-hosts", ",".join(self.hosts("hbase_thrift"))),
+            *("--hbase-port", str(role_default("hbase", "hbase_thrift_port"))),
+            *("--table", HBASE_TABLE),
+            *(
+                "--risk-url",
+                ",".join(f"http://{h}:{risk_port}" for h in self.hosts("risk_service")),
+            ),
+            *("--risk-token-file", TOKEN_FILE),
+            *("--drain-timeout-s", str(int(drain_timeout_s))),
+        ]
+        return self.on_a_node(argv, timeout_s=drain_timeout_s + 300)
+
+    def topic_size(self) -> int:
+        argv = [NODE_PYTHON, "-m", "lendstream.chaos.probe", "topic-size"]
+        argv += ["--bootstrap", self.bootstrap(), "--topic", TOPIC]
+        return int(self.on_a_node(argv, timeout_s=120)["records"])
+
+    def stored_delays(self, prefix: str) -> list[tuple[int, int]]:
+        argv = [NODE_PYTHON, "-m", "lendstream.chaos.probe", "delays", "--prefix", prefix]
+        argv += ["--hbase-hosts", ",".join(self.hosts("hbase_thrift"))]
+        argv += ["--hbase-port", str(role_default("hbase", "hbase_thrift_port"))]
+        rows = self.on_a_node(argv, timeout_s=300)["rows"]
+        return [(int(kafka_ms), int(stored_ms)) for kafka_ms, stored_ms in rows]

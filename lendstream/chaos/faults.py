@@ -1,0 +1,343 @@
+"""The faults, each an injection, how long it is held, and its healing.
+
+A fault names its victim by the layout's groups, never by a node name, so the same catalogue runs
+on the ci layout (3 nodes, each master and worker) and on montana. The "victim worker" is a worker
+that carries none of the single-instance services the load itself needs (MariaDB, the applicant
+API, the producer), nor the only NameNode when HDFS has no standby.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_default
+from lendstream.vcluster import lifecycle, network, nodes
+
+Step = Callable[[ChaosCluster, dict[str, Any]], None]
+RECOVERY_TIMEOUT_S = 300
+# The topology's message timeout (topology/topologies/loan_risk.py) plus a margin: an outage longer
+# than this makes Storm fail the tuples in flight, so the replays are exercised too.
+BEYOND_MESSAGE_TIMEOUT_S = 135
+PARTITION_S = 120
+POWERED_OFF_S = 30
+
+
+def _nothing(_cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    inject: Step
+    heal: Step = _nothing
+    hold_s: float = 0.0
+    # How long healing (and what follows the injection) usually takes: the load lasts that long.
+    expected_heal_s: float = 30.0
+    # The groups that need at least two hosts for the fault to make sense (a standby to fail
+    # over to), e.g. ("hdfs_namenode", "NameNode").
+    needs_standby: tuple[str, str] | None = None
+
+    def reason_not_applicable(self, groups: dict[str, tuple[str, ...]]) -> str | None:
+        """Why this layout cannot take the fault (e.g. one NameNode, no standby), or None."""
+        if self.needs_standby is None:
+            return None
+        group, what = self.needs_standby
+        if len(groups.get(group, ())) < 2:
+            return f"one {what} on this layout, no standby to fail over to"
+        return None
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def victim_worker(cluster: ChaosCluster) -> str:
+    single = set(
+        cluster.hosts("mysql") + cluster.hosts("applicant_api") + cluster.hosts("producer")
+    )
+    if len(cluster.hosts("hdfs_namenode")) < 2:
+        single |= set(cluster.hosts("hdfs_namenode"))
+    workers = [h for h in cluster.hosts("storm_supervisor") if h not in single]
+    if not workers:
+        raise ChaosError("every worker carries a single-instance service: no victim to pick")
+    return workers[0]
+
+
+def _http_json(url: str, timeout_s: float = 5) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+        return json.load(answer)
+
+
+def zookeeper_leader(cluster: ChaosCluster) -> str:
+    port = role_default("zookeeper", "zookeeper_client_port")
+    for host in cluster.hosts("zookeeper"):
+        try:
+            with socket.create_connection((cluster.address(host), port), timeout=3) as connection:
+                connection.sendall(b"srvr")
+                answer = connection.makefile("rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if "Mode: leader" in answer:
+            return host
+    raise ChaosError("no ZooKeeper member says it leads")
+
+
+def nimbus_leader(cluster: ChaosCluster) -> str | None:
+    ui_host = cluster.hosts("storm_ui")[0]
+    url = f"http://{cluster.address(ui_host)}:{role_default('storm', 'storm_ui_port')}"
+    try:
+        summary = _http_json(url + "/api/v1/nimbus/summary")
+    except OSError:
+        return None
+    for nimbus in summary.get("nimbuses", []):
+        if nimbus.get("status") == "Leader":
+            host = str(nimbus["host"]).split(".")[0]
+            if host in cluster.hosts("storm_nimbus"):
+                return host
+    return None
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout_s: float = RECOVERY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(2)
+    raise ChaosError(f"{what}: not after {timeout_s:.0f} s")
+
+
+def wait_active(cluster: ChaosCluster, host: str, *units: str) -> None:
+    for unit in units:
+        wait_until(f"{host} {unit} active", partial(cluster.unit_active, host, unit))
+
+
+def hdfs_active_namenode(cluster: ChaosCluster) -> str | None:
+    port = role_default("hdfs", "hdfs_namenode_http_port")
+    query = "/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus"
+    for host in cluster.hosts("hdfs_namenode"):
+        try:
+            beans = _http_json(f"http://{cluster.address(host)}:{port}{query}")["beans"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if beans and beans[0].get("State") == "active":
+            return host
+    return None
+
+
+def yarn_active_resourcemanager(cluster: ChaosCluster) -> str | None:
+    port = role_default("yarn", "yarn_resourcemanager_http_port")
+    for host in cluster.hosts("yarn_resourcemanager"):
+        try:
+            info = _http_json(f"http://{cluster.address(host)}:{port}/ws/v1/cluster/info")
+        except (OSError, ValueError):
+            continue
+        if info.get("clusterInfo", {}).get("haState") == "ACTIVE":
+            return host
+    return None
+
+
+# ---- the faults ---------------------------------------------------------------------------------
+def _kill_broker(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = victim_worker(cluster)
+    cluster.kill_unit(host, "lendstream-kafka")
+
+
+def _broker_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    wait_active(cluster, state["host"], "lendstream-kafka")
+    cluster.wait_port(state["host"], role_default("kafka", "kafka_broker_port"), RECOVERY_TIMEOUT_S)
+
+
+def _kill_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = victim_worker(cluster)
+    cluster.kill_unit(host, "lendstream-hbase-regionserver")
+    cluster.kill_unit(host, "lendstream-hbase-thrift")
+
+
+def _regionserver_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    host = state["host"]
+    wait_active(cluster, host, "lendstream-hbase-regionserver", "lendstream-hbase-thrift")
+    cluster.wait_port(host, role_default("hbase", "hbase_thrift_port"), RECOVERY_TIMEOUT_S)
+
+
+def _stop_zookeeper_leader(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = zookeeper_leader(cluster)
+    cluster.systemctl(host, "stop", "lendstream-zookeeper")
+
+
+def _start_zookeeper(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    cluster.systemctl(state["host"], "start", "lendstream-zookeeper")
+    wait_until("a ZooKeeper leader", lambda: bool(zookeeper_leader(cluster)))
+
+
+def _kill_nimbus_leader_and_redeploy(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    leader = nimbus_leader(cluster)
+    if leader is None:
+        raise ChaosError("no nimbus leads before the fault")
+    state["host"] = leader
+    cluster.kill_unit(leader, "lendstream-storm-nimbus")
+    # The killed one comes back (systemd); another must lead first or meanwhile.
+    wait_until("a nimbus leader again", lambda: nimbus_leader(cluster) is not None)
+    state["new_leader"] = nimbus_leader(cluster)
+    # A changed setting, so the deploy really replaces the running topology on the new leader.
+    cluster.playbook(
+        "playbooks/deploy-topology.yml",
+        "-e",
+        json.dumps({"topology_settings": {"spout_commit_interval_ms": 250}}),
+    )
+
+
+def _nimbus_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    wait_active(cluster, state["host"], "lendstream-storm-nimbus")
+
+
+def _kill_active_namenode(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    active = hdfs_active_namenode(cluster)
+    if active is None:
+        raise ChaosError("no active NameNode before the fault")
+    state["host"] = active
+    cluster.kill_unit(active, "lendstream-hdfs-namenode")
+    wait_until(
+        "another NameNode active",
+        lambda: hdfs_active_namenode(cluster) not in {None, active},
+        timeout_s=180,
+    )
+
+
+def _namenode_back_and_yarn_job(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    wait_active(cluster, state["host"], "lendstream-hdfs-namenode")
+    cluster.playbook("playbooks/yarn-smoke.yml")
+
+
+def _kill_active_resourcemanager(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    active = yarn_active_resourcemanager(cluster)
+    if active is None:
+        raise ChaosError("no active ResourceManager before the fault")
+    state["host"] = active
+    cluster.kill_unit(active, "lendstream-yarn-resourcemanager")
+    wait_until(
+        "another ResourceManager active",
+        lambda: yarn_active_resourcemanager(cluster) not in {None, active},
+        timeout_s=180,
+    )
+
+
+def _resourcemanager_back_and_yarn_job(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    wait_active(cluster, state["host"], "lendstream-yarn-resourcemanager")
+    cluster.playbook("playbooks/yarn-smoke.yml")
+
+
+def _restart_mariadb(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = cluster.hosts("mysql")[0]
+    cluster.systemctl(host, "restart", "lendstream-mysql")
+
+
+def _stop_risk_services(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    for host in cluster.hosts("risk_service"):
+        cluster.systemctl(host, "stop", "lendstream-risk-service")
+
+
+def _start_risk_services(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    port = role_default("risk_service", "risk_service_port")
+    for host in cluster.hosts("risk_service"):
+        cluster.systemctl(host, "start", "lendstream-risk-service")
+    for host in cluster.hosts("risk_service"):
+        cluster.wait_port(host, port, RECOVERY_TIMEOUT_S)
+
+
+def _power_off(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = victim_worker(cluster)
+    nodes.power_off_hard(cluster.layout, cluster.node(host))
+
+
+def _boot(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    lifecycle.up(cluster.layout)  # boots the node that is down, waits for sshd and systemd
+
+
+def _partition(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = victim_worker(cluster)
+    network.detach_from_bridge(nodes.veth_name(cluster.layout, cluster.node(host)))
+
+
+def _heal_partition(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    link = nodes.veth_name(cluster.layout, cluster.node(state["host"]))
+    network.attach_to_bridge(link, network.bridge_name(cluster.layout))
+
+
+CATALOGUE: tuple[Fault, ...] = (
+    Fault("kafka-broker-kill", "kill -9 one Kafka broker", _kill_broker, _broker_back),
+    Fault(
+        "regionserver-kill",
+        "kill -9 one RegionServer and its Thrift server",
+        _kill_regionserver,
+        _regionserver_back,
+    ),
+    Fault(
+        "zookeeper-leader-stop",
+        "stop the ZooKeeper leader for 20 s",
+        _stop_zookeeper_leader,
+        _start_zookeeper,
+        hold_s=20,
+    ),
+    Fault(
+        "nimbus-leader-kill",
+        "kill -9 the leading nimbus, then deploy the topology through the new leader",
+        _kill_nimbus_leader_and_redeploy,
+        _nimbus_back,
+        expected_heal_s=240,
+    ),
+    Fault(
+        "namenode-failover",
+        "kill -9 the active NameNode (failover), then a YARN job",
+        _kill_active_namenode,
+        _namenode_back_and_yarn_job,
+        expected_heal_s=120,
+        needs_standby=("hdfs_namenode", "NameNode"),
+    ),
+    Fault(
+        "resourcemanager-failover",
+        "kill -9 the active ResourceManager (failover), then a YARN job",
+        _kill_active_resourcemanager,
+        _resourcemanager_back_and_yarn_job,
+        expected_heal_s=120,
+        needs_standby=("yarn_resourcemanager", "ResourceManager"),
+    ),
+    Fault("mariadb-restart", "restart MariaDB under the producer", _restart_mariadb),
+    Fault(
+        "risk-services-down",
+        f"every risk service down for {BEYOND_MESSAGE_TIMEOUT_S} s (beyond the message timeout)",
+        _stop_risk_services,
+        _start_risk_services,
+        hold_s=BEYOND_MESSAGE_TIMEOUT_S,
+    ),
+    Fault(
+        "worker-power-off",
+        f"power a worker node off hard for {POWERED_OFF_S} s, then boot it",
+        _power_off,
+        _boot,
+        hold_s=POWERED_OFF_S,
+        expected_heal_s=90,
+    ),
+    Fault(
+        "network-partition",
+        f"cut a worker node off the network for {PARTITION_S} s",
+        _partition,
+        _heal_partition,
+        hold_s=PARTITION_S,
+    ),
+)
+
+
+def by_name(names: list[str] | None) -> list[Fault]:
+    if not names:
+        return list(CATALOGUE)
+    known = {fault.name: fault for fault in CATALOGUE}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ChaosError(f"unknown faults {unknown}; known: {', '.join(known)}")
+    return [known[name] for name in names]

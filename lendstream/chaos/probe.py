@@ -1,0 +1,92 @@
+"""Read-only probes run ON a cluster node (the node's lendstream virtualenv), where Kafka's
+advertised names and the HBase Thrift servers resolve: ``python -m lendstream.chaos.probe …``.
+
+- ``topic-size``: how many records the applicant topic holds (end minus beginning offsets).
+- ``delays --prefix SYN-7-``: for every stored row whose key starts with the prefix, the Kafka
+  record timestamp (``result:kafka_timestamp_ms``) and the HBase cell's write time, in ms. A
+  replayed row keeps its last write, so a delay is the time until the row's final state.
+Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import happybase
+from kafka import KafkaConsumer, TopicPartition
+
+from lendstream.pipeline.endpoints import split_list
+
+TIMESTAMP_COLUMN = b"result:kafka_timestamp_ms"
+
+
+def topic_size(bootstrap: str, topic: str, timeout_ms: int = 15_000) -> int:
+    consumer = KafkaConsumer(
+        bootstrap_servers=split_list(bootstrap),
+        request_timeout_ms=timeout_ms,
+        api_version_auto_timeout_ms=timeout_ms,
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise SystemExit(f"probe: topic {topic} has no partitions (or no broker answered)")
+        ends = consumer.end_offsets(partitions)
+        starts = consumer.beginning_offsets(partitions)
+        return sum(ends[p] - starts[p] for p in partitions)
+    finally:
+        consumer.close()
+
+
+def delays(hosts: str, port: int, table: str, prefix: str) -> list[tuple[int, int]]:
+    """(kafka timestamp ms, HBase write time ms) of each row under the prefix, from the first
+    Thrift server that answers."""
+    failures = []
+    for host in split_list(hosts):
+        try:
+            connection = happybase.Connection(host, port, timeout=30_000, autoconnect=True)
+        except OSError as error:
+            failures.append(f"{host}: {error}")
+            continue
+        try:
+            rows = connection.table(table).scan(
+                row_prefix=prefix.encode(), columns=[TIMESTAMP_COLUMN], include_timestamp=True
+            )
+            return [
+                (int(cells[TIMESTAMP_COLUMN][0]), int(cells[TIMESTAMP_COLUMN][1]))
+                for _, cells in rows
+                if TIMESTAMP_COLUMN in cells
+            ]
+        except OSError as error:
+            failures.append(f"{host}: {error}")
+        finally:
+            connection.close()
+    raise SystemExit("probe: no HBase Thrift server answered: " + "; ".join(failures))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lendstream.chaos.probe")
+    commands = parser.add_subparsers(dest="command", required=True)
+    size = commands.add_parser("topic-size")
+    size.add_argument("--bootstrap", required=True)
+    size.add_argument("--topic", required=True)
+    rows = commands.add_parser("delays")
+    rows.add_argument("--hbase-hosts", required=True)
+    rows.add_argument("--hbase-port", type=int, default=9090)
+    rows.add_argument("--table", default="members")
+    rows.add_argument("--prefix", required=True)
+    args = parser.parse_args(argv)
+    result: Any
+    if args.command == "topic-size":
+        result = {"records": topic_size(args.bootstrap, args.topic)}
+    else:
+        result = {"rows": delays(args.hbase_hosts, args.hbase_port, args.table, args.prefix)}
+    json.dump(result, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

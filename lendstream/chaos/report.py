@@ -1,0 +1,101 @@
+"""What one fault did to the pipeline, and the table of all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# A record stored within this many seconds of its Kafka timestamp counts as on time: the pipeline
+# has recovered once no later-stored record is slower.
+ON_TIME_S = 10.0
+
+
+@dataclass(frozen=True)
+class FaultResult:
+    fault: str
+    description: str
+    held_s: float
+    # Seconds from the injection until the last record delayed beyond ON_TIME_S was stored (0 when
+    # none was); None when the fault could not be injected or checked.
+    recovered_s: float | None
+    published: int  # records added to the applicant topic during this fault's window
+    stored: int  # rows added to HBase
+    dead_lettered: int  # applicants added to the dead-letter topic
+    lost: int  # published, neither stored nor dead-lettered (whole topic, after this fault)
+    extra: int  # rows in HBase that no published record explains (whole topic)
+    differences: int  # everything the reconcile found wrong (whole topic)
+    max_delay_s: float | None  # largest Kafka timestamp → HBase write time of this fault's rows
+    error: str = ""  # why the fault or its check failed
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and self.lost == 0 and self.extra == 0 and self.differences == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def recovery_seconds(
+    rows: Sequence[tuple[int, int]], injected_ms: int, on_time_s: float = ON_TIME_S
+) -> float:
+    """From (Kafka timestamp ms, stored ms) pairs: seconds from the injection until the last
+    record published after it that took longer than ``on_time_s`` was stored; 0 when none did."""
+    late = [
+        stored_ms
+        for kafka_ms, stored_ms in rows
+        if stored_ms >= injected_ms and stored_ms - kafka_ms > on_time_s * 1000
+    ]
+    return max(0.0, (max(late) - injected_ms) / 1000) if late else 0.0
+
+
+def max_delay_seconds(rows: Sequence[tuple[int, int]]) -> float | None:
+    return max((stored - kafka) / 1000 for kafka, stored in rows) if rows else None
+
+
+def lost_from(summary: dict[str, Any]) -> int:
+    """Published records the reconcile accounts for neither as stored, dead-lettered nor
+    superseded by a newer record of the same member."""
+    accounted = summary["stored"] + summary["dead_lettered"] + summary.get("superseded", 0)
+    return max(0, summary["published"] - accounted)
+
+
+COLUMNS = (
+    ("fault", "fault"),
+    ("held s", "held_s"),
+    ("recovered s", "recovered_s"),
+    ("published", "published"),
+    ("stored", "stored"),
+    ("dead-lettered", "dead_lettered"),
+    ("lost", "lost"),
+    ("extra", "extra"),
+    ("max delay s", "max_delay_s"),
+    ("result", "result"),
+)
+
+
+def _cell(result: FaultResult, attribute: str) -> str:
+    if attribute == "result":
+        return "ok" if result.passed else "FAILED"
+    value = getattr(result, attribute)
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.0f}" if attribute == "held_s" else f"{value:.1f}"
+    return str(value)
+
+
+def table(results: Sequence[FaultResult]) -> str:
+    rows = [[title for title, _ in COLUMNS]]
+    rows += [[_cell(result, attribute) for _, attribute in COLUMNS] for result in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    errors = [f"{r.fault}: {r.error}" for r in results if r.error]
+    return "\n".join([*lines, "", *errors] if errors else lines)

@@ -1,0 +1,133 @@
+"""One fault after another under a steady load, each checked with the reconcile."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lendstream.chaos.cluster import REPO_ROOT, ChaosCluster, ChaosError
+from lendstream.chaos.faults import Fault
+from lendstream.chaos.load import SteadyLoad
+from lendstream.chaos.report import (
+    FaultResult,
+    lost_from,
+    max_delay_seconds,
+    recovery_seconds,
+    table,
+)
+
+WARMUP_S = 10  # load before the injection, so the fault hits a pipeline in motion
+TAIL_S = 45  # load after the healing, so the recovery is seen under load
+PUBLISH_TIMEOUT_S = 300
+FIRST_SEED = 1000
+DEFAULT_RATE_PER_S = 25.0
+
+
+@dataclass
+class Run:
+    results: list[FaultResult] = field(default_factory=list)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.results)
+
+    def table(self) -> str:
+        lines = [table(self.results)]
+        lines += [f"not run: {name}: {why}" for name, why in self.not_applicable.items()]
+        return "\n".join(lines)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "results": [result.as_dict() for result in self.results],
+            "not_applicable": self.not_applicable,
+        }
+        path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def results_path(layout_name: str) -> Path:
+    return REPO_ROOT / ".cache" / "chaos" / layout_name / "results.json"
+
+
+def wait_published(cluster: ChaosCluster, table_rows: int) -> int:
+    """Wait (bounded) until the applicant topic holds every row of the table; returns its size."""
+    deadline = time.monotonic() + PUBLISH_TIMEOUT_S
+    size = cluster.topic_size()
+    while size < table_rows and time.monotonic() < deadline:
+        time.sleep(3)
+        size = cluster.topic_size()
+    return size
+
+
+def run_fault(  # noqa: PLR0917 - one call site, each argument named there
+    cluster: ChaosCluster,
+    fault: Fault,
+    seed: int,
+    rate_per_s: float,
+    before: dict[str, Any],
+    progress: Callable[[str], None] = print,
+) -> tuple[FaultResult, dict[str, Any]]:
+    """Inject, hold and heal one fault under load; reconcile; measure its rows' delays."""
+    planned_s = WARMUP_S + fault.hold_s + fault.expected_heal_s + TAIL_S
+    load = SteadyLoad.start(cluster, seed, int(rate_per_s * planned_s), rate_per_s)
+    time.sleep(WARMUP_S)
+    state: dict[str, Any] = {}
+    error = ""
+    injected = time.time()
+    progress(f"{fault.name}: {fault.description}")
+    try:
+        fault.inject(cluster, state)
+        time.sleep(max(0.0, fault.hold_s - (time.time() - injected)))
+    except (ChaosError, OSError) as failure:
+        error = f"inject: {failure}"
+    try:
+        fault.heal(cluster, state)
+    except (ChaosError, OSError) as failure:
+        error = (error + "; " if error else "") + f"heal: {failure}"
+    progress(f"{fault.name}: healed after {time.time() - injected:.0f} s {state}")
+    table_rows = load.wait(cluster, timeout_s=planned_s + PUBLISH_TIMEOUT_S)
+    topic_size = wait_published(cluster, table_rows)
+    unpublished = max(0, table_rows - topic_size)
+    if unpublished:
+        error = (error + "; " if error else "") + f"{unpublished} rows of MariaDB never published"
+    summary = cluster.reconcile()
+    rows = cluster.stored_delays(load.member_prefix)
+    result = FaultResult(
+        fault=fault.name,
+        description=fault.description,
+        held_s=fault.hold_s,
+        recovered_s=recovery_seconds(rows, int(injected * 1000)),
+        published=summary["published"] - before.get("published", 0),
+        stored=summary["stored"] - before.get("stored", 0),
+        dead_lettered=summary["dead_lettered"] - before.get("dead_lettered", 0),
+        lost=lost_from(summary) + unpublished,
+        extra=summary["extra_rows"],
+        differences=summary["differences"],
+        max_delay_s=max_delay_seconds(rows),
+        error=error or "; ".join(summary.get("first_differences", [])[:3]),
+    )
+    progress(table([result]))
+    return result, summary
+
+
+def run_faults(
+    cluster: ChaosCluster,
+    faults: Sequence[Fault],
+    rate_per_s: float = DEFAULT_RATE_PER_S,
+    progress: Callable[[str], None] = print,
+) -> Run:
+    run = Run()
+    before = cluster.reconcile()
+    for index, fault in enumerate(faults):
+        why = fault.reason_not_applicable(cluster.groups)
+        if why:
+            run.not_applicable[fault.name] = why
+            continue
+        result, before = run_fault(cluster, fault, FIRST_SEED + index, rate_per_s, before, progress)
+        run.results.append(result)
+    return run

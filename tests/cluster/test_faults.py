@@ -1,0 +1,69 @@
+"""The fault suite on the package's deployed layout (conftest.py), under a steady load.
+
+While applicants stream from MariaDB through the producer, Kafka, the topology and the risk
+services into HBase, each fault of lendstream.chaos.faults is injected, held, healed, and then
+`lendstream.reconcile` (on a node) must find every published applicant stored exactly once or
+dead-lettered for its own defect: nothing lost, nothing extra, no difference. Recovery times and
+delays are printed (the table at the end), never asserted. `make chaos LAYOUT=…` runs the same
+catalogue on a layout deployed by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from deployment import FIGURES, Cluster, site_first_run
+
+from lendstream.chaos import faults
+from lendstream.chaos.report import FaultResult, table
+from lendstream.chaos.runner import DEFAULT_RATE_PER_S, FIRST_SEED, run_fault
+from lendstream.cluster import load_cluster
+
+pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
+RESULTS: list[FaultResult] = []
+LAST_SUMMARY: dict[str, Any] = {}
+
+
+def _applicable() -> list[faults.Fault]:
+    """The catalogue's faults this layout can take (decided from cluster.yml at collection)."""
+    layout = load_cluster().layout(LAYOUT)
+    groups = {group: tuple(hosts) for group, hosts in layout.groups().items()}
+    applicable = []
+    for fault in faults.CATALOGUE:
+        why = fault.reason_not_applicable(groups)
+        if why:
+            FIGURES[f"fault {fault.name}"] = f"not run on {LAYOUT}: {why}"
+        else:
+            applicable.append(fault)
+    return applicable
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster: Cluster) -> Iterator[Cluster]:
+    site_first_run(cluster)  # already done when the deploy module ran first
+    LAST_SUMMARY.update(cluster.chaos.reconcile())
+    yield cluster
+    FIGURES["fault table"] = "\n" + table(RESULTS)
+
+
+@pytest.mark.parametrize("fault", _applicable(), ids=lambda fault: fault.name)
+def test_fault_under_load_loses_nothing_and_adds_nothing(
+    deployed: Cluster, fault: faults.Fault
+) -> None:
+    seed = FIRST_SEED + [f.name for f in faults.CATALOGUE].index(fault.name)
+    result, summary = run_fault(
+        deployed.chaos, fault, seed, DEFAULT_RATE_PER_S, dict(LAST_SUMMARY), progress=print
+    )
+    RESULTS.append(result)
+    LAST_SUMMARY.clear()
+    LAST_SUMMARY.update(summary)
+    assert not result.error, result.error
+    assert result.lost == 0, f"{result.lost} applicants lost"
+    assert result.extra == 0, f"{result.extra} rows nobody published"
+    assert result.differences == 0, summary.get("first_differences")
+    assert result.published > 0  # the load really ran through the fault

@@ -1,0 +1,81 @@
+"""The fault suite's arithmetic: recovery time, delays, lost records, and the table."""
+
+from __future__ import annotations
+
+from lendstream.chaos.report import (
+    FaultResult,
+    lost_from,
+    max_delay_seconds,
+    recovery_seconds,
+    table,
+)
+
+INJECTED_MS = 1_000_000
+
+
+def test_no_late_record_after_the_injection_means_no_recovery_time() -> None:
+    rows = [(INJECTED_MS - 5_000, INJECTED_MS - 4_000), (INJECTED_MS + 1_000, INJECTED_MS + 2_500)]
+    assert recovery_seconds(rows, INJECTED_MS) == 0.0
+
+
+def test_recovery_ends_when_the_last_late_record_is_stored() -> None:
+    rows = [
+        (INJECTED_MS + 1_000, INJECTED_MS + 40_000),  # held up 39 s by the fault
+        (INJECTED_MS + 20_000, INJECTED_MS + 41_000),  # 21 s
+        (INJECTED_MS + 42_000, INJECTED_MS + 43_000),  # on time again
+    ]
+    assert recovery_seconds(rows, INJECTED_MS) == 41.0
+
+
+def test_late_records_stored_before_the_injection_do_not_count() -> None:
+    rows = [(INJECTED_MS - 60_000, INJECTED_MS - 1_000)]  # 59 s late, but before the fault
+    assert recovery_seconds(rows, INJECTED_MS) == 0.0
+
+
+def test_max_delay_is_the_slowest_row_and_none_without_rows() -> None:
+    assert max_delay_seconds([(0, 1_500), (10, 12_010)]) == 12.0
+    assert max_delay_seconds([]) is None
+
+
+def test_lost_counts_what_is_neither_stored_dead_lettered_nor_superseded() -> None:
+    summary = {"published": 100, "stored": 90, "dead_lettered": 6, "superseded": 2}
+    assert lost_from(summary) == 2
+    assert lost_from({**summary, "stored": 92}) == 0
+
+
+def result(**changes: object) -> FaultResult:
+    values: dict[str, object] = {
+        "fault": "kafka-broker-kill",
+        "description": "kill -9 one Kafka broker",
+        "held_s": 0.0,
+        "recovered_s": 12.5,
+        "published": 2_000,
+        "stored": 1_960,
+        "dead_lettered": 40,
+        "lost": 0,
+        "extra": 0,
+        "differences": 0,
+        "max_delay_s": 14.2,
+    }
+    values.update(changes)
+    return FaultResult(**values)  # type: ignore[arg-type]
+
+
+def test_a_fault_passes_only_with_nothing_lost_extra_different_or_broken() -> None:
+    assert result().passed
+    assert not result(lost=1).passed
+    assert not result(extra=1).passed
+    assert not result(differences=3).passed
+    assert not result(error="heal: m2 lendstream-kafka active: not after 300 s").passed
+
+
+def test_the_table_has_a_row_per_fault_and_names_the_failures() -> None:
+    text = table([result(), result(fault="mariadb-restart", lost=3)])
+    lines = text.splitlines()
+    assert lines[0].split()[:2] == ["fault", "held"]
+    assert lines[2].startswith("kafka-broker-kill")
+    assert lines[2].endswith("ok")
+    assert lines[3].startswith("mariadb-restart")
+    assert lines[3].endswith("FAILED")
+    assert "12.5" in lines[2]
+    assert "14.2" in lines[2]
