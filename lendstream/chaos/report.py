@@ -27,6 +27,7 @@ class FaultResult:
     differences: int  # everything the reconcile found wrong (whole topic)
     max_delay_s: float | None  # largest Kafka timestamp → HBase write time of this fault's rows
     error: str = ""  # why the fault or its check failed
+    details: str = ""  # what the fault observed (victim host, quorum figures, …)
 
     @property
     def passed(self) -> bool:
@@ -97,5 +98,6 @@ def table(results: Sequence[FaultResult]) -> str:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    errors = [f"{r.fault}: {r.error}" for r in results if r.error]
-    return "\n".join([*lines, "", *errors] if errors else lines)
+    notes = [f"{r.fault}: {r.error}" for r in results if r.error]
+    notes += [f"{r.fault}: {r.details}" for r in results if r.details]
+    return "\n".join([*lines, "", *notes] if notes else lines)

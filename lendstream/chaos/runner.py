@@ -89,7 +89,7 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         fault.heal(cluster, state)
     except (ChaosError, OSError) as failure:
         error = (error + "; " if error else "") + f"heal: {failure}"
-    progress(f"{fault.name}: healed after {time.time() - injected:.0f} s {state}")
+    progress(f"{fault.name}: healed after {time.time() - injected:.0f} s")
     table_rows = load.wait(cluster, timeout_s=planned_s + PUBLISH_TIMEOUT_S)
     topic_size = wait_published(cluster, table_rows)
     unpublished = max(0, table_rows - topic_size)
@@ -110,6 +110,7 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         differences=summary["differences"],
         max_delay_s=max_delay_seconds(rows),
         error=error or "; ".join(summary.get("first_differences", [])[:3]),
+        details=", ".join(f"{key} {value}" for key, value in state.items() if key != "since"),
     )
     progress(table([result]))
     return result, summary
