@@ -4,11 +4,19 @@
 most 1,000) and answers ``{"model_version", "result"}`` or ``{"model_version", "results"}`` with
 each applicant's ``member_id``, ``probability_of_default`` and ``decision``. A request with any
 bad field is refused whole with 422 listing every problem. ``GET /healthz``, ``GET /metrics``.
+
+Whatever body a client sends, the answer is a 4xx with a JSON ``error``, never a 500: a content
+type other than JSON 415, a body over 8 MiB 413; a body that is not UTF-8, not JSON, nested
+deeper than the parser's recursion limit, holding ``NaN``/``Infinity`` or an integer too long to
+read 400; a well-formed body with wrong shapes, types or non-finite numbers 422
+(lendstream.services.risk_service.validation). tests/services/test_risk_bodies.py fuzzes it
+under gunicorn.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from typing import Any
 
@@ -26,6 +34,15 @@ from lendstream.services.risk_service.validation import (
 )
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class BodyError(ValueError):
+    """The request body cannot be read as a scoring request's JSON; ``status`` is the answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 def create_app(settings: RiskSettings | None = None, model: Any | None = None) -> Flask:
@@ -59,9 +76,10 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
             response = _error(401, "send Authorization: Bearer <token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-risk"'
             return response
-        body = request.get_json(silent=True)
-        if body is None:
-            return _error(400, "the body must be JSON (Content-Type: application/json)")
+        try:
+            body = _json_body()
+        except BodyError as error:
+            return _error(error.status, error.message)
         try:
             applicants, single = parse_request(body)
             model_problems = [
@@ -126,6 +144,29 @@ def _authorised(expected: bytes) -> bool:
     if scheme.lower() != "bearer" or not token:
         return False
     return hmac.compare_digest(token.strip().encode("utf-8"), expected)
+
+
+def _json_body() -> Any:
+    """The request's body parsed as strict JSON, or :class:`BodyError` saying why not."""
+    if request.mimetype != "application/json":
+        raise BodyError(
+            415, f"send Content-Type: application/json, not {request.mimetype or 'none'!r}"
+        )
+    data = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 (RequestEntityTooLarge)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BodyError(400, f"the body is not UTF-8 text: {error}") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:  # the C parser bounds its own depth (the recursion limit)
+        raise BodyError(400, "the body is nested too deeply to be a scoring request") from None
+    except ValueError as error:
+        raise BodyError(400, f"the body must be JSON: {error}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _error(status: int, message: str) -> Any:

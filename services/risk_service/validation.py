@@ -136,4 +136,8 @@ def _describe(spec: FieldSpec) -> str:
 
 
 def _shown(value: Any) -> str:
+    """A short description of a wrong value; containers by size, never by a (recursive, maybe
+    huge) repr of what they hold."""
+    if isinstance(value, list | dict):
+        return f"{type(value).__name__} of {len(value)} item(s)"
     return f"{type(value).__name__} {value!r:.40}"
