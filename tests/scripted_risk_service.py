@@ -38,6 +38,8 @@ class ScriptedRiskService:
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
         self.connections: set[int] = set()
+        # The bearer tokens accepted (a rotation accepts the new one beside the old).
+        self.accepted_tokens: set[str] = {TOKEN}
         service = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -50,7 +52,8 @@ class ScriptedRiskService:
                 service.requests.append(body)
                 service.authorizations.append(self.headers.get("Authorization"))
                 handler = service.script[min(len(service.requests) - 1, len(service.script) - 1)]
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                accepted = {f"Bearer {token}" for token in service.accepted_tokens}
+                if self.headers.get("Authorization") not in accepted:
                     status, answer = 401, {"error": "missing or wrong bearer token"}
                 else:
                     status, answer = handler(body)

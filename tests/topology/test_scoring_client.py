@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,9 @@ def test_after_a_401_the_rotated_token_file_is_read_again(
         risk_service.url, token_file, max_attempts=3, first_backoff_s=0.01
     )
     client = RiskServiceClient(settings)
-    token_file.write_text(TOKEN + "\n")  # rotated after the client started
+    unchanged = token_file.stat()
+    token_file.write_text(TOKEN + "\n")  # rotated after the client started, with a write
+    os.utime(token_file, ns=(unchanged.st_atime_ns, unchanged.st_mtime_ns))  # stat cannot see
     assert len(client.score(applicants(2))) == 2
     assert risk_service.authorizations == ["Bearer the-old-token", f"Bearer {TOKEN}"]
 
@@ -156,3 +159,21 @@ def test_answers_that_break_the_contract_raise(
     risk_service.script = [lambda body: (200, answer)]
     with pytest.raises(ScoringError, match=message):
         client_for(risk_service, max_attempts=1).score(applicants(2))
+
+
+def test_a_token_file_written_anew_is_followed_before_the_next_request(
+    risk_service: ScriptedRiskService, tmp_path: Path
+) -> None:
+    """A rotation writes the new token while the service still accepts the old one: the client
+    switches at its next request, without waiting for a refusal."""
+    risk_service.accepted_tokens.add("rotated-token")
+    token_file = tmp_path / "risk-service-token"
+    token_file.write_text(TOKEN + "\n")
+    settings = RiskServiceSettings.from_token_file(risk_service.url, token_file)
+    client = RiskServiceClient(settings)
+    client.score(applicants(2))
+    replacement = tmp_path / "risk-service-token.new"
+    replacement.write_text("rotated-token\n")
+    replacement.replace(token_file)  # as Ansible's copy does: a new file renamed into place
+    client.score(applicants(2))
+    assert risk_service.authorizations == [f"Bearer {TOKEN}", "Bearer rotated-token"]

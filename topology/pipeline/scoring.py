@@ -17,6 +17,7 @@ Every failure is one of two kinds, and the caller treats them very differently:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,24 @@ class RiskServiceClient:
         self._session = session or requests.Session()
         self._token = settings.token
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
+        self._token_file_mtime_ns = self._token_file_mtime_ns_now()
+
+    def _token_file_mtime_ns_now(self) -> int | None:
+        if not self.settings.token_file:
+            return None
+        try:
+            return os.stat(self.settings.token_file).st_mtime_ns
+        except OSError:
+            return None
+
+    def _follow_token_file(self) -> None:
+        """Before each request: a token file written anew since it was read (a rotation puts the
+        new token there while the risk services still accept the old one) is read again, so the
+        switch happens before the old token is withdrawn, without a refused request."""
+        mtime_ns = self._token_file_mtime_ns_now()
+        if mtime_ns is not None and mtime_ns != self._token_file_mtime_ns:
+            self._token_file_mtime_ns = mtime_ns
+            self._reload_token()
 
     def _reload_token(self) -> None:
         """Read the token file again (after a 401/403: the token may have been rotated)."""
@@ -150,6 +169,7 @@ class RiskServiceClient:
             if attempt:
                 time.sleep(self.settings.first_backoff_s * 2 ** (attempt - 1))
             url = self.rotation.current
+            self._follow_token_file()
             try:
                 response = self._session.post(url, data=body, headers=JSON_HEADERS, timeout=timeout)
             except requests.RequestException as error:
