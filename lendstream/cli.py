@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "loader": ("lendstream.services.applicant_api.loader", "load applicants into MySQL"),
     "producer": ("lendstream.services.producer", "publish applicants to Kafka"),
     "secrets": ("lendstream.secrets", "generate a deployment's secrets into Ansible Vault"),
+    "dlq": ("lendstream.dlq", "list, inspect and re-drive dead letters"),
 }
 
 
