@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import time
 from typing import Any
 
@@ -50,7 +51,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
     settings = settings or RiskSettings.from_env()
     model = model if model is not None else artifact.load(settings.model_dir)
     thresholds = Thresholds.resolve(settings.thresholds, model.metadata)
-    expected_token = settings.token.encode("utf-8")
+    accepted_tokens = tuple(token.encode("utf-8") for token in settings.tokens)
     metrics.MODEL_LOADED.labels(version=model.version).set(1)
 
     app = Flask(__name__)
@@ -72,7 +73,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
 
     @app.post("/v1/score")
     def score() -> Any:
-        if not _authorised(expected_token):
+        if not _authorised(accepted_tokens):
             response = _error(401, "send Authorization: Bearer <token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-risk"'
             return response
@@ -118,6 +119,8 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
         return jsonify(
             status="ok",
             model_version=model.version,
+            # Which worker answered: the graceful reload waits for one it started itself.
+            worker=os.getpid(),
             thresholds={"review_at": thresholds.review_at, "decline_at": thresholds.decline_at},
         )
 
@@ -138,12 +141,15 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
     return app
 
 
-def _authorised(expected: bytes) -> bool:
+def _authorised(accepted: tuple[bytes, ...]) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return False
-    return hmac.compare_digest(token.strip().encode("utf-8"), expected)
+    presented = token.strip().encode("utf-8")
+    # Every accepted token is compared, so the time taken does not tell which one matched.
+    matches = [hmac.compare_digest(presented, expected) for expected in accepted]
+    return any(matches)
 
 
 def _json_body() -> Any:

@@ -3,7 +3,8 @@
 - ``LENDSTREAM_MODEL_DIR``: the model artifact to serve (default: ``current`` under
   ``lendstream.model.artifact.default_model_root()``, i.e. ``.cache/model/current``).
 - ``LENDSTREAM_RISK_TOKEN_FILE`` (preferred) or ``LENDSTREAM_RISK_TOKEN``: the bearer token
-  clients must send; the service refuses to start without one.
+  clients must send; the service refuses to start without one. Several lines are several
+  accepted tokens, the current one first: a rotation accepts the new token beside the old one.
 - ``LENDSTREAM_RISK_REVIEW_AT``, ``LENDSTREAM_RISK_DECLINE_AT``: probability-of-default thresholds
   (review from the first, decline from the second); default: the artifact's suggested thresholds.
 - ``LENDSTREAM_RISK_BIND`` (``127.0.0.1:8090``), ``LENDSTREAM_RISK_WORKERS`` (``2``),
@@ -35,18 +36,26 @@ class RiskSettings:
     """What the app needs: the model, the token and the decision thresholds."""
 
     model_dir: Path | None
-    token: str
+    tokens: tuple[str, ...]  # accepted bearer tokens, the current one first
     thresholds: ThresholdOverrides
+
+    @property
+    def token(self) -> str:
+        """The current token (what a client of this deployment sends)."""
+        return self.tokens[0]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RiskSettings:
         env = env_vars.environment() if env is None else env
-        token = env_vars.secret(env, "LENDSTREAM_RISK_TOKEN")
-        assert token is not None  # required=True raises instead
+        secret = env_vars.secret(env, "LENDSTREAM_RISK_TOKEN")
+        assert secret is not None  # required=True raises instead
+        tokens = tuple(line.strip() for line in secret.splitlines() if line.strip())
+        if not tokens:
+            raise env_vars.SettingsError("LENDSTREAM_RISK_TOKEN(_FILE) holds no token")
         model_dir = env_vars.text(env, "LENDSTREAM_MODEL_DIR", "")
         return cls(
             model_dir=Path(model_dir) if model_dir else None,
-            token=token,
+            tokens=tokens,
             thresholds=ThresholdOverrides(
                 review_at=_probability(env, "LENDSTREAM_RISK_REVIEW_AT"),
                 decline_at=_probability(env, "LENDSTREAM_RISK_DECLINE_AT"),

@@ -238,3 +238,21 @@ def test_benchmark_batch_of_100_against_single_requests(
         f"{single_rate:.0f} applicants/s (one client), single {parallel_rate:.0f} applicants/s "
         f"(4 clients; 2 workers)"
     )
+
+
+def test_during_a_rotation_the_new_and_the_old_token_are_both_accepted(
+    model_dir: Path, tmp_path: Path, clean_applicants: list[dict[str, Any]]
+) -> None:
+    """A token file of two lines (the current token, then the one being retired) accepts both
+    and nothing else; /healthz names the worker that answered (the graceful reload waits for one
+    of the workers it started)."""
+    service, context = start_risk_service(model_dir, tmp_path)
+    (tmp_path / "risk-token").write_text(f"{service.token}\nthe-retiring-token\n")
+    with context:
+        body = {"applicant": clean_applicants[0]}
+        assert _post(service, body).status_code == 200
+        assert _post(service, body, token="the-retiring-token").status_code == 200
+        assert _post(service, body, token="the-retiring").status_code == 401
+        assert _post(service, body, token="another-token").status_code == 401
+        health = requests.get(f"{service.url}/healthz", timeout=10).json()
+        assert isinstance(health["worker"], int)
