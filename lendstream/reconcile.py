@@ -18,20 +18,28 @@ A member published more than once is expected with its latest record (Kafka time
 position); its earlier records are *superseded*. A dead letter of stage ``score`` (the risk
 service refused its batch outright) stands in for the applicant's row.
 
+Every endpoint given (Kafka brokers, HBase Thrift servers, risk services) is probed first with a
+short TCP connect: those that do not answer (a node down) are skipped and reported, so the check
+works with any one node down; it fails only when no endpoint of a kind answers.
+
 Exit status: 0 everything reconciles, 1 differences (the first ones are printed), 2 the check
-could not be made (not drained in time, a service unreachable, a topic or table missing).
+could not be made (not drained in time, no endpoint of a kind answering, a topic or table missing).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import socket
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import happybase
 from kafka import KafkaConsumer, TopicPartition
@@ -56,6 +64,10 @@ PROBABILITY_TOLERANCE = 1e-9
 POLL_INTERVAL_S = 1.0
 PROGRESS_INTERVAL_S = 10.0
 SAMPLE_KEYS = 10
+PROBE_TIMEOUT_S = 3.0  # a TCP connect to a live endpoint on the cluster network takes milliseconds
+# kafka-python's waits: each request, and the first metadata (bootstrap), each bounded.
+KAFKA_REQUEST_TIMEOUT_MS = 15_000
+KAFKA_BOOTSTRAP_TIMEOUT_MS = 15_000
 
 Position = tuple[int, int]  # (partition, offset) of a record in the applicant topic
 Rows = dict[str, dict[bytes, bytes]]  # row key → column → value
@@ -65,17 +77,88 @@ class ReconcileError(RuntimeError):
     """The check could not be made (as opposed to: it was made and found differences)."""
 
 
+# ---- which endpoints answer -------------------------------------------------------------------
+
+
+def connect_error(host: str, port: int, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why no TCP connection to ``host:port`` opens within ``timeout_s`` (None: one does)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as error:
+        return str(error) or type(error).__name__
+
+
+def broker_address(broker: str) -> tuple[str, int]:
+    """``"host:port"`` → (host, port)."""
+    host, separator, port = broker.rpartition(":")
+    if not separator or not host or not port.isdigit():
+        raise ValueError(f"not host:port: {broker!r}")
+    return host, int(port)
+
+
+def url_address(url: str) -> tuple[str, int]:
+    """``"http://host:port/…"`` → (host, port); the scheme's port when the URL names none."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+@dataclass(frozen=True)
+class Probed:
+    """The endpoints of one kind that answered a TCP connect, and why the others did not."""
+
+    kind: str  # e.g. "Kafka broker"
+    live: tuple[str, ...]
+    dead: dict[str, str]  # endpoint → why it did not answer
+
+
+def probe(
+    kind: str,
+    endpoints: Sequence[str],
+    address: Callable[[str], tuple[str, int]],
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> Probed:
+    """Connect to every endpoint at once (bounded by ``timeout_s``); raise ReconcileError when
+    none answers, naming each and why."""
+    if not endpoints:
+        raise ReconcileError(f"no {kind} given")
+    with ThreadPoolExecutor(max_workers=len(endpoints)) as pool:
+        errors = list(pool.map(lambda e: connect_error(*address(e), timeout_s), endpoints))
+    probed = Probed(
+        kind,
+        tuple(e for e, error in zip(endpoints, errors, strict=True) if error is None),
+        {e: error for e, error in zip(endpoints, errors, strict=True) if error is not None},
+    )
+    if not probed.live:
+        why = "; ".join(f"{e}: {error}" for e, error in probed.dead.items())
+        raise ReconcileError(f"no {kind} answers ({why})")
+    return probed
+
+
 # ---- Kafka reads ------------------------------------------------------------------------------
 
 
 def _consumer(bootstrap: str | Sequence[str], group: str | None = None) -> KafkaConsumer:
+    """A consumer whose waits are bounded. Its bootstrap is eager and bounded: kafka-python
+    (3.0) learns the API version from the broker it bootstraps from, trying the listed ones in
+    turn until KAFKA_BOOTSTRAP_TIMEOUT_MS. (Given an ``api_version`` it bootstraps lazily with
+    no bound: a ``bootstrap(timeout_ms=15000)`` on a dead broker was still waiting after 60 s.)
+    Callers list only the brokers that answered ``probe``."""
     servers = list(split_list(bootstrap)) if isinstance(bootstrap, str) else list(bootstrap)
     return KafkaConsumer(
         bootstrap_servers=servers,
         group_id=group,
         enable_auto_commit=False,
-        request_timeout_ms=30_000,
+        request_timeout_ms=KAFKA_REQUEST_TIMEOUT_MS,
+        bootstrap_timeout_ms=KAFKA_BOOTSTRAP_TIMEOUT_MS,
     )
+
+
+def _committed(consumer: KafkaConsumer, partition: TopicPartition) -> int | None:
+    offset: int | None = consumer.committed(partition, timeout_ms=KAFKA_REQUEST_TIMEOUT_MS)
+    return offset
 
 
 def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -101,7 +184,7 @@ def committed_offsets(bootstrap: str | Sequence[str], group: str, topic: str) ->
     consumer = _consumer(bootstrap, group)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
-        offsets = {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
+        offsets = {p: _committed(consumer, TopicPartition(topic, p)) for p in partitions}
         return {p: o for p, o in offsets.items() if o is not None}
     finally:
         consumer.close()
@@ -174,7 +257,9 @@ def wait_until_drained(
     progress: Callable[[str], None],
 ) -> OffsetsSeen:
     """Bounded wait until ``group`` has committed every partition of ``topic`` to its end and
-    neither moved for ``settle_s`` (a producer still publishing restarts the clock)."""
+    neither moved for ``settle_s`` (a producer still publishing restarts the clock). A Kafka
+    error while asking (a partition's leadership moving off a dead broker) is reported and
+    asked again, within the same bound."""
     consumer = _consumer(bootstrap, group)
     try:
         partitions = _partitions(consumer, topic)
@@ -182,10 +267,19 @@ def wait_until_drained(
         last_report = start
         drained_since: float | None = None
         drained_state: OffsetsSeen | None = None
+        seen = OffsetsSeen({}, {})
         while True:
             now = time.monotonic()
-            ends = {tp.partition: o for tp, o in consumer.end_offsets(partitions).items()}
-            committed = {tp.partition: consumer.committed(tp) for tp in partitions}
+            try:
+                ends = {tp.partition: o for tp, o in consumer.end_offsets(partitions).items()}
+                committed = {tp.partition: _committed(consumer, tp) for tp in partitions}
+            except KafkaError as error:
+                if now - start > timeout_s:
+                    raise
+                progress(f"asking Kafka again after {type(error).__name__}: {error}")
+                drained_since = drained_state = None
+                time.sleep(POLL_INTERVAL_S)
+                continue
             seen = OffsetsSeen({p: o for p, o in committed.items() if o is not None}, ends)
             if not seen.drained or seen != drained_state:
                 drained_since, drained_state = (now, seen) if seen.drained else (None, None)
@@ -395,6 +489,8 @@ class Report:
     other_topic_dead_letters: int = 0
     model_versions: Counter[str] = field(default_factory=Counter)
     differences: list[str] = field(default_factory=list)
+    # Endpoints skipped because they did not answer: kind → endpoint → why (not a difference).
+    unreachable: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def reconciled(self) -> bool:
@@ -416,6 +512,7 @@ class Report:
             "other_topic_dead_letters": self.other_topic_dead_letters,
             "differences": len(self.differences),
             "first_differences": self.differences[:max_differences],
+            "unreachable": self.unreachable,
         }
 
 
@@ -564,8 +661,45 @@ class Settings:
     read_timeout_s: float
 
 
+def probe_endpoints(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> list[Probed]:
+    """Kafka brokers, HBase Thrift servers and risk services, each probed (see ``probe``)."""
+    return [
+        probe("Kafka broker", settings.bootstrap, broker_address, timeout_s),
+        probe(
+            "HBase Thrift server",
+            settings.hbase_hosts,
+            lambda host: (host, settings.hbase_port),
+            timeout_s,
+        ),
+        probe("risk service", settings.risk.urls, url_address, timeout_s),
+    ]
+
+
+def with_live_endpoints(settings: Settings, probed: Sequence[Probed]) -> Settings:
+    """``settings`` with only the endpoints that answered (``probed`` as ``probe_endpoints``)."""
+    brokers, thrift_servers, risk_services = probed
+    risk = dataclasses.replace(
+        settings.risk, base_url=risk_services.live[0], failover_urls=risk_services.live[1:]
+    )
+    return dataclasses.replace(
+        settings, bootstrap=brokers.live, hbase_hosts=thrift_servers.live, risk=risk
+    )
+
+
 def reconcile(settings: Settings, progress: Callable[[str], None]) -> Report:
-    """Wait for the drain, read everything, work out what must have happened, compare."""
+    """Skip the endpoints that do not answer, wait for the drain, read everything, work out what
+    must have happened, compare."""
+    probed = probe_endpoints(settings)
+    for kind in probed:
+        for endpoint, why in kind.dead.items():
+            progress(f"skipping {kind.kind} {endpoint}: it does not answer ({why})")
+    settings = with_live_endpoints(settings, probed)
+    report = _reconcile_live(settings, progress)
+    report.unreachable = {kind.kind: kind.dead for kind in probed if kind.dead}
+    return report
+
+
+def _reconcile_live(settings: Settings, progress: Callable[[str], None]) -> Report:
     wait_until_drained(
         settings.bootstrap,
         settings.topic,
@@ -617,6 +751,15 @@ def parse_arguments(argv: Sequence[str] | None) -> tuple[Settings, argparse.Name
     risk_urls = split_list(args.risk_url)
     if not risk_urls:
         parser.error("--risk-url names no risk service")
+    for flag, endpoints, address in (
+        ("--bootstrap", split_list(args.bootstrap), broker_address),
+        ("--risk-url", risk_urls, url_address),
+    ):
+        try:
+            for endpoint in endpoints:
+                address(endpoint)
+        except ValueError as error:
+            parser.error(f"{flag}: {error}")
     try:
         risk = RiskServiceSettings.from_token_file(
             risk_urls[0], args.risk_token_file, failover_urls=risk_urls[1:]
@@ -658,6 +801,9 @@ def summary_lines(report: Report, max_differences: int) -> list[str]:
     if report.model_versions:
         versions = ", ".join(f"{v} ({n:,})" for v, n in sorted(report.model_versions.items()))
         lines.append(f"model versions   {versions}")
+    for kind, dead in sorted(report.unreachable.items()):
+        for endpoint, why in sorted(dead.items()):
+            lines.append(f"skipped {kind} {endpoint}: did not answer ({why})")
     if report.reconciled:
         lines.append(
             "RECONCILED: published = stored + dead-lettered + superseded, every row as decided"

@@ -7,11 +7,15 @@ comparison only needs *some* outcome); the real one is exercised by tests/e2e/te
 from __future__ import annotations
 
 import json
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from applicants import raw_applicant
+from local_processes import free_port
 
 from lendstream.pipeline.flow import Applicant, Outcome
 from lendstream.pipeline.hbase_writer import row_cells
@@ -19,15 +23,22 @@ from lendstream.reconcile import (
     Expectation,
     KafkaRecord,
     OffsetsSeen,
+    ReconcileError,
     Rows,
+    broker_address,
     compare,
+    connect_error,
     expect,
     main,
     parse_arguments,
+    probe,
+    probe_endpoints,
     refused_positions,
     row_differences,
     summary_lines,
     triage_published,
+    url_address,
+    with_live_endpoints,
 )
 
 TOPIC = "applicants"
@@ -277,3 +288,111 @@ def test_the_summary_names_the_counts_and_the_first_differences() -> None:
     assert lines[-2].startswith("NOT RECONCILED: 2 differences")
     assert lines[-1].startswith("  row M-1 missing")
     assert report.as_dict()["differences"] == 2
+
+
+# ---- endpoints that do not answer (a node down) --------------------------------------------------
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A real listening socket on loopback: a live endpoint."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield int(server.getsockname()[1])
+
+
+def command_argv(token_file: Path, broker: str, thrift_port: int, risk_url: str) -> list[str]:
+    return [
+        "--bootstrap", broker,
+        "--topic", "t", "--dead-letter-topic", "t.dlq", "--group", "g",
+        "--hbase-hosts", "127.0.0.1", "--hbase-port", str(thrift_port), "--table", "members",
+        "--risk-url", risk_url, "--risk-token-file", str(token_file),
+        "--drain-timeout-s", "5",
+    ]  # fmt: skip
+
+
+def test_a_listening_port_answers_and_an_unbound_one_does_not(listening_port: int) -> None:
+    assert connect_error("127.0.0.1", listening_port) is None
+    started = time.monotonic()
+    why = connect_error("127.0.0.1", free_port(), timeout_s=2.0)
+    assert why is not None
+    assert "refused" in why.lower()
+    assert time.monotonic() - started < 2.0
+
+
+def test_endpoint_addresses_are_parsed_from_brokers_and_urls() -> None:
+    assert broker_address("m1.lendstream.internal:9092") == ("m1.lendstream.internal", 9092)
+    assert url_address("http://m2:8090") == ("m2", 8090)
+    assert url_address("https://m3/") == ("m3", 443)
+    for broker in ("m1", "m1:", ":9092", "m1:port"):
+        with pytest.raises(ValueError, match="not host:port"):
+            broker_address(broker)
+    with pytest.raises(ValueError, match="not an http"):
+        url_address("m2:8090")
+
+
+def test_probe_keeps_the_endpoints_that_answer_and_names_the_others(listening_port: int) -> None:
+    dead, live = f"127.0.0.1:{free_port()}", f"127.0.0.1:{listening_port}"
+    probed = probe("Kafka broker", [dead, live], broker_address, timeout_s=2.0)
+    assert probed.live == (live,)
+    assert list(probed.dead) == [dead]
+    assert "refused" in probed.dead[dead].lower()
+
+
+def test_probe_fails_when_no_endpoint_of_a_kind_answers() -> None:
+    dead = [f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"]
+    with pytest.raises(ReconcileError, match="no risk service answers") as error:
+        probe("risk service", dead, url_address, timeout_s=2.0)
+    assert all(url in str(error.value) for url in dead)
+    with pytest.raises(ReconcileError, match="no Kafka broker given"):
+        probe("Kafka broker", [], broker_address)
+
+
+def test_only_the_live_endpoints_are_used_and_the_dead_are_reported(
+    tmp_path: Path, listening_port: int
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("secret-token\n")
+    dead_port = free_port()
+    argv = command_argv(token, f"127.0.0.1:{dead_port}", listening_port, "")
+    argv[argv.index("--bootstrap") + 1] += f",127.0.0.1:{listening_port}"
+    argv[argv.index("--risk-url") + 1] = (
+        f"http://127.0.0.1:{dead_port},http://127.0.0.1:{listening_port}"
+    )
+    settings, _ = parse_arguments(argv)
+    probed = probe_endpoints(settings, timeout_s=2.0)
+    live = with_live_endpoints(settings, probed)
+    assert live.bootstrap == (f"127.0.0.1:{listening_port}",)
+    assert live.hbase_hosts == ("127.0.0.1",)
+    assert live.risk.urls == (f"http://127.0.0.1:{listening_port}",)
+    assert live.risk.token == "secret-token"
+    assert [(p.kind, list(p.dead)) for p in probed] == [
+        ("Kafka broker", [f"127.0.0.1:{dead_port}"]),
+        ("HBase Thrift server", []),
+        ("risk service", [f"http://127.0.0.1:{dead_port}"]),
+    ]
+
+
+def test_skipped_endpoints_are_in_the_summary_and_the_json_not_differences() -> None:
+    expected = expectation()
+    report = compare(expected, stored_as_expected(expected), dead_letters_as_expected(expected), {})
+    report.unreachable = {"Kafka broker": {"m1:9092": "timed out"}}
+    assert report.reconciled
+    lines = summary_lines(report, max_differences=5)
+    assert "skipped Kafka broker m1:9092: did not answer (timed out)" in lines
+    assert lines[-1].startswith("RECONCILED")
+    assert report.as_dict()["unreachable"] == {"Kafka broker": {"m1:9092": "timed out"}}
+
+
+def test_the_command_exits_2_naming_them_when_no_broker_answers(
+    tmp_path: Path, listening_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("secret-token\n")
+    dead = f"127.0.0.1:{free_port()}"
+    argv = command_argv(token, dead, listening_port, f"http://127.0.0.1:{listening_port}")
+    started = time.monotonic()
+    assert main(argv) == 2
+    assert time.monotonic() - started < 10.0
+    error = capsys.readouterr().err
+    assert "no Kafka broker answers" in error
+    assert dead in error
