@@ -92,6 +92,13 @@ vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), 
 	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)
 vcluster-verify: ## testinfra checks of every simulated node (LAYOUT=ci|montana)
 	$(MAKE) verify INVENTORY_FILE=$(VCLUSTER_INVENTORY)
+.PHONY: rotate-risk-token
+rotate-risk-token: bootstrap ## Rotate the risk-service token under load, no refused request: make rotate-risk-token INVENTORY=montana
+	$(PY) -m lendstream.secrets rotate-begin --inventory-dir $(dir $(INVENTORY_FILE)) \
+	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
+	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-risk-token.yml
+	$(PY) -m lendstream.secrets rotate-finish --inventory-dir $(dir $(INVENTORY_FILE)) \
+	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
 .PHONY: chaos
 chaos: vcluster-deploy ## Fault suite under steady load on the simulated cluster; prints a table (LAYOUT=ci|montana)
 	$(PY) -m lendstream.chaos --layout $(LAYOUT)

@@ -2,9 +2,13 @@
 
     python -m lendstream.secrets new --inventory-dir ansible/inventories/montana [--rotate]
     python -m lendstream.secrets show --inventory-dir ansible/inventories/montana
+    python -m lendstream.secrets rotate-begin|rotate-finish --inventory-dir … [--name NAME]
 
 Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
 passwords (admin, and the applicant API's read-only account) and the risk service's bearer token.
+A token is rotated in two steps around ``playbooks/rotate-risk-token.yml`` (``make
+rotate-risk-token``): ``rotate-begin`` keeps the current value as ``<name>_previous`` (still
+accepted) and generates a new one; ``rotate-finish`` drops ``<name>_previous``.
 The vault password is generated too, into a file outside the repository
 (``~/.config/lendstream/vault/<inventory>.pass``, mode 0600), which is what a team shares out of
 band; plays read it with ``--vault-password-file`` or ``ANSIBLE_VAULT_PASSWORD_FILE``. The
@@ -112,12 +116,44 @@ def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) 
     return generated
 
 
+ROTATABLE = ("vault_risk_service_token",)
+PREVIOUS_SUFFIX = "_previous"
+
+
+def begin_rotation(inventory_dir: Path, password_file: Path, name: str) -> None:
+    """A new value for ``name``; the current one stays accepted as ``<name>_previous``."""
+    if name not in ROTATABLE:
+        raise SecretsError(f"{name} cannot be rotated this way; these can: {', '.join(ROTATABLE)}")
+    current = read_vault(inventory_dir, password_file)
+    if current.get(name + PREVIOUS_SUFFIX):
+        raise SecretsError(
+            f"a rotation of {name} is already under way ({name}{PREVIOUS_SUFFIX} is set): "
+            "run the rotation playbook again, then rotate-finish"
+        )
+    updated = dict(current)
+    updated[name + PREVIOUS_SUFFIX] = current[name]
+    updated[name] = secrets.token_urlsafe(SECRET_BYTES)
+    write_vault(inventory_dir, password_file, updated)
+
+
+def finish_rotation(inventory_dir: Path, password_file: Path, name: str) -> None:
+    """The old value is no longer accepted anywhere: forget it."""
+    current = read_vault(inventory_dir, password_file)
+    if name + PREVIOUS_SUFFIX in current:
+        write_vault(
+            inventory_dir,
+            password_file,
+            {key: value for key, value in current.items() if key != name + PREVIOUS_SUFFIX},
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lendstream secrets", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["new", "show"])
+    parser.add_argument("action", choices=["new", "show", "rotate-begin", "rotate-finish"])
     parser.add_argument("--inventory-dir", type=Path, required=True)
     parser.add_argument("--vault-password-file", type=Path, default=None)
     parser.add_argument("--rotate", action="store_true", help="replace every existing secret")
+    parser.add_argument("--name", choices=ROTATABLE, default=ROTATABLE[0], help="to rotate")
     args = parser.parse_args(argv)
     password_file = args.vault_password_file or default_password_file(args.inventory_dir)
     try:
@@ -126,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"vault: {vault_file(args.inventory_dir)}")
             print(f"vault password file: {password_file} (share it out of band; never commit it)")
             print("generated: " + (", ".join(generated) or "nothing (all present; --rotate)"))
+        elif args.action == "rotate-begin":
+            begin_rotation(args.inventory_dir, password_file, args.name)
+            print(f"{args.name}: new value; the old one is kept as {args.name}{PREVIOUS_SUFFIX}")
+        elif args.action == "rotate-finish":
+            finish_rotation(args.inventory_dir, password_file, args.name)
+            print(f"{args.name}{PREVIOUS_SUFFIX}: removed")
         else:
             names = read_vault(args.inventory_dir, password_file)
             print("\n".join(f"{name}: <{len(value)} characters>" for name, value in names.items()))

@@ -9,6 +9,7 @@ API, the producer), nor the only NameNode when HDFS has no standby.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from lendstream import secrets
 from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_default
 from lendstream.vcluster import lifecycle, network, nodes
+from lendstream.vcluster.paths import layout_state_dir
 
 Step = Callable[[ChaosCluster, dict[str, Any]], None]
 RECOVERY_TIMEOUT_S = 300
@@ -372,6 +375,32 @@ def _change_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         raise ChaosError("; ".join(problems))
 
 
+def refused_requests(cluster: ChaosCluster) -> int:
+    """Scoring requests the risk services have refused with 401 or 403 (their /metrics)."""
+    port = role_default("risk_service", "risk_service_port")
+    pattern = re.compile(
+        r'^lendstream_risk_requests_total\{route="/v1/score",status="40[13]"\} (\S+)$', re.M
+    )
+    total = 0.0
+    for host in cluster.hosts("risk_service"):
+        url = f"http://{cluster.address(host)}:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            total += sum(float(v) for v in pattern.findall(answer.read().decode()))
+    return int(total)
+
+
+def _rotate_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    inventory_dir = layout_state_dir(cluster.layout.name)
+    name = "vault_risk_service_token"
+    refused_before = refused_requests(cluster)
+    secrets.begin_rotation(inventory_dir, cluster.vault_password_file, name)
+    cluster.playbook("playbooks/rotate-risk-token.yml")
+    secrets.finish_rotation(inventory_dir, cluster.vault_password_file, name)
+    state["refused_requests"] = refused = refused_requests(cluster) - refused_before
+    if refused:
+        raise ChaosError(f"{refused} scoring requests were refused during the rotation")
+
+
 CATALOGUE: tuple[Fault, ...] = (
     Fault("kafka-broker-kill", "kill -9 one Kafka broker", _kill_broker, _broker_back),
     Fault(
@@ -432,6 +461,12 @@ CATALOGUE: tuple[Fault, ...] = (
         _partition,
         _heal_partition,
         hold_s=PARTITION_S,
+    ),
+    Fault(
+        "risk-token-rotation",
+        "the risk-service token rotated by playbooks/rotate-risk-token.yml",
+        _rotate_token,
+        expected_heal_s=150,
     ),
     Fault(
         "rolling-config-change",

@@ -10,7 +10,9 @@ import pytest
 from lendstream.secrets import (
     SECRET_NAMES,
     SecretsError,
+    begin_rotation,
     ensure_password_file,
+    finish_rotation,
     new_secrets,
     read_vault,
     vault_file,
@@ -68,3 +70,28 @@ def test_a_password_file_others_can_read_is_refused(password_file: Path) -> None
     password_file.chmod(0o644)
     with pytest.raises(SecretsError, match="chmod 600"):
         ensure_password_file(password_file)
+
+
+def test_a_rotation_keeps_the_old_token_until_it_finishes(tmp_path: Path) -> None:
+    inventory, password = tmp_path / "inventory", tmp_path / "vault.pass"
+    new_secrets(inventory, password)
+    before = read_vault(inventory, password)
+    begin_rotation(inventory, password, "vault_risk_service_token")
+    during = read_vault(inventory, password)
+    assert during["vault_risk_service_token_previous"] == before["vault_risk_service_token"]
+    assert during["vault_risk_service_token"] != before["vault_risk_service_token"]
+    assert during["vault_mysql_admin_password"] == before["vault_mysql_admin_password"]
+    with pytest.raises(SecretsError, match="already under way"):
+        begin_rotation(inventory, password, "vault_risk_service_token")
+    finish_rotation(inventory, password, "vault_risk_service_token")
+    after = read_vault(inventory, password)
+    assert "vault_risk_service_token_previous" not in after
+    assert after["vault_risk_service_token"] == during["vault_risk_service_token"]
+
+
+def test_only_the_tokens_made_for_it_rotate_this_way(tmp_path: Path) -> None:
+    new_secrets(tmp_path / "inventory", tmp_path / "vault.pass")
+    with pytest.raises(SecretsError, match="cannot be rotated"):
+        begin_rotation(
+            tmp_path / "inventory", tmp_path / "vault.pass", "vault_mysql_admin_password"
+        )
