@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "producer": ("lendstream.services.producer", "publish applicants to Kafka"),
     "secrets": ("lendstream.secrets", "generate a deployment's secrets into Ansible Vault"),
     "dlq": ("lendstream.dlq", "list, inspect and re-drive dead letters"),
+    "chaos": ("lendstream.chaos", "the fault suite under load on a simulated cluster"),
 }
 
 
