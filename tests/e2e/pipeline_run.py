@@ -13,6 +13,7 @@ import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -189,11 +190,26 @@ def with_close(connection: happybase.Connection, action: Any) -> None:
         connection.close()
 
 
-def expected_outcomes(produced: Produced, topic: str, risk: RiskServiceSettings) -> Expectation:
-    """Run the same rules, and ask the risk service directly, for every produced record."""
+def expected_outcomes(
+    produced: Produced,
+    topic: str,
+    risk: RiskServiceSettings,
+    refused_at: Collection[tuple[int, int]] = (),
+) -> Expectation:
+    """Run the same rules, and ask the risk service directly, for every produced record; those
+    at ``refused_at`` (partition, offset) the risk service refused (dead letters, stage score)."""
     triaged = reconciliation.triage_published(produced.records(), topic)
     assert triaged.superseded == 0, "the generator repeated a member_id"
-    return reconciliation.expect(triaged, reconciliation.risk_service_scorer(risk))
+    scorer = reconciliation.risk_service_scorer(risk)
+    return reconciliation.expect(triaged, scorer, refused_at=refused_at)
+
+
+def refused_positions(run: PipelineRun) -> set[tuple[int, int]]:
+    """(partition, offset) of the run's records dead-lettered at stage score."""
+    letters = reconciliation.read_topic(
+        run.conf.kafka_bootstrap_servers, run.conf.kafka_dead_letter_topic, timeout_s=60.0
+    )
+    return reconciliation.refused_positions(letters.records, run.conf.kafka_topic)
 
 
 def reconcile(run: PipelineRun, produced: Produced, expected: Expectation) -> Counter[str]:

@@ -268,7 +268,7 @@ def _score_positions(
             if not split:
                 raise
             if len(positions) == 1:
-                refused[positions[0]] = f"risk service refused it alone: {error}"
+                refused[positions[0]] = f"risk service refused it alone: {error.answer}"
                 return
             middle = len(positions) // 2
             _score_positions(

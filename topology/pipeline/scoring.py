@@ -48,15 +48,18 @@ class ScoringRejectedError(ScoringError):
     :meth:`RiskServiceClient.score_clean_json`) of each applicant the answer blames to why;
     it is empty when the answer blames no applicant in particular."""
 
-    def __init__(self, message: str, status: int, named: dict[int, str] | None = None) -> None:
+    def __init__(
+        self, message: str, status: int, answer: str, named: dict[int, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.answer = answer  # "HTTP <status> <the answer's start>"
         self.named: dict[int, str] = named or {}
 
     def shifted(self, start: int) -> ScoringRejectedError:
         """The same refusal, its indices counted from ``start`` (a request of a longer list)."""
         named = {start + index: reason for index, reason in self.named.items()}
-        return ScoringRejectedError(str(self), self.status, named)
+        return ScoringRejectedError(str(self), self.status, self.answer, named)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +187,11 @@ class RiskServiceClient:
                     self.rotation.fail_over()
                     continue
             if response.status_code in REFUSED_STATUSES:
+                answer = f"HTTP {response.status_code} {response.text[:500]}"
                 raise ScoringRejectedError(
-                    f"risk service refused a batch of {count}: HTTP {response.status_code} "
-                    f"{response.text[:500]}",
+                    f"risk service refused a batch of {count}: {answer}",
                     response.status_code,
+                    answer,
                     _named_problems(response, count),
                 )
             last_problem = f"HTTP {response.status_code} from {url}: {response.text[:200]}"
