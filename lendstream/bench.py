@@ -35,20 +35,17 @@ from typing import Any
 
 import happybase
 import requests
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
+from lendstream.kafka_topics import end_offsets, wait_until_drained
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
 from lendstream.pipeline.flow import Applicant, SourceRecord, triage
 from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
-
-# The Kafka offset readers live with the reconciliation (lendstream.reconcile), which runs on
-# cluster nodes; committed_offsets is re-exported for the callers that import it from here.
-from lendstream.reconcile import committed_offsets, end_offsets  # noqa: F401 - re-export
 from lendstream.stack import runtime, topology_jar
 
 PARTITIONS = 4
@@ -61,6 +58,7 @@ SHARED_SERVICES: dict[str, str] = {
 }
 WORKER_MAIN_CLASS = "org.apache.storm.daemon.worker.Worker"
 WAIT_TIMEOUT_S = 900.0
+COMMIT_POLL_INTERVAL_S = 0.1
 
 
 # ---- CPU accounting ---------------------------------------------------------------------------
@@ -269,25 +267,17 @@ def round_a(conf: TopologyConf, records: int, number: int, risk_pid: int) -> Rou
 
 
 def wait_committed(conf: TopologyConf, targets: dict[int, int], timeout_s: float) -> None:
-    """Bounded wait until the group's committed offsets reach ``targets``; one consumer that
-    never joins the group (so it does not disturb the topology's spout) asks for them."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=conf.kafka_bootstrap_servers,
-        group_id=conf.kafka_group_id,
-        enable_auto_commit=False,
+    """Bounded wait until the topology's group has committed ``targets``, polled every 0.1 s
+    (the rounds are timed to it); the consumer asking never joins the group."""
+    wait_until_drained(
+        conf.kafka_bootstrap_servers,
+        conf.kafka_topic,
+        conf.kafka_group_id,
+        timeout_s,
+        settle_s=0.0,
+        up_to=targets,
+        poll_interval_s=COMMIT_POLL_INTERVAL_S,
     )
-    partitions = [TopicPartition(conf.kafka_topic, p) for p in targets]
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            committed = {tp.partition: consumer.committed(tp) or 0 for tp in partitions}
-            if all(committed[p] >= end for p, end in targets.items()):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topology committed {committed}, expected {targets}")
-            time.sleep(0.1)
-    finally:
-        consumer.close()
 
 
 def round_b(

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lendstream.bench import committed_offsets, end_offsets
+from lendstream.kafka_topics import committed_offsets, end_offsets
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack import runtime, topology_jar
 from lendstream.stack.services import applicant_count, load_applicants

@@ -21,9 +21,9 @@ from dataclasses import replace
 import pytest
 from pipeline_run import PipelineRun, Produced, expected_outcomes, new_run, reconcile
 
+from lendstream.kafka_topics import committed_offsets, end_offsets
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
-from lendstream.reconcile import committed_offsets, end_offsets
 from lendstream.stack import topology_jar
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.runtime import StackEndpoints

@@ -25,7 +25,7 @@ from infra_cluster import HBASE_THRIFT, KAFKA_BROKER
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lendstream.pipeline.topology_conf import TopologyConf
-from lendstream.reconcile import connect_error
+from lendstream.reconcile.endpoints import connect_error
 
 RISK_SERVICE_PORT = 8090  # the risk_service role's default
 SSH_PORT = 22

@@ -1,4 +1,5 @@
-"""The pure parts of lendstream.reconcile: triage of the topic, expectations, the comparison.
+"""The pure parts of lendstream.reconcile and lendstream.kafka_topics: triage of the topic,
+expectations, the comparison, endpoint probes, the drain test.
 
 The risk service is replaced by a scorer that gives every undecided applicant a fixed score (the
 comparison only needs *some* outcome); the real one is exercised by tests/e2e/test_reconcile_cli.
@@ -17,29 +18,21 @@ import pytest
 from applicants import raw_applicant
 from local_processes import free_port
 
+from lendstream.kafka_topics import KafkaRecord, OffsetsSeen
 from lendstream.pipeline.flow import Applicant, Outcome
 from lendstream.pipeline.hbase_writer import row_cells
-from lendstream.reconcile import (
-    Expectation,
-    KafkaRecord,
-    OffsetsSeen,
-    ReconcileError,
-    Rows,
-    broker_address,
-    compare,
-    connect_error,
-    expect,
+from lendstream.reconcile.cli import (
     main,
     parse_arguments,
-    probe,
     probe_endpoints,
-    refused_positions,
-    row_differences,
     summary_lines,
-    triage_published,
-    url_address,
     with_live_endpoints,
 )
+from lendstream.reconcile.comparison import compare, refused_positions, row_differences
+from lendstream.reconcile.endpoints import broker_address, connect_error, probe, url_address
+from lendstream.reconcile.errors import CannotReconcileError
+from lendstream.reconcile.expectation import Expectation, expect, triage_published
+from lendstream.reconcile.hbase import Rows
 
 TOPIC = "applicants"
 MODEL_VERSION = "unit-v1"
@@ -340,10 +333,10 @@ def test_probe_keeps_the_endpoints_that_answer_and_names_the_others(listening_po
 
 def test_probe_fails_when_no_endpoint_of_a_kind_answers() -> None:
     dead = [f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"]
-    with pytest.raises(ReconcileError, match="no risk service answers") as error:
+    with pytest.raises(CannotReconcileError, match="no risk service answers") as error:
         probe("risk service", dead, url_address, timeout_s=2.0)
     assert all(url in str(error.value) for url in dead)
-    with pytest.raises(ReconcileError, match="no Kafka broker given"):
+    with pytest.raises(CannotReconcileError, match="no Kafka broker given"):
         probe("Kafka broker", [], broker_address)
 
 
