@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lendstream.kafka_topics import committed_offsets, end_offsets
+from lendstream.kafka_topics import KafkaReadError, committed_offsets, end_offsets
 from lendstream.pipeline.topology_conf import TopologyConf
+from lendstream.reconcile import CannotReconcileError, Report, Settings, reconcile
 from lendstream.stack import runtime, topology_jar
 from lendstream.stack.services import applicant_count, load_applicants
 
@@ -32,15 +33,11 @@ console = Console()
 
 @dataclass
 class Summary:
-    produced: int = 0
-    dead_lettered: int = 0
-    decisions: Counter[str] = field(default_factory=Counter)
+    """The reconcile's accounting of the run, and what the table shows beside it."""
+
+    report: Report
     rules: Counter[str] = field(default_factory=Counter)
     samples: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def stored(self) -> int:
-        return sum(self.decisions.values())
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -96,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]✗ {error.component} failed:[/] {error.reason}")
         console.print(error.log_tail, markup=False, highlight=False)
         return 1
+    except (CannotReconcileError, KafkaReadError) as error:
+        console.print(f"[red]✗ could not reconcile:[/] {error}", highlight=False)
+        return 1
     finally:
         if args.then == "stop":
             with console.status("Stopping the stack…"):
@@ -136,19 +136,17 @@ def _follow(settings: TopologyConf, total: int, timeout_s: float) -> bool:
 
 
 def _summarise(settings: TopologyConf) -> Summary:
-    summary = Summary(
-        produced=sum(end_offsets(settings.kafka_bootstrap_servers, settings.kafka_topic).values()),
-        dead_lettered=sum(
-            end_offsets(settings.kafka_bootstrap_servers, settings.kafka_dead_letter_topic).values()
-        ),
-    )
+    """The reconcile's report (lendstream.reconcile: published, stored, dead-lettered and
+    superseded, each row checked), then the rules that rejected and a few sample rows."""
+    check = Settings.for_topology(settings, drain_timeout_s=120.0, settle_s=1.0)
+    with console.status("Reconciling HBase and the dead letters with what was published…"):
+        summary = Summary(reconcile(check, progress=lambda message: None))
     connection = happybase.Connection(settings.hbase_host, settings.hbase_port, timeout=120_000)
     try:
         table = connection.table(settings.hbase_table)
         columns = [b"result:decision", b"result:rule", b"result:probability_of_default"]
         for key, cells in table.scan(columns=columns, batch_size=2_000):
             decision = cells[b"result:decision"].decode()
-            summary.decisions[decision] += 1
             if b"result:rule" in cells:
                 summary.rules[cells[b"result:rule"].decode()] += 1
             if len(summary.samples) < SAMPLE_ROWS and decision != "rejected":
@@ -165,17 +163,25 @@ def _summarise(settings: TopologyConf) -> Summary:
 
 
 def _print_summary(summary: Summary, storm_ui_url: str, drained: bool) -> None:
+    report = summary.report
     table = Table(title="lendstream demo", show_header=False)
-    table.add_row("published to Kafka", f"{summary.produced:,}")
+    table.add_row("published to Kafka", f"{report.published:,}")
     for rule, count in sorted(summary.rules.items()):
         table.add_row(f"rejected by rule: {rule}", f"{count:,}")
     for decision in ("approve", "review", "decline"):
-        table.add_row(f"scored: {decision}", f"{summary.decisions.get(decision, 0):,}")
-    table.add_row("dead-lettered (malformed)", f"{summary.dead_lettered:,}")
-    table.add_row("rows in HBase `members`", f"{summary.stored:,}")
-    reconciled = summary.stored + summary.dead_lettered == summary.produced
-    table.add_row("published = stored + dead-lettered", "yes" if reconciled else "no")
+        table.add_row(f"scored: {decision}", f"{report.decisions.get(decision, 0):,}")
+    table.add_row("dead-lettered (malformed or refused)", f"{report.dead_lettered:,}")
+    table.add_row("superseded (member published again)", f"{report.superseded:,}")
+    table.add_row("rows in HBase `members`", f"{report.stored:,}")
+    if report.extra_rows:
+        table.add_row("older rows (not from this topic)", f"{report.extra_rows:,}")
+    table.add_row(
+        "published = stored + dead-lettered + superseded",
+        "yes" if report.reconciled else f"no: {len(report.differences):,} differences",
+    )
     console.print(table)
+    for difference in report.differences[:SAMPLE_ROWS]:
+        console.print(f"  {difference}", style="red", markup=False, highlight=False)
     samples = Table(title="sample rows", show_header=True)
     for column in ("member_id", "decision", "probability_of_default"):
         samples.add_column(column)

@@ -41,6 +41,7 @@ from lendstream.kafka_topics import KafkaReadError, read_topic, wait_until_drain
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.hbase_writer import CONNECTION_ERRORS
 from lendstream.pipeline.scoring import RiskServiceSettings
+from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile.comparison import Report, compare, refused_positions
 from lendstream.reconcile.endpoints import (
     PROBE_TIMEOUT_S,
@@ -67,6 +68,30 @@ class Settings:
     drain_timeout_s: float
     settle_s: float
     read_timeout_s: float
+
+    @classmethod
+    def for_topology(
+        cls,
+        conf: TopologyConf,
+        *,
+        drain_timeout_s: float = 600.0,
+        settle_s: float = 5.0,
+        read_timeout_s: float = 600.0,
+    ) -> Settings:
+        """The check of the pipeline a topology configuration describes (the demo's, a test's)."""
+        return cls(
+            bootstrap=split_list(conf.kafka_bootstrap_servers),
+            topic=conf.kafka_topic,
+            dead_letter_topic=conf.kafka_dead_letter_topic,
+            group=conf.kafka_group_id,
+            hbase_hosts=split_list(conf.hbase_hosts),
+            hbase_port=conf.hbase_port,
+            table=conf.hbase_table,
+            risk=conf.risk_service_settings(),
+            drain_timeout_s=drain_timeout_s,
+            settle_s=settle_s,
+            read_timeout_s=read_timeout_s,
+        )
 
 
 def probe_endpoints(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> list[Probed]:

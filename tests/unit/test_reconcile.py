@@ -18,6 +18,7 @@ import pytest
 from applicants import raw_applicant
 from local_processes import free_port
 
+from lendstream import demo
 from lendstream.kafka_topics import KafkaRecord, OffsetsSeen
 from lendstream.pipeline.flow import Applicant, Outcome
 from lendstream.pipeline.hbase_writer import row_cells
@@ -389,3 +390,23 @@ def test_the_command_exits_2_naming_them_when_no_broker_answers(
     error = capsys.readouterr().err
     assert "no Kafka broker answers" in error
     assert dead in error
+
+
+def test_the_demo_summary_counts_a_member_published_twice_as_reconciled() -> None:
+    """`make demo` prints the reconcile's accounting: a member published again (a legitimate
+    update leaving one row) is superseded, not a mismatch."""
+    republished = [*PUBLISHED, record(1, 3, raw_applicant("M-1", loan_amnt="12000"))]
+    expected = expect(triage_published(republished, TOPIC), fixed_scorer)
+    rows = stored_as_expected(expected)
+    report = compare(expected, rows, dead_letters_as_expected(expected), {})
+    assert (report.published, report.superseded, report.reconciled) == (6, 1, True)
+    with demo.console.capture() as captured:
+        demo._print_summary(demo.Summary(report), storm_ui_url="", drained=True)
+    text = captured.get()
+    assert "published = stored + dead-lettered + superseded │ yes" in text
+    del rows["M-4"]
+    report = compare(expected, rows, dead_letters_as_expected(expected), {})
+    with demo.console.capture() as captured:
+        demo._print_summary(demo.Summary(report), storm_ui_url="", drained=True)
+    assert "no: 2 differences" in captured.get()
+    assert "row M-4 missing" in captured.get()
