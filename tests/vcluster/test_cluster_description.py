@@ -21,6 +21,7 @@ SERVICE_GROUPS = {
     "yarn_nodemanager", "hbase_master", "hbase_backup_master", "hbase_regionserver",
     "hbase_thrift", "kafka_controller", "kafka_broker", "storm_nimbus", "storm_ui",
     "storm_supervisor", "mysql", "applicant_api", "risk_service", "producer", "topology_submitter",
+    "monitoring",
 }  # fmt: skip
 
 SMALL: dict[str, Any] = {
