@@ -74,8 +74,9 @@ class PipelineRun:
         with_close(connection, lambda: connection.create_table(conf.hbase_table, FAMILIES))
         return cls(run_id, conf, nimbus)
 
-    def deploy(self) -> None:
-        topology_jar.deploy_local(self.conf, name=self.topology_name)
+    def deploy(self, extra_options: dict[str, Any] | None = None) -> None:
+        """Submit the run's topology; ``extra_options`` override Storm settings (sparse -o)."""
+        topology_jar.deploy_local(self.conf, name=self.topology_name, extra_options=extra_options)
 
     def kill_topology(self) -> None:
         topology_jar.kill(self.nimbus, self.topology_name)

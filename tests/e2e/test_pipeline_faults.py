@@ -44,6 +44,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 APPLICANTS = 600
 MALFORMED_RATE = 0.05
 DRAIN_TIMEOUT_S = 300.0
+MESSAGE_TIMEOUT_S = 30  # below the score bolt's retry chain (4 requests of 10 s): tuples time out
+RISK_TIMEOUT_S = 10.0  # the topology's risk_service_timeout_s
 Answer = tuple[int, Any]
 
 
@@ -165,6 +167,49 @@ def test_401_and_403_are_retried_until_they_stop_and_dead_letter_nothing(
     assert "score" not in stages, stages  # only the malformed records are dead letters
     assert counts["stored"] == len(expected.rows) > 0
     assert counts["dead_lettered"] == len(expected.dead_letters)
+
+
+def test_every_risk_service_down_longer_than_the_message_timeout_dead_letters_nothing(
+    e2e_stack: StackEndpoints,
+    scripted: tuple[ScriptedRiskService, RiskServiceSettings],
+) -> None:
+    service, risk = scripted
+    back = threading.Event()
+    hung: list[float] = []
+
+    def hang(body: dict[str, Any]) -> Answer:
+        if back.is_set():
+            return contract_answer(body)
+        hung.append(time.monotonic())
+        time.sleep(RISK_TIMEOUT_S + 2)  # the client gives up first: a timed-out request
+        return 503, {"error": "unavailable"}
+
+    service.script = [hang]
+    run = new_run(e2e_stack, risk)
+    produced = Produced()
+    try:
+        run.deploy(extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S})
+        run.produce(list(generate(APPLICANTS, 34, MALFORMED_RATE)), produced)
+        wait_for(lambda: bool(hung), DRAIN_TIMEOUT_S, "a request to the risk service")
+        # longer than the message timeout: tuples time out in the score bolt and are replayed
+        wait_for(
+            lambda: time.monotonic() - hung[0] > 1.5 * MESSAGE_TIMEOUT_S,
+            2 * MESSAGE_TIMEOUT_S,
+            "the outage",
+        )
+        outage_s = time.monotonic() - hung[0]
+        back.set()
+        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+        expected = expected_outcomes(produced, run.conf.kafka_topic, risk)
+        counts = reconcile(run, produced, expected)
+        stages = Counter(letter["stage"] for letter in dead_letters(run))
+    finally:
+        back.set()
+        run.kill_topology()
+        run.drop()
+    print(f"\nrisk service down {outage_s:.0f} s, {len(hung)} requests timed out: {dict(counts)}")
+    assert "score" not in stages, stages
+    assert counts["stored"] == len(expected.rows) > 0
 
 
 def test_a_422_naming_one_applicant_dead_letters_only_it(

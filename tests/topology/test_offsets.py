@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lendstream.pipeline.offsets import OffsetLedger, RecordBuffer
+from lendstream.pipeline.offsets import MAX_REPLAY_DELAY_S, OffsetLedger, RecordBuffer, replay_delay
 
 
 def batch_of(ledger: OffsetLedger, partition: int, first: int, last: int) -> str:
@@ -114,6 +114,40 @@ def test_a_failed_batch_is_replayed_with_the_same_id_and_records() -> None:
     assert ledger.commit_points() == {}  # still blocks the commit of the acked second batch
     ledger.ack(first)
     assert ledger.commit_points() == {0: 6}
+
+
+def test_a_batch_failing_again_and_again_waits_longer_each_time_up_to_a_cap() -> None:
+    assert [replay_delay(attempts) for attempts in range(1, 9)] == [
+        0.0,
+        0.0,
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+        MAX_REPLAY_DELAY_S,
+    ]
+    assert replay_delay(50) == MAX_REPLAY_DELAY_S
+    ledger = OffsetLedger()
+    ledger.start_partition(0, None)
+    slow = batch_of(ledger, 0, 0, 1)
+    other = batch_of(ledger, 0, 2, 3)
+    ledger.fail(slow, now=100.0)
+    replay = ledger.next_replay(now=100.0)  # the first replay is at once
+    assert replay is not None
+    assert replay.batch_id == slow
+    ledger.fail(slow, now=101.0)  # third delivery: half a second later
+    ledger.fail(other, now=101.0)  # an other batch's first replay does not wait behind it
+    replay = ledger.next_replay(now=101.0)
+    assert replay is not None
+    assert replay.batch_id == other
+    assert ledger.next_replay(now=101.4) is None
+    replay = ledger.next_replay(now=101.5)
+    assert replay is not None
+    assert (replay.batch_id, replay.attempts) == (slow, 3)
+    ledger.fail(slow, now=102.0)
+    ledger.ack(slow)  # acked while waiting (a late ack of an earlier delivery): not replayed
+    assert ledger.next_replay(now=200.0) is None
 
 
 def test_acks_and_fails_of_unknown_or_acked_batches_are_ignored() -> None:

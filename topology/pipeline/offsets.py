@@ -4,15 +4,29 @@ A batch may hold records of several partitions; within each partition, batches a
 offset order and tracked until acknowledged. The offset to commit for a partition is the end of
 the longest *contiguous* prefix of its acknowledged batches: a batch acked out of order waits for
 those before it, so a crash never skips a record that was not stored. A failed batch is handed
-back for re-emission with the same id and the same records.
+back for re-emission with the same id and the same records: at once the first time, then after a
+delay that doubles with each failure up to :data:`MAX_REPLAY_DELAY_S`, so a batch failing for a
+systemic reason (every risk service down, HBase unavailable) is retried until the cause goes away
+without spinning (nor re-publishing its malformed records' dead letters many times a second).
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+FIRST_REPLAY_DELAY_S = 0.5  # before the second replay; doubles with each further failure
+MAX_REPLAY_DELAY_S = 10.0
+
+
+def replay_delay(attempts: int) -> float:
+    """How long a batch about to be delivered for the ``attempts``-th time waits first."""
+    if attempts <= 2:
+        return 0.0
+    return min(FIRST_REPLAY_DELAY_S * 2 ** (attempts - 3), MAX_REPLAY_DELAY_S)
 
 
 @dataclass
@@ -23,6 +37,7 @@ class Batch:
     records: Sequence[Any]
     acked: bool = False
     attempts: int = 1
+    replay_at: float = 0.0  # monotonic time before which a failed batch is not emitted again
 
 
 @dataclass
@@ -85,17 +100,22 @@ class OffsetLedger:
         if batch is not None:  # unknown: acked twice, or from before a restart
             batch.acked = True
 
-    def fail(self, batch_id: str) -> None:
+    def fail(self, batch_id: str, now: float | None = None) -> None:
         batch = self._by_id.get(batch_id)
         if batch is not None and not batch.acked:
             batch.attempts += 1
+            now = time.monotonic() if now is None else now
+            batch.replay_at = now + replay_delay(batch.attempts)
             self._replay.append(batch)
 
-    def next_replay(self) -> Batch | None:
-        """A failed batch to emit again (same id, same records), oldest first."""
-        while self._replay:
-            batch = self._replay.popleft()
-            if self._by_id.get(batch.batch_id) is batch:
+    def next_replay(self, now: float | None = None) -> Batch | None:
+        """A failed batch due to be emitted again (same id, same records), oldest first."""
+        now = time.monotonic() if now is None else now
+        for batch in list(self._replay):
+            if self._by_id.get(batch.batch_id) is not batch:
+                self._replay.remove(batch)  # acked meanwhile, or failed twice: already queued
+            elif batch.replay_at <= now:
+                self._replay.remove(batch)
                 return batch
         return None
 
