@@ -60,7 +60,7 @@ deploy-topology: bootstrap ## Submit the topology: to the local stack, or to a c
 ifneq ($(filter command line environment,$(origin INVENTORY) $(origin INVENTORY_FILE)),)
 	$(call playbook,$(INVENTORY_FILE)) playbooks/deploy-topology.yml
 else
-	$(PY) -m lendstream.stack.topology_jar deploy
+	$(PY) -m lendstream.storm deploy
 endif
 
 .PHONY: bench
@@ -75,6 +75,15 @@ vcluster-down: ## Tear the simulated cluster down, leaving nothing behind
 	$(PY) -m lendstream.vcluster down --layout $(LAYOUT)
 vcluster-status: ## State and address of each simulated node
 	$(PY) -m lendstream.vcluster status --layout $(LAYOUT)
+
+# ---- Vagrant on libvirt (docs/vagrant.md) ---------------------------------------------------
+.PHONY: vagrant-host-deps vagrant-box vagrant-smoke
+vagrant-host-deps: ## Install qemu, libvirt and dnsmasq (Debian; only the Vagrant targets need them)
+	bin/vagrant-host-deps
+vagrant-box: bootstrap vagrant-host-deps ## Build the local Debian 12 libvirt box (cached) and add it to Vagrant
+	$(PY) -m lendstream.vagrant box
+vagrant-smoke: bootstrap artifacts vagrant-host-deps ## vagrant up LAYOUT on libvirt, provision common+artifacts, destroy (measured; long)
+	$(PY) -m lendstream.vagrant smoke --layout $(LAYOUT)
 
 .PHONY: secrets
 secrets: bootstrap ## Fresh secrets into Ansible Vault for an inventory: make secrets INVENTORY=montana

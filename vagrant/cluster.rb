@@ -5,9 +5,14 @@
 # tests/vcluster/test_agreement.py fails if the two ever disagree.
 
 require "ipaddr"
+require "socket"
 require "yaml"
 
 module LendstreamCluster
+  # The box make vagrant-box builds (lendstream/vagrant/box.py BOX_NAME).
+  LOCAL_BOX = "lendstream/bookworm64"
+  # The host's apt proxy port on the private network (lendstream/vcluster/aptproxy.py PROXY_PORT).
+  APT_PROXY_PORT = 3149
   ROLE_GROUPS = { "master" => "masters", "worker" => "workers" }.freeze
   SELECTOR = /\A(masters|workers)(?:\.([1-9][0-9]*))?\z/.freeze
 
@@ -42,6 +47,27 @@ module LendstreamCluster
       nodes: nodes,
       groups: groups(nodes, description.fetch("groups"))
     )
+  end
+
+  # The layout with its private /24 moved to another one: each node keeps its host part
+  # (LENDSTREAM_VAGRANT_NETWORK; lendstream/vagrant/host.py node_address does the same).
+  def self.relocate(layout, network_text)
+    network = IPAddr.new(network_text)
+    old = IPAddr.new(layout.network)
+    raise ArgumentError, "#{network_text}: give a /24" unless network.prefix == 24
+
+    nodes = layout.nodes.map do |node|
+      moved = IPAddr.new(network.to_i + (IPAddr.new(node.address).to_i - old.to_i), Socket::AF_INET)
+      node.dup.tap { |n| n.address = moved.to_s }
+    end
+    Layout.new(name: layout.name, network: "#{network}/24", host_address: network.succ.to_s,
+               nodes: nodes, groups: layout.groups)
+  end
+
+  # libvirt's management network: four /24s below the private one (host.py management_network).
+  def self.management_network(network_text)
+    network = IPAddr.new(network_text)
+    "#{IPAddr.new(network.to_i - 4 * 256, Socket::AF_INET)}/24"
   end
 
   def self.groups(nodes, placements)

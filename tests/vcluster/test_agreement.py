@@ -21,6 +21,8 @@ from lendstream.cluster import (
     checked_in_inventory_text,
     load_cluster,
 )
+from lendstream.vagrant import box, host
+from lendstream.vcluster import aptproxy
 
 RECORDER = Path(__file__).with_name("vagrant_recorder.rb")
 LAYOUTS = sorted(load_cluster().layouts)
@@ -60,7 +62,9 @@ def test_ansible_reads_the_layout_groups_from_the_checked_in_inventory(layout_na
     assert _ansible_groups(checked_in_inventory_path(layout_name)) == expected
 
 
-def _record_vagrantfile(tmp_path: Path, layout_name: str, with_playbook: bool) -> dict[str, Any]:
+def _record_vagrantfile(
+    tmp_path: Path, layout_name: str, with_playbook: bool, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """What the Vagrantfile configures, from a copy of it beside cluster.yml."""
     copy = tmp_path / layout_name
     (copy / "ansible").mkdir(parents=True)
@@ -75,7 +79,12 @@ def _record_vagrantfile(tmp_path: Path, layout_name: str, with_playbook: bool) -
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "LENDSTREAM_LAYOUT": layout_name},
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("LENDSTREAM_VAGRANT_")},
+            "LENDSTREAM_LAYOUT": layout_name,
+            "LENDSTREAM_VAGRANT_ACCEL": "tcg",
+            **(env or {}),
+        },
     ).stdout
     return json.loads(output)
 
@@ -90,11 +99,24 @@ def test_vagrant_machines_match_the_layout(tmp_path: Path, layout_name: str) -> 
     assert [m["name"] for m in machines] == [n.name for n in layout.nodes]
     for machine, node in zip(machines, layout.nodes, strict=True):
         assert machine["hostname"] == node.name
-        assert machine["networks"] == [{"type": "private_network", "ip": str(node.address)}]
+        assert machine["networks"] == [
+            {
+                "type": "private_network",
+                "ip": str(node.address),
+                "libvirt__network_name": f"lendstream-{layout_name}",
+                "libvirt__forward_mode": "none",
+                "libvirt__dhcp_enabled": False,
+            }
+        ]
         for provider in ("virtualbox", "libvirt"):
             settings = machine["providers"][provider]
             assert (settings["memory"], settings["cpus"]) == (node.size.memory_mib, node.size.cpus)
+        libvirt = machine["providers"]["libvirt"]
+        assert libvirt["driver"] == "qemu"  # LENDSTREAM_VAGRANT_ACCEL=tcg
+        assert libvirt["management_network_mode"] == "none"
+        assert libvirt["management_network_address"] == str(host.management_network(layout))
     # Ansible runs once, from the last machine, over all of them, with the layout's groups.
+    # The public box: online, so no apt-through-the-host provisioner.
     provisioners = [(m["name"], p) for m in machines for p in m["provisioners"]]
     assert len(provisioners) == 1
     machine_name, ansible = provisioners[0]
@@ -103,6 +125,44 @@ def test_vagrant_machines_match_the_layout(tmp_path: Path, layout_name: str) -> 
     assert ansible["limit"] == "all"
     assert ansible["playbook"].endswith("/ansible/site.yml")
     assert ansible["groups"] == {g: list(m) for g, m in layout.groups().items()}
+    assert ansible["host_vars"] == {n.name: {"ansible_host": str(n.address)} for n in layout.nodes}
+    assert "tags" not in ansible
+
+
+@pytest.mark.vcluster
+def test_vagrant_local_box_is_offline_and_relocatable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the local box and a moved network, the Vagrantfile and lendstream.vagrant.host give
+    the same addresses, and every machine gets its apt-through-the-host provisioner."""
+    moved = {
+        "LENDSTREAM_VAGRANT_BOX": box.BOX_NAME,
+        "LENDSTREAM_VAGRANT_NETWORK": "192.168.62.0/24",
+        "LENDSTREAM_VAGRANT_MEMORY_MIB": "1536",
+        "LENDSTREAM_VAGRANT_CPUS": "1",
+        "LENDSTREAM_VAGRANT_TAGS": "common,artifacts",
+    }
+    for key, value in moved.items():
+        monkeypatch.setenv(key, value)
+    layout = load_cluster().layout("ci")
+    recorded = _record_vagrantfile(tmp_path, "ci", with_playbook=True, env=moved)
+    assert recorded["box"] == box.BOX_NAME
+    assert [t[0] for t in recorded["triggers"]] == ["before", "after"]
+    proxy = host.apt_proxy_url(layout)
+    assert proxy == f"http://192.168.62.1:{aptproxy.PROXY_PORT}"
+    for machine, node in zip(recorded["machines"], layout.nodes, strict=True):
+        address = str(host.node_address(layout, node.name))
+        assert machine["networks"][0]["ip"] == address
+        assert machine["providers"]["libvirt"]["memory"] == 1536
+        assert machine["providers"]["libvirt"]["cpus"] == 1
+        assert machine["providers"]["libvirt"]["management_network_address"] == str(
+            host.management_network(layout)
+        )
+        shell = machine["provisioners"][0]
+        assert (shell["type"], shell["args"]) == ("shell", [address, "192.168.62.1", proxy])
+    ansible = recorded["machines"][-1]["provisioners"][-1]
+    assert ansible["tags"] == ["common", "artifacts"]
+    assert ansible["host_vars"]["m1"] == {"ansible_host": "192.168.62.11"}
 
 
 @pytest.mark.vcluster

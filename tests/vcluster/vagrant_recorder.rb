@@ -27,9 +27,26 @@ class Settings
   end
 end
 
+# `config.trigger`: records which actions have triggers (their blocks are not run).
+class TriggerSettings
+  attr_reader :recorded
+
+  def initialize
+    @recorded = []
+  end
+
+  def before(*actions)
+    @recorded << ["before", actions.flatten.map(&:to_s)]
+  end
+
+  def after(*actions)
+    @recorded << ["after", actions.flatten.map(&:to_s)]
+  end
+end
+
 # The `vm` namespace of a (machine) configuration.
 class VmSettings
-  attr_accessor :box, :hostname
+  attr_accessor :box, :hostname, :boot_timeout
   attr_reader :machines, :networks, :providers, :provisioners, :synced_folders
 
   def initialize
@@ -55,10 +72,13 @@ class VmSettings
     yield settings
   end
 
-  def provision(type, **_options)
+  # `provision "ansible" do ...` or `provision "name", type: "shell", path: ..., args: [...]`.
+  def provision(name, **options)
     settings = Settings.new
+    options.each { |key, value| settings.values[key.to_s] = value }
+    settings.values["name"] = name.to_s if options.key?(:type)
     yield settings if block_given?
-    @provisioners << [type.to_s, settings]
+    @provisioners << [(options[:type] || name).to_s, settings]
   end
 
   def synced_folder(source, target, **options)
@@ -68,15 +88,18 @@ end
 
 # A configuration: the top-level one, or one machine's.
 class MachineConfig
-  attr_reader :vm
+  attr_reader :vm, :trigger
 
   def initialize
     @vm = VmSettings.new
+    @trigger = TriggerSettings.new
   end
 
   def to_h
     {
       "box" => vm.box,
+      "boot_timeout" => vm.boot_timeout,
+      "triggers" => trigger.recorded,
       "hostname" => vm.hostname,
       "networks" => vm.networks,
       "providers" => vm.providers.transform_values(&:values),
