@@ -60,7 +60,7 @@ deploy-topology: bootstrap ## Submit the topology: to the local stack, or to a c
 ifneq ($(filter command line environment,$(origin INVENTORY) $(origin INVENTORY_FILE)),)
 	$(call playbook,$(INVENTORY_FILE)) playbooks/deploy-topology.yml
 else
-	$(PY) -m lendstream.stack.topology_jar deploy
+	$(PY) -m lendstream.storm deploy
 endif
 
 .PHONY: bench

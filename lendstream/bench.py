@@ -46,7 +46,10 @@ from lendstream.pipeline.flow import Applicant, SourceRecord, triage
 from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
-from lendstream.stack import runtime, topology_jar
+from lendstream.stack import runtime
+from lendstream.stack.topology import deploy_local, local_nimbus, local_settings
+from lendstream.storm.deployment import kill
+from lendstream.storm.nimbus import NimbusSession
 
 PARTITIONS = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -379,7 +382,7 @@ def prepare(args: argparse.Namespace, risk: RiskServiceSettings) -> BenchSetup:
     """Topics and tables of this run; the applicants preloaded into A's topic."""
     run_id = uuid.uuid4().hex[:8]
     base = replace(
-        topology_jar.local_settings(),
+        local_settings(),
         kafka_dead_letter_topic=f"bench.{run_id}.dlq",
         kafka_group_id=f"bench-{run_id}",
         risk_service_urls=risk.base_url,
@@ -481,7 +484,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     runtime.ensure_up("kafka", "hbase", *([] if args.nimbus else ["storm"]))
-    nimbus_address = args.nimbus or topology_jar.local_nimbus()
+    nimbus_address = args.nimbus or local_nimbus()
     with (
         tempfile.TemporaryDirectory(prefix="lendstream-bench-") as work,
         risk_service(args.model_dir, Path(work)) as risk,
@@ -493,14 +496,14 @@ def main(argv: list[str] | None = None) -> None:
             f"gathered for ≤ {args.linger_ms} ms"
         )
         name = f"lendstream-bench-{setup.run_id}"
-        topology_jar.deploy_local(setup.conf_b, name=name, nimbus=nimbus_address)
+        deploy_local(setup.conf_b, name=name, nimbus=nimbus_address)
+        nimbus = NimbusSession(nimbus_address)
         try:
-            nimbus = topology_jar.nimbus_client(nimbus_address)
             wait_topology_consuming(setup.conf_b, 300.0)
             rounds = []
             for number in range(1, args.rounds + 1):
                 a = round_a(setup.conf_a, len(setup.applicants), number, risk.pid)
-                b = round_b(setup.conf_b, setup.applicants, nimbus, name, risk.pid)
+                b = round_b(setup.conf_b, setup.applicants, nimbus.client, name, risk.pid)
                 rounds.append((a, b))
                 print(
                     f"round {number}: A {a.throughput:6.0f}/s  B {b.throughput:6.0f}/s  "
@@ -513,7 +516,8 @@ def main(argv: list[str] | None = None) -> None:
                 rate = median_a * fraction
                 measure_latency(setup, rate, args.latency_seconds, f"lat{fraction:g}")
         finally:
-            topology_jar.kill(nimbus_address, name)
+            nimbus.close()
+            kill(nimbus_address, name)
             drop_run_data(
                 setup.conf_a.kafka_bootstrap_servers,
                 [

@@ -9,7 +9,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("lendstream.demo", "run the pipeline end to end on the local stack"),
     "stack": ("lendstream.stack", "start, stop and check the single-machine stack"),
     "artifacts": ("lendstream.stack.artifacts", "build and verify the JVM service bundles"),
-    "topology": ("lendstream.stack.topology_jar", "build and submit the Storm topology"),
+    "topology": ("lendstream.storm", "build and submit the Storm topology"),
     "model": ("lendstream.model", "train and evaluate the risk model"),
     "bench": ("lendstream.bench", "benchmark the baseline loop against the topology"),
     "vcluster": ("lendstream.vcluster", "boot and tear down the simulated cluster"),

@@ -22,8 +22,11 @@ from rich.table import Table
 from lendstream.kafka_topics import KafkaReadError, committed_offsets, end_offsets
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile import CannotReconcileError, Report, Settings, reconcile
-from lendstream.stack import runtime, topology_jar
+from lendstream.stack import runtime
 from lendstream.stack.services import applicant_count, load_applicants
+from lendstream.stack.topology import deploy_local, local_nimbus, local_settings
+from lendstream.storm.deployment import running_topologies
+from lendstream.storm.jar import TOPOLOGY_NAME
 
 POLL_INTERVAL_S = 2.0
 SAMPLE_ROWS = 5
@@ -70,7 +73,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    settings = topology_jar.local_settings()
+    settings = local_settings()
     try:
         with console.status("Starting the stack (first run builds bundles and the model)…"):
             endpoints = runtime.ensure_up()
@@ -79,11 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             loaded = load_applicants(args.synthetic, args.seed, args.malformed_rate)
         console.print(f"[green]✓[/] MySQL holds {loaded:,} applicants")
         with console.status("Submitting the topology to nimbus…"):
-            if topology_jar.TOPOLOGY_NAME not in topology_jar.running_topologies(
-                topology_jar.local_nimbus()
-            ):
-                topology_jar.deploy_local(settings)
-        console.print(f"[green]✓[/] topology {topology_jar.TOPOLOGY_NAME} running")
+            if TOPOLOGY_NAME not in running_topologies(local_nimbus()):
+                deploy_local(settings)
+        console.print(f"[green]✓[/] topology {TOPOLOGY_NAME} running")
         runtime.ensure_up("producer")
         console.print("[green]✓[/] producer publishing from the applicant API to Kafka")
         drained = _follow(settings, applicant_count(), args.timeout)

@@ -10,6 +10,7 @@ Each request opens one Thrift connection to the leading nimbus and closes it. Ni
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import Flask, jsonify, render_template_string, request
@@ -17,10 +18,17 @@ from streamparse.thrift import AuthorizationException, NotAliveException
 from thriftpy2.thrift import TApplicationException
 from werkzeug.exceptions import HTTPException
 
+from lendstream.storm import nimbus as nimbus_client
+from lendstream.storm.nimbus import NimbusSession, NimbusUnavailableError
 from lendstream.storm_ui import mapping
-from lendstream.storm_ui.nimbus import NimbusSession, NimbusUnavailableError, leader_session
 from lendstream.storm_ui.page import OVERVIEW_TEMPLATE, UNAVAILABLE_TEMPLATE
 from lendstream.storm_ui.settings import UiSettings
+
+
+def _on_leader(settings: UiSettings) -> AbstractContextManager[NimbusSession]:
+    """A session on the leading nimbus (lendstream.storm.nimbus), closed after the request."""
+    seeds = nimbus_client.as_seeds(settings.nimbus_seeds)
+    return nimbus_client.leader_session(seeds, settings.thrift_timeout_ms)
 
 
 def create_app(settings: UiSettings | None = None) -> Flask:
@@ -30,23 +38,23 @@ def create_app(settings: UiSettings | None = None) -> Flask:
 
     @app.get("/api/v1/cluster/summary")
     def cluster_summary() -> Any:
-        with leader_session(settings) as nimbus:
+        with _on_leader(settings) as nimbus:
             return jsonify(mapping.cluster_summary_json(nimbus.client.getClusterInfo()))
 
     @app.get("/api/v1/supervisor/summary")
     def supervisor_summary() -> Any:
-        with leader_session(settings) as nimbus:
+        with _on_leader(settings) as nimbus:
             return jsonify(mapping.supervisor_summary_json(nimbus.client.getClusterInfo()))
 
     @app.get("/api/v1/nimbus/summary")
     def nimbus_summary() -> Any:
-        with leader_session(settings) as nimbus:
+        with _on_leader(settings) as nimbus:
             cluster = nimbus.client.getClusterInfo()
         return jsonify(mapping.nimbus_summary_json(cluster, settings.nimbus_seeds))
 
     @app.get("/api/v1/topology/summary")
     def topology_summary() -> Any:
-        with leader_session(settings) as nimbus:
+        with _on_leader(settings) as nimbus:
             return jsonify(mapping.topology_summary_json(nimbus.client.getClusterInfo()))
 
     @app.get("/api/v1/topology/<topology_id>")
@@ -55,19 +63,19 @@ def create_app(settings: UiSettings | None = None) -> Flask:
         if window not in mapping.WINDOWS:
             return _error(400, f"window must be one of {', '.join(mapping.WINDOWS)}")
         include_system = request.args.get("sys", "0") == "1"
-        with leader_session(settings) as nimbus:
+        with _on_leader(settings) as nimbus:
             document = _topology_document(nimbus, topology_id, window, include_system)
         return jsonify(document)
 
     @app.get("/healthz")
     def health() -> Any:
-        with leader_session(settings) as nimbus:
+        with _on_leader(settings) as nimbus:
             leader = nimbus.client.getLeader()
         return jsonify(status="ok", nimbus=str(nimbus.address), stormVersion=leader.version)
 
     @app.get("/")
     def overview() -> Any:
-        with leader_session(settings) as nimbus:
+        with _on_leader(settings) as nimbus:
             cluster = nimbus.client.getClusterInfo()
             topologies = [
                 _topology_document(nimbus, summary.id, mapping.ALL_TIME, include_system=False)

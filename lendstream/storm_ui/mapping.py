@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lendstream.storm_ui.settings import NimbusAddress
+from lendstream.storm.nimbus import NimbusAddress
 
 ALL_TIME = ":all-time"
 WINDOWS = ("600", "10800", "86400", ALL_TIME)

@@ -18,24 +18,9 @@ from dataclasses import dataclass
 from lendstream.services import environment as env_vars
 from lendstream.services.environment import SettingsError
 from lendstream.services.gunicorn_runner import ServerSettings
+from lendstream.storm.nimbus import NimbusAddress
 
 DEFAULT_NIMBUS_SEEDS = "127.0.0.1:6627"
-
-
-@dataclass(frozen=True, slots=True)
-class NimbusAddress:
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, text: str, variable: str) -> NimbusAddress:
-        host, separator, port = text.strip().rpartition(":")
-        if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise SettingsError(f"{variable} entries must be host:port, got {text.strip()!r}")
-        return cls(host=host, port=int(port))
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +35,11 @@ class UiSettings:
         env = env_vars.environment() if env is None else env
         variable = "LENDSTREAM_STORM_UI_NIMBUS_SEEDS"
         raw_seeds = env_vars.text(env, variable, DEFAULT_NIMBUS_SEEDS)
-        seeds = tuple(
-            NimbusAddress.parse(item, variable) for item in raw_seeds.split(",") if item.strip()
-        )
+        try:
+            entries = [item for item in raw_seeds.split(",") if item.strip()]
+            seeds = tuple(NimbusAddress.parse(item) for item in entries)
+        except ValueError as error:
+            raise SettingsError(f"{variable}: {error}") from error
         if not seeds:
             raise SettingsError(f"{variable} names no nimbus host")
         return cls(

@@ -27,8 +27,10 @@ from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile import Expectation, KafkaRecord
-from lendstream.stack import topology_jar
 from lendstream.stack.runtime import StackEndpoints
+from lendstream.stack.topology import deploy_local, local_settings
+from lendstream.storm.deployment import kill
+from lendstream.storm.nimbus import NimbusSession
 
 WORKER_MAIN_CLASS = "org.apache.storm.daemon.worker.Worker"
 LOG_WRITER_MAIN_CLASS = "org.apache.storm.LogWriter"
@@ -76,10 +78,10 @@ class PipelineRun:
 
     def deploy(self, extra_options: dict[str, Any] | None = None) -> None:
         """Submit the run's topology; ``extra_options`` override Storm settings (sparse -o)."""
-        topology_jar.deploy_local(self.conf, name=self.topology_name, extra_options=extra_options)
+        deploy_local(self.conf, name=self.topology_name, extra_options=extra_options)
 
     def kill_topology(self) -> None:
-        topology_jar.kill(self.nimbus, self.topology_name)
+        kill(self.nimbus, self.topology_name)
 
     def drop(self) -> None:
         """Delete the run's topics and table."""
@@ -149,7 +151,8 @@ class PipelineRun:
 
         The supervisor starts ``LogWriter``, whose arguments are the worker's command line and
         which starts the worker JVM: only the latter counts."""
-        summary = topology_jar.nimbus_client(self.nimbus).getClusterInfo()
+        with NimbusSession(self.nimbus) as nimbus:
+            summary = nimbus.client.getClusterInfo()
         ids = [t.id for t in summary.topologies or [] if t.name == self.topology_name]
         pids = []
         for entry in Path("/proc").iterdir():
@@ -238,7 +241,7 @@ def reconcile(run: PipelineRun, produced: Produced, expected: Expectation) -> Co
 def new_run(stack: StackEndpoints, risk: RiskServiceSettings) -> PipelineRun:
     """A run of its own on the single-machine stack, scored by `risk`."""
     conf = replace(
-        topology_jar.local_settings(),
+        local_settings(),
         kafka_bootstrap_servers=stack.kafka_bootstrap,
         hbase_hosts=stack.hbase_thrift_host,
         hbase_port=stack.hbase_thrift_port,

@@ -1,9 +1,10 @@
 """Deploying the topology: replacing a running one mid-stream loses no applicant and duplicates
 no row; the cluster path spreads the bolts over several endpoints and fails over from dead ones.
 
-The deploy path (lendstream.stack.topology_jar.deploy_local → replace_running) kills the running
-topology of the same name with a drain longer than its message timeout, waits until nimbus
-forgets it, and submits the new one, while applicants keep arriving. Afterwards every valid
+The deploy path (lendstream.stack.topology.deploy_local → lendstream.storm.deployment's
+replace_running) kills the running topology of the same name with a drain longer than its
+message timeout, waits until nimbus forgets it, and submits the new one, while applicants keep
+arriving. Afterwards every valid
 applicant is in HBase exactly once with its decision, every malformed one is dead-lettered, and
 published = stored + dead-lettered. The message timeout is 30 s here (the default 120 s would
 only make the drain longer); nothing else differs from a normal deploy.
@@ -24,9 +25,12 @@ from pipeline_run import PipelineRun, Produced, expected_outcomes, new_run, reco
 from lendstream.kafka_topics import committed_offsets, end_offsets
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
-from lendstream.stack import topology_jar
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.runtime import StackEndpoints
+from lendstream.stack.topology import deploy_local, local_settings
+from lendstream.storm.deployment import UNCHANGED, deploy_cluster
+from lendstream.storm.inventory import ClusterTarget
+from lendstream.storm.nimbus import NimbusSession
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -40,7 +44,8 @@ DEAD_THRIFT_HOST = "dead-thrift-server.invalid"  # .invalid never resolves (RFC 
 
 
 def topology_ids(run: PipelineRun) -> list[str]:
-    summary = topology_jar.nimbus_client(run.nimbus).getClusterInfo()
+    with NimbusSession(run.nimbus) as nimbus:
+        summary = nimbus.client.getClusterInfo()
     return [t.id for t in summary.topologies or [] if t.name == run.topology_name]
 
 
@@ -51,7 +56,7 @@ def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
     report: list[str] = []
 
     def deploy(skip_if_unchanged: bool = False) -> str:
-        return topology_jar.deploy_local(
+        return deploy_local(
             run.conf,
             run.topology_name,
             nimbus=run.nimbus,
@@ -83,7 +88,7 @@ def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
         )
         (new_id,) = topology_ids(run)
         # Deploying the same jar and settings again leaves the running topology alone.
-        assert deploy(skip_if_unchanged=True) == topology_jar.UNCHANGED
+        assert deploy(skip_if_unchanged=True) == UNCHANGED
         assert topology_ids(run) == [new_id]
         committed = committed_offsets(
             run.conf.kafka_bootstrap_servers, run.conf.kafka_group_id, run.conf.kafka_topic
@@ -136,7 +141,7 @@ def test_the_cluster_path_spreads_over_endpoints_and_fails_over_from_dead_ones(
         probe.bind(("127.0.0.1", 0))
         dead_risk_service = f"http://127.0.0.1:{probe.getsockname()[1]}"
     conf = replace(
-        topology_jar.local_settings(),
+        local_settings(),
         kafka_bootstrap_servers=e2e_stack.kafka_bootstrap,
         # The live ones first: the test's own reads take the first (TopologyConf.hbase_host).
         hbase_hosts=f"{e2e_stack.hbase_thrift_host},{DEAD_THRIFT_HOST}",
@@ -147,13 +152,13 @@ def test_the_cluster_path_spreads_over_endpoints_and_fails_over_from_dead_ones(
     )
     nimbus = f"{e2e_stack.storm_nimbus_host}:{e2e_stack.storm_nimbus_port}"
     run = PipelineRun.create(conf, nimbus)
-    target = topology_jar.ClusterTarget({"this-machine": nimbus}, [], run.conf)
+    target = ClusterTarget({"this-machine": nimbus}, [], run.conf)
     produced = Produced()
     report: list[str] = []
     try:
         run.produce(list(generate(1_500, 22, MALFORMED_RATE)), produced)
         expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
-        topology_jar.deploy_cluster(
+        deploy_cluster(
             target,
             run.topology_name,
             workers_venv=sys.prefix,
@@ -164,7 +169,8 @@ def test_the_cluster_path_spreads_over_endpoints_and_fails_over_from_dead_ones(
         run.wait_until_all_committed(DRAIN_TIMEOUT_S)
         counts = reconcile(run, produced, expected)
         (topology_id,) = topology_ids(run)
-        info = topology_jar.nimbus_client(nimbus).getTopologyInfo(topology_id)
+        with NimbusSession(nimbus) as session:
+            info = session.client.getTopologyInfo(topology_id)
         tasks = Counter(e.component_id for e in info.executors)
     finally:
         run.kill_topology()

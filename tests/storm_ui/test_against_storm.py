@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from lendstream.stack.runtime import StackEndpoints
-from lendstream.stack.topology_jar import nimbus_client
+from lendstream.storm.nimbus import NimbusSession
 
 pytestmark = pytest.mark.stack
 
@@ -33,9 +33,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def nimbus(stack_storm: StackEndpoints) -> Any:
-    """An independent Thrift client (streamparse's) to check the UI's answers against."""
-    return nimbus_client(f"{stack_storm.storm_nimbus_host}:{stack_storm.storm_nimbus_port}")
+def nimbus(stack_storm: StackEndpoints) -> Iterator[Any]:
+    """A Thrift client of its own (a session apart from the UI's) to check the UI's answers."""
+    address = f"{stack_storm.storm_nimbus_host}:{stack_storm.storm_nimbus_port}"
+    with NimbusSession(address) as session:
+        yield session.client
 
 
 @pytest.fixture(scope="module")

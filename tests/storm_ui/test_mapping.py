@@ -14,8 +14,8 @@ from thrift_structs import (
     user_topology,
 )
 
+from lendstream.storm.nimbus import NimbusAddress
 from lendstream.storm_ui import mapping
-from lendstream.storm_ui.settings import NimbusAddress
 
 NOW = 2065
 

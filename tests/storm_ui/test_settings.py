@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lendstream.services.environment import SettingsError
-from lendstream.storm_ui.settings import NimbusAddress, UiSettings, server_settings
+from lendstream.storm.nimbus import NimbusAddress
+from lendstream.storm_ui.settings import UiSettings, server_settings
 
 
 def test_defaults_point_at_a_local_nimbus() -> None:

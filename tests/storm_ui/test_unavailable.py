@@ -6,8 +6,9 @@ import socket
 
 import pytest
 
+from lendstream.storm.nimbus import NimbusAddress
 from lendstream.storm_ui.app import create_app
-from lendstream.storm_ui.settings import NimbusAddress, UiSettings
+from lendstream.storm_ui.settings import UiSettings
 
 
 def _closed_port() -> int:

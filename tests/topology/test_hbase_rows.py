@@ -16,7 +16,7 @@ from lendstream.pipeline.hbase_writer import (
     row_key,
 )
 from lendstream.pipeline.topology_conf import TopologyConf
-from lendstream.stack.topology_jar import build_jar, render_config
+from lendstream.storm.jar import build_jar, render_config
 
 CLEAN_JSON = '{"member_id":"M-1","int_rate":13.99}'
 APPLICANT = Applicant("M-1", '{"member_id": "M-1"}', CLEAN_JSON, 1_700_000_000_123, 0, 4)

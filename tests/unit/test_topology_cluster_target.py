@@ -9,7 +9,9 @@ import pytest
 
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.topology_conf import TopologyConf
-from lendstream.stack import topology_jar
+from lendstream.storm.cli import apply_overrides
+from lendstream.storm.inventory import CLUSTER_TOKEN_FILE, cluster_target, inventory_groups
+from lendstream.storm.jar import render_config
 
 INVENTORIES = Path(__file__).resolve().parents[2] / "ansible" / "inventories"
 MONTANA = INVENTORIES / "montana" / "hosts.yml"
@@ -17,8 +19,8 @@ WORKERS = [f"w{index}" for index in range(1, 7)]
 
 
 def test_montana_target_lists_every_broker_risk_service_thrift_server_and_nimbus() -> None:
-    target = topology_jar.cluster_target(MONTANA)
-    groups, hostvars = topology_jar.inventory_groups(MONTANA)
+    target = cluster_target(MONTANA)
+    groups, hostvars = inventory_groups(MONTANA)
     settings = target.settings
     assert split_list(settings.kafka_bootstrap_servers) == tuple(f"{w}:9092" for w in WORKERS)
     assert split_list(settings.hbase_hosts) == tuple(groups["hbase_thrift"])
@@ -26,7 +28,7 @@ def test_montana_target_lists_every_broker_risk_service_thrift_server_and_nimbus
     assert split_list(settings.risk_service_urls) == tuple(
         f"http://{host}:8090" for host in groups["risk_service"]
     )
-    assert settings.risk_service_token_file == topology_jar.CLUSTER_TOKEN_FILE
+    assert settings.risk_service_token_file == CLUSTER_TOKEN_FILE
     assert target.nimbus_seeds == {
         host: f"{hostvars[host]['ansible_host']}:6627" for host in ("m1", "m2", "m3")
     }
@@ -49,7 +51,7 @@ all:
     hbase_thrift: {hosts: {b: }}
 """
     )
-    target = topology_jar.cluster_target(inventory, token_file="/srv/token")
+    target = cluster_target(inventory, token_file="/srv/token")
     assert target.nimbus_seeds == {"a": "10.0.0.1:7627"}
     assert target.settings.kafka_bootstrap_servers == "b:19092"
     assert target.settings.risk_service_urls == "http://b:18090"
@@ -61,14 +63,12 @@ def test_an_inventory_without_a_needed_group_is_refused(tmp_path: Path) -> None:
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  children:\n    storm_nimbus: {hosts: {a: }}\n")
     with pytest.raises(ValueError, match="kafka_broker"):
-        topology_jar.cluster_target(inventory)
+        cluster_target(inventory)
 
 
 def test_the_cluster_config_runs_the_workers_venv_with_the_cluster_settings() -> None:
-    target = topology_jar.cluster_target(MONTANA)
-    config = topology_jar.render_config(
-        "cluster", target.settings, "192.168.60.11:6627", "/opt/lendstream/venv"
-    )
+    target = cluster_target(MONTANA)
+    config = render_config("cluster", target.settings, "192.168.60.11:6627", "/opt/lendstream/venv")
     env = config["envs"]["cluster"]
     assert (env["virtualenv_root"], env["virtualenv_name"]) == ("/opt/lendstream", "venv")
     assert env["nimbus"] == "192.168.60.11:6627"
@@ -76,7 +76,7 @@ def test_the_cluster_config_runs_the_workers_venv_with_the_cluster_settings() ->
 
 
 def test_overrides_are_typed_like_the_field() -> None:
-    settings = topology_jar.apply_overrides(
+    settings = apply_overrides(
         TopologyConf(), ["hbase_port=9191", "hbase_hosts=t1,t2", "spout_batch_records=100"]
     )
     assert (settings.hbase_port, settings.hbase_hosts) == (9191, "t1,t2")

@@ -1,0 +1,5 @@
+"""``python -m lendstream.storm``: see lendstream.storm.cli."""
+
+from lendstream.storm.cli import main
+
+main()

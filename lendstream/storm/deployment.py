@@ -1,0 +1,159 @@
+"""What runs on nimbus, and deploying the topology: a running one of the same name is replaced
+safely.
+
+Deploying where a topology of the same name runs replaces it safely (:func:`replace_running`):
+kill with a drain longer than the topology's message timeout (nimbus deactivates it first, so the
+spout stops emitting while the batches in flight finish and are committed), wait until nimbus
+forgets it, then submit. The spout commits an offset only after its batch's tuple tree is acked
+and HBase rows are keyed by member id, so the new topology re-reads whatever the old one had not
+finished, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from streamparse.thrift import KillOptions
+
+from lendstream.storm.inventory import ClusterTarget
+from lendstream.storm.jar import TOPOLOGY_NAME, build_jar, deployment_digest, render_config, submit
+from lendstream.storm.nimbus import NimbusAddress, NimbusSession, find_leader
+
+DRAIN_MARGIN_S = 10  # the drain before a kill: the running topology's message timeout + this
+FORGET_TIMEOUT_S = 120.0  # after the drain, how long nimbus may take to forget a killed topology
+DIGEST_OPTION = "lendstream.deployment_digest"  # what a submission deployed (jar + environment)
+UNCHANGED = "UNCHANGED"  # deploy's answer when it left an identical running topology alone
+
+
+def running_topologies(nimbus: str) -> dict[str, str]:
+    """Name → status of the topologies nimbus (``host:port``) knows."""
+    with NimbusSession(nimbus) as session:
+        summary = session.client.getClusterInfo()
+    return {topology.name: topology.status for topology in summary.topologies or []}
+
+
+def running_conf(nimbus: str, name: str) -> dict[str, Any] | None:
+    """The Storm configuration of the running topology ``name`` (None: not running)."""
+    with NimbusSession(nimbus) as session:
+        for topology in session.client.getClusterInfo().topologies or []:
+            if topology.name == name:
+                conf: dict[str, Any] = json.loads(session.client.getTopologyConf(topology.id))
+                return conf
+    return None
+
+
+def leading_nimbus(target: ClusterTarget) -> str:
+    """``host:port`` of the cluster's leading nimbus (only it accepts a submission)."""
+    seeds = {name: NimbusAddress.parse(address) for name, address in target.nimbus_seeds.items()}
+    return str(find_leader(seeds))
+
+
+def kill(
+    nimbus: str,
+    name: str = TOPOLOGY_NAME,
+    wait_s: int = 1,
+    timeout_s: float = 60.0,
+    report: Callable[[str], None] = lambda line: None,
+) -> bool:
+    """Kill a topology (nimbus deactivates it for ``wait_s`` first) and wait until nimbus forgets
+    it, at most ``wait_s + timeout_s``; False if it was not running."""
+    if name not in running_topologies(nimbus):
+        return False
+    with NimbusSession(nimbus) as session:
+        session.client.killTopologyWithOpts(name=name, options=KillOptions(wait_secs=wait_s))
+    start = time.monotonic()
+    bound = wait_s + timeout_s
+    next_report = start + 15.0
+    while (waited := time.monotonic() - start) < bound:
+        if name not in running_topologies(nimbus):
+            return True
+        if time.monotonic() >= next_report:
+            phase = "draining" if waited < wait_s else "waiting for nimbus to forget it"
+            report(f"  {phase}: {waited:.0f} s of at most {bound:.0f} s")
+            next_report += 15.0
+        time.sleep(1.0)
+    raise TimeoutError(f"topology {name} still known to nimbus after {bound:.0f} s")
+
+
+def replace_running(
+    nimbus: str,
+    name: str,
+    drain_s: int | None = None,
+    report: Callable[[str], None] = print,
+) -> bool:
+    """If ``name`` runs: kill it with a drain longer than its message timeout and wait until
+    nimbus forgets it (bounded). False if nothing of that name ran."""
+    conf = running_conf(nimbus, name)
+    if conf is None:
+        report(f"no topology {name} running on {nimbus}: plain submission")
+        return False
+    timeout = int(conf.get("topology.message.timeout.secs") or 30)
+    drain = drain_s if drain_s is not None else timeout + DRAIN_MARGIN_S
+    report(
+        f"replacing {name} on {nimbus}: deactivated now, killed after a {drain} s drain "
+        f"(its message timeout is {timeout} s), so the batches in flight finish and commit"
+    )
+    start = time.monotonic()
+    kill(nimbus, name, wait_s=drain, timeout_s=FORGET_TIMEOUT_S, report=report)
+    report(f"{name} killed and forgotten by nimbus after {time.monotonic() - start:.0f} s")
+    return True
+
+
+def deploy(
+    config: dict[str, Any],
+    nimbus: str,
+    name: str = TOPOLOGY_NAME,
+    *,
+    drain_s: int | None = None,
+    report: Callable[[str], None] = print,
+    skip_if_unchanged: bool = False,
+) -> str:
+    """Build the jar, replace a running topology of that name safely, submit; returns sparse's
+    output. The submission carries ``lendstream.deployment_digest`` (jar and environment); with
+    ``skip_if_unchanged``, a running topology with the same digest is left alone and
+    ``UNCHANGED`` returned."""
+    jar = build_jar()
+    digest = deployment_digest(config, jar)
+    if skip_if_unchanged:
+        running = running_conf(nimbus, name) or {}
+        if running.get(DIGEST_OPTION) == digest:
+            report(f"{name} on {nimbus} already runs deployment {digest}: left alone")
+            return UNCHANGED
+    environment = next(iter(config["envs"]))
+    config["envs"][environment]["options"][DIGEST_OPTION] = digest
+    replaced = replace_running(nimbus, name, drain_s, report)
+    output = submit(config, jar, name=name)
+    report(
+        f"submitted {name} (deployment {digest}) to {nimbus}"
+        + (" (replacing the old one)" if replaced else "")
+    )
+    return output
+
+
+def deploy_cluster(
+    target: ClusterTarget,
+    name: str = TOPOLOGY_NAME,
+    *,
+    workers_venv: str | None = None,
+    drain_s: int | None = None,
+    report: Callable[[str], None] = print,
+    skip_if_unchanged: bool = False,
+    extra_options: dict[str, Any] | None = None,
+) -> str:
+    """Submit to the cluster's leading nimbus, replacing a running topology safely."""
+    nimbus = leading_nimbus(target)
+    report(f"leading nimbus: {nimbus}")
+    config = render_config("cluster", target.settings, nimbus, workers_venv, extra_options)
+    if target.supervisors:
+        config["envs"]["cluster"]["workers"] = target.supervisors
+    return deploy(
+        config,
+        nimbus,
+        name,
+        drain_s=drain_s,
+        report=report,
+        skip_if_unchanged=skip_if_unchanged,
+    )
