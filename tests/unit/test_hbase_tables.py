@@ -1,0 +1,112 @@
+"""ansible/roles/hbase/files/hbase_tables.py (the role creates its tables with it, through a
+Thrift server, from the controller): existing tables are left alone, missing ones created with
+their families, a table created meanwhile by someone else is not reported as ours. The HBase
+here is a real Thrift (1) server speaking happybase's IDL, buffered and binary as the role
+configures HBase's; its handler keeps the table list."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import happybase  # noqa: F401 - loads the IDL module Hbase_thrift
+import pytest
+from Hbase_thrift import AlreadyExists, Hbase
+from local_processes import free_port
+from thriftpy2.protocol import TBinaryProtocolFactory
+from thriftpy2.rpc import make_server
+from thriftpy2.transport import TBufferedTransportFactory, TTransportException
+
+from lendstream.reconcile.endpoints import connect_error
+
+SCRIPT = Path(__file__).resolve().parents[2] / "ansible/roles/hbase/files/hbase_tables.py"
+START_TIMEOUT_S = 10.0
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hbase_tables", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TablesHandler:
+    """getTableNames and createTable over a dict; ``raced`` tables appear at creation time."""
+
+    def __init__(self, existing: list[str], raced: set[str]) -> None:
+        self.tables: dict[str, list[Any]] = {name: [] for name in existing}
+        self.raced = raced
+
+    def getTableNames(self) -> list[bytes]:  # noqa: N802 - Thrift's method name
+        return [name.encode() for name in self.tables]
+
+    def createTable(self, tableName: bytes, columnFamilies: list[Any]) -> None:  # noqa: N802, N803
+        name = tableName.decode()
+        if name in self.tables or name in self.raced:
+            raise AlreadyExists(message=f"{name} exists")
+        self.tables[name] = columnFamilies
+
+
+@pytest.fixture
+def hbase() -> Iterator[Any]:
+    servers = []
+
+    def start(handler: TablesHandler) -> int:
+        port = free_port()
+        server = make_server(
+            Hbase,
+            handler,
+            "127.0.0.1",
+            port,
+            proto_factory=TBinaryProtocolFactory(),
+            trans_factory=TBufferedTransportFactory(),
+        )
+        threading.Thread(target=server.serve, daemon=True).start()
+        servers.append(server)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while connect_error("127.0.0.1", port, timeout_s=0.5) is not None:
+            assert time.monotonic() < deadline, f"the Thrift server on {port} did not listen"
+            time.sleep(0.05)
+        return port
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_missing_tables_are_created_with_their_families(hbase: Any) -> None:
+    handler = TablesHandler(existing=["members"], raced=set())
+    port = hbase(handler)
+    tables = [
+        {"name": "members", "column_families": ["member", "result"]},
+        {"name": "audit", "column_families": ["event"]},
+    ]
+    result = load_script().create_missing_tables("127.0.0.1", port, tables)
+    assert result == {"existing": ["members"], "created": ["audit"]}
+    (family,) = handler.tables["audit"]
+    assert family.name == b"event:"
+    assert (family.maxVersions, family.blockCacheEnabled) == (1, True)
+    assert handler.tables["members"] == []  # left as it was
+
+
+def test_a_table_created_meanwhile_is_not_reported_as_created(hbase: Any) -> None:
+    port = hbase(TablesHandler(existing=[], raced={"members"}))
+    tables = [{"name": "members", "column_families": ["member"]}]
+    assert load_script().create_missing_tables("127.0.0.1", port, tables) == {
+        "existing": [],
+        "created": [],
+    }
+
+
+def test_no_thrift_server_is_an_error_the_role_retries() -> None:
+    with pytest.raises(TTransportException, match="onnect"):
+        load_script().create_missing_tables(
+            "127.0.0.1", free_port(), [{"name": "t", "column_families": ["f"]}]
+        )
