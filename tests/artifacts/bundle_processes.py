@@ -1,21 +1,14 @@
-"""Helpers for the artifact-bundle tests: free ports and JVM processes that are always stopped."""
+"""Helpers for the artifact-bundle tests: JVM processes that are always stopped (spawning,
+stopping and free ports are tests/local_processes)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from local_processes import spawn, stop
+from local_processes import wait_until as wait_until_process
 
 
 class JavaProcess:
@@ -25,42 +18,22 @@ class JavaProcess:
         self, command: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None
     ) -> None:
         self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            command,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
+        self.process = spawn(command, log_path, env=env, cwd=cwd)
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._log.close()
+        stop(self.process)
 
 
 def run_java(command: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def wait_until(condition: object, timeout: float, what: str, process: JavaProcess) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, process: JavaProcess
+) -> None:
     """Poll ``condition()`` until it is true; fail with the JVM's log tail when it is not in time
     or when the JVM died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        if process.process.poll() is not None:
-            pytest.fail(f"{what}: JVM exited {process.process.returncode}\n{process.log_tail()}")
-        time.sleep(0.5)
-    pytest.fail(f"{what}: not within {timeout:.0f} s\n{process.log_tail()}")
+    wait_until_process(condition, timeout, what, process.process, process.log_path, interval_s=0.5)

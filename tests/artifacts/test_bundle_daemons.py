@@ -15,7 +15,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bundle_processes import free_port, run_java, wait_until
+from bundle_processes import run_java, wait_until
+from local_processes import free_port
 
 from lendstream.stack import artifacts
 

@@ -7,12 +7,8 @@ no more. Everything is a real process of the services' own code.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +17,7 @@ from pathlib import Path
 
 import pymysql
 import requests
+from local_processes import clean_environment, free_port, running, wait_until
 
 from lendstream.stack.runtime import StackEndpoints
 
@@ -31,17 +28,6 @@ START_TIMEOUT_S = 90.0
 class ApplicantSource:
     api_url: str
     rows: int  # applicants stored in MySQL
-
-
-def _clean_environment(extra: dict[str, str]) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LENDSTREAM_")}
-    return {**base, **extra}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _admin(endpoints: StackEndpoints) -> pymysql.Connection:
@@ -77,7 +63,7 @@ def applicant_source(
         arguments += ["--malformed-rate", str(malformed_rate)]
         loaded = subprocess.run(
             [sys.executable, "-m", "lendstream.services.applicant_api.loader", *arguments],
-            env=_clean_environment(mysql | admin),
+            env=clean_environment(mysql | admin),
             capture_output=True,
             text=True,
             timeout=600,
@@ -87,7 +73,7 @@ def applicant_source(
         with _admin(endpoints) as connection, connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM `{database}`.applicants")
             (rows,) = cursor.fetchone()
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = mysql | {"LENDSTREAM_API_BIND": f"127.0.0.1:{port}", "LENDSTREAM_API_WORKERS": "2"}
         with _serving("lendstream.services.applicant_api", env, work / "api.log", url):
@@ -102,33 +88,17 @@ def applicant_source(
 
 @contextmanager
 def _serving(module: str, env: dict[str, str], log_path: Path, url: str) -> Iterator[None]:
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            env=_clean_environment(env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert process.poll() is None, f"{module} exited: {log_path.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, f"{module} silent: {log_path.read_text()[-2000:]}"
-            try:
-                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
+    command = [sys.executable, "-m", module]
+    with running(command, log_path, env=clean_environment(env)) as process:
+        wait_until(lambda: _healthy(f"{url}/healthz"), START_TIMEOUT_S, module, process, log_path)
         yield
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(20)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def publish_all(source: ApplicantSource, bootstrap: str, topic: str, work: Path) -> str:
@@ -142,7 +112,7 @@ def publish_all(source: ApplicantSource, bootstrap: str, topic: str, work: Path)
     }
     result = subprocess.run(
         [sys.executable, "-m", "lendstream.services.producer", "--until-empty"],
-        env=_clean_environment(env),
+        env=clean_environment(env),
         capture_output=True,
         text=True,
         timeout=300,

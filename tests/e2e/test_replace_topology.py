@@ -12,7 +12,6 @@ only make the drain longer); nothing else differs from a normal deploy.
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from local_processes import free_port
 from pipeline_run import PipelineRun, Produced, expected_outcomes, new_run, reconcile
 
 from lendstream.kafka_topics import committed_offsets, end_offsets
@@ -137,9 +137,7 @@ def test_the_cluster_path_spreads_over_endpoints_and_fails_over_from_dead_ones(
     up), pointed at this machine, with a dead risk service and a dead Thrift server listed
     second: of the three score and save tasks, the middle one starts at the dead endpoint and
     fails over, and the counts still reconcile."""
-    with socket.socket() as probe:  # a loopback port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        dead_risk_service = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    dead_risk_service = f"http://127.0.0.1:{free_port()}"  # a loopback port nobody listens on
     conf = replace(
         local_settings(),
         kafka_bootstrap_servers=e2e_stack.kafka_bootstrap,

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from local_processes import free_port
 from service_databases import SYNTHETIC_LOAD, ApplicantDatabase, loaded_database
-from service_processes import free_port, running
+from service_processes import running
 from service_risk import RiskService, start_risk_service
 
 from lendstream.stack.runtime import StackEndpoints

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pymysql
-from service_processes import REPOSITORY, service_environment
+from local_processes import clean_environment
+from service_processes import REPOSITORY
 
 from lendstream.stack.runtime import StackEndpoints
 
@@ -41,7 +42,7 @@ class ApplicantDatabase:
         )
 
     def loader_environment(self) -> dict[str, str]:
-        return service_environment(
+        return clean_environment(
             {
                 "LENDSTREAM_MYSQL_HOST": self.endpoints.mysql_host,
                 "LENDSTREAM_MYSQL_PORT": str(self.endpoints.mysql_port),
@@ -54,7 +55,7 @@ class ApplicantDatabase:
         )
 
     def api_environment(self, port: int) -> dict[str, str]:
-        return service_environment(
+        return clean_environment(
             {
                 "LENDSTREAM_MYSQL_HOST": self.endpoints.mysql_host,
                 "LENDSTREAM_MYSQL_PORT": str(self.endpoints.mysql_port),

@@ -15,7 +15,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from service_processes import REPOSITORY, service_environment
+from local_processes import clean_environment, spawn
+from service_processes import REPOSITORY
 
 PARTITIONS = 4
 READ_TIMEOUT_S = 120.0
@@ -85,7 +86,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Published]:
 def producer_environment(
     api_url: str, bootstrap: str, topic: str, cursor: Path, batch_size: int = 500
 ) -> dict[str, str]:
-    return service_environment(
+    return clean_environment(
         {
             "LENDSTREAM_API_URL": api_url,
             "LENDSTREAM_KAFKA_BOOTSTRAP": bootstrap,
@@ -115,12 +116,5 @@ def run_producer(env: dict[str, str], *arguments: str) -> tuple[int, dict[str, A
 
 
 def start_producer(env: dict[str, str], log: Path, *arguments: str) -> subprocess.Popen[bytes]:
-    with log.open("wb") as handle:
-        return subprocess.Popen(
-            [sys.executable, "-m", "lendstream.services.producer", *arguments],
-            env=env,
-            cwd=REPOSITORY,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    command = [sys.executable, "-m", "lendstream.services.producer", *arguments]
+    return spawn(command, log, env=env, cwd=REPOSITORY)

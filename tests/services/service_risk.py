@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service_processes import free_port, running, service_environment
+from local_processes import clean_environment, free_port
+from service_processes import running
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def start_risk_service(
     token_file.write_text(token + "\n")
     token_file.chmod(0o600)
     port = free_port()
-    env = service_environment(
+    env = clean_environment(
         {
             "LENDSTREAM_MODEL_DIR": str(model_dir),
             "LENDSTREAM_RISK_TOKEN_FILE": str(token_file),

@@ -9,8 +9,9 @@ from pathlib import Path
 import pymysql
 import pytest
 import requests
+from local_processes import free_port
 from service_databases import SYNTHETIC_LOAD, ApplicantDatabase, run_loader
-from service_processes import free_port, running
+from service_processes import running
 
 from lendstream.pipeline.record import RAW_FIELDS
 

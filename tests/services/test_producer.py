@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from kafka.admin import KafkaAdminClient
+from local_processes import tail
 from service_kafka import (
     PARTITIONS,
     Published,
@@ -24,7 +25,6 @@ from service_kafka import (
     run_producer,
     start_producer,
 )
-from service_processes import tail
 
 from lendstream.services.producer.messages import to_record
 from lendstream.stack.runtime import StackEndpoints

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from local_processes import clean_environment, free_port, running
 
 from lendstream.stack.runtime import StackEndpoints
 from lendstream.storm.nimbus import NimbusSession
@@ -22,14 +20,7 @@ pytestmark = pytest.mark.stack
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 20.0
 REQUEST_TIMEOUT_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -44,34 +35,22 @@ def nimbus(stack_storm: StackEndpoints) -> Iterator[Any]:
 def ui_url(stack_storm: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m lendstream.storm_ui --bind`` on a free port; the first seed is a dead one,
     so finding the live nimbus among several seeds is exercised too."""
-    port = _free_port()
+    port = free_port()
     seeds = (
-        f"127.0.0.1:{_free_port()},{stack_storm.storm_nimbus_host}:{stack_storm.storm_nimbus_port}"
+        f"127.0.0.1:{free_port()},{stack_storm.storm_nimbus_host}:{stack_storm.storm_nimbus_port}"
     )
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LENDSTREAM_")}
-    env["LENDSTREAM_STORM_UI_NIMBUS_SEEDS"] = seeds
-    env["LENDSTREAM_STORM_UI_THRIFT_TIMEOUT_MS"] = "20000"
+    env = clean_environment(
+        {
+            "LENDSTREAM_STORM_UI_NIMBUS_SEEDS": seeds,
+            "LENDSTREAM_STORM_UI_THRIFT_TIMEOUT_MS": "20000",
+        }
+    )
     log_path = tmp_path_factory.mktemp("storm-ui") / "storm-ui.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lendstream.storm_ui", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            cwd=REPOSITORY,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    command = [sys.executable, "-m", "lendstream.storm_ui", "--bind", f"127.0.0.1:{port}"]
     url = f"http://127.0.0.1:{port}"
-    try:
+    with running(command, log_path, env=env, cwd=REPOSITORY) as process:
         _wait_until_healthy(f"{url}/healthz", process, log_path)
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT_S)
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
+from local_processes import free_port
 
 from lendstream.storm.nimbus import NimbusAddress
 from lendstream.storm_ui.app import create_app
 from lendstream.storm_ui.settings import UiSettings
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, read, released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def client():  # type: ignore[no-untyped-def]
-    seeds = (NimbusAddress("127.0.0.1", _closed_port()), NimbusAddress("127.0.0.1", _closed_port()))
+    seeds = (NimbusAddress("127.0.0.1", free_port()), NimbusAddress("127.0.0.1", free_port()))
     return create_app(UiSettings(nimbus_seeds=seeds, thrift_timeout_ms=1000)).test_client()
 
 

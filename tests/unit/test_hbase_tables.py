@@ -7,9 +7,8 @@ configures HBase's; its handler keeps the table list."""
 from __future__ import annotations
 
 import importlib.util
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,15 +16,10 @@ from typing import Any
 import happybase  # noqa: F401 - loads the IDL module Hbase_thrift
 import pytest
 from Hbase_thrift import AlreadyExists, Hbase
-from local_processes import free_port
-from thriftpy2.protocol import TBinaryProtocolFactory
-from thriftpy2.rpc import make_server
+from local_processes import free_port, thrift_server
 from thriftpy2.transport import TBufferedTransportFactory, TTransportException
 
-from lendstream.reconcile.endpoints import connect_error
-
 SCRIPT = Path(__file__).resolve().parents[2] / "ansible/roles/hbase/files/hbase_tables.py"
-START_TIMEOUT_S = 10.0
 
 
 def load_script() -> ModuleType:
@@ -56,29 +50,14 @@ class TablesHandler:
 
 @pytest.fixture
 def hbase() -> Iterator[Any]:
-    servers = []
+    """Start HBase Thrift servers with a handler; each call gives the server's port."""
+    with ExitStack() as servers:
 
-    def start(handler: TablesHandler) -> int:
-        port = free_port()
-        server = make_server(
-            Hbase,
-            handler,
-            "127.0.0.1",
-            port,
-            proto_factory=TBinaryProtocolFactory(),
-            trans_factory=TBufferedTransportFactory(),
-        )
-        threading.Thread(target=server.serve, daemon=True).start()
-        servers.append(server)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while connect_error("127.0.0.1", port, timeout_s=0.5) is not None:
-            assert time.monotonic() < deadline, f"the Thrift server on {port} did not listen"
-            time.sleep(0.05)
-        return port
+        def start(handler: TablesHandler) -> int:
+            served = thrift_server(Hbase, handler, TBufferedTransportFactory())
+            return servers.enter_context(served)
 
-    yield start
-    for server in servers:
-        server.close()
+        yield start
 
 
 def test_missing_tables_are_created_with_their_families(hbase: Any) -> None:

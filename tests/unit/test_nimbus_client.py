@@ -4,19 +4,15 @@ bounded and closed, every seed named when none answers. The nimbus here is a rea
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from local_processes import free_port
+from local_processes import free_port, thrift_server
 from streamparse.thrift import Nimbus, NimbusSummary
-from thriftpy2.protocol import TBinaryProtocolFactory
-from thriftpy2.rpc import make_server
 from thriftpy2.transport import TFramedTransportFactory
 
-from lendstream.reconcile.endpoints import connect_error
 from lendstream.storm.nimbus import (
     NimbusAddress,
     NimbusUnavailableError,
@@ -26,7 +22,6 @@ from lendstream.storm.nimbus import (
 )
 
 TIMEOUT_MS = 2_000
-START_TIMEOUT_S = 10.0
 
 
 class LeaderNamingHandler:
@@ -43,30 +38,15 @@ class LeaderNamingHandler:
 
 @pytest.fixture
 def nimbus_naming() -> Iterator[Any]:
-    """Start nimbus servers on free loopback ports; each names the leader it is given."""
-    servers = []
+    """Start nimbus servers on loopback ports; each names the leader it is given."""
+    with ExitStack() as servers:
 
-    def start(leader_host: str, leader_port: int, port: int | None = None) -> NimbusAddress:
-        port = port or free_port()
-        server = make_server(
-            Nimbus,
-            LeaderNamingHandler(leader_host, leader_port),
-            "127.0.0.1",
-            port,
-            proto_factory=TBinaryProtocolFactory(),
-            trans_factory=TFramedTransportFactory(),
-        )
-        threading.Thread(target=server.serve, daemon=True).start()
-        servers.append(server)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while connect_error("127.0.0.1", port, timeout_s=0.5) is not None:
-            assert time.monotonic() < deadline, f"the Thrift server on {port} did not listen"
-            time.sleep(0.05)
-        return NimbusAddress("127.0.0.1", port)
+        def start(leader_host: str, leader_port: int, port: int | None = None) -> NimbusAddress:
+            handler = LeaderNamingHandler(leader_host, leader_port)
+            served = thrift_server(Nimbus, handler, TFramedTransportFactory(), port)
+            return NimbusAddress("127.0.0.1", servers.enter_context(served))
 
-    yield start
-    for server in servers:
-        server.close()
+        yield start
 
 
 def test_an_address_is_host_and_port() -> None:

@@ -7,7 +7,6 @@ against the stack's real Thrift server behind a host name that does not resolve.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import happybase
 import pytest
+from local_processes import free_port
 from scripted_risk_service import TOKEN, ScriptedRiskService
 
 from lendstream.pipeline.endpoints import EndpointRotation, rotated, split_list, task_position
@@ -106,11 +106,8 @@ def test_storm_conf_carries_the_lists_as_strings_or_lists() -> None:
 
 
 def refused_url() -> str:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    """A loopback port nobody listens on."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def applicants(count: int) -> list[dict[str, Any]]:
