@@ -32,7 +32,7 @@ def consumer(bootstrap: str | Sequence[str], group: str | None = None) -> KafkaC
     (3.0) learns the API version from the broker it bootstraps from, trying the listed ones in
     turn until KAFKA_BOOTSTRAP_TIMEOUT_MS. (Given an ``api_version`` it bootstraps lazily with
     no bound: a ``bootstrap(timeout_ms=15000)`` on a dead broker was still waiting after 60 s.)
-    Callers list only the brokers that answered ``probe``."""
+    The reconcile lists only the brokers that answer (lendstream.reconcile.endpoints)."""
     servers = list(split_list(bootstrap)) if isinstance(bootstrap, str) else list(bootstrap)
     return KafkaConsumer(
         bootstrap_servers=servers,
