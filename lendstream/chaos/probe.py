@@ -1,7 +1,7 @@
 """Read-only probes run ON a cluster node (the node's lendstream virtualenv), where Kafka's
 advertised names and the HBase Thrift servers resolve: ``python -m lendstream.chaos.probe …``.
 
-- ``topic-size``: how many records the applicant topic holds (end minus beginning offsets).
+- ``topic-size``: how many records the applicant topic has held (its end offsets).
 - ``delays --prefix SYN-7-``: for every stored row whose key starts with the prefix, the Kafka
   record timestamp (``result:kafka_timestamp_ms``) and the HBase cell's write time, in ms. A
   replayed row keeps its last write, so a delay is the time until the row's final state.
@@ -16,28 +16,17 @@ import sys
 from typing import Any
 
 import happybase
-from kafka import KafkaConsumer, TopicPartition
 
+from lendstream.kafka_topics import end_offsets
 from lendstream.pipeline.endpoints import split_list
 
 TIMESTAMP_COLUMN = b"result:kafka_timestamp_ms"
 
 
-def topic_size(bootstrap: str, topic: str, timeout_ms: int = 15_000) -> int:
-    consumer = KafkaConsumer(
-        bootstrap_servers=split_list(bootstrap),
-        request_timeout_ms=timeout_ms,
-        api_version_auto_timeout_ms=timeout_ms,
-    )
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            raise SystemExit(f"probe: topic {topic} has no partitions (or no broker answered)")
-        ends = consumer.end_offsets(partitions)
-        starts = consumer.beginning_offsets(partitions)
-        return sum(ends[p] - starts[p] for p in partitions)
-    finally:
-        consumer.close()
+def topic_size(bootstrap: str, topic: str) -> int:
+    """Records the topic has ever held (its partitions' end offsets: nothing is deleted within a
+    deployment's retention)."""
+    return sum(end_offsets(bootstrap, topic).values())
 
 
 def delays(hosts: str, port: int, table: str, prefix: str) -> list[tuple[int, int]]:
