@@ -44,10 +44,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from lendstream.kafka_topics import KafkaReadError, KafkaRecord, end_offsets, read_topic
 from lendstream.pipeline.dead_letter import STAGES
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -63,56 +64,7 @@ SourceId = tuple[str, int, int]  # applicant topic, partition, offset
 
 
 class DlqError(RuntimeError):
-    """Kafka could not be read or written (the command's exit status 2)."""
-
-
-# ---- reading a topic (this tool's own helper; lendstream.reconcile has its own) ---------------
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
-
-
-def read_all(
-    bootstrap: Sequence[str], topic: str, timeout_s: float = READ_TIMEOUT_S
-) -> list[Message]:
-    """Every message of ``topic`` up to each partition's end when called; none if the topic does
-    not exist. Raises :class:`DlqError` if it cannot be read to its end in ``timeout_s``."""
-    try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=list(bootstrap), enable_auto_commit=False, request_timeout_ms=30_000
-        )
-    except KafkaError as error:
-        raise DlqError(f"no Kafka broker of {','.join(bootstrap)} answers: {error}") from error
-    try:
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            return []
-        partitions = [TopicPartition(topic, p) for p in sorted(found)]
-        consumer.assign(partitions)
-        ends = consumer.end_offsets(partitions)
-        consumer.seek_to_beginning(*partitions)
-        messages: list[Message] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise DlqError(f"topic {topic!r} was not read to its end in {timeout_s:.0f} s")
-            for tp, batch in consumer.poll(timeout_ms=500).items():
-                messages.extend(
-                    Message(r.partition, r.offset, r.timestamp, r.key, r.value)
-                    for r in batch
-                    if r.offset < ends[tp]
-                )
-        return messages
-    except KafkaError as error:
-        raise DlqError(f"could not read {topic!r}: {error}") from error
-    finally:
-        consumer.close()
+    """Kafka could not be written (the command's exit status 2)."""
 
 
 # ---- dead letters -------------------------------------------------------------------------------
@@ -156,7 +108,7 @@ class Letter:
         }
 
 
-def parse_letters(messages: Iterable[Message]) -> tuple[list[Letter], int]:
+def parse_letters(messages: Iterable[KafkaRecord]) -> tuple[list[Letter], int]:
     """Dead letters by source, first message first; and how many messages were not dead letters."""
     by_source: dict[SourceId, Letter] = {}
     unreadable = 0
@@ -237,7 +189,9 @@ def redrive_key(letter: Letter) -> bytes | None:
 def read_redrive_log(bootstrap: Sequence[str], log_topic: str) -> dict[str, dict[str, Any]]:
     """Source key → its latest re-drive entry."""
     entries: dict[str, dict[str, Any]] = {}
-    for message in read_all(bootstrap, log_topic):
+    if not end_offsets(bootstrap, log_topic):
+        return entries  # no re-drive yet: the log topic does not exist
+    for message in read_topic(bootstrap, log_topic, READ_TIMEOUT_S).records:
         try:
             entries[(message.key or b"").decode()] = json.loads(message.value or b"")
         except ValueError:
@@ -431,7 +385,8 @@ def letter_line(letter: Letter) -> str:
 def run(args: argparse.Namespace, out: Any = sys.stdout) -> int:
     bootstrap = split_list(args.bootstrap)
     log_topic = args.redrive_log_topic or args.dead_letter_topic + REDRIVE_LOG_SUFFIX
-    letters, unreadable = parse_letters(read_all(bootstrap, args.dead_letter_topic))
+    contents = read_topic(bootstrap, args.dead_letter_topic, READ_TIMEOUT_S)
+    letters, unreadable = parse_letters(contents.records)
     chosen = selection_of(args).choose(letters)
     if args.command == "list":
         for letter in chosen:
@@ -476,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     try:
         return run(args)
-    except (DlqError, KafkaError) as error:
+    except (DlqError, KafkaReadError, KafkaError) as error:
         print(f"lendstream dlq: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
 

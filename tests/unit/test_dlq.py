@@ -11,7 +11,6 @@ import pytest
 from lendstream import cli
 from lendstream.dlq import (
     Letter,
-    Message,
     Selection,
     letter_line,
     parse_arguments,
@@ -20,15 +19,16 @@ from lendstream.dlq import (
     redrive_payload,
     selection_of,
 )
+from lendstream.kafka_topics import KafkaRecord
 from lendstream.pipeline.dead_letter import DeadLetter, Source
 
 TOPIC = "lendstream.applicants"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
-def message(letter: DeadLetter, offset: int, at_ms: int = T0) -> Message:
+def message(letter: DeadLetter, offset: int, at_ms: int = T0) -> KafkaRecord:
     value = json.dumps(letter.message_value()).encode()
-    return Message(0, offset, at_ms, letter.message_key(), value)
+    return KafkaRecord(0, offset, at_ms, letter.message_key(), value)
 
 
 def letters(*dead: tuple[DeadLetter, int]) -> list[Letter]:
@@ -59,8 +59,8 @@ BINARY = DeadLetter("value is not UTF-8 text", "parse", "\\xff\\xfe", Source(TOP
 
 def test_copies_of_a_dead_letter_are_one_letter_and_other_messages_are_counted() -> None:
     messages = [message(CLEAN, 0), message(SCORE, 1), message(CLEAN, 2, T0 + 5)]
-    messages.append(Message(0, 3, T0, None, b"not a dead letter"))
-    messages.append(Message(0, 4, T0, None, b'{"source": {"topic": "t"}}'))
+    messages.append(KafkaRecord(0, 3, T0, None, b"not a dead letter"))
+    messages.append(KafkaRecord(0, 4, T0, None, b'{"source": {"topic": "t"}}'))
     parsed, unreadable = parse_letters(messages)
     assert unreadable == 2
     assert [(letter.source, letter.copies, letter.offset) for letter in parsed] == [
