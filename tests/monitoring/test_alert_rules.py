@@ -33,6 +33,16 @@ def test_every_rules_file_has_its_unit_test(rendered_monitoring: RenderedMonitor
 
 
 @pytest.mark.parametrize("test_file", RULE_TESTS, ids=_concern)
+def test_each_rules_file_is_one_group_named_after_it(
+    test_file: Path, rendered_monitoring: RenderedMonitoring
+) -> None:
+    """The prometheus role's health gate expects one loaded group per rules file, by its name."""
+    rules_file = rendered_monitoring.rules_dir / f"{_concern(test_file)}.yml"
+    groups = yaml.safe_load(rules_file.read_text())["groups"]
+    assert [group["name"] for group in groups] == [_concern(test_file)]
+
+
+@pytest.mark.parametrize("test_file", RULE_TESTS, ids=_concern)
 def test_promtool_checks_the_rules_file(
     test_file: Path, rendered_monitoring: RenderedMonitoring
 ) -> None:
