@@ -1,6 +1,7 @@
 """The applicant API: a Flask app serving raw applicants, cursor-paginated by row id.
 
-Routes: ``GET /v1/applicants?after=<id>&limit=<n>``, ``GET /v1/applicants/<id>``, ``GET /healthz``.
+Routes: ``GET /v1/applicants?after=<id>&limit=<n>``, ``GET /v1/applicants/<id>``, ``GET /healthz``,
+``GET /metrics`` (requests by route and status, latency by route: :mod:`.metrics`).
 Bad parameters get 400 with a message, an unknown id 404, a database failure 503; every answer,
 errors included, is JSON.
 """
@@ -12,6 +13,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from lendstream.services import prometheus_metrics
+from lendstream.services.applicant_api import metrics
 from lendstream.services.applicant_api.repository import ApplicantRepository, DatabaseUnavailable
 from lendstream.services.applicant_api.settings import MySQLSettings
 
@@ -32,6 +35,7 @@ def create_app(
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     applicants = repository or ApplicantRepository(settings or MySQLSettings.from_env())
+    prometheus_metrics.record_requests(app, metrics.REQUESTS, metrics.LATENCY)
 
     @app.get("/v1/applicants")
     def list_applicants() -> Any:

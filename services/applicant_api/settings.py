@@ -6,6 +6,8 @@
 - ``LENDSTREAM_MYSQL_PASSWORD_FILE`` (preferred) or ``LENDSTREAM_MYSQL_PASSWORD``: its password.
 - ``LENDSTREAM_API_BIND`` (``127.0.0.1:8080``), ``LENDSTREAM_API_WORKERS`` (``2``),
   ``LENDSTREAM_API_THREADS`` (``4``): how gunicorn serves it.
+- ``PROMETHEUS_MULTIPROC_DIR``: where the workers' metrics live (default: a fresh private
+  directory made by the gunicorn configuration, removed at shutdown).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Runs until SIGTERM/SIGINT (the current batch is flushed and the cursor saved), or with
 ``--until-empty`` until the API has nothing more, or with ``--max-records N`` until N are
-published. Prints the run's figures as one JSON line at the end.
+published. Prints the run's figures as one JSON line at the end. Serves ``/metrics`` when its
+settings name a port (:mod:`.metrics`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import FrameType
 from kafka.errors import KafkaError
 
 from lendstream.services.environment import SettingsError
+from lendstream.services.producer import metrics
 from lendstream.services.producer.api_client import ApiUnavailableError
 from lendstream.services.producer.cursor import CursorError
 from lendstream.services.producer.publisher import ApplicantProducer, PublishError, RunLimits
@@ -47,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        producer = ApplicantProducer(ProducerSettings.from_env(), stop)
+        settings = ProducerSettings.from_env()
+        if settings.metrics_port is not None:
+            metrics.serve(settings.metrics_address, settings.metrics_port)
+        producer = ApplicantProducer(settings, stop)
         stats = producer.run(RunLimits(until_empty=args.until_empty, max_records=args.max_records))
     except (
         SettingsError,

@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from lendstream.services.producer import cursor as cursor_file
+from lendstream.services.producer import metrics
 from lendstream.services.producer.api_client import ApiUnavailableError, ApplicantApiClient
 from lendstream.services.producer.cursor import Cursor
 from lendstream.services.producer.messages import (
@@ -73,6 +74,7 @@ class ApplicantProducer:
         saved = cursor_file.load(settings.cursor_file, settings.topic) or Cursor(settings.topic)
         found = reconcile(settings.kafka_bootstrap, saved, settings.reconcile_timeout_s, CLIENT_ID)
         stats = RunStats(reconciled_records_read=found.records_read)
+        metrics.CURSOR_APPLICANT_ID.set(saved.after)
         pending_skip = set(found.already_published)
         log.info(
             "resuming %s after applicant %d; %d already in Kafka beyond it (%d records read back)",
@@ -125,6 +127,7 @@ class ApplicantProducer:
                 page = api.page(state.after, self.settings.batch_size)
             except ApiUnavailableError as error:
                 stats.api_failures += 1
+                metrics.API_POLLS.labels(outcome="error").inc()
                 log.warning("applicant API unavailable (retrying in %.1f s): %s", backoff, error)
                 if limits.until_empty and stats.api_failures >= limits.max_api_failures_until_empty:
                     raise
@@ -132,6 +135,7 @@ class ApplicantProducer:
                 backoff = min(backoff * 2, MAX_API_BACKOFF_S)
                 continue
             backoff = self.settings.poll_interval_s
+            metrics.API_POLLS.labels(outcome="page" if page.entries else "empty").inc()
             if not page.entries:
                 if limits.until_empty:
                     return
@@ -146,6 +150,8 @@ class ApplicantProducer:
             state.advance(new_after)
             cursor_file.save(self.settings.cursor_file, state.cursor(self.settings.topic))
             stats.batches += 1
+            metrics.CURSOR_APPLICANT_ID.set(state.after)
+            metrics.LAST_BATCH_TIMESTAMP.set_to_current_time()
 
     def _publish_batch(
         self,
@@ -160,6 +166,7 @@ class ApplicantProducer:
                 record = to_record(entry)
             except UnpublishableEntryError as error:
                 stats.unpublishable += 1
+                metrics.UNPUBLISHABLE.inc()
                 log.error("not published: %s", error)
                 continue
             if record.applicant_id in state.pending_skip:
@@ -174,16 +181,24 @@ class ApplicantProducer:
             )
             futures.append((record.applicant_id, future))
         producer.flush(timeout=self.settings.send_timeout_s)
+        acknowledged_partitions: set[int] = set()
         for applicant_id, future in futures:
             try:
                 metadata = future.get(timeout=0)
             except KafkaError as error:
+                metrics.PUBLISH_FAILURES.inc()
                 raise PublishError(
                     f"applicant {applicant_id} was not acknowledged ({error}); the cursor stays "
                     f"at {state.after} and a restart republishes what is missing"
                 ) from error
             state.acknowledged(metadata.partition, metadata.offset)
+            acknowledged_partitions.add(metadata.partition)
         stats.published += len(futures)
+        metrics.PUBLISHED.inc(len(futures))
+        for partition in acknowledged_partitions:
+            metrics.LAST_PUBLISHED_OFFSET.labels(partition=str(partition)).set(
+                state.latest_offsets[partition] - 1
+            )
 
 
 @dataclass(slots=True)

@@ -8,6 +8,8 @@
   acknowledged batch.
 - ``LENDSTREAM_PRODUCER_POLL_INTERVAL_S`` (``2``): wait between polls once the API has no more.
 - ``LENDSTREAM_PRODUCER_RECONCILE_TIMEOUT_S`` (``120``): limit on reading Kafka back at start.
+- ``LENDSTREAM_PRODUCER_METRICS_PORT`` (unset: no endpoint) and
+  ``LENDSTREAM_PRODUCER_METRICS_ADDRESS`` (``127.0.0.1``): where ``/metrics`` is served.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class ProducerSettings:
     reconcile_timeout_s: float
     api_timeout_s: float = 10.0
     send_timeout_s: float = 120.0
+    metrics_address: str = "127.0.0.1"
+    metrics_port: int | None = None  # None: no /metrics endpoint
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerSettings:
@@ -54,4 +58,13 @@ class ProducerSettings:
             reconcile_timeout_s=env_vars.number(
                 env, "LENDSTREAM_PRODUCER_RECONCILE_TIMEOUT_S", 120.0, minimum=1.0
             ),
+            metrics_address=env_vars.text(env, "LENDSTREAM_PRODUCER_METRICS_ADDRESS", "127.0.0.1"),
+            metrics_port=_optional_port(env, "LENDSTREAM_PRODUCER_METRICS_PORT"),
         )
+
+
+def _optional_port(env: Mapping[str, str], name: str) -> int | None:
+    """A TCP port, or None when the variable is unset or empty."""
+    if not env.get(name, "").strip():
+        return None
+    return env_vars.integer(env, name, 0, minimum=1, maximum=65535)

@@ -10,6 +10,7 @@ import pymysql
 import pytest
 import requests
 from local_processes import free_port
+from prometheus_samples import scrape, value
 from service_databases import SYNTHETIC_LOAD, ApplicantDatabase, run_loader
 from service_processes import running
 
@@ -241,3 +242,31 @@ def test_loader_reports_a_refused_admin_login_without_a_traceback(
     assert "Access denied" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "never-written").exists()
+
+
+def test_metrics_count_requests_by_route_and_status_across_workers(applicant_api_url: str) -> None:
+    metrics_url = f"{applicant_api_url}/metrics"
+    listing, one = "/v1/applicants", "/v1/applicants/<applicant_id>"
+    before = scrape(metrics_url)
+    rounds = 20  # two workers: with several requests both serve some
+    for _ in range(rounds):
+        assert requests.get(f"{applicant_api_url}/v1/applicants?limit=5", timeout=10).ok
+    for _ in range(3):
+        bad = requests.get(f"{applicant_api_url}/v1/applicants?limit=zero", timeout=10)
+        assert bad.status_code == 400
+    missing = requests.get(f"{applicant_api_url}/v1/applicants/{2**62}", timeout=10)
+    assert missing.status_code == 404
+    after = scrape(metrics_url)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    requests_total = "lendstream_api_requests_total"
+    assert grew(requests_total, route=listing, status="200") == rounds
+    assert grew(requests_total, route=listing, status="400") == 3
+    assert grew(requests_total, route=one, status="404") == 1
+    latency_count = "lendstream_api_request_duration_seconds_count"
+    assert grew(latency_count, route=listing) == rounds + 3
+    assert grew(latency_count, route=one) == 1
+    # the scrape itself is counted too, by its route
+    assert grew(requests_total, route="/metrics", status="200") >= 1

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 from kafka.admin import KafkaAdminClient
-from local_processes import tail
+from local_processes import free_port, stop, tail
+from prometheus_samples import scrape, value
 from service_kafka import (
     PARTITIONS,
     Published,
@@ -227,3 +228,51 @@ def test_a_missing_topic_is_reported_not_created(
         assert missing not in admin.list_topics()
     finally:
         admin.close()
+
+
+def test_metrics_report_what_was_published(
+    stack_kafka: StackEndpoints,
+    applicant_api_url: str,
+    served_ids: list[int],
+    topic: str,
+    tmp_path: Path,
+) -> None:
+    """/metrics of a running producer against what is really in the topic."""
+    cursor, log = tmp_path / "cursor.json", tmp_path / "producer.log"
+    env = producer_environment(applicant_api_url, stack_kafka.kafka_bootstrap, topic, cursor)
+    port = free_port()
+    env["LENDSTREAM_PRODUCER_METRICS_PORT"] = str(port)
+    started = time.time()
+    process = start_producer(env, log)
+    try:
+        _wait_for_cursor(cursor, process, log, max(served_ids))
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
+        # the cursor is saved before the gauges are set: wait (bounded) for the first empty poll
+        deadline = time.monotonic() + WAIT_S
+        polls = "lendstream_producer_api_polls_total"
+        while value(scrape(metrics_url), polls, outcome="empty") < 1:
+            assert time.monotonic() < deadline, f"no empty poll in {WAIT_S:.0f} s: {tail(log)}"
+            time.sleep(0.2)
+        samples = scrape(metrics_url)
+    finally:
+        stop(process)
+    records = read_topic(stack_kafka.kafka_bootstrap, topic)
+    _assert_each_once(records, served_ids)
+    assert value(samples, "lendstream_producer_published_total") == len(records)
+    assert value(samples, "lendstream_producer_unpublishable_total") == 0
+    assert value(samples, "lendstream_producer_publish_failures_total") == 0
+    assert value(samples, "lendstream_producer_api_polls_total", outcome="error") == 0
+    pages = -(-len(served_ids) // 500)  # batch 500: every full page and the last partial one
+    assert value(samples, "lendstream_producer_api_polls_total", outcome="page") == pages
+    assert value(samples, "lendstream_producer_cursor_applicant_id") == max(served_ids)
+    last_offsets = {
+        partition: max(record.offset for record in records if record.partition == partition)
+        for partition in {record.partition for record in records}
+    }
+    for partition, offset in last_offsets.items():
+        assert (
+            value(samples, "lendstream_producer_last_published_offset", partition=str(partition))
+            == offset
+        )
+    last_batch = value(samples, "lendstream_producer_last_batch_timestamp_seconds")
+    assert started <= last_batch <= time.time()

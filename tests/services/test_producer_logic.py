@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
+from local_processes import clean_environment, free_port
 
+from lendstream.services.environment import SettingsError
 from lendstream.services.producer import cursor as cursor_file
 from lendstream.services.producer.cursor import Cursor, CursorError
 from lendstream.services.producer.messages import (
@@ -18,6 +23,7 @@ from lendstream.services.producer.messages import (
     to_record,
 )
 from lendstream.services.producer.publisher import _State
+from lendstream.services.producer.settings import ProducerSettings
 
 TOPIC = "lendstream.applicants"
 
@@ -141,3 +147,49 @@ def test_state_keeps_reading_back_from_the_start_while_skips_lie_ahead() -> None
     state.advance(150)
     assert state.pending_skip == set()
     assert state.cursor(TOPIC) == Cursor(TOPIC, after=150, offsets={0: 61, 1: 71})
+
+
+def test_metrics_endpoint_is_off_unless_a_port_is_set() -> None:
+    assert ProducerSettings.from_env({}).metrics_port is None
+    assert ProducerSettings.from_env({"LENDSTREAM_PRODUCER_METRICS_PORT": " "}).metrics_port is None
+    settings = ProducerSettings.from_env(
+        {
+            "LENDSTREAM_PRODUCER_METRICS_PORT": "8092",
+            "LENDSTREAM_PRODUCER_METRICS_ADDRESS": "192.168.61.13",
+        }
+    )
+    assert (settings.metrics_address, settings.metrics_port) == ("192.168.61.13", 8092)
+    assert ProducerSettings.from_env({}).metrics_address == "127.0.0.1"
+
+
+@pytest.mark.parametrize("port", ["http", "0", "65536"])
+def test_a_bad_metrics_port_is_refused_by_name(port: str) -> None:
+    with pytest.raises(SettingsError, match="LENDSTREAM_PRODUCER_METRICS_PORT"):
+        ProducerSettings.from_env({"LENDSTREAM_PRODUCER_METRICS_PORT": port})
+
+
+def test_a_taken_metrics_port_stops_the_producer_with_a_clear_error(tmp_path: Path) -> None:
+    """Before it touches the API or Kafka: both point at dead ports here."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "lendstream.services.producer", "--until-empty"],
+            env=clean_environment(
+                {
+                    "LENDSTREAM_API_URL": f"http://127.0.0.1:{free_port()}",
+                    "LENDSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+                    "LENDSTREAM_PRODUCER_CURSOR_FILE": str(tmp_path / "cursor.json"),
+                    "LENDSTREAM_PRODUCER_METRICS_PORT": str(port),
+                }
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"cannot serve /metrics on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cursor.json").exists()
