@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,3 +34,11 @@ def debian_tool(name: str) -> str:
     path = shutil.which(name)
     assert path, f"{name} is missing: run bin/bootstrap (Debian's prometheus, alertmanager)"
     return path
+
+
+def unit_flags(environment_file: Path) -> list[str]:
+    """The ARGS of a Debian unit's environment file, split as systemd splits the unit's $ARGS."""
+    lines = [line for line in environment_file.read_text().splitlines() if line.startswith("ARGS=")]
+    assert len(lines) == 1, environment_file.read_text()
+    (assignment,) = shlex.split(lines[0])
+    return assignment.removeprefix("ARGS=").split()

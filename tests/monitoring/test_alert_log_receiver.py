@@ -5,14 +5,13 @@ which writes one JSON line per alert."""
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 from local_processes import is_listening, running, wait_until
-from monitoring_files import RenderedMonitoring
+from monitoring_files import RenderedMonitoring, unit_flags
 
 START_TIMEOUT_S = 60
 NOTIFY_TIMEOUT_S = 60
@@ -25,20 +24,12 @@ def _logged_alerts(log_path: Path) -> list[dict[str, object]]:
 
 
 def _alertmanager_flags(rendered: RenderedMonitoring, storage: Path) -> list[str]:
-    """The rendered ARGS, with the state directory moved into the test's."""
-    (assignment,) = shlex.split(
-        next(
-            line
-            for line in (rendered.root / "alertmanager.env").read_text().splitlines()
-            if line.startswith("ARGS=")
-        )
-    )
-    flags = [
-        flag
-        for flag in assignment.removeprefix("ARGS=").split()
-        if not flag.startswith("--storage.path=")
+    """The rendered flags, with the state directory moved into the test's."""
+    flags = unit_flags(rendered.root / "alertmanager.env")
+    return [
+        *[flag for flag in flags if not flag.startswith("--storage.path=")],
+        f"--storage.path={storage}",
     ]
-    return [*flags, f"--storage.path={storage}"]
 
 
 def _post_alert(port: int, ends_at: datetime | None = None) -> None:

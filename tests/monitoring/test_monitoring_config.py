@@ -3,12 +3,10 @@ targets from the ci inventory's groups, Alertmanager's valid for amtool, the exp
 
 from __future__ import annotations
 
-import shlex
 import subprocess
-from pathlib import Path
 
 import yaml
-from monitoring_files import RenderedMonitoring, debian_tool
+from monitoring_files import RenderedMonitoring, debian_tool, unit_flags
 
 from lendstream.cluster import load_cluster
 
@@ -19,14 +17,6 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         list(argv), capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False
     )
-
-
-def _flags(environment_file: Path) -> list[str]:
-    """The ARGS of a Debian unit's environment file, split as systemd splits the unit's $ARGS."""
-    lines = [line for line in environment_file.read_text().splitlines() if line.startswith("ARGS=")]
-    assert len(lines) == 1, environment_file.read_text()
-    (assignment,) = shlex.split(lines[0])
-    return assignment.removeprefix("ARGS=").split()
 
 
 def test_promtool_accepts_the_prometheus_configuration_and_its_rules(
@@ -75,7 +65,7 @@ def test_prometheus_listens_on_the_monitoring_node_with_bounded_retention(
     rendered_monitoring: RenderedMonitoring,
 ) -> None:
     (monitoring_host,) = load_cluster().layouts["ci"].groups()["monitoring"]
-    flags = _flags(rendered_monitoring.root / "prometheus.env")
+    flags = unit_flags(rendered_monitoring.root / "prometheus.env")
     assert f"--web.listen-address={monitoring_host}:9190" in flags
     assert f"--config.file={rendered_monitoring.prometheus_dir}/prometheus.yml" in flags
     assert "--storage.tsdb.retention.time=15d" in flags
@@ -85,7 +75,7 @@ def test_prometheus_listens_on_the_monitoring_node_with_bounded_retention(
 def test_node_exporter_listens_on_the_node_address_with_the_textfile_collector(
     rendered_monitoring: RenderedMonitoring,
 ) -> None:
-    flags = _flags(rendered_monitoring.root / "node-exporter.env")
+    flags = unit_flags(rendered_monitoring.root / "node-exporter.env")
     assert flags == [
         "--web.listen-address=m1:9100",
         "--collector.textfile.directory=/var/lib/prometheus/node-exporter",
