@@ -6,8 +6,10 @@
 3. applicants loaded into MariaDB flow through the producer, Kafka, the topology on the
    supervisors and the risk service into HBase, and `lendstream.reconcile`, run on a node,
    finds every valid applicant stored once and every malformed one dead-lettered;
-4. rolling restarts of ZooKeeper, Kafka, the RegionServers and the supervisors pass their health
-   gates, and applicants loaded afterwards reconcile too;
+4. rolling restarts of ZooKeeper, Kafka, HBase, Storm, HDFS and YARN (the roles' restart tasks)
+   pass their health gates, and applicants loaded afterwards reconcile too; a ZooKeeper and Kafka
+   configuration change applied by site.yml under load restarts one member at a time, a majority
+   of the ensemble serving throughout, and is rolled back the same way;
 5. the testinfra suite passes on every node;
 6. a new model rolls out node by node while requests keep arriving, none failing.
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -52,9 +56,17 @@ SCORE_BATCH = 10
 ROLLING_RESTARTS = (
     "playbooks/restart-zookeeper.yml",
     "playbooks/restart-kafka.yml",
-    "playbooks/restart-hbase-regionservers.yml",
-    "playbooks/restart-storm-supervisors.yml",
+    "playbooks/restart-hbase.yml",
+    "playbooks/restart-storm.yml",
+    "playbooks/restart-hdfs.yml",
+    "playbooks/restart-yarn.yml",
 )
+# A harmless configuration change of ZooKeeper and Kafka (site.yml rolls it out under load), and
+# the task that restarts one member in each role's tasks/restart.yml.
+CONFIG_CHANGE = ("zookeeper_max_client_connections=201", "kafka_log_retention_hours=169")
+RESTART_TASKS = ("zookeeper : Restart this member", "kafka : Restart this node")
+ZOOKEEPER_CLIENT_PORT = 2181
+QUORUM_SAMPLE_S = 0.5
 
 
 def test_site_deploys_from_bare_nodes_and_a_second_run_changes_nothing(cluster: Cluster) -> None:
@@ -114,6 +126,101 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
     assert summary["reconciled"], summary["first_differences"]
     assert summary["published"] == rows
     FIGURES["rolling restarts"] = ", ".join(timings) + f"; then {rows} applicants reconciled"
+
+
+def zookeeper_mode(address: str) -> str:
+    """The member's mode from `srvr` (leader, follower, standalone); "" when it does not serve."""
+    try:
+        with socket.create_connection((address, ZOOKEEPER_CLIENT_PORT), timeout=2) as connection:
+            connection.sendall(b"srvr")
+            answer = b"".join(iter(lambda: connection.recv(4096), b""))
+    except OSError:
+        return ""
+    match = re.search(rb"^Mode: (\w+)", answer, re.MULTILINE)
+    return match.group(1).decode() if match else ""
+
+
+@dataclass
+class QuorumWatch:
+    """Samples every ZooKeeper member's mode until stopped: the fewest members serving at once and
+    the samples without exactly one leader."""
+
+    addresses: list[str]
+    stop: threading.Event = field(default_factory=threading.Event)
+    samples: int = 0
+    fewest_serving: int = 1_000
+    without_one_leader: int = 0
+
+    def run(self) -> None:
+        while not self.stop.wait(QUORUM_SAMPLE_S):
+            modes = [zookeeper_mode(address) for address in self.addresses]
+            self.samples += 1
+            self.fewest_serving = min(self.fewest_serving, sum(1 for mode in modes if mode))
+            self.without_one_leader += modes.count("leader") != 1
+
+
+def restarted_one_at_a_time(output: str, task: str) -> list[str]:
+    """The hosts a rolling play restarted with `task`, checking each batch restarted exactly one."""
+    batches = re.findall(rf"TASK \[{re.escape(task)}\][^\n]*\n(.*?)\n\n", output, re.DOTALL)
+    restarted = [re.findall(r"^changed: \[([\w.-]+)\]", batch, re.MULTILINE) for batch in batches]
+    assert all(len(hosts) == 1 for hosts in restarted), f"{task}: {restarted}"
+    return [hosts[0] for hosts in restarted]
+
+
+def loading_in_background(cluster: Cluster, seed: int, rows: list[int]) -> threading.Thread:
+    """A thread that loads synthetic applicants and appends the table's row count to `rows`."""
+    return threading.Thread(
+        target=lambda: rows.append(
+            load_applicants(
+                cluster,
+                "load_applicants_real=false",
+                "load_applicants_synthetic=3000",
+                "load_applicants_malformed_rate=0.02",
+                f"load_applicants_seed={seed}",
+            )
+        )
+    )
+
+
+def test_a_config_change_rolls_out_one_member_at_a_time_under_load(cluster: Cluster) -> None:
+    """site.yml applies a ZooKeeper and Kafka change while applicants stream: every member restarts
+    once, one at a time, a majority of the ensemble serves throughout, nothing is lost. A rerun
+    without the change rolls it back the same way."""
+    zookeeper = [cluster.addresses[host] for host in cluster.groups["zookeeper"]]
+    majority = len(zookeeper) // 2 + 1
+    figures = []
+    for change in (CONFIG_CHANGE, ()):
+        watch = QuorumWatch(zookeeper)
+        watcher = threading.Thread(target=watch.run)
+        rows: list[int] = []
+        loader = loading_in_background(cluster, 11 + len(change), rows)
+        watcher.start()
+        loader.start()
+        try:
+            extra = list(itertools.chain(*(("-e", setting) for setting in change)))
+            output, elapsed = playbook(cluster, "site.yml", "--tags", "zookeeper,kafka", *extra)
+        finally:
+            loader.join()
+            watch.stop.set()
+            watcher.join()
+        zookeeper_restarted = restarted_one_at_a_time(output, RESTART_TASKS[0])
+        kafka_restarted = restarted_one_at_a_time(output, RESTART_TASKS[1])
+        assert sorted(zookeeper_restarted) == sorted(cluster.groups["zookeeper"])
+        kafka_nodes = set(cluster.groups["kafka_controller"]) | set(cluster.groups["kafka_broker"])
+        assert sorted(kafka_restarted) == sorted(kafka_nodes)
+        assert watch.samples > 0
+        assert watch.fewest_serving >= majority, f"ZooKeeper quorum lost: {watch}"
+        summary = reconcile_on_a_node(cluster)
+        assert summary["reconciled"], summary["first_differences"]
+        assert summary["published"] == rows[0]
+        assert summary["extra_rows"] == 0
+        figures.append(
+            f"{'change' if change else 'back'} {elapsed:.0f} s (ZooKeeper {zookeeper_restarted}, "
+            f"Kafka {kafka_restarted}; fewest ZooKeeper members serving {watch.fewest_serving}/"
+            f"{len(zookeeper)} over {watch.samples} samples, {watch.without_one_leader} without "
+            f"one leader; {rows[0]} applicants reconciled)"
+        )
+    FIGURES["config change under load"] = "; ".join(figures)
 
 
 def test_testinfra_suite_passes_on_every_node(cluster: Cluster) -> None:

@@ -1,5 +1,7 @@
 """HDFS: daemons running and enabled on their groups' hosts, ports listening on the node's
-address, the NameNode out of safe mode with every DataNode live, nodes reaching the NameNode."""
+address, one active NameNode (the other standby with HA) out of safe mode with every DataNode
+live, nodes reaching the NameNodes. Two hosts in hdfs_namenode mean NameNode HA: a ZKFC beside
+each NameNode, JournalNodes on hdfs_journalnode, no SecondaryNameNode."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from typing import Any
 
 from infra_cluster import (
     HDFS_DATANODE_PORTS,
+    HDFS_JOURNALNODE_PORTS,
     HDFS_NAMENODE_HTTP,
     HDFS_NAMENODE_RPC,
     HDFS_SECONDARY_HTTP,
+    HDFS_ZKFC,
     assert_service,
     groups,
     http_json,
@@ -19,6 +23,21 @@ from infra_cluster import (
 testinfra_hosts = ["ansible://all"]
 
 
+def high_availability(host: Any) -> bool:
+    return len(groups(host)["hdfs_namenode"]) > 1
+
+
+def namenode_states(host: Any) -> dict[str, str]:
+    """Each NameNode's HA state (active, standby; a NameNode without HA reports active)."""
+    return {
+        namenode: http_json(
+            host,
+            f"http://{namenode}:{HDFS_NAMENODE_HTTP}/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus",
+        )["beans"][0]["State"]
+        for namenode in groups(host)["hdfs_namenode"]
+    }
+
+
 def test_namenode(host: Any) -> None:
     if in_group(host, "hdfs_namenode"):
         assert_service(host, "lendstream-hdfs-namenode", (HDFS_NAMENODE_RPC, HDFS_NAMENODE_HTTP))
@@ -26,8 +45,22 @@ def test_namenode(host: Any) -> None:
         assert not host.service("lendstream-hdfs-namenode").is_running
 
 
+def test_failover_controller_beside_each_namenode_with_ha(host: Any) -> None:
+    if high_availability(host) and in_group(host, "hdfs_namenode"):
+        assert_service(host, "lendstream-hdfs-zkfc", (HDFS_ZKFC,))
+    else:
+        assert not host.service("lendstream-hdfs-zkfc").is_running
+
+
+def test_journalnode_with_ha(host: Any) -> None:
+    if high_availability(host) and in_group(host, "hdfs_journalnode"):
+        assert_service(host, "lendstream-hdfs-journalnode", HDFS_JOURNALNODE_PORTS)
+    else:
+        assert not host.service("lendstream-hdfs-journalnode").is_running
+
+
 def test_secondary_namenode(host: Any) -> None:
-    if in_group(host, "hdfs_secondary"):
+    if in_group(host, "hdfs_secondary") and not high_availability(host):
         assert_service(host, "lendstream-hdfs-secondarynamenode", (HDFS_SECONDARY_HTTP,))
     else:
         assert not host.service("lendstream-hdfs-secondarynamenode").is_running
@@ -40,8 +73,13 @@ def test_datanode(host: Any) -> None:
         assert not host.service("lendstream-hdfs-datanode").is_running
 
 
+def test_one_namenode_is_active_and_the_other_standby(host: Any) -> None:
+    states = sorted(namenode_states(host).values())
+    assert states == (["active", "standby"] if high_availability(host) else ["active"]), states
+
+
 def test_namenode_is_out_of_safe_mode_with_every_datanode_live(host: Any) -> None:
-    namenode = groups(host)["hdfs_namenode"][0]
+    namenode = next(name for name, state in namenode_states(host).items() if state == "active")
     state = http_json(
         host,
         f"http://{namenode}:{HDFS_NAMENODE_HTTP}/jmx"
@@ -52,10 +90,10 @@ def test_namenode_is_out_of_safe_mode_with_every_datanode_live(host: Any) -> Non
     assert state["NumDeadDataNodes"] == 0
 
 
-def test_node_reaches_the_namenode(host: Any) -> None:
-    namenode = groups(host)["hdfs_namenode"][0]
-    for port in (HDFS_NAMENODE_RPC, HDFS_NAMENODE_HTTP):
-        assert host.addr(namenode).port(port).is_reachable, (namenode, port)
+def test_node_reaches_the_namenodes(host: Any) -> None:
+    for namenode in groups(host)["hdfs_namenode"]:
+        for port in (HDFS_NAMENODE_RPC, HDFS_NAMENODE_HTTP):
+            assert host.addr(namenode).port(port).is_reachable, (namenode, port)
 
 
 def test_node_reaches_every_datanode(host: Any) -> None:

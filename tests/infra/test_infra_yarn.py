@@ -1,5 +1,6 @@
-"""YARN: ResourceManager and NodeManagers running and enabled, ports listening on the node's
-address, every NodeManager active on the ResourceManager, nodes reaching the ResourceManager."""
+"""YARN: ResourceManagers and NodeManagers running and enabled, ports listening on the node's
+address, one ResourceManager active (the others standby with HA), every NodeManager running on
+it, nodes reaching the ResourceManagers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from infra_cluster import (
     YARN_NODEMANAGER_PORTS,
     YARN_RESOURCEMANAGER_HTTP,
     YARN_RESOURCEMANAGER_PORTS,
+    YARN_RESOURCEMANAGER_STANDBY_PORTS,
     YARN_RESOURCEMANAGER_TRACKER,
     assert_service,
     groups,
@@ -20,9 +22,27 @@ from infra_cluster import (
 testinfra_hosts = ["ansible://all"]
 
 
+def resourcemanager_states(host: Any) -> dict[str, str]:
+    """Each ResourceManager's HA state (ACTIVE, STANDBY; without HA the one is ACTIVE)."""
+    return {
+        manager: http_json(
+            host, f"http://{manager}:{YARN_RESOURCEMANAGER_HTTP}/ws/v1/cluster/info"
+        )["clusterInfo"]["haState"]
+        for manager in groups(host)["yarn_resourcemanager"]
+    }
+
+
+def active_resourcemanager(host: Any) -> str:
+    return next(name for name, state in resourcemanager_states(host).items() if state == "ACTIVE")
+
+
 def test_resourcemanager(host: Any) -> None:
     if in_group(host, "yarn_resourcemanager"):
-        assert_service(host, "lendstream-yarn-resourcemanager", YARN_RESOURCEMANAGER_PORTS)
+        name = variables(host)["inventory_hostname"]
+        # A standby serves only its admin and web ports; the active one every port.
+        active = resourcemanager_states(host)[name] == "ACTIVE"
+        ports = YARN_RESOURCEMANAGER_PORTS if active else YARN_RESOURCEMANAGER_STANDBY_PORTS
+        assert_service(host, "lendstream-yarn-resourcemanager", ports)
     else:
         assert not host.service("lendstream-yarn-resourcemanager").is_running
 
@@ -34,8 +54,14 @@ def test_nodemanager(host: Any) -> None:
         assert not host.service("lendstream-yarn-nodemanager").is_running
 
 
+def test_one_resourcemanager_is_active_and_the_others_standby(host: Any) -> None:
+    states = sorted(resourcemanager_states(host).values())
+    standby = len(groups(host)["yarn_resourcemanager"]) - 1
+    assert states == ["ACTIVE"] + ["STANDBY"] * standby, states
+
+
 def test_every_nodemanager_is_running_on_the_resourcemanager(host: Any) -> None:
-    resourcemanager = groups(host)["yarn_resourcemanager"][0]
+    resourcemanager = active_resourcemanager(host)
     nodes = http_json(
         host, f"http://{resourcemanager}:{YARN_RESOURCEMANAGER_HTTP}/ws/v1/cluster/nodes"
     )["nodes"]["node"]
@@ -49,7 +75,7 @@ def test_every_nodemanager_is_running_on_the_resourcemanager(host: Any) -> None:
 def test_this_nodemanager_offers_its_resources(host: Any) -> None:
     if not in_group(host, "yarn_nodemanager"):
         return
-    resourcemanager = groups(host)["yarn_resourcemanager"][0]
+    resourcemanager = active_resourcemanager(host)
     nodes = http_json(
         host, f"http://{resourcemanager}:{YARN_RESOURCEMANAGER_HTTP}/ws/v1/cluster/nodes"
     )["nodes"]["node"]
@@ -61,7 +87,9 @@ def test_this_nodemanager_offers_its_resources(host: Any) -> None:
     assert own[0]["availMemoryMB"] + own[0]["usedMemoryMB"] > 0
 
 
-def test_node_reaches_the_resourcemanager(host: Any) -> None:
-    resourcemanager = groups(host)["yarn_resourcemanager"][0]
-    for port in (YARN_RESOURCEMANAGER_TRACKER, YARN_RESOURCEMANAGER_HTTP):
+def test_node_reaches_the_resourcemanagers(host: Any) -> None:
+    active = active_resourcemanager(host)
+    assert host.addr(active).port(YARN_RESOURCEMANAGER_TRACKER).is_reachable, active
+    for resourcemanager in groups(host)["yarn_resourcemanager"]:
+        port = YARN_RESOURCEMANAGER_HTTP
         assert host.addr(resourcemanager).port(port).is_reachable, (resourcemanager, port)
