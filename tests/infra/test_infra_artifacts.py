@@ -13,6 +13,7 @@ testinfra_hosts = ["ansible://all"]
 HADOOP_GROUPS = (
     "hdfs_namenode",
     "hdfs_secondary",
+    "hdfs_journalnode",
     "hdfs_datanode",
     "yarn_resourcemanager",
     "yarn_nodemanager",

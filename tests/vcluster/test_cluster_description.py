@@ -17,7 +17,7 @@ from lendstream.cluster import (
 from lendstream.vcluster.mirrors import parse_deb822_sources, parse_one_line_sources, pick_mirrors
 
 SERVICE_GROUPS = {
-    "zookeeper", "hdfs_namenode", "hdfs_secondary", "hdfs_datanode", "yarn_resourcemanager",
+    "zookeeper", "hdfs_namenode", "hdfs_journalnode", "hdfs_datanode", "yarn_resourcemanager",
     "yarn_nodemanager", "hbase_master", "hbase_backup_master", "hbase_regionserver",
     "hbase_thrift", "kafka_controller", "kafka_broker", "storm_nimbus", "storm_ui",
     "storm_supervisor", "mysql", "applicant_api", "risk_service", "producer", "topology_submitter",
@@ -60,9 +60,9 @@ def test_montana_is_three_masters_and_six_workers() -> None:
     groups = montana.groups()
     assert groups["masters"] == ("m1", "m2", "m3")
     assert groups["workers"] == ("w1", "w2", "w3", "w4", "w5", "w6")
-    assert groups["hdfs_namenode"] == ("m1",)
-    assert groups["hdfs_secondary"] == ("m2",)
-    assert groups["yarn_resourcemanager"] == ("m2",)
+    assert groups["hdfs_namenode"] == ("m1", "m2")
+    assert groups["hdfs_journalnode"] == groups["masters"]
+    assert groups["yarn_resourcemanager"] == ("m2", "m3")
     assert groups["hbase_master"] == ("m1",)
     assert groups["hbase_backup_master"] == ("m3",)
     assert groups["storm_ui"] == ("m2",)
@@ -86,13 +86,21 @@ def test_active_and_backup_services_land_on_different_nodes_in_every_layout() ->
     for layout in load_cluster().layouts.values():
         groups = layout.groups()
         assert set(groups["hbase_master"]).isdisjoint(groups["hbase_backup_master"])
-        assert set(groups["hdfs_namenode"]).isdisjoint(groups["hdfs_secondary"])
+        # HA pairs: two distinct hosts each (a host listed twice would deduplicate to one).
+        assert len(groups["hdfs_namenode"]) == 2, layout.name
+        assert len(groups["yarn_resourcemanager"]) == 2, layout.name
 
 
 def test_quorums_have_three_members_in_every_layout() -> None:
     for layout in load_cluster().layouts.values():
         groups = layout.groups()
-        for quorum in ("zookeeper", "kafka_controller", "storm_nimbus", "kafka_broker"):
+        for quorum in (
+            "zookeeper",
+            "kafka_controller",
+            "storm_nimbus",
+            "kafka_broker",
+            "hdfs_journalnode",
+        ):
             assert len(groups[quorum]) >= 3, (layout.name, quorum)
 
 
