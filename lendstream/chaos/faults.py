@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -99,45 +98,6 @@ def zookeeper_leader(cluster: ChaosCluster) -> str:
         if zookeeper_mode(cluster, host) == "leader":
             return host
     raise ChaosError("no ZooKeeper member says it leads")
-
-
-class QuorumWatch:
-    """Samples every ZooKeeper member twice a second in a thread: the fewest members running
-    (answering at all) and the longest stretch without a leader."""
-
-    def __init__(self, cluster: ChaosCluster) -> None:
-        self.cluster = cluster
-        self.members = cluster.hosts("zookeeper")
-        self.fewest_running = len(self.members)
-        self.longest_leaderless_s = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self) -> QuorumWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    @property
-    def majority(self) -> int:
-        return len(self.members) // 2 + 1
-
-    def _watch(self) -> None:
-        leaderless_since: float | None = None
-        while not self._stop.is_set():
-            modes = [zookeeper_mode(self.cluster, host, timeout_s=1) for host in self.members]
-            now = time.monotonic()
-            running = sum(mode is not None for mode in modes)
-            self.fewest_running = min(self.fewest_running, running)
-            if "leader" in modes:
-                leaderless_since = None
-            else:
-                leaderless_since = leaderless_since or now
-                self.longest_leaderless_s = max(self.longest_leaderless_s, now - leaderless_since)
-            self._stop.wait(0.5)
 
 
 def nimbus_leader(cluster: ChaosCluster) -> str | None:
@@ -321,60 +281,6 @@ def _heal_partition(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     network.attach_to_bridge(link, network.bridge_name(cluster.layout))
 
 
-def _site_change(cluster: ChaosCluster, marker: str | None) -> None:
-    """site.yml for ZooKeeper and Kafka with a JVM option added (marker) or back to the
-    defaults (None): a configuration change the roles must roll out one member at a time."""
-    extra = (
-        {}
-        if marker is None
-        else {
-            "zookeeper_extra_java_opts": [f"-Dlendstream.change={marker}"],
-            "kafka_extra_java_opts": [f"-Dlendstream.change={marker}"],
-        }
-    )
-    cluster.playbook("site.yml", "--tags", "zookeeper,kafka", "-e", json.dumps(extra))
-
-
-def _producer_errors_since(cluster: ChaosCluster, since_epoch: float) -> int:
-    host = cluster.hosts("producer")[0]
-    journal = cluster.sh(
-        host, f"journalctl -u lendstream-producer --since @{int(since_epoch)} --no-pager -o cat"
-    )
-    return sum("not published" in line for line in journal.splitlines())
-
-
-def _change_zookeeper_and_kafka(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    producer = cluster.hosts("producer")[0]
-    state["producer_restarts"] = cluster.unit_restarts(producer, "lendstream-producer")
-    state["since"] = time.time()
-    watch = QuorumWatch(cluster).__enter__()
-    state["watch"] = watch
-    _site_change(cluster, str(int(state["since"])))
-
-
-def _change_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    watch: QuorumWatch = state.pop("watch")
-    try:
-        _site_change(cluster, None)
-    finally:
-        watch.__exit__()
-    state["zookeeper_fewest_running"] = watch.fewest_running
-    state["longest_leaderless_s"] = round(watch.longest_leaderless_s, 1)
-    producer = cluster.hosts("producer")[0]
-    problems = []
-    if watch.fewest_running < watch.majority:
-        problems.append(
-            f"ZooKeeper quorum lost: only {watch.fewest_running} of {len(watch.members)} running"
-        )
-    if cluster.unit_restarts(producer, "lendstream-producer") != state["producer_restarts"]:
-        problems.append("the producer restarted")
-    errors = _producer_errors_since(cluster, state["since"])
-    if errors:
-        problems.append(f"the producer failed to publish {errors} times")
-    if problems:
-        raise ChaosError("; ".join(problems))
-
-
 def refused_requests(cluster: ChaosCluster) -> int:
     """Scoring requests the risk services have refused with 401 or 403 (their /metrics)."""
     port = role_default("risk_service", "risk_service_port")
@@ -467,13 +373,6 @@ CATALOGUE: tuple[Fault, ...] = (
         "the risk-service token rotated by playbooks/rotate-risk-token.yml",
         _rotate_token,
         expected_heal_s=150,
-    ),
-    Fault(
-        "rolling-config-change",
-        "a ZooKeeper and Kafka configuration change applied by site.yml, then reverted",
-        _change_zookeeper_and_kafka,
-        _change_back,
-        expected_heal_s=300,
     ),
 )
 
