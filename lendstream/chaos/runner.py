@@ -23,7 +23,14 @@ from lendstream.chaos.report import (
 WARMUP_S = 10  # load before the injection, so the fault hits a pipeline in motion
 TAIL_S = 45  # load after the healing, so the recovery is seen under load
 PUBLISH_TIMEOUT_S = 300
-FIRST_SEED = 1000
+
+
+def first_seed() -> int:
+    """Seeds of a run: new member ids even on a layout that took earlier runs (the loader skips
+    ids it already has, which would leave a fault without load)."""
+    return int(time.time())
+
+
 DEFAULT_RATE_PER_S = 25.0
 
 
@@ -124,11 +131,12 @@ def run_faults(
 ) -> Run:
     run = Run()
     before = cluster.reconcile()
+    seed = first_seed()
     for index, fault in enumerate(faults):
         why = fault.reason_not_applicable(cluster.groups)
         if why:
             run.not_applicable[fault.name] = why
             continue
-        result, before = run_fault(cluster, fault, FIRST_SEED + index, rate_per_s, before, progress)
+        result, before = run_fault(cluster, fault, seed + index, rate_per_s, before, progress)
         run.results.append(result)
     return run

@@ -4,8 +4,14 @@ While applicants stream from MariaDB through the producer, Kafka, the topology a
 services into HBase, each fault of lendstream.chaos.faults is injected, held, healed, and then
 `lendstream.reconcile` (on a node) must find every published applicant stored exactly once or
 dead-lettered for its own defect: nothing lost, nothing extra, no difference. Recovery times and
-delays are printed (the table at the end), never asserted. `make chaos LAYOUT=…` runs the same
+delays are printed (the table at the end), never asserted. `make chaos LAYOUT=…` runs the whole
 catalogue on a layout deployed by hand.
+
+CI runs the faults of CI_FAULTS, one of each kind of failure the pipeline must ride out (a killed
+daemon of the data path, a NameNode failover, every risk service gone beyond the message timeout,
+a node powered off, a credential rotated): the whole catalogue takes about 40 minutes here, more
+than CI's budget leaves after the deploy tests. LENDSTREAM_FAULTS=all (or a comma-separated list)
+runs others; docs/faults.md has the whole table measured by `make chaos`.
 """
 
 from __future__ import annotations
@@ -19,12 +25,22 @@ from deployment import FIGURES, Cluster, site_first_run
 
 from lendstream.chaos import faults
 from lendstream.chaos.report import FaultResult, table
-from lendstream.chaos.runner import DEFAULT_RATE_PER_S, FIRST_SEED, run_fault
+from lendstream.chaos.runner import DEFAULT_RATE_PER_S, first_seed, run_fault
 from lendstream.cluster import load_cluster
 
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
+CI_FAULTS = (
+    "kafka-broker-kill",
+    "regionserver-kill",
+    "namenode-failover",
+    "risk-services-down",
+    "worker-power-off",
+    "risk-token-rotation",
+)
+CHOSEN = os.environ.get("LENDSTREAM_FAULTS", ",".join(CI_FAULTS))
+SEED = first_seed()
 RESULTS: list[FaultResult] = []
 LAST_SUMMARY: dict[str, Any] = {}
 
@@ -34,7 +50,8 @@ def _applicable() -> list[faults.Fault]:
     layout = load_cluster().layout(LAYOUT)
     groups = {group: tuple(hosts) for group, hosts in layout.groups().items()}
     applicable = []
-    for fault in faults.CATALOGUE:
+    chosen = faults.by_name(None if CHOSEN == "all" else CHOSEN.split(","))
+    for fault in chosen:
         why = fault.reason_not_applicable(groups)
         if why:
             FIGURES[f"fault {fault.name}"] = f"not run on {LAYOUT}: {why}"
@@ -55,7 +72,7 @@ def deployed(cluster: Cluster) -> Iterator[Cluster]:
 def test_fault_under_load_loses_nothing_and_adds_nothing(
     deployed: Cluster, fault: faults.Fault
 ) -> None:
-    seed = FIRST_SEED + [f.name for f in faults.CATALOGUE].index(fault.name)
+    seed = SEED + [f.name for f in faults.CATALOGUE].index(fault.name)
     result, summary = run_fault(
         deployed.chaos, fault, seed, DEFAULT_RATE_PER_S, dict(LAST_SUMMARY), progress=print
     )
