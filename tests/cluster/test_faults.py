@@ -9,7 +9,7 @@ catalogue on a layout deployed by hand.
 
 CI runs the faults of CI_FAULTS, one of each kind of failure the pipeline must ride out (a killed
 daemon of the data path, a NameNode failover, every risk service gone beyond the message timeout,
-a node powered off, a credential rotated): the whole catalogue takes about 40 minutes here, more
+a node powered off): the whole catalogue takes about 40 minutes here, more
 than CI's budget leaves after the deploy tests. LENDSTREAM_FAULTS=all (or a comma-separated list)
 runs others; docs/faults.md has the whole table measured by `make chaos`.
 """
@@ -37,7 +37,6 @@ CI_FAULTS = (
     "namenode-failover",
     "risk-services-down",
     "worker-power-off",
-    "risk-token-rotation",
 )
 CHOSEN = os.environ.get("LENDSTREAM_FAULTS", ",".join(CI_FAULTS))
 SEED = first_seed()
