@@ -234,6 +234,12 @@ def summary_lines(report: Report, max_differences: int) -> list[str]:
     if report.model_versions:
         versions = ", ".join(f"{v} ({n:,})" for v, n in sorted(report.model_versions.items()))
         lines.append(f"model versions   {versions}")
+    if report.scored_by_other_models:
+        rows = sum(report.scored_by_other_models.values())
+        lines.append(
+            f"  {rows:,} rows scored by a model no risk service serves now: their scores were "
+            "not re-derived (every other cell was compared)"
+        )
     for kind, dead in sorted(report.unreachable.items()):
         for endpoint, why in sorted(dead.items()):
             lines.append(f"skipped {kind} {endpoint}: did not answer ({why})")

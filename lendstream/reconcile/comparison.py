@@ -6,6 +6,11 @@ reason (replayed dead letters identical), and published = stored + dead-lettered
 Rows the topic does not explain (a long-lived table holds older ones) are reported, not counted
 as wrong. A dead letter of stage ``score`` (the risk service refused its batch outright) stands
 in for the applicant's row.
+
+A row scored by another model version than the one the risk services serve now (a model rolled
+out since) cannot have its score re-derived: its score cells (probability, model version, and
+which scored decision) are not compared, every other cell is, and the rows are counted per
+version in ``scored_by_other_models``.
 """
 
 from __future__ import annotations
@@ -18,22 +23,43 @@ from typing import Any
 
 from lendstream.kafka_topics import KafkaRecord
 from lendstream.pipeline.dead_letter import DeadLetter, Source
-from lendstream.pipeline.hbase_writer import row_cells
+from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, row_cells
 from lendstream.reconcile.expectation import Expectation, ExpectedRow, Position
 
 PROBABILITY_CELL = b"result:probability_of_default"
+MODEL_VERSION_CELL = b"result:model_version"
+DECISION_CELL = b"result:decision"
+SCORE_CELLS = frozenset({PROBABILITY_CELL, MODEL_VERSION_CELL, DECISION_CELL})
 CLEAN_CELL = b"member:clean"
 PROBABILITY_TOLERANCE = 1e-9
 SAMPLE_KEYS = 10
+
+
+def scored_by_another_model(expected: ExpectedRow, cells: Mapping[bytes, bytes]) -> str | None:
+    """The model version a stored row was scored by, when it is not the one that scored the
+    expectation (both scored); None otherwise."""
+    stored = cells.get(MODEL_VERSION_CELL)
+    if not stored or expected.outcome.model_version is None:
+        return None
+    version = stored.decode(errors="replace")
+    return None if version == expected.outcome.model_version else version
 
 
 def row_differences(
     member_id: str, expected: ExpectedRow, cells: Mapping[bytes, bytes]
 ) -> list[str]:
     """How a stored row differs from the cells the save bolt writes for it (none: equal).
-    The probability is compared as a number (a batch's arithmetic may differ in the last bit)."""
+    The probability is compared as a number (a batch's arithmetic may differ in the last bit).
+    A row scored by another model version is compared on every cell but its score cells, and
+    its decision must still be one a score gives."""
     wanted = row_cells(expected.applicant, expected.outcome)
     problems = []
+    if scored_by_another_model(expected, cells) is not None:
+        decision = cells.get(DECISION_CELL, b"").decode(errors="replace")
+        if decision not in SCORED_DECISIONS:
+            problems.append(f"row {member_id}: decision {decision!r} is not a score's")
+        wanted = {c: v for c, v in wanted.items() if c not in SCORE_CELLS}
+        cells = {c: v for c, v in cells.items() if c not in SCORE_CELLS}
     for column in sorted(set(wanted) | set(cells)):
         name = column.decode()
         if column not in cells:
@@ -74,6 +100,8 @@ class Report:
     older_dead_letters: int = 0  # for records before the topic's log start
     other_topic_dead_letters: int = 0
     model_versions: Counter[str] = field(default_factory=Counter)
+    # Rows scored by a model version the risk services no longer serve: version → rows.
+    scored_by_other_models: Counter[str] = field(default_factory=Counter)
     differences: list[str] = field(default_factory=list)
     # Endpoints skipped because they did not answer: kind → endpoint → why (not a difference).
     unreachable: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -92,6 +120,7 @@ class Report:
             "superseded": self.superseded,
             "decisions": dict(sorted(self.decisions.items())),
             "model_versions": dict(sorted(self.model_versions.items())),
+            "scored_by_other_models": dict(sorted(self.scored_by_other_models.items())),
             "extra_rows": self.extra_rows,
             "extra_row_keys": self.extra_row_keys,
             "older_dead_letters": self.older_dead_letters,
@@ -130,9 +159,12 @@ def _compare_rows(
             report.differences.append(f"row {member_id} missing (decided {expected.outcome})")
             continue
         report.stored += 1
-        report.decisions[cells.get(b"result:decision", b"?").decode(errors="replace")] += 1
-        if b"result:model_version" in cells:
-            report.model_versions[cells[b"result:model_version"].decode(errors="replace")] += 1
+        report.decisions[cells.get(DECISION_CELL, b"?").decode(errors="replace")] += 1
+        if MODEL_VERSION_CELL in cells:
+            report.model_versions[cells[MODEL_VERSION_CELL].decode(errors="replace")] += 1
+        other_model = scored_by_another_model(expected, cells)
+        if other_model is not None:
+            report.scored_by_other_models[other_model] += 1
         report.differences.extend(row_differences(member_id, expected, cells))
     refused_members = {a.member_id for a in expectation.refused.values()}
     for member_id in sorted(set(rows) - set(expectation.rows)):

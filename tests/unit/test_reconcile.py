@@ -129,7 +129,7 @@ def test_a_deleted_row_is_a_difference_and_breaks_the_count() -> None:
     ("column", "value", "problem"),
     [
         (b"result:decision", b"approve", "result:decision is b'approve'"),
-        (b"result:model_version", b"other", "result:model_version is b'other'"),
+        (b"result:model_version", b"", "result:model_version is b''"),
         (b"result:probability_of_default", b"0.250001", "result:probability_of_default is"),
         (b"member:raw", b"{}", "member:raw is b'{}'"),
         (b"result:rule", b"grade", "unexpected cell result:rule"),
@@ -158,6 +158,26 @@ def test_cells_equal_as_data_are_equal() -> None:
     assert row_differences("M-1", expected, cells) == [
         f"row M-1: result:model_version missing (expected {MODEL_VERSION.encode()!r})"
     ]
+
+
+def test_rows_scored_by_an_earlier_model_are_checked_on_everything_but_their_score() -> None:
+    expected = expectation()
+    rows = stored_as_expected(expected)
+    earlier = Outcome("decline", probability_of_default=0.9, model_version="unit-v0")
+    rows["M-4"] = row_cells(expected.rows["M-4"].applicant, earlier)
+    report = compare(expected, rows, dead_letters_as_expected(expected), {0: 0, 1: 0})
+    assert report.reconciled, report.differences
+    assert dict(report.scored_by_other_models) == {"unit-v0": 1}
+    assert any(
+        "scored by a model no risk service serves" in line for line in summary_lines(report, 5)
+    )
+
+    rows["M-4"] = {**rows["M-4"], b"result:decision": b"rejected"}
+    rows["M-1"] = {**row_cells(expected.rows["M-1"].applicant, earlier), b"member:raw": b"{}"}
+    report = compare(expected, rows, dead_letters_as_expected(expected), {0: 0, 1: 0})
+    assert len(report.differences) == 2, report.differences
+    assert report.differences[0].startswith("row M-1: member:raw is b'{}', expected")
+    assert report.differences[1] == "row M-4: decision 'rejected' is not a score's"
 
 
 def test_rows_the_topic_does_not_explain_are_reported_not_wrong() -> None:
