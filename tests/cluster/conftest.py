@@ -1,5 +1,6 @@
-"""The simulated layout every cluster-level suite of this package shares: booted from bare nodes
-once, with fresh secrets, and torn down after the package's last test (deployment.py)."""
+"""The deployment every cluster-level suite of this directory shares: the session's simulated
+layout (tests/conftest.py, booted from bare nodes and torn down after its last test) with fresh
+secrets; site.yml runs once, whichever module asks first (deployment.py)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,12 @@ from deployment import ANSIBLE_DIR, BIN_DIR, FIGURES, LOG_DIR, Cluster
 
 from lendstream import secrets
 from lendstream.chaos.cluster import ChaosCluster
-from lendstream.cluster import load_cluster
+from lendstream.cluster import Layout
 from lendstream.stack import artifacts
-from lendstream.vcluster import lifecycle, nodes
 from lendstream.vcluster.paths import layout_state_dir
 
-LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
 
-
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two light models of different versions (their training settings differ)."""
     from lendstream.model import artifact  # noqa: PLC0415 - heavy imports only when needed
@@ -38,24 +36,18 @@ def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return made[0], made[1]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, two_models: tuple[Path, Path]
+    tmp_path_factory: pytest.TempPathFactory,
+    two_models: tuple[Path, Path],
+    simulated_layout: Layout,
 ) -> Iterator[Cluster]:
-    layout = load_cluster().layout(LAYOUT)
-    running = [n.name for n in layout.nodes if nodes.launcher_pid(layout, n) is not None]
-    if running:
-        pytest.fail(
-            f"layout {layout.name} is already running ({', '.join(running)}); this test deploys "
-            f"from bare nodes and tears them down: python -m lendstream.vcluster down --layout "
-            f"{layout.name}"
-        )
+    layout = simulated_layout
     for bundle in ("zookeeper", "hadoop", "hbase", "kafka", "storm"):
         artifacts.bundle_path(bundle)  # built once on the controller, pushed by the artifacts role
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     inventory_dir = layout_state_dir(layout.name)
     password_file = tmp_path_factory.mktemp("vault") / "vault.pass"
-    lifecycle.up(layout)
     try:
         secrets.new_secrets(inventory_dir, password_file)
         environment = dict(
@@ -78,6 +70,5 @@ def cluster(
             chaos=ChaosCluster(layout=layout, vault_password_file=password_file),
         )
     finally:
-        lifecycle.down(layout)
         secrets.vault_file(inventory_dir).unlink(missing_ok=True)
         print("\n" + "\n".join(f"{name}: {figure}" for name, figure in FIGURES.items()))

@@ -1,8 +1,8 @@
 """The one deployment the cluster-level suites share (tests/cluster: deploy, faults), and the
 helpers they call: playbooks with the layout's inventory and Vault, loads, the reconcile on a node.
 
-The package fixture in conftest.py boots the layout from bare nodes and tears it down after the
-last test of the package; `site_first_run` runs site.yml once, whichever module asks first.
+The session's simulated layout (tests/conftest.py) is booted from bare nodes and torn down after
+its last test; `site_first_run` runs site.yml once, whichever module asks first.
 """
 
 from __future__ import annotations
