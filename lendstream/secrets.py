@@ -5,7 +5,9 @@
     python -m lendstream.secrets rotate-begin|rotate-finish --inventory-dir … [--name NAME]
 
 Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
-passwords (admin, and the applicant API's read-only account) and the risk service's bearer token.
+passwords (admin, and the applicant API's read-only account), the bearer tokens of the risk
+service and the applicant API, and the deployment's certificate authority (``vault_pki_ca_cert``,
+``vault_pki_ca_key``: lendstream.pki; its key stays on the controller, in this vault).
 A token is rotated in two steps around ``playbooks/rotate-risk-token.yml`` (``make
 rotate-risk-token``): ``rotate-begin`` keeps the current value as ``<name>_previous`` (still
 accepted) and generates a new one; ``rotate-finish`` drops ``<name>_previous``.
@@ -28,12 +30,18 @@ from pathlib import Path
 
 import yaml
 
+from lendstream import pki
+
 # Variable names the roles read (applicant_api, risk_service, mysql roles).
 SECRET_NAMES = (
     "vault_mysql_admin_password",
     "vault_applicant_api_mysql_password",
     "vault_risk_service_token",
+    "vault_applicant_api_token",
 )
+# The deployment's certificate authority (role pki): made together, kept together.
+CA_CERT_NAME = "vault_pki_ca_cert"
+CA_KEY_NAME = "vault_pki_ca_key"
 SECRET_BYTES = 32
 VAULT_TIMEOUT_S = 60.0
 
@@ -105,13 +113,17 @@ def write_vault(inventory_dir: Path, password_file: Path, values: Mapping[str, s
 
 def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) -> list[str]:
     """Generate the secrets missing from the vault (all of them with ``rotate``); the names
-    that were (re)generated."""
+    that were (re)generated. A new CA makes the next deployment replace every host certificate."""
     ensure_password_file(password_file)
     current = read_vault(inventory_dir, password_file) if vault_file(inventory_dir).exists() else {}
     generated = [name for name in SECRET_NAMES if rotate or not current.get(name)]
+    updated = dict(current)
+    updated.update({name: secrets.token_urlsafe(SECRET_BYTES) for name in generated})
+    if rotate or not (current.get(CA_CERT_NAME) and current.get(CA_KEY_NAME)):
+        ca = pki.new_ca(f"lendstream {inventory_dir.resolve().name} CA")
+        updated.update({CA_CERT_NAME: ca.cert_pem, CA_KEY_NAME: ca.key_pem})
+        generated += [CA_CERT_NAME, CA_KEY_NAME]
     if generated:
-        updated = dict(current)
-        updated.update({name: secrets.token_urlsafe(SECRET_BYTES) for name in generated})
         write_vault(inventory_dir, password_file, updated)
     return generated
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lendstream import pki
 from lendstream.secrets import (
+    CA_CERT_NAME,
+    CA_KEY_NAME,
     SECRET_NAMES,
     SecretsError,
     begin_rotation,
@@ -16,6 +19,7 @@ from lendstream.secrets import (
     new_secrets,
     read_vault,
     vault_file,
+    write_vault,
 )
 
 
@@ -32,13 +36,16 @@ def password_file(tmp_path: Path) -> Path:
 def test_new_writes_an_encrypted_vault_with_every_secret(
     inventory: Path, password_file: Path
 ) -> None:
-    assert sorted(new_secrets(inventory, password_file)) == sorted(SECRET_NAMES)
+    every_name = sorted([*SECRET_NAMES, CA_CERT_NAME, CA_KEY_NAME])
+    assert sorted(new_secrets(inventory, password_file)) == every_name
     text = vault_file(inventory).read_text()
     assert text.startswith("$ANSIBLE_VAULT;1.1;AES256")
+    assert "PRIVATE KEY" not in text
+    assert "CERTIFICATE" not in text
     values = read_vault(inventory, password_file)
-    assert set(values) == set(SECRET_NAMES)
+    assert sorted(values) == every_name
     assert all(len(value) >= 40 and value not in text for value in values.values())
-    assert len(set(values.values())) == len(SECRET_NAMES)
+    assert len(set(values.values())) == len(every_name)
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
 
 
@@ -49,9 +56,38 @@ def test_running_again_keeps_the_secrets_and_rotate_replaces_them(
     first = read_vault(inventory, password_file)
     assert new_secrets(inventory, password_file) == []
     assert read_vault(inventory, password_file) == first
-    assert sorted(new_secrets(inventory, password_file, rotate=True)) == sorted(SECRET_NAMES)
+    regenerated = new_secrets(inventory, password_file, rotate=True)
+    assert sorted(regenerated) == sorted([*SECRET_NAMES, CA_CERT_NAME, CA_KEY_NAME])
     rotated = read_vault(inventory, password_file)
-    assert all(rotated[name] != first[name] for name in SECRET_NAMES)
+    assert all(rotated[name] != first[name] for name in regenerated)
+
+
+def test_the_vault_holds_a_working_ca_for_the_deployment(
+    inventory: Path, password_file: Path
+) -> None:
+    new_secrets(inventory, password_file)
+    values = read_vault(inventory, password_file)
+    ca = pki.Issued(cert_pem=values[CA_CERT_NAME], key_pem=values[CA_KEY_NAME])
+    assert "prod" in pki.load_certificate(ca.cert_pem).subject.rfc4514_string()
+    names = pki.HostNames("w1", ("w1", "w1.lendstream.internal"), ("192.168.56.21",))
+    host = pki.issue_host_certificate(ca, names)
+    assert pki.renewal_reason(host.cert_pem, ca.cert_pem, names) is None
+
+
+def test_a_vault_made_before_the_ca_gets_one_and_keeps_its_secrets(
+    inventory: Path, password_file: Path
+) -> None:
+    new_secrets(inventory, password_file)
+    without_ca = {
+        name: value
+        for name, value in read_vault(inventory, password_file).items()
+        if name not in (CA_CERT_NAME, CA_KEY_NAME, "vault_applicant_api_token")
+    }
+    write_vault(inventory, password_file, without_ca)
+    added = new_secrets(inventory, password_file)
+    assert sorted(added) == sorted(["vault_applicant_api_token", CA_CERT_NAME, CA_KEY_NAME])
+    after = read_vault(inventory, password_file)
+    assert all(after[name] == value for name, value in without_ca.items())
 
 
 def test_a_wrong_vault_password_is_refused(
