@@ -1,4 +1,5 @@
-"""The HBase writer against the stack's real Thrift server, which drops sockets idle for 60 s."""
+"""The HBase writer against the stack's real Thrift server: failover from a host that does not
+resolve, and a socket the server dropped after 60 s idle."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from lendstream.pipeline.flow import Applicant, Outcome
 from lendstream.pipeline.hbase_writer import FAMILIES, HBaseSettings, HBaseWriter
 from lendstream.stack.runtime import StackEndpoints
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow]
+pytestmark = pytest.mark.stack
 
+UNRESOLVABLE_HOST = "dead-thrift-server.invalid"  # .invalid never resolves (RFC 2606)
 IDLE_LONGER_THAN_THE_SERVER_ALLOWS_S = 70.0  # hbase.thrift.server.socket.read.timeout: 60 s
 
 
@@ -47,6 +49,23 @@ def stored(settings: HBaseSettings) -> dict[bytes, dict[bytes, bytes]]:
         connection.close()
 
 
+def test_the_writer_fails_over_to_a_thrift_server_that_answers(table: HBaseSettings) -> None:
+    writer = HBaseWriter(
+        HBaseSettings(
+            UNRESOLVABLE_HOST, table.port, table.table, failover_hosts=(table.host,), attempts=3
+        )
+    )
+    rejected = Outcome("rejected", rule="grade", detail="G")
+    assert writer.write([applicant("m1"), applicant("m2")], [rejected, rejected]) == 2
+    assert writer.rotation.current == table.host
+    assert writer.rotation.failovers == 1
+    writer.close()
+    rows = stored(table)
+    assert sorted(rows) == [b"m1", b"m2"]
+    assert rows[b"m1"][b"result:decision"] == b"rejected"
+
+
+@pytest.mark.slow
 def test_a_write_after_the_server_dropped_the_idle_socket_succeeds(
     table: HBaseSettings,
 ) -> None:

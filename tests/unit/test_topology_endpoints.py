@@ -1,25 +1,21 @@
 """Several risk services and HBase Thrift servers: which one a bolt task uses, and failover.
 
 The choice is pure logic; the failover is checked against real HTTP servers on loopback (a
-refused port, a server answering 503, a server speaking the scoring contract) and, for HBase,
-against the stack's real Thrift server behind a host name that does not resolve.
+refused port, a server answering 503, a server speaking the scoring contract). The HBase writer's
+failover needs the stack's Thrift server: tests/topology/test_hbase_writer_on_stack.py.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import happybase
 import pytest
 from local_processes import free_port
 from scripted_risk_service import TOKEN, ScriptedRiskService
 
 from lendstream.pipeline.endpoints import EndpointRotation, rotated, split_list, task_position
-from lendstream.pipeline.flow import Applicant, Outcome
-from lendstream.pipeline.hbase_writer import FAMILIES, HBaseSettings, HBaseWriter
 from lendstream.pipeline.scoring import (
     RiskServiceClient,
     RiskServiceSettings,
@@ -27,9 +23,6 @@ from lendstream.pipeline.scoring import (
     ScoringRejectedError,
 )
 from lendstream.pipeline.topology_conf import TopologyConf
-from lendstream.stack.runtime import StackEndpoints
-
-UNRESOLVABLE_HOST = "dead-thrift-server.invalid"  # .invalid never resolves (RFC 2606)
 
 
 def test_lists_are_comma_separated_and_blanks_ignored() -> None:
@@ -181,32 +174,3 @@ def test_a_401_fails_over_to_a_risk_service_that_takes_the_token(
         assert len(scorer.score_dicts(applicants(2))) == 2
         assert scorer.rotation.failovers == 1
     assert (len(stale.requests), len(scoring_server.requests)) == (1, 1)
-
-
-@pytest.mark.stack
-def test_the_hbase_writer_fails_over_to_a_thrift_server_that_answers(
-    stack_hbase: StackEndpoints,
-) -> None:
-    table = f"unit_failover_{uuid.uuid4().hex[:8]}"
-    host, port = stack_hbase.hbase_thrift_host, stack_hbase.hbase_thrift_port
-    admin = happybase.Connection(host, port, timeout=60_000)
-    admin.create_table(table, FAMILIES)
-    try:
-        writer = HBaseWriter(
-            HBaseSettings(UNRESOLVABLE_HOST, port, table, failover_hosts=(host,), attempts=3)
-        )
-        items = [
-            Applicant("m1", '{"member_id":"m1"}', '{"member_id":"m1"}', 1_700_000_000_000, 0, 0),
-            Applicant("m2", '{"member_id":"m2"}', '{"member_id":"m2"}', 1_700_000_000_001, 0, 1),
-        ]
-        outcomes = [Outcome("rejected", rule="grade", detail="G")] * 2
-        assert writer.write(items, outcomes) == 2
-        assert writer.rotation.current == host
-        assert writer.rotation.failovers == 1
-        writer.close()
-        rows = dict(admin.table(table).scan())
-        assert sorted(rows) == [b"m1", b"m2"]
-        assert rows[b"m1"][b"result:decision"] == b"rejected"
-    finally:
-        admin.delete_table(table, disable=True)
-        admin.close()
