@@ -4,6 +4,8 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 PY := .venv/bin/python
+# The one command (lendstream --help lists its subcommands).
+LENDSTREAM := .venv/bin/lendstream
 LAYOUT ?= ci
 # Tools the suite calls by name (ansible-playbook, ansible-inventory, sparse) come from the venv.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -30,15 +32,15 @@ bootstrap: ## Install host packages (Debian) and the pinned Python virtualenv
 # ---- the main job ---------------------------------------------------------------------------
 .PHONY: demo
 demo: bootstrap artifacts ## Build what is missing, start the local stack and run the pipeline end to end
-	$(PY) -m lendstream.demo --then $(THEN)
+	$(LENDSTREAM) demo --then $(THEN)
 
 .PHONY: artifacts
 artifacts: bootstrap ## Resolve the JVM services from Maven Central into verified bundles
-	$(PY) -m lendstream.stack.artifacts build
+	$(LENDSTREAM) artifacts build
 
 .PHONY: model
 model: bootstrap ## Train and evaluate the risk model; writes .cache/model/<version>/
-	$(PY) -m lendstream.model train
+	$(LENDSTREAM) model train
 
 # A model artifact, trained only when this checkout has none.
 MODEL_ARTIFACT := .cache/model/current/metadata.json
@@ -47,47 +49,47 @@ $(MODEL_ARTIFACT):
 
 .PHONY: stack-up stack-down stack-status stack-logs
 stack-up: bootstrap ## Start the single-machine stack (all components, health-checked)
-	$(PY) -m lendstream.stack up
+	$(LENDSTREAM) stack up
 stack-down: ## Stop the single-machine stack
-	$(PY) -m lendstream.stack down
+	$(LENDSTREAM) stack down
 stack-status: ## Health of each component of the single-machine stack
-	$(PY) -m lendstream.stack status
+	$(LENDSTREAM) stack status
 stack-logs: ## Log tail of one component: make stack-logs C=kafka
-	$(PY) -m lendstream.stack logs $(C)
+	$(LENDSTREAM) stack logs $(C)
 
 .PHONY: deploy-topology
 deploy-topology: bootstrap ## Submit the topology: to the local stack, or to a cluster with INVENTORY=<name>
 ifneq ($(filter command line environment,$(origin INVENTORY) $(origin INVENTORY_FILE)),)
 	$(call playbook,$(INVENTORY_FILE)) playbooks/deploy-topology.yml
 else
-	$(PY) -m lendstream.storm deploy
+	$(LENDSTREAM) topology deploy
 endif
 
 .PHONY: bench
 bench: bootstrap artifacts $(MODEL_ARTIFACT) ## Benchmark: baseline loop vs the Storm topology (prints figures)
-	$(PY) -m lendstream.bench --applicants $(N)
+	$(LENDSTREAM) bench --applicants $(N)
 
 # ---- the simulated cluster ------------------------------------------------------------------
 .PHONY: vcluster-up vcluster-down vcluster-status
 vcluster-up: bootstrap ## Boot the simulated cluster (LAYOUT=ci|montana)
-	$(PY) -m lendstream.vcluster up --layout $(LAYOUT)
+	$(LENDSTREAM) vcluster up --layout $(LAYOUT)
 vcluster-down: ## Tear the simulated cluster down, leaving nothing behind
-	$(PY) -m lendstream.vcluster down --layout $(LAYOUT)
+	$(LENDSTREAM) vcluster down --layout $(LAYOUT)
 vcluster-status: ## State and address of each simulated node
-	$(PY) -m lendstream.vcluster status --layout $(LAYOUT)
+	$(LENDSTREAM) vcluster status --layout $(LAYOUT)
 
 # ---- Vagrant on libvirt (docs/vagrant.md) ---------------------------------------------------
 .PHONY: vagrant-host-deps vagrant-box vagrant-smoke
 vagrant-host-deps: ## Install qemu, libvirt and dnsmasq (Debian; only the Vagrant targets need them)
 	bin/vagrant-host-deps
 vagrant-box: bootstrap vagrant-host-deps ## Build the local Debian 12 libvirt box (cached) and add it to Vagrant
-	$(PY) -m lendstream.vagrant box
+	$(LENDSTREAM) vagrant box
 vagrant-smoke: bootstrap artifacts vagrant-host-deps ## vagrant up LAYOUT on libvirt, provision common+artifacts, destroy (measured; long)
-	$(PY) -m lendstream.vagrant smoke --layout $(LAYOUT)
+	$(LENDSTREAM) vagrant smoke --layout $(LAYOUT)
 
 .PHONY: secrets
 secrets: bootstrap ## Fresh secrets into Ansible Vault for an inventory: make secrets INVENTORY=montana
-	$(PY) -m lendstream.secrets new --inventory-dir $(dir $(INVENTORY_FILE))
+	$(LENDSTREAM) secrets new --inventory-dir $(dir $(INVENTORY_FILE))
 
 # ---- a cluster ------------------------------------------------------------------------------
 .PHONY: deploy verify vcluster-deploy vcluster-verify
@@ -97,20 +99,20 @@ verify: bootstrap ## testinfra checks of every node: make verify INVENTORY=monta
 	$(PY) -m pytest tests/infra --hosts=ansible://all --ansible-inventory=$(INVENTORY_FILE) -q
 vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), make its secrets, deploy
 	test -f $(dir $(VCLUSTER_INVENTORY))group_vars/all/vault.yml \
-	  || $(PY) -m lendstream.secrets new --inventory-dir $(dir $(VCLUSTER_INVENTORY))
+	  || $(LENDSTREAM) secrets new --inventory-dir $(dir $(VCLUSTER_INVENTORY))
 	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)
 vcluster-verify: ## testinfra checks of every simulated node (LAYOUT=ci|montana)
 	$(MAKE) verify INVENTORY_FILE=$(VCLUSTER_INVENTORY)
 .PHONY: rotate-risk-token
 rotate-risk-token: bootstrap ## Rotate the risk-service token under load, no refused request: make rotate-risk-token INVENTORY=montana
-	$(PY) -m lendstream.secrets rotate-begin --inventory-dir $(dir $(INVENTORY_FILE)) \
+	$(LENDSTREAM) secrets rotate-begin --inventory-dir $(dir $(INVENTORY_FILE)) \
 	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
 	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-risk-token.yml
-	$(PY) -m lendstream.secrets rotate-finish --inventory-dir $(dir $(INVENTORY_FILE)) \
+	$(LENDSTREAM) secrets rotate-finish --inventory-dir $(dir $(INVENTORY_FILE)) \
 	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
 .PHONY: chaos
 chaos: vcluster-deploy ## Fault suite under steady load on the simulated cluster; prints a table (LAYOUT=ci|montana)
-	$(PY) -m lendstream.chaos --layout $(LAYOUT)
+	$(LENDSTREAM) chaos --layout $(LAYOUT)
 
 # ---- quality --------------------------------------------------------------------------------
 .PHONY: lint

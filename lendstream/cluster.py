@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from lendstream import cli
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DESCRIPTION = REPO_ROOT / "cluster.yml"
 INVENTORIES_DIR = REPO_ROOT / "ansible" / "inventories"
@@ -322,11 +324,13 @@ def checked_in_inventory_text(layout: Layout) -> str:
     return inventory_text(layout, header)
 
 
-def _main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lendstream.cluster", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream cluster`'s arguments (lendstream.cli.cluster)."""
     parser.add_argument("command", choices=["write-inventories", "check-inventories", "groups"])
     parser.add_argument("--layout", help="only this layout (default: every layout)")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     description = load_cluster()
     names = [args.layout] if args.layout else sorted(description.layouts)
     drifted = []
@@ -353,5 +357,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run_subcommand("cluster", argv)
+
+
 if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(main())

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lendstream import cli
 from lendstream.kafka_topics import KafkaReadError, committed_offsets, end_offsets
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile import CannotReconcileError, Report, Settings, reconcile
@@ -43,8 +44,8 @@ class Summary:
     samples: list[dict[str, str]] = field(default_factory=list)
 
 
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="lendstream demo", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream demo`'s arguments (lendstream.cli.demo)."""
     parser.add_argument(
         "--synthetic",
         type=int,
@@ -68,11 +69,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="seconds to wait for the pipeline to drain"
     )
-    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
+    return cli.run_subcommand("demo", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     settings = local_settings()
     try:
         with console.status("Starting the stack (first run builds bundles and the model)…"):

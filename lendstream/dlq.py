@@ -48,6 +48,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from lendstream import cli
 from lendstream.kafka_topics import KafkaReadError, KafkaRecord, end_offsets, read_topic
 from lendstream.pipeline.dead_letter import STAGES
 from lendstream.pipeline.endpoints import split_list
@@ -320,7 +321,12 @@ def _position(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected PARTITION:OFFSET, got {text!r}") from None
 
 
-def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    return cli.parse(["dlq", *argv])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream dlq`'s arguments (lendstream.cli.dlq)."""
     defaults = TopologyConf()
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_argument_group("where the pipeline is")
@@ -341,11 +347,6 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     chosen.add_argument("--member", action="append", default=[], metavar="ID")
     chosen.add_argument("--limit", type=int, help="at most this many (oldest first)")
 
-    parser = argparse.ArgumentParser(
-        prog="lendstream dlq",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", parents=[common], help="one line per dead letter")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -355,7 +356,6 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     again.add_argument("--dry-run", action="store_true", help="say what would be re-driven")
     again.add_argument("--again", action="store_true", help="also those re-driven before")
-    return parser.parse_args(argv)
 
 
 def selection_of(args: argparse.Namespace) -> Selection:
@@ -428,7 +428,10 @@ def run(args: argparse.Namespace, out: Any = sys.stdout) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_arguments(argv)
+    return cli.run_subcommand("dlq", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     try:
         return run(args)
     except (DlqError, KafkaReadError, KafkaError) as error:

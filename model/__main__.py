@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from lendstream import cli
 from lendstream.model.artifact import default_model_root
 
 
@@ -74,8 +75,8 @@ def _synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m lendstream.model", description=__doc__)
+def add_arguments(root: argparse.ArgumentParser) -> None:
+    """`lendstream model`'s arguments (lendstream.cli.model); each subcommand sets `run`."""
     commands = root.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train, evaluate, write a versioned artifact")
     train.add_argument(
@@ -94,12 +95,10 @@ def parser() -> argparse.ArgumentParser:
         "--summary", action="store_true", help="print only counts and the generation rate"
     )
     synthetic.set_defaults(run=_synthetic)
-    return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    return int(args.run(args))
+    return cli.run_subcommand("model", argv)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from lendstream import cli
 from lendstream.chaos import faults
 from lendstream.chaos.cluster import ChaosCluster, ChaosError
 from lendstream.chaos.runner import DEFAULT_RATE_PER_S, results_path, run_faults
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lendstream.chaos", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream chaos`'s arguments (lendstream.cli.chaos)."""
     parser.add_argument("--layout", default="ci", help="a deployed simulated layout")
     parser.add_argument(
         "--fault",
@@ -32,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="the layout's Vault password file (default: the one make secrets wrote)",
     )
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run_subcommand("chaos", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     try:
         cluster = ChaosCluster.open(args.layout, args.vault_password_file)
         run = run_faults(cluster, faults.by_name(args.faults), args.rate)

@@ -7,17 +7,15 @@ import subprocess
 import sys
 import time
 
+from lendstream import cli
 from lendstream.stack import runtime
 from lendstream.stack.components import COMPONENTS
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.supervisor import Supervisor, rss_bytes
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lendstream stack",
-        description="The single-machine stack: MariaDB, ZooKeeper, Kafka, HBase, Storm.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream stack`'s arguments (lendstream.cli.stack)."""
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start components (default: all) and wait until healthy")
     # No `choices`: argparse rejects an empty list against them; ensure_up names unknown ones.
@@ -28,7 +26,6 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("component", choices=list(COMPONENTS))
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--lines", type=int, default=100)
-    return parser
 
 
 def _up(components: list[str]) -> int:
@@ -73,7 +70,10 @@ def _logs(component: str, follow: bool, lines: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = _parser().parse_args(argv)
+    return cli.run_subcommand("stack", argv)
+
+
+def run_command(arguments: argparse.Namespace) -> int:
     if arguments.command == "up":
         return _up(arguments.components)
     if arguments.command == "down":

@@ -1,5 +1,7 @@
 """``python -m lendstream.storm``: see lendstream.storm.cli."""
 
+import sys
+
 from lendstream.storm.cli import main
 
-main()
+sys.exit(main())

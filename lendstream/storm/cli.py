@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from lendstream import cli
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack.topology import deploy_local, local_nimbus, local_settings
 from lendstream.storm.deployment import deploy_cluster, kill, leading_nimbus, running_topologies
@@ -29,8 +30,8 @@ def apply_overrides(settings: TopologyConf, overrides: list[str]) -> TopologyCon
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lendstream topology", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream topology`'s arguments (lendstream.cli.topology)."""
     parser.add_argument("action", choices=["build", "deploy", "kill", "status"])
     parser.add_argument("--name", default=TOPOLOGY_NAME, help="topology name on nimbus")
     parser.add_argument(
@@ -69,7 +70,13 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         help="drain before killing a running topology (default: its message timeout + 10 s)",
     )
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run_subcommand("topology", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     target = None
     if args.inventory is not None:
         target = cluster_target(args.inventory, args.token_file)
@@ -80,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         target = ClusterTarget(seeds, [], apply_overrides(settings, args.set))
     if args.action == "build":
         print(build_jar())
-        return
+        return 0
     nimbus = leading_nimbus(target) if target else local_nimbus()
     if args.action == "deploy":
         try:
@@ -111,3 +118,4 @@ def main(argv: list[str] | None = None) -> None:
         print("killed" if kill(nimbus, args.name) else f"{args.name} was not running")
     else:
         print(json.dumps(running_topologies(nimbus), indent=2))
+    return 0

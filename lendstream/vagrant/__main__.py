@@ -13,23 +13,26 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lendstream import cli
 from lendstream.cluster import load_cluster
 from lendstream.vagrant import accel, box, host, smoke
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lendstream.vagrant",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream vagrant`'s arguments (lendstream.cli.vagrant)."""
     parser.add_argument(
         "command", choices=("box", "accel", "prepare", "release", "leftovers", "smoke")
     )
     parser.add_argument("--layout", default="ci")
     parser.add_argument("--refresh", action="store_true", help="accel: probe again")
     parser.add_argument("--keep", action="store_true", help="smoke: leave the machines up")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run_subcommand("vagrant", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     if args.command == "box":
         box.install_box()
         return 0

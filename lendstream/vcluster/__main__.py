@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lendstream import cli
 from lendstream.cluster import ClusterDescriptionError, load_cluster
 from lendstream.vcluster import lifecycle
 from lendstream.vcluster.hostdeps import HostNotReadyError, install_host_packages
@@ -13,18 +14,21 @@ from lendstream.vcluster.paths import inventory_path
 DEFAULT_LAYOUT = "ci"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lendstream.vcluster",
-        description="Simulated cluster: one systemd-nspawn node per host of a cluster.yml layout.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream vcluster`'s arguments (lendstream.cli.vcluster)."""
     parser.add_argument(
         "command",
         choices=["up", "down", "status", "inventory-path", "install-host-deps"],
         help="up/down are idempotent; down leaves nothing behind",
     )
     parser.add_argument("--layout", default=DEFAULT_LAYOUT, help="layout in cluster.yml")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run_subcommand("vcluster", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "install-host-deps":
             install_host_packages()

@@ -29,6 +29,7 @@ from typing import Any
 
 import pymysql
 
+from lendstream import cli
 from lendstream.services import environment as env_vars
 from lendstream.services.applicant_api.schema import (
     MEMBER_ID_MAX_LENGTH,
@@ -213,11 +214,9 @@ def _batches(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[M
         yield batch
 
 
-def _arguments(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m lendstream.services.applicant_api.loader",
-        description="Create the applicants schema and read-only user; load applicants.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream loader`'s arguments (lendstream.cli.loader); defaults from the environment."""
+    env = env_vars.environment()
     parser.add_argument("--host", default=env_vars.text(env, "LENDSTREAM_MYSQL_HOST", "127.0.0.1"))
     parser.add_argument(
         "--port", type=int, default=env_vars.integer(env, "LENDSTREAM_MYSQL_PORT", 3306, 1, 65535)
@@ -263,20 +262,22 @@ def _arguments(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Names
         default=300.0,
         help="with --rate: give up when a batch has failed for this long",
     )
-    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    return cli.run_subcommand("loader", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     try:
-        return _load(argv)
+        return _load(args)
     except (pymysql.MySQLError, env_vars.SettingsError, OSError) as error:
         print(f"loader: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
 
 
-def _load(argv: list[str] | None) -> int:
+def _load(args: argparse.Namespace) -> int:
     env = env_vars.environment()
-    args = _arguments(argv, env)
     admin_password = env_vars.secret(env, "LENDSTREAM_MYSQL_ADMIN_PASSWORD", required=False) or ""
     admin = AdminConnection(args.host, args.port, args.admin_user, admin_password)
     connection = connect_admin(admin)

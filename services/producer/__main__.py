@@ -19,6 +19,7 @@ from types import FrameType
 
 from kafka.errors import KafkaError
 
+from lendstream import cli
 from lendstream.services.environment import SettingsError
 from lendstream.services.producer import metrics
 from lendstream.services.producer.api_client import ApiUnavailableError
@@ -28,13 +29,17 @@ from lendstream.services.producer.reconcile import ReconcileError
 from lendstream.services.producer.settings import ProducerSettings
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lendstream.services.producer", description=__doc__.splitlines()[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream producer`'s arguments (lendstream.cli.producer)."""
     parser.add_argument("--until-empty", action="store_true", help="stop at the first empty page")
     parser.add_argument("--max-records", type=int, default=None, metavar="N")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run_subcommand("producer", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
 

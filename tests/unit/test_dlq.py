@@ -17,6 +17,7 @@ from lendstream.dlq import (
     parse_letters,
     redrive_key,
     redrive_payload,
+    run_command,
     selection_of,
 )
 from lendstream.kafka_topics import KafkaRecord
@@ -148,4 +149,5 @@ def test_a_line_names_time_stage_source_member_and_reason() -> None:
 
 
 def test_lendstream_dlq_is_a_command() -> None:
-    assert cli.COMMANDS["dlq"][0] == "lendstream.dlq"
+    args = cli.parse(["dlq", "list", "--stage", "clean"])
+    assert (args.command, args.stage, args.run) == ("list", ["clean"], run_command)
