@@ -168,11 +168,16 @@ def parse_arguments(argv: Sequence[str] | None) -> tuple[Settings, argparse.Name
         ("--group", "the topology's consumer group"),
         ("--hbase-hosts", "HBase Thrift servers, host,host (the first that answers is read)"),
         ("--table", "the HBase table"),
-        ("--risk-url", "risk services, http://host:port,… (failed over in turn)"),
+        ("--risk-url", "risk services, http(s)://host:port,… (failed over in turn)"),
         ("--risk-token-file", "file holding the risk service's bearer token"),
     ):
         required.add_argument(flag, required=True, help=text)
     required.add_argument("--hbase-port", type=int, required=True, help="HBase Thrift port")
+    parser.add_argument(
+        "--risk-ca-file",
+        default=None,
+        help="CA certificate https:// risk services must chain to (default: the system's)",
+    )
     parser.add_argument("--drain-timeout-s", type=float, default=600.0)
     parser.add_argument(
         "--settle-s", type=float, default=5.0, help="how long drained offsets must stay put"
@@ -195,7 +200,10 @@ def parse_arguments(argv: Sequence[str] | None) -> tuple[Settings, argparse.Name
             parser.error(f"{flag}: {error}")
     try:
         risk = RiskServiceSettings.from_token_file(
-            risk_urls[0], args.risk_token_file, failover_urls=risk_urls[1:]
+            risk_urls[0],
+            args.risk_token_file,
+            failover_urls=risk_urls[1:],
+            ca_file=args.risk_ca_file,
         )
     except OSError as error:
         parser.error(f"cannot read --risk-token-file: {error}")

@@ -1,7 +1,9 @@
 """The applicant API: a Flask app serving raw applicants, cursor-paginated by row id.
 
 Routes: ``GET /v1/applicants?after=<id>&limit=<n>``, ``GET /v1/applicants/<id>``, ``GET /healthz``,
-``GET /metrics`` (requests by route and status, latency by route: :mod:`.metrics`).
+``GET /metrics`` (requests by route and status, latency by route: :mod:`.metrics`). With tokens
+configured (``LENDSTREAM_API_TOKEN_FILE``, as on the cluster), every ``/v1/`` request must send
+``Authorization: Bearer <token>`` or gets 401; ``/healthz`` and ``/metrics`` show no applicant.
 Bad parameters get 400 with a message, an unknown id 404, a database failure 503; every answer,
 errors included, is JSON.
 """
@@ -13,10 +15,10 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from lendstream.services import prometheus_metrics
+from lendstream.services import bearer_auth, prometheus_metrics
 from lendstream.services.applicant_api import metrics
 from lendstream.services.applicant_api.repository import ApplicantRepository, DatabaseUnavailable
-from lendstream.services.applicant_api.settings import MySQLSettings
+from lendstream.services.applicant_api.settings import MySQLSettings, api_tokens
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -29,13 +31,29 @@ class BadParameterError(ValueError):
 
 
 def create_app(
-    settings: MySQLSettings | None = None, repository: ApplicantRepository | None = None
+    settings: MySQLSettings | None = None,
+    repository: ApplicantRepository | None = None,
+    tokens: tuple[str, ...] | None = None,
 ) -> Flask:
-    """Build the app; settings come from the environment unless given."""
+    """Build the app; settings and accepted tokens come from the environment unless given
+    (no tokens: no authentication, as on the single-machine stack)."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     applicants = repository or ApplicantRepository(settings or MySQLSettings.from_env())
+    accepted = tuple(
+        token.encode("utf-8") for token in (api_tokens() if tokens is None else tokens)
+    )
     prometheus_metrics.record_requests(app, metrics.REQUESTS, metrics.LATENCY)
+
+    @app.before_request
+    def require_token() -> Any:
+        if not accepted or not request.path.startswith("/v1/"):
+            return None
+        if bearer_auth.authorised(request.headers.get("Authorization", ""), accepted):
+            return None
+        response = _error(401, "send Authorization: Bearer <token>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-applicants"'
+        return response
 
     @app.get("/v1/applicants")
     def list_applicants() -> Any:

@@ -21,6 +21,9 @@ _metrics = GunicornMetricsDirectory(prefix="lendstream-api-metrics-")
 bind = _server.bind
 workers = _server.workers
 threads = _server.threads
+# HTTPS when the settings name a certificate and key (the cluster's roles do; the local stack not).
+certfile = _server.certfile
+keyfile = _server.keyfile
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 10

@@ -6,6 +6,11 @@
 - ``LENDSTREAM_MYSQL_PASSWORD_FILE`` (preferred) or ``LENDSTREAM_MYSQL_PASSWORD``: its password.
 - ``LENDSTREAM_API_BIND`` (``127.0.0.1:8080``), ``LENDSTREAM_API_WORKERS`` (``2``),
   ``LENDSTREAM_API_THREADS`` (``4``): how gunicorn serves it.
+- ``LENDSTREAM_API_TLS_CERT_FILE``, ``LENDSTREAM_API_TLS_KEY_FILE``: serve HTTPS with this
+  certificate and key (both or neither; unset: plain HTTP, as on the single-machine stack).
+- ``LENDSTREAM_API_TOKEN_FILE`` (preferred) or ``LENDSTREAM_API_TOKEN``: bearer token(s) every
+  ``/v1/`` request must present (one a line, the current first); unset: no token asked (the
+  single-machine stack, on loopback). ``/healthz`` stays open and shows no applicant.
 - ``PROMETHEUS_MULTIPROC_DIR``: where the workers' metrics live (default: a fresh private
   directory made by the gunicorn configuration, removed at shutdown).
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lendstream.services import bearer_auth
 from lendstream.services import environment as env_vars
 from lendstream.services.gunicorn_runner import ServerSettings
 
@@ -46,6 +52,18 @@ class MySQLSettings:
             user=env_vars.text(env, "LENDSTREAM_MYSQL_USER", DEFAULT_READER_USER),
             password=password,
         )
+
+
+def api_tokens(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The bearer tokens the API accepts (LENDSTREAM_API_TOKEN(_FILE)); empty: none asked."""
+    env = env_vars.environment() if env is None else env
+    secret = env_vars.secret(env, "LENDSTREAM_API_TOKEN", required=False)
+    if secret is None:
+        return ()
+    tokens = bearer_auth.tokens_from_secret(secret)
+    if not tokens:
+        raise env_vars.SettingsError("LENDSTREAM_API_TOKEN(_FILE) holds no token")
+    return tokens
 
 
 SERVER_DEFAULTS = ServerSettings(bind="127.0.0.1:8080", workers=2, threads=4)

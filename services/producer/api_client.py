@@ -19,17 +19,28 @@ class Page:
 
 
 class ApplicantApiClient:
-    """``GET /v1/applicants?after=&limit=`` over one keep-alive session."""
+    """``GET /v1/applicants?after=&limit=`` over one keep-alive session, with the bearer
+    ``token`` when given; an ``https://`` API is verified against ``ca_file`` (host name included)
+    when given, else against the system's trust store."""
 
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, timeout_s: float, token: str | None = None, ca_file: str | None = None
+    ) -> None:
         self._url = f"{base_url.rstrip('/')}/v1/applicants"
         self._timeout_s = timeout_s
         self._session = requests.Session()
+        if token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
+        # Passed on every request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.
+        self._verify: str | bool = ca_file or True
 
     def page(self, after: int, limit: int) -> Page:
         try:
             response = self._session.get(
-                self._url, params={"after": after, "limit": limit}, timeout=self._timeout_s
+                self._url,
+                params={"after": after, "limit": limit},
+                timeout=self._timeout_s,
+                verify=self._verify,
             )
         except requests.RequestException as error:
             raise ApiUnavailableError(f"{self._url}: {type(error).__name__}: {error}") from None

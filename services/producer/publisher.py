@@ -94,7 +94,9 @@ class ApplicantProducer:
             delivery_timeout_ms=int(settings.send_timeout_s * 1000),
             allow_auto_create_topics=False,
         )
-        api = ApplicantApiClient(settings.api_url, settings.api_timeout_s)
+        api = ApplicantApiClient(
+            settings.api_url, settings.api_timeout_s, settings.api_token, settings.api_ca_file
+        )
         state = _State(
             partitions=found.partitions,
             after=saved.after,

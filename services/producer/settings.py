@@ -1,6 +1,10 @@
 """The producer's settings, all from the environment (one home for every variable).
 
 - ``LENDSTREAM_API_URL`` (``http://127.0.0.1:8080``): the applicant API.
+- ``LENDSTREAM_API_TOKEN_FILE`` (preferred) or ``LENDSTREAM_API_TOKEN``: the bearer token sent to
+  it (unset: none, as on the single-machine stack).
+- ``LENDSTREAM_API_CA_FILE``: the CA certificate an ``https://`` API's certificate must chain to
+  (the deployment's; host name checked). Unset: the system's trust store.
 - ``LENDSTREAM_KAFKA_BOOTSTRAP`` (``127.0.0.1:9092``): Kafka bootstrap servers, comma-separated.
 - ``LENDSTREAM_APPLICANT_TOPIC`` (``lendstream.applicants``): the topic to publish to.
 - ``LENDSTREAM_PRODUCER_CURSOR_FILE`` (``.cache/producer/cursor.json``): the persisted cursor.
@@ -38,6 +42,8 @@ class ProducerSettings:
     send_timeout_s: float = 120.0
     metrics_address: str = "127.0.0.1"
     metrics_port: int | None = None  # None: no /metrics endpoint
+    api_token: str | None = None  # None: no Authorization header
+    api_ca_file: str | None = None  # None: the system's trust store
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerSettings:
@@ -60,6 +66,8 @@ class ProducerSettings:
             ),
             metrics_address=env_vars.text(env, "LENDSTREAM_PRODUCER_METRICS_ADDRESS", "127.0.0.1"),
             metrics_port=_optional_port(env, "LENDSTREAM_PRODUCER_METRICS_PORT"),
+            api_token=env_vars.secret(env, "LENDSTREAM_API_TOKEN", required=False),
+            api_ca_file=env_vars.text(env, "LENDSTREAM_API_CA_FILE", "") or None,
         )
 
 

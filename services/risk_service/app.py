@@ -15,7 +15,6 @@ under gunicorn.
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import time
@@ -25,6 +24,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from lendstream.model import artifact
+from lendstream.services import bearer_auth
 from lendstream.services.risk_service import metrics
 from lendstream.services.risk_service.decisions import Thresholds
 from lendstream.services.risk_service.settings import RiskSettings
@@ -142,14 +142,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
 
 
 def _authorised(accepted: tuple[bytes, ...]) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return False
-    presented = token.strip().encode("utf-8")
-    # Every accepted token is compared, so the time taken does not tell which one matched.
-    matches = [hmac.compare_digest(presented, expected) for expected in accepted]
-    return any(matches)
+    return bearer_auth.authorised(request.headers.get("Authorization", ""), accepted)
 
 
 def _json_body() -> Any:

@@ -9,6 +9,8 @@
   (review from the first, decline from the second); default: the artifact's suggested thresholds.
 - ``LENDSTREAM_RISK_BIND`` (``127.0.0.1:8090``), ``LENDSTREAM_RISK_WORKERS`` (``2``),
   ``LENDSTREAM_RISK_THREADS`` (``2``): how gunicorn serves it.
+- ``LENDSTREAM_RISK_TLS_CERT_FILE``, ``LENDSTREAM_RISK_TLS_KEY_FILE``: serve HTTPS with this
+  certificate and key (both or neither; unset: plain HTTP).
 - ``PROMETHEUS_MULTIPROC_DIR``: where the workers' metrics live (default: a fresh private
   directory made by the gunicorn configuration, removed at shutdown).
 """
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lendstream.services import bearer_auth
 from lendstream.services import environment as env_vars
 from lendstream.services.gunicorn_runner import ServerSettings
 
@@ -49,7 +52,7 @@ class RiskSettings:
         env = env_vars.environment() if env is None else env
         secret = env_vars.secret(env, "LENDSTREAM_RISK_TOKEN")
         assert secret is not None  # required=True raises instead
-        tokens = tuple(line.strip() for line in secret.splitlines() if line.strip())
+        tokens = bearer_auth.tokens_from_secret(secret)
         if not tokens:
             raise env_vars.SettingsError("LENDSTREAM_RISK_TOKEN(_FILE) holds no token")
         model_dir = env_vars.text(env, "LENDSTREAM_MODEL_DIR", "")

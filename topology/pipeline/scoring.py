@@ -81,6 +81,9 @@ class RiskServiceSettings:
     token_file: str | None = None  # where the token came from, to hand on to other processes
     failover_urls: tuple[str, ...] = ()  # tried in turn after base_url on a transport error
     connect_timeout_s: float = 3.0  # a dead node fails over quickly; timeout_s bounds the answer
+    # The CA an https:// risk service's certificate must chain to (host names checked);
+    # None: the system's trust store.
+    ca_file: str | None = None
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -105,6 +108,8 @@ class RiskServiceClient:
         self._token = settings.token
         self._session.headers["Authorization"] = f"Bearer {settings.token}"
         self._token_file_mtime_ns = self._token_file_mtime_ns_now()
+        # Passed on every request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.
+        self._verify: str | bool = settings.ca_file or True
 
     def _token_file_mtime_ns_now(self) -> int | None:
         if not self.settings.token_file:
@@ -174,7 +179,9 @@ class RiskServiceClient:
             url = self.rotation.current
             self._follow_token_file()
             try:
-                response = self._session.post(url, data=body, headers=JSON_HEADERS, timeout=timeout)
+                response = self._session.post(
+                    url, data=body, headers=JSON_HEADERS, timeout=timeout, verify=self._verify
+                )
             except requests.RequestException as error:
                 last_problem = f"{type(error).__name__} from {url}: {error}"
                 self.rotation.fail_over()

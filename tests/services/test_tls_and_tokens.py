@@ -1,0 +1,241 @@
+"""HTTPS and bearer tokens as the cluster runs them: the applicant API and the risk service under
+real gunicorn with a host certificate from a test CA (lendstream.pki), reached by the real
+clients (the producer's API client, the score bolt's RiskServiceClient) verifying that CA and the
+host name — and refused with a wrong CA, a wrong host name, plain HTTP or no token."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from local_processes import clean_environment, free_port, tail
+from service_databases import ApplicantDatabase
+from service_processes import running
+
+from lendstream import pki
+from lendstream.model.data import lending_club_raw_records
+from lendstream.pipeline.rules import InvalidApplicant, clean
+from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
+from lendstream.services.producer.api_client import ApiUnavailableError, ApplicantApiClient
+
+START_TIMEOUT_S = 60.0
+# The certificate names only this host name: https://127.0.0.1 is the wrong name for it.
+HOST = "localhost"
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_file: Path
+    other_ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True)
+class Served:
+    port: int
+    token: str
+    log: Path
+
+    def url(self, host: str = HOST, scheme: str = "https") -> str:
+        return f"{scheme}://{host}:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    directory = tmp_path_factory.mktemp("pki")
+    ca = pki.new_ca("lendstream services test CA")
+    host = pki.issue_host_certificate(ca, pki.HostNames(HOST, (HOST,)))
+    files = Pki(
+        ca_file=directory / "ca.crt",
+        other_ca_file=directory / "other-ca.crt",
+        cert_file=directory / "host.crt",
+        key_file=directory / "host.key",
+    )
+    files.ca_file.write_text(ca.cert_pem)
+    files.other_ca_file.write_text(pki.new_ca("some other deployment").cert_pem)
+    files.cert_file.write_text(host.cert_pem)
+    files.key_file.write_text(host.key_pem)
+    files.key_file.chmod(0o600)
+    return files
+
+
+def _token_file(directory: Path) -> tuple[str, Path]:
+    token = secrets.token_urlsafe(24)
+    path = directory / "token"
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token, path
+
+
+def _wait_for_https(served: Served, ca_file: Path, process: Any) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited {process.returncode}: {tail(served.log)}")
+        try:
+            requests.get(f"{served.url()}/healthz", timeout=2, verify=str(ca_file))
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.2)
+    raise AssertionError(f"no HTTPS answer in {START_TIMEOUT_S:.0f} s: {tail(served.log)}")
+
+
+@pytest.fixture(scope="module")
+def tls_api(
+    applicant_database: ApplicantDatabase, test_pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    work = tmp_path_factory.mktemp("tls-api")
+    token, token_file = _token_file(work)
+    port = free_port()
+    env = {
+        **applicant_database.api_environment(port),
+        "LENDSTREAM_API_TOKEN_FILE": str(token_file),
+        "LENDSTREAM_API_TLS_CERT_FILE": str(test_pki.cert_file),
+        "LENDSTREAM_API_TLS_KEY_FILE": str(test_pki.key_file),
+    }
+    served = Served(port=port, token=token, log=work / "gunicorn.log")
+    with running("lendstream.services.applicant_api", env, served.log, None) as process:
+        _wait_for_https(served, test_pki.ca_file, process)
+        yield served
+
+
+@pytest.fixture(scope="module")
+def tls_risk(
+    model_dir: Path, test_pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    work = tmp_path_factory.mktemp("tls-risk")
+    token, token_file = _token_file(work)
+    port = free_port()
+    env = clean_environment(
+        {
+            "LENDSTREAM_MODEL_DIR": str(model_dir),
+            "LENDSTREAM_RISK_TOKEN_FILE": str(token_file),
+            "LENDSTREAM_RISK_BIND": f"127.0.0.1:{port}",
+            "LENDSTREAM_RISK_WORKERS": "1",
+            "LENDSTREAM_RISK_TLS_CERT_FILE": str(test_pki.cert_file),
+            "LENDSTREAM_RISK_TLS_KEY_FILE": str(test_pki.key_file),
+        }
+    )
+    served = Served(port=port, token=token, log=work / "gunicorn.log")
+    with running("lendstream.services.risk_service", env, served.log, None) as process:
+        _wait_for_https(served, test_pki.ca_file, process)
+        yield served
+
+
+@pytest.fixture(scope="module")
+def clean_applicants() -> list[dict[str, Any]]:
+    applicants = []
+    for raw in lending_club_raw_records()[:50]:
+        try:
+            applicants.append(clean(raw).as_dict())
+        except InvalidApplicant:
+            continue
+    return applicants
+
+
+def test_the_producer_client_reads_applicants_over_https_with_the_token(
+    tls_api: Served, test_pki: Pki
+) -> None:
+    client = ApplicantApiClient(tls_api.url(), 10.0, tls_api.token, str(test_pki.ca_file))
+    try:
+        page = client.page(after=0, limit=5)
+    finally:
+        client.close()
+    assert len(page.entries) == 5
+    assert page.next_after == page.entries[-1]["id"]
+
+
+def test_the_api_refuses_every_applicant_route_without_the_token(
+    tls_api: Served, test_pki: Pki
+) -> None:
+    verify = str(test_pki.ca_file)
+    for path in ("/v1/applicants", "/v1/applicants?after=0&limit=5", "/v1/applicants/1"):
+        for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": "x"}):
+            answer = requests.get(tls_api.url() + path, headers=headers, timeout=10, verify=verify)
+            assert answer.status_code == 401, (path, headers)
+            assert "applicants" not in answer.json()
+            assert "member_id" not in answer.text
+    health = requests.get(f"{tls_api.url()}/healthz", timeout=10, verify=verify)
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+    with pytest.raises(ApiUnavailableError, match="HTTP 401"):
+        ApplicantApiClient(tls_api.url(), 10.0, "not-the-token", verify).page(after=0, limit=5)
+
+
+def test_the_api_client_refuses_a_wrong_ca_a_wrong_host_name_and_plain_http(
+    tls_api: Served, test_pki: Pki
+) -> None:
+    wrong_ca = ApplicantApiClient(tls_api.url(), 10.0, tls_api.token, str(test_pki.other_ca_file))
+    with pytest.raises(ApiUnavailableError, match=r"SSLError.*certificate verify failed"):
+        wrong_ca.page(after=0, limit=5)
+    wrong_name = ApplicantApiClient(
+        tls_api.url(host="127.0.0.1"), 10.0, tls_api.token, str(test_pki.ca_file)
+    )
+    with pytest.raises(ApiUnavailableError, match=r"SSLError.*(mismatch|match)"):
+        wrong_name.page(after=0, limit=5)
+    plain = ApplicantApiClient(tls_api.url(scheme="http"), 10.0, tls_api.token, None)
+    with pytest.raises(ApiUnavailableError):
+        plain.page(after=0, limit=5)
+
+
+def test_the_clients_own_ca_wins_over_requests_ca_bundle(
+    tls_api: Served, test_pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests lets REQUESTS_CA_BUNDLE override a session's verify; the clients pass their CA on
+    # every request, so a stray bundle neither breaks nor widens their trust.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(test_pki.other_ca_file))
+    client = ApplicantApiClient(tls_api.url(), 10.0, tls_api.token, str(test_pki.ca_file))
+    assert len(client.page(after=0, limit=2).entries) == 2
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(test_pki.ca_file))
+    other = ApplicantApiClient(tls_api.url(), 10.0, tls_api.token, str(test_pki.other_ca_file))
+    with pytest.raises(ApiUnavailableError, match="certificate verify failed"):
+        other.page(after=0, limit=2)
+
+
+def _risk_client(url: str, token: str, ca_file: Path | None) -> RiskServiceClient:
+    settings = RiskServiceSettings(
+        base_url=url,
+        token=token,
+        timeout_s=10.0,
+        max_attempts=1,
+        ca_file=str(ca_file) if ca_file else None,
+    )
+    return RiskServiceClient(settings)
+
+
+def test_the_score_client_scores_over_https_verifying_the_deployment_ca(
+    tls_risk: Served, test_pki: Pki, clean_applicants: list[dict[str, Any]]
+) -> None:
+    client = _risk_client(tls_risk.url(), tls_risk.token, test_pki.ca_file)
+    scores = client.score_dicts(clean_applicants)
+    assert [score.member_id for score in scores] == [a["member_id"] for a in clean_applicants]
+    assert {score.decision for score in scores} <= {"approve", "review", "decline"}
+
+
+def test_the_score_client_refuses_a_wrong_ca_a_wrong_host_name_and_plain_http(
+    tls_risk: Served, test_pki: Pki, clean_applicants: list[dict[str, Any]]
+) -> None:
+    batch = clean_applicants[:3]
+    wrong_ca = _risk_client(tls_risk.url(), tls_risk.token, test_pki.other_ca_file)
+    with pytest.raises(ScoringError, match=r"SSLError.*certificate verify failed"):
+        wrong_ca.score_dicts(batch)
+    wrong_name = _risk_client(tls_risk.url(host="127.0.0.1"), tls_risk.token, test_pki.ca_file)
+    with pytest.raises(ScoringError, match=r"SSLError.*(mismatch|match)"):
+        wrong_name.score_dicts(batch)
+    plain = _risk_client(tls_risk.url(scheme="http"), tls_risk.token, None)
+    with pytest.raises(ScoringError, match="ConnectionError"):
+        plain.score_dicts(batch)
+    no_token = requests.post(
+        f"{tls_risk.url()}/v1/score",
+        json={"applicants": batch},
+        timeout=10,
+        verify=str(test_pki.ca_file),
+    )
+    assert no_token.status_code == 401
