@@ -35,6 +35,8 @@ class TopologyConf:
     spout_commit_interval_ms: int = 200
     risk_service_urls: str = "http://127.0.0.1:8090"  # comma-separated
     risk_service_token_file: str = ""
+    # CA certificate an https:// risk service must chain to (the deployment's); empty: the system's.
+    risk_service_ca_file: str = ""
     risk_service_timeout_s: float = 10.0
     # Record-caused failures of one batch (risk service refusing it without naming the applicant)
     # before its next delivery is split down to the refused applicants (lendstream.pipeline.poison).
@@ -75,6 +77,7 @@ class TopologyConf:
             self.risk_service_token_file,
             timeout_s=self.risk_service_timeout_s,
             failover_urls=tuple(others),
+            ca_file=self.risk_service_ca_file or None,
         )
 
     def hbase_settings(self, task_index: int = 0) -> HBaseSettings:
