@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bundle_processes import JavaProcess
 
-from lendstream.stack import artifacts
+from lendstream.stack.artifacts import bundle_path
 
 
 @pytest.fixture
@@ -29,4 +29,4 @@ def start_java(tmp_path: Path) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def bundle() -> object:
     """``bundle(name)``: the component's bundle directory, built into the cache if missing."""
-    return artifacts.bundle_path
+    return bundle_path

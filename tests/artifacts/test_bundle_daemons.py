@@ -18,7 +18,9 @@ import pytest
 from bundle_processes import run_java, wait_until
 from local_processes import free_port
 
-from lendstream.stack import artifacts
+from lendstream.stack.artifacts import bundles, catalogue, files, jars, maven
+from lendstream.stack.artifacts.errors import BundleError
+from lendstream.stack.layout import CHECKOUT_ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -27,7 +29,7 @@ def _command(
     bundle: Path, name: str, tmp_path: Path, args: tuple[str, ...] | None = None
 ) -> list[str]:
     (tmp_path / "logs").mkdir(exist_ok=True)
-    return artifacts.daemon_command(
+    return catalogue.daemon_command(
         bundle,
         name,
         conf_dir=tmp_path / "conf",
@@ -37,19 +39,22 @@ def _command(
     )
 
 
-@pytest.mark.parametrize("component", list(artifacts.COMPONENTS))
+@pytest.mark.parametrize("component", list(catalogue.BUNDLES))
 def test_bundle_verifies_and_names_no_build_path(component: str, bundle) -> None:
     path = bundle(component)
-    artifacts.verify(path)
-    text = (path / artifacts.BUNDLE_JSON_NAME).read_text()
+    files.verify(path)
+    text = (path / catalogue.BUNDLE_JSON_NAME).read_text()
     document = json.loads(text)
     assert document["component"] == component
-    assert document["version"] == artifacts.bundle_version(component)
-    assert str(artifacts.cache_root()) not in text
-    assert str(artifacts.REPOSITORY_ROOT) not in text
-    for spec in document["daemons"].values():
-        classes = {spec["main_class"].replace(".", "/") + ".class"}
-        assert _classes_found(path, classes) == classes
+    assert document["version"] == maven.bundle_version(component)
+    assert str(bundles.cache_root()) not in text
+    assert str(CHECKOUT_ROOT) not in text
+    described = catalogue.BUNDLES[component]
+    classes = {
+        daemon.main_class.replace(".", "/") + ".class"
+        for daemon in (*described.daemons.values(), *described.tools.values())
+    }
+    assert _classes_found(path, classes) == classes
 
 
 def _classes_found(bundle: Path, classes: set[str]) -> set[str]:
@@ -63,15 +68,13 @@ def _classes_found(bundle: Path, classes: set[str]) -> set[str]:
 def test_tampered_real_bundle_fails_verify(bundle, tmp_path: Path) -> None:
     copy = tmp_path / "zookeeper-copy"
     shutil.copytree(bundle("zookeeper"), copy)
-    artifacts.verify(copy)
+    files.verify(copy)
     victim = next((copy / "lib").glob("zookeeper-3*.jar"))
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    with pytest.raises(
-        artifacts.BundleError, match=re.escape(f"checksum mismatch lib/{victim.name}")
-    ):
-        artifacts.verify(copy)
+    with pytest.raises(BundleError, match=re.escape(f"checksum mismatch lib/{victim.name}")):
+        files.verify(copy)
 
 
 def _four_letter_word(port: int, word: bytes) -> bytes:
@@ -108,8 +111,8 @@ def test_zookeeper_answers_ruok(bundle, tmp_path: Path, start_java) -> None:
     path = bundle("zookeeper")
     port = _start_zookeeper(path, tmp_path, start_java)
     version = _four_letter_word(port, b"srvr").decode()
-    assert f"Zookeeper version: {artifacts.bundle_version('zookeeper')}" in version
-    artifacts.verify(path)
+    assert f"Zookeeper version: {maven.bundle_version('zookeeper')}" in version
+    files.verify(path)
 
 
 def test_kafka_formats_kraft_starts_and_creates_a_topic(bundle, tmp_path: Path, start_java) -> None:
@@ -128,10 +131,11 @@ def test_kafka_formats_kraft_starts_and_creates_a_topic(bundle, tmp_path: Path, 
         "transaction.state.log.replication.factor=1\ntransaction.state.log.min.isr=1\n"
         "group.initial.rebalance.delay.ms=0\n"
     )
-    (conf / "log4j2.yaml").write_text(
-        "Configuration:\n  Appenders:\n    Console:\n      name: STDOUT\n"
-        "      PatternLayout:\n        pattern: '[%d] %p %m (%c)%n'\n"
-        "  Loggers:\n    Root:\n      level: INFO\n      AppenderRef:\n        - ref: STDOUT\n"
+    # The log configuration the catalogue names (the kafka role renders the same file name).
+    (conf / "log4j2.xml").write_text(
+        '<Configuration><Appenders><Console name="out">'
+        '<PatternLayout pattern="catalogued-log4j2 %p %m (%c)%n"/></Console></Appenders>'
+        '<Loggers><Root level="info"><AppenderRef ref="out"/></Root></Loggers></Configuration>\n'
     )
     uuid = run_java(_command(path, "storage-random-uuid", tmp_path)).stdout.strip()
     assert len(uuid) == 22, uuid
@@ -183,7 +187,8 @@ def test_kafka_formats_kraft_starts_and_creates_a_topic(bundle, tmp_path: Path, 
         )
     )
     assert "PartitionCount: 3" in described.stdout, described.stdout + described.stderr
-    artifacts.verify(path)  # the broker wrote nothing into the bundle
+    assert "catalogued-log4j2 INFO" in process.log_path.read_text(errors="replace")
+    files.verify(path)  # the broker wrote nothing into the bundle
 
 
 def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java) -> None:
@@ -192,7 +197,7 @@ def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java)
     zk_port = _start_zookeeper(zookeeper, tmp_path / "zk", start_java)
     path = bundle("storm")
     version = run_java(_command(path, "version", tmp_path))
-    assert f"Storm {artifacts.bundle_version('storm')}" in version.stdout, version.stdout
+    assert f"Storm {maven.bundle_version('storm')}" in version.stdout, version.stdout
 
     thrift_port = free_port()
     conf = tmp_path / "conf"
@@ -217,32 +222,32 @@ def test_storm_nimbus_answers_its_thrift_api(bundle, tmp_path: Path, start_java)
         return listed.returncode == 0 and "No topologies running" in listed.stdout
 
     wait_until(nimbus_lists_topologies, 180, "Storm nimbus Thrift list", process)
-    artifacts.verify(path)  # nimbus wrote nothing into the bundle
+    files.verify(path)  # nimbus wrote nothing into the bundle
 
 
 def test_storm_worker_classpath_has_storm_client_and_one_backend(bundle) -> None:
     path = bundle("storm")
     worker_jars = {jar.name for jar in (path / "lib-worker").glob("*.jar")}
-    version = artifacts.bundle_version("storm")
+    version = maven.bundle_version("storm")
     assert f"storm-client-{version}.jar" in worker_jars
     assert f"storm-server-{version}.jar" not in worker_jars
     kafka_jars = {jar.name for jar in (path / "extlib-kafka").glob("*.jar")}
     assert f"storm-kafka-client-{version}.jar" in kafka_jars
     assert not kafka_jars & worker_jars
-    assert artifacts.logging_conflicts(path, artifacts.STORM) == []
+    assert jars.logging_conflicts(path, catalogue.STORM) == []
 
 
 def test_hbase_prints_its_version(bundle, tmp_path: Path) -> None:
     path = bundle("hbase")
     result = run_java(_command(path, "version", tmp_path))
     assert result.returncode == 0, result.stderr
-    assert f"HBase {artifacts.bundle_version('hbase')}" in result.stdout + result.stderr
+    assert f"HBase {maven.bundle_version('hbase')}" in result.stdout + result.stderr
 
 
 def test_hadoop_prints_its_version_and_formats_a_namenode(bundle, tmp_path: Path) -> None:
     path = bundle("hadoop")
     version = run_java(_command(path, "version", tmp_path))
-    assert f"Hadoop {artifacts.bundle_version('hadoop')}" in version.stdout, version.stdout
+    assert f"Hadoop {maven.bundle_version('hadoop')}" in version.stdout, version.stdout
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "hdfs-site.xml").write_text(
@@ -322,7 +327,7 @@ def test_hbase_standalone_master_and_thrift_serve_happybase(
             return False
 
     wait_until(table_written_and_read, 240, "HBase table via Thrift", master)
-    artifacts.verify(path)  # master and Thrift server wrote nothing into the bundle
+    files.verify(path)  # master and Thrift server wrote nothing into the bundle
 
 
 def _hadoop_xml(properties: dict[str, object]) -> str:
@@ -376,13 +381,13 @@ def test_hdfs_namenode_and_datanode_store_a_file(bundle, tmp_path: Path, start_j
         return cat.returncode == 0 and "lendstream bundle check" in cat.stdout
 
     wait_until(file_round_trips, 240, "HDFS put and cat", namenode)
-    artifacts.verify(path)  # NameNode and DataNode wrote nothing into the bundle
+    files.verify(path)  # NameNode and DataNode wrote nothing into the bundle
 
 
 @pytest.mark.slow
 def test_yarn_runs_a_distributed_shell_job(bundle, tmp_path: Path, start_java) -> None:
     path = bundle("hadoop")
-    version = artifacts.bundle_version("hadoop")
+    version = maven.bundle_version("hadoop")
     java_home = Path(shutil.which("java") or "java").resolve().parents[1]
     conf = tmp_path / "conf"
     conf.mkdir()
@@ -470,4 +475,4 @@ def test_yarn_runs_a_distributed_shell_job(bundle, tmp_path: Path, start_java) -
         log.read_text(errors="replace") for log in (tmp_path / "nm-logs").rglob("stdout")
     )
     assert "bundle-check" in container_logs
-    artifacts.verify(path)  # ResourceManager, NodeManager and the job wrote nothing into it
+    files.verify(path)  # ResourceManager, NodeManager and the job wrote nothing into it

@@ -7,12 +7,12 @@ import json
 import re
 import tarfile
 import zipfile
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from lendstream.stack import artifacts
+from lendstream.stack.artifacts import catalogue, files, jars
+from lendstream.stack.artifacts.errors import BundleError
 
 
 def _jar(path: Path, *entries: str) -> Path:
@@ -28,14 +28,14 @@ def _small_bundle(root: Path) -> Path:
     _jar(bundle / "lib" / "demo-1.0.jar", "demo/Main.class")
     _jar(bundle / "lib" / "log4j-slf4j-impl-2.25.5.jar", "org/slf4j/impl/StaticLoggerBinder.class")
     (bundle / "bundle.json").write_text(json.dumps({"component": "demo"}))
-    artifacts.write_manifest(bundle)
+    files.write_manifest(bundle)
     return bundle
 
 
 def test_untouched_bundle_verifies(tmp_path: Path) -> None:
     bundle = _small_bundle(tmp_path)
-    artifacts.verify(bundle)
-    manifest = (bundle / artifacts.MANIFEST_NAME).read_text().splitlines()
+    files.verify(bundle)
+    manifest = (bundle / files.MANIFEST_NAME).read_text().splitlines()
     assert [line.split("  ")[1] for line in manifest] == [
         "bundle.json",
         "lib/demo-1.0.jar",
@@ -47,52 +47,52 @@ def test_changed_file_fails_verify(tmp_path: Path) -> None:
     bundle = _small_bundle(tmp_path)
     with (bundle / "lib" / "demo-1.0.jar").open("ab") as handle:
         handle.write(b"tampered")
-    with pytest.raises(artifacts.BundleError, match=r"checksum mismatch lib/demo-1\.0\.jar"):
-        artifacts.verify(bundle)
+    with pytest.raises(BundleError, match=r"checksum mismatch lib/demo-1\.0\.jar"):
+        files.verify(bundle)
 
 
 def test_missing_and_added_files_fail_verify(tmp_path: Path) -> None:
     bundle = _small_bundle(tmp_path)
     (bundle / "lib" / "demo-1.0.jar").unlink()
     _jar(bundle / "lib" / "intruder.jar", "x/Y.class")
-    with pytest.raises(artifacts.BundleError) as failure:
-        artifacts.verify(bundle)
+    with pytest.raises(BundleError) as failure:
+        files.verify(bundle)
     assert "missing lib/demo-1.0.jar" in str(failure.value)
     assert "not in manifest lib/intruder.jar" in str(failure.value)
 
 
 def test_tarball_checksum_is_checked(tmp_path: Path) -> None:
     bundle = _small_bundle(tmp_path)
-    tarball = artifacts.write_tarball(bundle)
-    artifacts.verify(bundle)
+    tarball = files.write_tarball(bundle)
+    files.verify(bundle)
     tarball.write_bytes(tarball.read_bytes() + b"\0")
-    with pytest.raises(artifacts.BundleError, match=re.escape("checksum mismatch demo-1.0.tar.gz")):
-        artifacts.verify(bundle)
+    with pytest.raises(BundleError, match=re.escape("checksum mismatch demo-1.0.tar.gz")):
+        files.verify(bundle)
 
 
 def test_tarball_is_reproducible_and_relocatable(tmp_path: Path) -> None:
     bundle = _small_bundle(tmp_path)
-    first = artifacts.write_tarball(bundle).read_bytes()
+    first = files.write_tarball(bundle).read_bytes()
     (bundle / "lib" / "demo-1.0.jar").touch()  # a new mtime must not change the archive
-    second = artifacts.write_tarball(bundle).read_bytes()
+    second = files.write_tarball(bundle).read_bytes()
     assert first == second
-    with tarfile.open(artifacts.tarball_path(bundle)) as archive:
+    with tarfile.open(files.tarball_path(bundle)) as archive:
         members = archive.getmembers()
         assert {m.name.split("/")[0] for m in members} == {"demo-1.0"}
         assert {(m.uid, m.gid, m.mtime) for m in members} == {(0, 0, 0)}
         archive.extractall(tmp_path / "elsewhere", filter="data")
-    artifacts.verify(tmp_path / "elsewhere" / "demo-1.0")
+    files.verify(tmp_path / "elsewhere" / "demo-1.0")
 
 
 def test_two_slf4j_backends_are_a_conflict(tmp_path: Path) -> None:
     bundle = _small_bundle(tmp_path)
-    spec = artifacts.Component("demo", "log4j2", daemons={})
-    assert artifacts.logging_conflicts(bundle, spec) == []
+    spec = catalogue.BundleSpec("demo", "log4j2", daemons={})
+    assert jars.logging_conflicts(bundle, spec) == []
     _jar(
         bundle / "lib" / "logback-classic-1.3.15.jar",
         "META-INF/services/org.slf4j.spi.SLF4JServiceProvider",
     )
-    conflicts = artifacts.logging_conflicts(bundle, spec)
+    conflicts = jars.logging_conflicts(bundle, spec)
     assert len(conflicts) == 1
     assert "logback-classic-1.3.15.jar" in conflicts[0]
 
@@ -101,19 +101,15 @@ def test_log4j1_api_twice_is_a_conflict(tmp_path: Path) -> None:
     bundle = _small_bundle(tmp_path)
     _jar(bundle / "lib" / "log4j-over-slf4j-2.0.17.jar", "org/apache/log4j/Logger.class")
     _jar(bundle / "lib" / "reload4j-1.2.22.jar", "org/apache/log4j/Logger.class")
-    spec = artifacts.Component("demo", "log4j2", daemons={})
-    assert any("log4j 1.x API twice" in c for c in artifacts.logging_conflicts(bundle, spec))
+    spec = catalogue.BundleSpec("demo", "log4j2", daemons={})
+    assert any("log4j 1.x API twice" in c for c in jars.logging_conflicts(bundle, spec))
 
 
 def test_daemon_command_fills_placeholders(tmp_path: Path) -> None:
     bundle = tmp_path / "zookeeper-3.9.5"
     bundle.mkdir()
-    document = {
-        "daemons": {"server": asdict(artifacts.ZOOKEEPER.daemons["server"])},
-        "tools": {},
-    }
-    (bundle / "bundle.json").write_text(json.dumps(document))
-    command = artifacts.daemon_command(
+    (bundle / "bundle.json").write_text(json.dumps({"component": "zookeeper"}))
+    command = catalogue.daemon_command(
         bundle, "server", conf_dir=tmp_path / "conf", log_dir=tmp_path / "logs"
     )
     assert command[0] == "java"

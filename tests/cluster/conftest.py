@@ -15,7 +15,7 @@ from deployment import ANSIBLE_DIR, BIN_DIR, FIGURES, LOG_DIR, Cluster
 from lendstream import secrets
 from lendstream.chaos.cluster import ChaosCluster
 from lendstream.cluster import Layout
-from lendstream.stack import artifacts
+from lendstream.stack.artifacts import bundle_path
 from lendstream.vcluster.paths import layout_state_dir
 
 
@@ -44,7 +44,7 @@ def cluster(
 ) -> Iterator[Cluster]:
     layout = simulated_layout
     for bundle in ("zookeeper", "hadoop", "hbase", "kafka", "storm"):
-        artifacts.bundle_path(bundle)  # built once on the controller, pushed by the artifacts role
+        bundle_path(bundle)  # built once on the controller, pushed by the artifacts role
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     inventory_dir = layout_state_dir(layout.name)
     password_file = tmp_path_factory.mktemp("vault") / "vault.pass"

@@ -16,6 +16,7 @@ from lendstream import cli
 VENV_BIN = Path(sys.executable).parent
 # python -m entry point of each subcommand's module (lendstream.cli.<name> names it).
 ENTRY_MODULES = {
+    "artifacts": "lendstream.stack.artifacts.__main__",
     "chaos": "lendstream.chaos.__main__",
     "cluster": "lendstream.cluster",
     "demo": "lendstream.demo",
@@ -80,7 +81,7 @@ def test_a_module_entry_point_parses_what_the_subcommand_parses(
 
 
 def test_python_dash_m_still_runs_the_modules() -> None:
-    for module in ("lendstream.storm", "lendstream.cluster"):
+    for module in ("lendstream.storm", "lendstream.cluster", "lendstream.stack.artifacts"):
         result = subprocess.run(
             [sys.executable, "-m", module, "--help"],
             check=False,
