@@ -208,39 +208,28 @@ def _nimbus_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     wait_active(cluster, state["host"], "lendstream-storm-nimbus")
 
 
-def _kill_active_namenode(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    active = hdfs_active_namenode(cluster)
+def _kill_active_master(
+    active_of: Callable[[ChaosCluster], str | None],
+    what: str,
+    unit: str,
+    cluster: ChaosCluster,
+    state: dict[str, Any],
+) -> None:
+    """kill -9 the active one of an HA pair (NameNode, ResourceManager); the standby takes over."""
+    active = active_of(cluster)
     if active is None:
-        raise ChaosError("no active NameNode before the fault")
+        raise ChaosError(f"no active {what} before the fault")
     state["host"] = active
-    cluster.kill_unit(active, "lendstream-hdfs-namenode")
+    cluster.kill_unit(active, unit)
     wait_until(
-        "another NameNode active",
-        lambda: hdfs_active_namenode(cluster) not in {None, active},
+        f"another {what} active",
+        lambda: active_of(cluster) not in {None, active},
         timeout_s=180,
     )
 
 
-def _namenode_back_and_yarn_job(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    wait_active(cluster, state["host"], "lendstream-hdfs-namenode")
-    cluster.playbook("playbooks/yarn-smoke.yml")
-
-
-def _kill_active_resourcemanager(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    active = yarn_active_resourcemanager(cluster)
-    if active is None:
-        raise ChaosError("no active ResourceManager before the fault")
-    state["host"] = active
-    cluster.kill_unit(active, "lendstream-yarn-resourcemanager")
-    wait_until(
-        "another ResourceManager active",
-        lambda: yarn_active_resourcemanager(cluster) not in {None, active},
-        timeout_s=180,
-    )
-
-
-def _resourcemanager_back_and_yarn_job(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    wait_active(cluster, state["host"], "lendstream-yarn-resourcemanager")
+def _master_back_and_yarn_job(unit: str, cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    wait_active(cluster, state["host"], unit)
     cluster.playbook("playbooks/yarn-smoke.yml")
 
 
@@ -332,16 +321,21 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault(
         "namenode-failover",
         "kill -9 the active NameNode (failover), then a YARN job",
-        _kill_active_namenode,
-        _namenode_back_and_yarn_job,
+        partial(_kill_active_master, hdfs_active_namenode, "NameNode", "lendstream-hdfs-namenode"),
+        partial(_master_back_and_yarn_job, "lendstream-hdfs-namenode"),
         expected_heal_s=120,
         needs_standby=("hdfs_namenode", "NameNode"),
     ),
     Fault(
         "resourcemanager-failover",
         "kill -9 the active ResourceManager (failover), then a YARN job",
-        _kill_active_resourcemanager,
-        _resourcemanager_back_and_yarn_job,
+        partial(
+            _kill_active_master,
+            yarn_active_resourcemanager,
+            "ResourceManager",
+            "lendstream-yarn-resourcemanager",
+        ),
+        partial(_master_back_and_yarn_job, "lendstream-yarn-resourcemanager"),
         expected_heal_s=120,
         needs_standby=("yarn_resourcemanager", "ResourceManager"),
     ),
