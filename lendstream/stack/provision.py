@@ -6,18 +6,21 @@ stack and the cluster create the same topics and tables.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-import happybase
 import yaml
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 
 from lendstream.stack.layout import StackLayout
 
 ADMIN_TIMEOUT_MS = 15_000
-# Creating a table waits for its region to be assigned: slow while HBase is still starting.
-CREATE_TABLE_TIMEOUT_MS = 60_000
+# Creating a table waits for its region to be assigned: slow while HBase is still starting
+# (the helper's own client timeout is 60 s per call).
+CREATE_TABLES_TIMEOUT_S = 90.0
 LOCAL_REPLICATION_FACTOR = 1
 
 
@@ -82,23 +85,22 @@ def ensure_topics(bootstrap: str, topics: list[TopicSpec]) -> None:
         admin.close()
 
 
-def ensure_tables(host: str, port: int, tables: list[TableSpec]) -> None:
-    """Create missing tables with their column families (existing ones are left as they are)."""
-    connection = happybase.Connection(host=host, port=port, timeout=CREATE_TABLE_TIMEOUT_MS)
-    try:
-        existing = {name.decode() for name in connection.tables()}
-        for table in tables:
-            if table.name not in existing:
-                connection.create_table(
-                    table.name, {family: {} for family in table.column_families}
-                )
-    finally:
-        connection.close()
-
-
 def provision_kafka(layout: StackLayout) -> None:
     ensure_topics(f"{layout.host}:{layout.ports.kafka}", kafka_topics(layout))
 
 
 def provision_hbase(layout: StackLayout) -> None:
-    ensure_tables(layout.host, layout.ports.hbase_thrift, hbase_tables(layout))
+    """Create the missing tables with the hbase role's own helper (files/hbase_tables.py, which
+    the role runs the same way on the controller), so the stack's tables are the cluster's."""
+    helper = layout.ansible_dir / "roles" / "hbase" / "files" / "hbase_tables.py"
+    specs = [
+        {"name": t.name, "column_families": list(t.column_families)} for t in hbase_tables(layout)
+    ]
+    port = str(layout.ports.hbase_thrift)
+    command = [sys.executable, str(helper), layout.host, port, json.dumps(specs)]
+    try:
+        subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=CREATE_TABLES_TIMEOUT_S
+        )
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"{helper.name} failed: {error.stderr[-2000:]}") from error
