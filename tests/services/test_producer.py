@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,33 @@ def topic(stack_kafka: StackEndpoints) -> Iterator[str]:
         yield name
 
 
+@dataclass(frozen=True)
+class ProducerRun:
+    """A producer from the applicant API to a private topic, its cursor in a file of its own."""
+
+    api_url: str
+    bootstrap: str
+    topic: str
+    cursor: Path
+
+    def environment(self, batch_size: int = 500) -> dict[str, str]:
+        return producer_environment(
+            self.api_url, self.bootstrap, self.topic, self.cursor, batch_size=batch_size
+        )
+
+    def published(self) -> list[Published]:
+        return read_topic(self.bootstrap, self.topic)
+
+
+@pytest.fixture
+def producer(
+    stack_kafka: StackEndpoints, applicant_api_url: str, topic: str, tmp_path: Path
+) -> ProducerRun:
+    return ProducerRun(
+        applicant_api_url, stack_kafka.kafka_bootstrap, topic, tmp_path / "cursor.json"
+    )
+
+
 def _assert_each_once(records: list[Published], expected_ids: list[int]) -> None:
     counts = Counter(record.applicant_id for record in records)
     duplicates = {applicant: n for applicant, n in counts.items() if n > 1}
@@ -79,71 +107,52 @@ def _wait_for_cursor(path: Path, process: subprocess.Popen[bytes], log: Path, at
 
 
 def test_publishes_every_applicant_once_keyed_with_its_id(
-    stack_kafka: StackEndpoints,
-    applicant_api_url: str,
-    served_ids: list[int],
-    topic: str,
-    tmp_path: Path,
+    producer: ProducerRun, served_ids: list[int]
 ) -> None:
-    cursor = tmp_path / "cursor.json"
-    env = producer_environment(applicant_api_url, stack_kafka.kafka_bootstrap, topic, cursor)
+    env = producer.environment()
     code, figures, log = run_producer(env, "--until-empty")
     assert code == 0, log[-3000:]
     print(
         f"producer: {figures['published']} applicants in {figures['seconds']:.2f} s = "
         f"{figures['records_per_s']} msgs/s (batch 500, API + Kafka acks=all)"
     )
-    records = read_topic(stack_kafka.kafka_bootstrap, topic)
+    records = producer.published()
     _assert_each_once(records, served_ids)
     for record in records:
         assert record.value["id"] == record.applicant_id
         assert record.key == record.value["member_id"].encode()
         assert record.partition == to_record(record.value).partition(PARTITIONS)
-    assert json.loads(cursor.read_text())["after"] == max(served_ids)
+    assert json.loads(producer.cursor.read_text())["after"] == max(served_ids)
 
     code, figures, log = run_producer(env, "--until-empty")
     assert code == 0, log[-3000:]
     assert figures["published"] == 0
-    assert len(read_topic(stack_kafka.kafka_bootstrap, topic)) == len(served_ids)
+    assert len(producer.published()) == len(served_ids)
 
 
 def test_kill_9_mid_run_then_restart_leaves_no_gap_and_no_duplicate(
-    stack_kafka: StackEndpoints,
-    applicant_api_url: str,
-    served_ids: list[int],
-    topic: str,
-    tmp_path: Path,
+    producer: ProducerRun, served_ids: list[int], tmp_path: Path
 ) -> None:
-    cursor = tmp_path / "cursor.json"
-    env = producer_environment(
-        applicant_api_url, stack_kafka.kafka_bootstrap, topic, cursor, batch_size=50
-    )
+    env = producer.environment(batch_size=50)
     for crash, at_least in enumerate((1000, 4000)):
         log = tmp_path / f"producer-{crash}.log"
         process = start_producer(env, log)
-        _wait_for_cursor(cursor, process, log, at_least)
+        _wait_for_cursor(producer.cursor, process, log, at_least)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
-        in_kafka = len(read_topic(stack_kafka.kafka_bootstrap, topic))
+        in_kafka = len(producer.published())
         assert in_kafka < len(served_ids), "the producer finished before it was killed"
     code, _, log_text = run_producer(env, "--until-empty")
     assert code == 0, log_text[-3000:]
-    _assert_each_once(read_topic(stack_kafka.kafka_bootstrap, topic), served_ids)
+    _assert_each_once(producer.published(), served_ids)
 
 
 def test_records_sent_but_not_in_the_cursor_are_not_sent_again(
-    stack_kafka: StackEndpoints,
-    applicant_api_url: str,
-    served_ids: list[int],
-    topic: str,
-    tmp_path: Path,
+    producer: ProducerRun, served_ids: list[int], tmp_path: Path
 ) -> None:
     """The crash window between Kafka's acknowledgement and the cursor save, made exact: the
     cursor is rolled back over published batches, and the cursor file is lost entirely."""
-    cursor = tmp_path / "cursor.json"
-    env = producer_environment(
-        applicant_api_url, stack_kafka.kafka_bootstrap, topic, cursor, batch_size=100
-    )
+    cursor, env = producer.cursor, producer.environment(batch_size=100)
     assert run_producer(env, "--max-records", "300")[0] == 0
     shutil.copy(cursor, tmp_path / "cursor-at-300.json")
     assert run_producer(env, "--max-records", "450")[0] == 0
@@ -151,33 +160,25 @@ def test_records_sent_but_not_in_the_cursor_are_not_sent_again(
     code, figures, _ = run_producer(env, "--max-records", "1000")
     assert code == 0
     assert figures["skipped_already_in_kafka"] == 450
-    _assert_each_once(read_topic(stack_kafka.kafka_bootstrap, topic), served_ids[:1750])
+    _assert_each_once(producer.published(), served_ids[:1750])
 
     cursor.unlink()  # lost: the producer reads the whole topic back and skips what is there
     code, figures, _ = run_producer(env, "--until-empty")
     assert code == 0
     assert figures["skipped_already_in_kafka"] == 1750
-    _assert_each_once(read_topic(stack_kafka.kafka_bootstrap, topic), served_ids)
+    _assert_each_once(producer.published(), served_ids)
 
 
 def test_sigterm_flushes_and_saves_a_consistent_cursor(
-    stack_kafka: StackEndpoints,
-    applicant_api_url: str,
-    served_ids: list[int],
-    topic: str,
-    tmp_path: Path,
+    producer: ProducerRun, served_ids: list[int], tmp_path: Path
 ) -> None:
-    cursor = tmp_path / "cursor.json"
-    env = producer_environment(
-        applicant_api_url, stack_kafka.kafka_bootstrap, topic, cursor, batch_size=50
-    )
     log = tmp_path / "producer.log"
-    process = start_producer(env, log)
-    _wait_for_cursor(cursor, process, log, 1000)
+    process = start_producer(producer.environment(batch_size=50), log)
+    _wait_for_cursor(producer.cursor, process, log, 1000)
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0, tail(log)
-    after = json.loads(cursor.read_text())["after"]
-    records = read_topic(stack_kafka.kafka_bootstrap, topic)
+    after = json.loads(producer.cursor.read_text())["after"]
+    records = producer.published()
     assert after < max(served_ids), "the producer finished before SIGTERM"
     _assert_each_once(records, [i for i in served_ids if i <= after])
 
@@ -231,21 +232,17 @@ def test_a_missing_topic_is_reported_not_created(
 
 
 def test_metrics_report_what_was_published(
-    stack_kafka: StackEndpoints,
-    applicant_api_url: str,
-    served_ids: list[int],
-    topic: str,
-    tmp_path: Path,
+    producer: ProducerRun, served_ids: list[int], tmp_path: Path
 ) -> None:
     """/metrics of a running producer against what is really in the topic."""
-    cursor, log = tmp_path / "cursor.json", tmp_path / "producer.log"
-    env = producer_environment(applicant_api_url, stack_kafka.kafka_bootstrap, topic, cursor)
+    log = tmp_path / "producer.log"
+    env = producer.environment()
     port = free_port()
     env["LENDSTREAM_PRODUCER_METRICS_PORT"] = str(port)
     started = time.time()
     process = start_producer(env, log)
     try:
-        _wait_for_cursor(cursor, process, log, max(served_ids))
+        _wait_for_cursor(producer.cursor, process, log, max(served_ids))
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         # the cursor is saved before the gauges are set: wait (bounded) for the first empty poll
         deadline = time.monotonic() + WAIT_S
@@ -256,7 +253,7 @@ def test_metrics_report_what_was_published(
         samples = scrape(metrics_url)
     finally:
         stop(process)
-    records = read_topic(stack_kafka.kafka_bootstrap, topic)
+    records = producer.published()
     _assert_each_once(records, served_ids)
     assert value(samples, "lendstream_producer_published_total") == len(records)
     assert value(samples, "lendstream_producer_unpublishable_total") == 0
