@@ -1,18 +1,16 @@
-"""`lendstream reconcile`: the command line of lendstream.reconcile.cli
-(it parses its own arguments)."""
+"""`lendstream reconcile`: the command line of lendstream.reconcile.cli."""
 
 from __future__ import annotations
 
 import argparse
 
-from lendstream.cli import pass_through
-
 NAME = "reconcile"
 SUMMARY = "check every published applicant is stored once or dead-lettered"
-HAS_OWN_PARSER = True
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     from lendstream.reconcile import cli as owner  # noqa: PLC0415 - only the chosen subcommand's
 
-    pass_through(parser, owner.main)
+    parser.description = owner.__doc__
+    owner.add_arguments(parser)
+    parser.set_defaults(run=owner.run_command)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from kafka.errors import KafkaError
 
+from lendstream import cli
 from lendstream.kafka_topics import KafkaReadError, read_topic, wait_until_drained
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.hbase_writer import CONNECTION_ERRORS
@@ -154,12 +155,14 @@ def _reconcile_live(settings: Settings, progress: Callable[[str], None]) -> Repo
     return compare(expectation, rows, letters.records, published.log_start)
 
 
-def parse_arguments(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace]:
-    parser = argparse.ArgumentParser(
-        prog="python -m lendstream.reconcile",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def parse_arguments(argv: Sequence[str]) -> tuple[Settings, argparse.Namespace]:
+    args = cli.parse(["reconcile", *argv])
+    return args.settings_of(args), args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`lendstream reconcile`'s arguments (lendstream.cli.reconcile). A bad one exits 2 naming
+    it, before anything is read: `settings_of` checks what argparse cannot."""
     required = parser.add_argument_group("where the pipeline is (all required)")
     for flag, text in (
         ("--bootstrap", "Kafka brokers, host:port,host:port"),
@@ -185,7 +188,10 @@ def parse_arguments(argv: Sequence[str] | None) -> tuple[Settings, argparse.Name
     parser.add_argument("--read-timeout-s", type=float, default=600.0, help="per topic read")
     parser.add_argument("--max-differences", type=int, default=20, help="how many to print")
     parser.add_argument("--json", action="store_true", help="the summary as one JSON object")
-    args = parser.parse_args(argv)
+    parser.set_defaults(settings_of=lambda args: _settings_of(parser, args))
+
+
+def _settings_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
     risk_urls = split_list(args.risk_url)
     if not risk_urls:
         parser.error("--risk-url names no risk service")
@@ -220,7 +226,7 @@ def parse_arguments(argv: Sequence[str] | None) -> tuple[Settings, argparse.Name
         settle_s=args.settle_s,
         read_timeout_s=args.read_timeout_s,
     )
-    return settings, args
+    return settings
 
 
 def summary_lines(report: Report, max_differences: int) -> list[str]:
@@ -262,7 +268,11 @@ def summary_lines(report: Report, max_differences: int) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings, args = parse_arguments(argv)
+    return cli.run_subcommand("reconcile", argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    settings = args.settings_of(args)
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ ENTRY_MODULES = {
     "loader": "lendstream.services.applicant_api.loader",
     "model": "lendstream.model.__main__",
     "producer": "lendstream.services.producer.__main__",
+    "reconcile": "lendstream.reconcile.cli",
     "stack": "lendstream.stack.__main__",
     "topology": "lendstream.storm.cli",
     "vagrant": "lendstream.vagrant.__main__",
@@ -81,7 +82,12 @@ def test_a_module_entry_point_parses_what_the_subcommand_parses(
 
 
 def test_python_dash_m_still_runs_the_modules() -> None:
-    for module in ("lendstream.storm", "lendstream.cluster", "lendstream.stack.artifacts"):
+    for module in (
+        "lendstream.storm",
+        "lendstream.cluster",
+        "lendstream.stack.artifacts",
+        "lendstream.reconcile",
+    ):
         result = subprocess.run(
             [sys.executable, "-m", module, "--help"],
             check=False,
