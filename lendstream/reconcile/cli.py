@@ -204,29 +204,27 @@ def _settings_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
                 address(endpoint)
         except ValueError as error:
             parser.error(f"{flag}: {error}")
+    conf = TopologyConf(
+        kafka_bootstrap_servers=args.bootstrap,
+        kafka_topic=args.topic,
+        kafka_dead_letter_topic=args.dead_letter_topic,
+        kafka_group_id=args.group,
+        hbase_hosts=args.hbase_hosts,
+        hbase_port=args.hbase_port,
+        hbase_table=args.table,
+        risk_service_urls=args.risk_url,
+        risk_service_token_file=args.risk_token_file,
+        risk_service_ca_file=args.risk_ca_file or "",
+    )
     try:
-        risk = RiskServiceSettings.from_token_file(
-            risk_urls[0],
-            args.risk_token_file,
-            failover_urls=risk_urls[1:],
-            ca_file=args.risk_ca_file,
+        return Settings.for_topology(
+            conf,
+            drain_timeout_s=args.drain_timeout_s,
+            settle_s=args.settle_s,
+            read_timeout_s=args.read_timeout_s,
         )
     except OSError as error:
         parser.error(f"cannot read --risk-token-file: {error}")
-    settings = Settings(
-        bootstrap=split_list(args.bootstrap),
-        topic=args.topic,
-        dead_letter_topic=args.dead_letter_topic,
-        group=args.group,
-        hbase_hosts=split_list(args.hbase_hosts),
-        hbase_port=args.hbase_port,
-        table=args.table,
-        risk=risk,
-        drain_timeout_s=args.drain_timeout_s,
-        settle_s=args.settle_s,
-        read_timeout_s=args.read_timeout_s,
-    )
-    return settings
 
 
 def summary_lines(report: Report, max_differences: int) -> list[str]:
