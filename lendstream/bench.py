@@ -4,7 +4,12 @@ Prints figures; it is not a test. On identical input (the same N preloaded appli
 alternates rounds of A and B and reports each throughput, R = B/A (median over rounds),
 CPU-seconds per 1,000 applicants (summed over the processes involved, from /proc), and then
 p50/p99 end-to-end latency (Kafka record timestamp → HBase cell write time) of the topology fed by
-a paced producer at a fraction of A's throughput.
+a paced producer at several fractions of A's throughput (25/50/80/100 % by default): the curve
+of latency against load, written with the run's parameters under ``.cache/bench/``
+(lendstream.bench_curve), and next to each point where the time goes: per-stage p50/p99 measured
+by the components themselves (lendstream.pipeline.timing: Kafka timestamp → spout poll, the
+spout's gathering, each multilang hop, each bolt's work, the risk-service call, the HBase write)
+and the publish (record timestamp → the broker's ack) measured by the bench's producer.
 
 How B is timed: the topology is submitted once, reading the bench's B topic. Each round it is
 deactivated, a copy of the N applicants is written to that topic, and the clock starts when the
@@ -39,12 +44,20 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
+from lendstream.bench_curve import LatencyPoint, RunParameters, write_curve
 from lendstream.kafka_topics import end_offsets, wait_until_drained
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
 from lendstream.pipeline.flow import Applicant, SourceRecord, triage
 from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
+from lendstream.pipeline.timing import (
+    SPOUT_GATHER_STAGE,
+    SPOUT_POLL_STAGE,
+    StageSamples,
+    now_ms,
+    read_samples,
+)
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack import runtime
 from lendstream.stack.topology import deploy_local, local_nimbus, local_settings
@@ -171,17 +184,31 @@ def member_key(record: Any) -> bytes | None:
     return None
 
 
-def produce(bootstrap: str, topic: str, records: Sequence[Any], rate_per_s: float = 0.0) -> None:
-    """Publish the records (key member_id, acks=all); paced at ``rate_per_s`` if given."""
+def produce(
+    bootstrap: str,
+    topic: str,
+    records: Sequence[Any],
+    rate_per_s: float = 0.0,
+    acked_after_ms: list[float] | None = None,
+) -> None:
+    """Publish the records (key member_id, acks=all); paced at ``rate_per_s`` if given. With
+    ``acked_after_ms``, appends each record's time from its timestamp to the broker's ack."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     start = time.monotonic()
+
+    def acked(metadata: Any) -> None:
+        if acked_after_ms is not None:
+            acked_after_ms.append(now_ms() - metadata.timestamp)
+
     try:
         for index, record in enumerate(records):
             if rate_per_s > 0:
                 delay = start + index / rate_per_s - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            producer.send(topic, key=member_key(record), value=encode(record))
+            future = producer.send(topic, key=member_key(record), value=encode(record))
+            if acked_after_ms is not None:
+                future.add_callback(acked)
         producer.flush(timeout=120)
     finally:
         producer.close(timeout=30)
@@ -378,8 +405,9 @@ class BenchSetup:
     valid: int
 
 
-def prepare(args: argparse.Namespace, risk: RiskServiceSettings) -> BenchSetup:
-    """Topics and tables of this run; the applicants preloaded into A's topic."""
+def prepare(args: argparse.Namespace, risk: RiskServiceSettings, timing_dir: Path) -> BenchSetup:
+    """Topics and tables of this run; the applicants preloaded into A's topic. The topology
+    (B) logs its stage timings to ``timing_dir``."""
     run_id = uuid.uuid4().hex[:8]
     base = replace(
         local_settings(),
@@ -389,9 +417,15 @@ def prepare(args: argparse.Namespace, risk: RiskServiceSettings) -> BenchSetup:
         risk_service_token_file=risk.token_file or "",
         spout_batch_records=args.batch,
         spout_linger_ms=args.linger_ms,
+        spout_eager_below_in_flight=args.eager_below,
     )
     conf_a = replace(base, kafka_topic=f"bench.{run_id}.a", hbase_table=f"bench_{run_id}_a")
-    conf_b = replace(base, kafka_topic=f"bench.{run_id}.b", hbase_table=f"bench_{run_id}_b")
+    conf_b = replace(
+        base,
+        kafka_topic=f"bench.{run_id}.b",
+        hbase_table=f"bench_{run_id}_b",
+        timing_dir=str(timing_dir),
+    )
     for topic in (conf_a.kafka_topic, conf_b.kafka_topic, base.kafka_dead_letter_topic):
         create_topic(base.kafka_bootstrap_servers, topic)
     recreate_table(conf_a)
@@ -426,8 +460,15 @@ def report_rounds(rounds: list[tuple[Round, Round]]) -> float:
     return median_a
 
 
-def measure_latency(setup: BenchSetup, rate: float, seconds: float, label: str) -> None:
-    """Pace fresh applicants into the running topology; p50/p99 of Kafka time → HBase write."""
+PUBLISH_STAGE = "publish (timestamp → broker ack)"
+END_TO_END = "end to end (timestamp → HBase cell)"
+
+
+def measure_latency(
+    setup: BenchSetup, fraction: float, rate: float, seconds: float, label: str
+) -> LatencyPoint:
+    """Pace fresh applicants into the running topology; p50/p99 of Kafka time → HBase write,
+    and the per-stage breakdown the components logged meanwhile."""
     count = max(1, min(len(setup.applicants), int(rate * seconds)))
     paced = [
         {**r, "member_id": f"{label}-{i}"} if isinstance(r, dict) else r
@@ -437,26 +478,96 @@ def measure_latency(setup: BenchSetup, rate: float, seconds: float, label: str) 
     start_ms = int(time.time() * 1000)
     conf = setup.conf_b
     started = time.monotonic()
-    produce(conf.kafka_bootstrap_servers, conf.kafka_topic, paced, rate_per_s=rate)
+    published: list[float] = []
+    produce(
+        conf.kafka_bootstrap_servers,
+        conf.kafka_topic,
+        paced,
+        rate_per_s=rate,
+        acked_after_ms=published,
+    )
     produced_in = time.monotonic() - started
     wait_committed(
         conf, end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic), WAIT_TIMEOUT_S
     )
+    end_ms = now_ms()
+    load = os.getloadavg()
     rows = sorted(
         (r for r in stored_rows(conf, start_ms) if r.member_id.startswith(f"{label}-")),
         key=lambda r: r.kafka_timestamp_ms,
     )
     latencies = [r.written_ms - r.kafka_timestamp_ms for r in rows]
-    print(f"  produced at {count / produced_in:.0f}/s (paced producer in this process)")
-    print(
-        f"  latency over {len(latencies)} rows: p50 {percentile(latencies, 0.5):.0f} ms, "
-        f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
-    )
     thirds = [latencies[i * len(latencies) // 3 : (i + 1) * len(latencies) // 3] for i in range(3)]
+    point = LatencyPoint(
+        fraction=fraction,
+        offered_per_s=rate,
+        produced_per_s=count / produced_in,
+        rows=len(latencies),
+        p50_ms=percentile(latencies, 0.5),
+        p99_ms=percentile(latencies, 0.99),
+        max_ms=max(latencies),
+        thirds_p50_ms=tuple(percentile(part, 0.5) for part in thirds if part),
+        stages=stage_breakdown(published, latencies, conf.timing_dir, start_ms, end_ms),
+        load_average=(load[0], load[1], load[2]),
+    )
+    print_point(point)
+    return point
+
+
+# The topology's components in the order a batch meets them (topologies/loan_risk.py).
+CHAIN = ("kafka", "clean", "decide", "score", "save")
+SPOUT_STAGES = (SPOUT_POLL_STAGE, SPOUT_GATHER_STAGE)
+
+
+def stage_order(stage: str) -> tuple[int, int, str]:
+    """Sort key: by component along the chain; a hop into it, then its parts, then its work."""
+    if stage in SPOUT_STAGES:
+        return -1, SPOUT_STAGES.index(stage), stage
+    if stage.startswith("hop "):
+        component, part = stage.rsplit(" → ", 1)[1], 0
+    elif stage.endswith(" (work)"):
+        component, part = stage.removesuffix(" (work)"), 2
+    else:
+        component, part = stage.split(" ", 1)[0].rstrip(":"), 1
+    position = CHAIN.index(component) if component in CHAIN else len(CHAIN)
+    return position, part, stage
+
+
+def stage_breakdown(
+    published_ms: list[float], latencies_ms: list[int], timing_dir: str, since: float, until: float
+) -> dict[str, tuple[float, float, int]]:
+    """Stage → (p50, p99, applicants), in the order the stages happen."""
+    stages: dict[str, StageSamples] = {}
+    publish = stages.setdefault(PUBLISH_STAGE, StageSamples())
+    for value in published_ms:
+        publish.add(value)
+    if timing_dir:
+        measured = read_samples(timing_dir, since, until)
+        stages |= dict(sorted(measured.items(), key=lambda item: stage_order(item[0])))
+    total = stages.setdefault(END_TO_END, StageSamples())
+    for value in latencies_ms:
+        total.add(float(value))
+    return {
+        name: (samples.percentile(0.5), samples.percentile(0.99), samples.weight)
+        for name, samples in stages.items()
+        if samples.values
+    }
+
+
+def print_point(point: LatencyPoint) -> None:
+    print(f"  produced at {point.produced_per_s:.0f}/s (paced producer in this process)")
+    print(
+        f"  latency over {point.rows} rows: p50 {point.p50_ms:.0f} ms, "
+        f"p99 {point.p99_ms:.0f} ms, max {point.max_ms:.0f} ms "
+        f"(load average {point.load_average[0]:.1f})"
+    )
     print(
         "  p50 by third of the run (growing means a backlog): "
-        + ", ".join(f"{percentile(part, 0.5):.0f} ms" for part in thirds if part)
+        + ", ".join(f"{value:.0f} ms" for value in point.thirds_p50_ms)
     )
+    print(f"  {'where the time goes (per applicant)':<40} {'p50 ms':>8} {'p99 ms':>8}")
+    for stage, (p50, p99, _) in point.stages.items():
+        print(f"    {stage:<38} {p50:8.1f} {p99:8.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -467,13 +578,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--linger-ms", type=int, default=TopologyConf.spout_linger_ms, help="spout batch linger"
     )
+    parser.add_argument(
+        "--eager-below",
+        type=int,
+        default=TopologyConf.spout_eager_below_in_flight,
+        help="the spout emits a poll at once with fewer batches than this in flight (0: never)",
+    )
     parser.add_argument("--malformed-rate", type=float, default=0.01)
     parser.add_argument(
         "--latency-fraction",
         type=float,
         nargs="+",
-        default=[0.5],
-        help="fractions of A's throughput to measure latency at (e.g. 0.25 0.5 0.75)",
+        default=[0.25, 0.5, 0.8, 1.0],
+        help="fractions of A's throughput to measure latency at: the curve's points",
     )
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
@@ -481,6 +598,9 @@ def main(argv: list[str] | None = None) -> None:
         "--model-dir", type=Path, default=None, help="default: .cache/model/current"
     )
     parser.add_argument("--nimbus", default=None, help="another Storm than the local stack's")
+    parser.add_argument(
+        "--out-dir", type=Path, default=Path(".cache/bench"), help="where the curve is written"
+    )
     args = parser.parse_args(argv)
 
     runtime.ensure_up("kafka", "hbase", *([] if args.nimbus else ["storm"]))
@@ -489,11 +609,11 @@ def main(argv: list[str] | None = None) -> None:
         tempfile.TemporaryDirectory(prefix="lendstream-bench-") as work,
         risk_service(args.model_dir, Path(work)) as risk,
     ):
-        setup = prepare(args, risk.settings)
+        setup = prepare(args, risk.settings, Path(work) / "timing")
         print(
             f"bench {setup.run_id}: {len(setup.applicants)} applicants "
             f"({setup.valid} valid), {args.rounds} rounds, batches of ≤ {args.batch} "
-            f"gathered for ≤ {args.linger_ms} ms"
+            f"gathered for ≤ {args.linger_ms} ms (at once below {args.eager_below} in flight)"
         )
         name = f"lendstream-bench-{setup.run_id}"
         deploy_local(setup.conf_b, name=name, nimbus=nimbus_address)
@@ -511,10 +631,28 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
             median_a = report_rounds(rounds)
+            points = []
             for fraction in args.latency_fraction:
                 print(f"\nat {fraction:.0%} of A's throughput:", end="")
                 rate = median_a * fraction
-                measure_latency(setup, rate, args.latency_seconds, f"lat{fraction:g}")
+                points.append(
+                    measure_latency(setup, fraction, rate, args.latency_seconds, f"lat{fraction:g}")
+                )
+            parameters = RunParameters(
+                run_id=setup.run_id,
+                applicants=len(setup.applicants),
+                rounds=args.rounds,
+                batch_records=args.batch,
+                linger_ms=args.linger_ms,
+                eager_below_in_flight=args.eager_below,
+                latency_seconds=args.latency_seconds,
+                throughput_a=median_a,
+                throughput_b=statistics.median(b.throughput for _, b in rounds),
+                ratio=statistics.median(b.throughput / a.throughput for a, b in rounds),
+                load_average=os.getloadavg()[0],
+            )
+            written = write_curve(points, parameters, args.out_dir)
+            print("\nlatency against load: " + ", ".join(str(path) for path in written))
         finally:
             nimbus.close()
             kill(nimbus_address, name)

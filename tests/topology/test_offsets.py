@@ -191,3 +191,11 @@ def test_the_buffer_is_ready_when_its_first_record_waited_the_linger() -> None:
     ledger.start_partition(1, 5)
     batch = ledger.new_batch(buffer.take())
     assert (batch.ranges, list(batch.records)) == ({1: (5, 7)}, ["a", "b"])
+
+
+def test_an_idle_topology_gets_what_was_polled_at_once() -> None:
+    buffer = RecordBuffer(max_records=500, linger_s=0.05)
+    assert not buffer.ready(1.0, eager=True)  # nothing to send
+    buffer.add(0, [(1, "a")], now=1.0)
+    assert not buffer.ready(1.001)  # busy: keep gathering up to the linger
+    assert buffer.ready(1.001, eager=True)

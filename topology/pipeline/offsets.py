@@ -140,7 +140,9 @@ class OffsetLedger:
 
 class RecordBuffer:
     """Records polled but not emitted yet: a batch is ready at ``max_records``, or once its first
-    record has waited ``linger_s`` (bigger batches under light load, with a bounded delay)."""
+    record has waited ``linger_s``, or at once when the caller says the topology is idle
+    (``eager``: few batches in flight). So batching adapts to the load: at low load each poll
+    goes out at once in a small batch, under load batches fill while the stages are busy."""
 
     def __init__(self, max_records: int, linger_s: float) -> None:
         self.max_records = max_records
@@ -164,9 +166,9 @@ class RecordBuffer:
         self._by_partition.setdefault(partition, []).extend(entries)
         self._count += len(entries)
 
-    def ready(self, now: float) -> bool:
+    def ready(self, now: float, *, eager: bool = False) -> bool:
         return self._count >= self.max_records or (
-            self._count > 0 and now - self._first_at >= self.linger_s
+            self._count > 0 and (eager or now - self._first_at >= self.linger_s)
         )
 
     def take(self) -> dict[int, list[tuple[int, Any]]]:

@@ -31,7 +31,10 @@ class TopologyConf:
     kafka_group_id: str = "lendstream-topology"
     spout_batch_records: int = 500
     spout_poll_timeout_ms: int = 50
-    spout_linger_ms: int = 50
+    spout_linger_ms: int = 250
+    # Fewer batches than this in flight: the spout emits what it polled at once instead of
+    # gathering for spout_linger_ms (adaptive batching: small batches only when stages are idle).
+    spout_eager_below_in_flight: int = 2
     spout_commit_interval_ms: int = 200
     risk_service_urls: str = "http://127.0.0.1:8090"  # comma-separated
     risk_service_token_file: str = ""
@@ -45,6 +48,9 @@ class TopologyConf:
     hbase_port: int = 9090
     hbase_table: str = "members"
     hbase_batch_size: int = 500
+    # Where each component appends its per-stage timing samples (lendstream.pipeline.timing);
+    # empty: none are written. The benchmark sets it to read where the time goes.
+    timing_dir: str = ""
 
     @classmethod
     def from_storm_conf(cls, storm_conf: dict[str, Any]) -> TopologyConf:

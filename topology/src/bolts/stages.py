@@ -1,10 +1,12 @@
 """The topology's bolts: thin wrappers over lendstream.pipeline, one micro-batch per tuple.
 
-A tuple between bolts is ``[applicants, outcomes]``: the batch packed as one JSON string
-(``flow.pack``; cheap for the worker JVM to carry) and the outcomes decided so far (``None``
-until the decide bolt). Every bolt anchors what it emits to its input and acks it only when its
-work is done; a bolt that cannot do its work (risk service or HBase unreachable after bounded
-retries) FAILS the tuple, so the spout replays the batch. Nothing is ever dropped silently.
+A tuple between bolts is ``[applicants, outcomes, sent_ms]``: the batch packed as one JSON
+string (``flow.pack``; cheap for the worker JVM to carry), the outcomes decided so far (``None``
+until the decide bolt) and the epoch time the sender emitted it, from which the receiver measures
+the hop (lendstream.pipeline.timing; samples are written only when ``timing_dir`` is set).
+Every bolt anchors what it emits to its input and acks it only when its work is done; a bolt
+that cannot do its work (risk service or HBase unreachable after bounded retries) FAILS the
+tuple, so the spout replays the batch. Nothing is ever dropped silently.
 
 With several risk services or HBase Thrift servers, task i of a bolt starts at endpoint i % n and
 fails over to the next on a connection error (TopologyConf.risk_service_settings / hbase_settings).
@@ -33,12 +35,13 @@ from lendstream.pipeline.hbase_writer import HBaseWriteError, HBaseWriter
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.poison import FailureCounts, batch_key
 from lendstream.pipeline.scoring import RiskServiceClient, ScoringError, ScoringRejectedError
+from lendstream.pipeline.timing import TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
 
 use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
 
 DEAD_LETTER_STREAM = "dead_letter"
-BATCH_FIELDS = ["applicants", "outcomes"]
+BATCH_FIELDS = ["applicants", "outcomes", "sent_ms"]
 
 
 class _StageBolt(Bolt):
@@ -48,10 +51,27 @@ class _StageBolt(Bolt):
     def initialize(self, storm_conf: dict[str, Any], context: dict[str, Any]) -> None:
         self.conf = TopologyConf.from_storm_conf(storm_conf)
         self.task_index, _ = task_position(context)
+        self.component = str(context["componentid"])
+        self.timing = TimingLog(self.conf.timing_dir, self.component)
         self.setup()
 
     def setup(self) -> None:
         """Open what the bolt needs (connections, clients)."""
+
+    def received(self, tup: Any, started_ms: float, weight: int) -> None:
+        """Time the hop that brought ``tup`` (sender's emit → this ``process``)."""
+        self.timing.record(
+            f"hop {tup.component} → {self.component}", started_ms - tup.values[-1], weight
+        )
+
+    def emit_batch(
+        self, packed: str, outcomes: list[Any] | None, started_ms: float, weight: int
+    ) -> None:
+        """Emit a batch downstream (anchored to the input, as every emit) with its send time;
+        times this bolt's work on it (``process`` start → emit)."""
+        sent_ms = now_ms()
+        self.timing.record(f"{self.component} (work)", sent_ms - started_ms, weight)
+        self.emit([packed, outcomes, sent_ms])
 
     def log_failover(self, rotation: EndpointRotation, seen: int) -> int:
         """Log when ``rotation`` moved on since ``seen`` failovers; returns the new count."""
@@ -74,9 +94,12 @@ class CleanBolt(_StageBolt):
     ]
 
     def process(self, tup: Any) -> None:
-        applicants, dead_letters = triage_all(unpack_records(tup.values[0]))
+        started = now_ms()
+        records = unpack_records(tup.values[0])
+        self.received(tup, started, len(records))
+        applicants, dead_letters = triage_all(records)
         if applicants:
-            self.emit([pack(applicants), None])
+            self.emit_batch(pack(applicants), None, started, len(applicants))
         if dead_letters:
             self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
         self.ack(tup)
@@ -88,8 +111,12 @@ class DecideBolt(_StageBolt):
     outputs: ClassVar[list[Any]] = BATCH_FIELDS
 
     def process(self, tup: Any) -> None:
+        started = now_ms()
         packed = tup.values[0]
-        self.emit([packed, pack_outcomes(apply_rules(unpack(packed)))])
+        applicants = unpack(packed)
+        self.received(tup, started, len(applicants))
+        outcomes = pack_outcomes(apply_rules(applicants))
+        self.emit_batch(packed, outcomes, started, len(applicants))
         self.ack(tup)
 
 
@@ -116,13 +143,17 @@ class ScoreBolt(_StageBolt):
         self.logger.info("task %d scores at %s", self.task_index, ", ".join(settings.urls))
 
     def process(self, tup: Any) -> None:
-        packed, outcomes = tup.values
+        started = now_ms()
+        packed, outcomes = tup.values[0], tup.values[1]
         applicants = unpack(packed)
+        self.received(tup, started, len(applicants))
         decided = unpack_outcomes(outcomes, len(applicants))
         key = batch_key(packed)
         split = self.refusals.should_split(key)
         try:
+            call_started = now_ms()
             scored, refused = score_batch(applicants, decided, self.client, split=split)
+            self.timing.record("score: risk-service call", now_ms() - call_started, len(applicants))
         except ScoringRejectedError as error:  # names no applicant: maybe a poison batch
             count = self.refusals.failed(key)
             self.failovers = self.log_failover(self.client.rotation, self.failovers)
@@ -157,7 +188,7 @@ class ScoreBolt(_StageBolt):
         if kept:
             if dead_letters:
                 packed = pack(kept)
-            self.emit([packed, pack_outcomes(list(kept_outcomes))])
+            self.emit_batch(packed, pack_outcomes(list(kept_outcomes)), started, len(kept))
         self.ack(tup)
 
 
@@ -173,11 +204,17 @@ class SaveBolt(_StageBolt):
         self.logger.info("task %d writes through %s", self.task_index, ", ".join(settings.hosts))
 
     def process(self, tup: Any) -> None:
-        packed, outcomes = tup.values
+        started = now_ms()
+        packed, outcomes = tup.values[0], tup.values[1]
         applicants = unpack(packed)
+        self.received(tup, started, len(applicants))
         decided = [o for o in unpack_outcomes(outcomes, len(applicants)) if o is not None]
         try:
+            write_started = now_ms()
             self.writer.write(applicants, decided)
+            written = now_ms()
+            self.timing.record("save: HBase write", written - write_started, len(applicants))
+            self.timing.record("save (work)", written - started, len(applicants))
         except HBaseWriteError as error:
             self.failovers = self.log_failover(self.writer.rotation, self.failovers)
             self.logger.error("HBase write failed, batch will be replayed: %s", error)

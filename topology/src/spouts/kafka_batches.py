@@ -26,6 +26,7 @@ from lendstream.pipeline.endpoints import task_position
 from lendstream.pipeline.flow import SourceRecord, pack_records
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.offsets import Batch, OffsetLedger, RecordBuffer
+from lendstream.pipeline.timing import SPOUT_GATHER_STAGE, SPOUT_POLL_STAGE, TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
 
 use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
@@ -38,7 +39,8 @@ def own_partitions(partitions: set[int], task_index: int, task_count: int) -> li
 
 
 class KafkaBatchSpout(Spout):
-    outputs: ClassVar[list[Any]] = ["records"]
+    # records: the packed batch; sent_ms: when it was emitted (lendstream.pipeline.timing)
+    outputs: ClassVar[list[Any]] = ["records", "sent_ms"]
 
     def initialize(self, storm_conf: dict[str, Any], context: dict[str, Any]) -> None:
         self.conf = TopologyConf.from_storm_conf(storm_conf)
@@ -68,6 +70,8 @@ class KafkaBatchSpout(Spout):
         self.buffer = RecordBuffer(
             self.conf.spout_batch_records, self.conf.spout_linger_ms / 1000.0
         )
+        self.timing = TimingLog(self.conf.timing_dir, str(context["componentid"]))
+        self.polled_at: list[tuple[int, float]] = []  # (records, epoch ms) per poll in buffer
         self.logger.info(
             "task %d/%d reads %s partitions %s of group %s",
             index + 1,
@@ -99,6 +103,13 @@ class KafkaBatchSpout(Spout):
             timeout_ms=self.conf.spout_poll_timeout_ms, max_records=self.buffer.room
         )
         now = time.monotonic()
+        if polled and self.timing.enabled:
+            polled_ms = now_ms()
+            self.polled_at.append((sum(len(r) for r in polled.values()), polled_ms))
+            self.timing.record_each(
+                SPOUT_POLL_STAGE,
+                [polled_ms - r.timestamp for records in polled.values() for r in records],
+            )
         for tp, records in polled.items():
             self.buffer.add(
                 tp.partition,
@@ -113,12 +124,20 @@ class KafkaBatchSpout(Spout):
                 ],
                 now,
             )
-        if self.buffer.ready(now):
-            self._emit(self.ledger.new_batch(self.buffer.take()))
+        eager = len(self.ledger) < self.conf.spout_eager_below_in_flight
+        if self.buffer.ready(now, eager=eager):
+            batch = self.ledger.new_batch(self.buffer.take())
+            sent_ms = self._emit(batch)
+            for count, polled_ms in self.polled_at:
+                self.timing.record(SPOUT_GATHER_STAGE, sent_ms - polled_ms, count)
+            self.polled_at.clear()
 
-    def _emit(self, batch: Batch) -> None:
+    def _emit(self, batch: Batch) -> float:
         # one JSON string per tuple: cheap for the worker JVM (see lendstream.pipeline.flow)
-        self.emit([pack_records(batch.records)], tup_id=batch.batch_id)
+        packed = pack_records(batch.records)
+        sent_ms = now_ms()
+        self.emit([packed, sent_ms], tup_id=batch.batch_id)
+        return sent_ms
 
     def activate(self) -> None:
         self.active = True
