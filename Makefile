@@ -98,8 +98,7 @@ deploy: bootstrap artifacts $(MODEL_ARTIFACT) ## Deploy everything with site.yml
 verify: bootstrap ## testinfra checks of every node: make verify INVENTORY=montana
 	$(PY) -m pytest tests/infra --hosts=ansible://all --ansible-inventory=$(INVENTORY_FILE) -q
 vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), make its secrets, deploy
-	test -f $(dir $(VCLUSTER_INVENTORY))group_vars/all/vault.yml \
-	  || $(LENDSTREAM) secrets new --inventory-dir $(dir $(VCLUSTER_INVENTORY))
+	$(LENDSTREAM) secrets new --inventory-dir $(dir $(VCLUSTER_INVENTORY))  # only what is missing
 	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)
 vcluster-verify: ## testinfra checks of every simulated node (LAYOUT=ci|montana)
 	$(MAKE) verify INVENTORY_FILE=$(VCLUSTER_INVENTORY)
