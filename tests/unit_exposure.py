@@ -12,6 +12,30 @@ EXPOSURE_CEILING = 5.0
 # must still stay under its own ceiling.
 UNIT_CEILINGS: dict[str, tuple[float, str]] = {}
 
+# Every unit the roles install (one per daemon a role knows).
+ROLE_UNITS = [
+    "lendstream-zookeeper",
+    "lendstream-kafka",
+    "lendstream-hdfs-namenode",
+    "lendstream-hdfs-secondarynamenode",
+    "lendstream-hdfs-datanode",
+    "lendstream-hdfs-journalnode",
+    "lendstream-hdfs-zkfc",
+    "lendstream-yarn-resourcemanager",
+    "lendstream-yarn-nodemanager",
+    "lendstream-hbase-master",
+    "lendstream-hbase-regionserver",
+    "lendstream-hbase-thrift",
+    "lendstream-storm-nimbus",
+    "lendstream-storm-supervisor",
+    "lendstream-storm-ui",
+    "lendstream-mysql",
+    "lendstream-applicant-api",
+    "lendstream-risk-service",
+    "lendstream-producer",
+    "lendstream-alert-log",
+]
+
 _OVERALL = re.compile(r"Overall exposure level for \S+: (\d+\.\d+)")
 
 

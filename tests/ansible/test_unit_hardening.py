@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from unit_exposure import ceiling, overall_exposure
+from unit_exposure import ROLE_UNITS, ceiling, overall_exposure
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = REPOSITORY_ROOT / "ansible"
@@ -22,29 +22,6 @@ RENDER_PLAYBOOK = Path(__file__).resolve().parent / "render-units.yml"
 RENDER_TIMEOUT_S = 300
 ANALYZE_TIMEOUT_S = 60
 
-# Every unit the roles install (one per daemon a role knows).
-UNITS = [
-    "lendstream-zookeeper",
-    "lendstream-kafka",
-    "lendstream-hdfs-namenode",
-    "lendstream-hdfs-secondarynamenode",
-    "lendstream-hdfs-datanode",
-    "lendstream-hdfs-journalnode",
-    "lendstream-hdfs-zkfc",
-    "lendstream-yarn-resourcemanager",
-    "lendstream-yarn-nodemanager",
-    "lendstream-hbase-master",
-    "lendstream-hbase-regionserver",
-    "lendstream-hbase-thrift",
-    "lendstream-storm-nimbus",
-    "lendstream-storm-supervisor",
-    "lendstream-storm-ui",
-    "lendstream-mysql",
-    "lendstream-applicant-api",
-    "lendstream-risk-service",
-    "lendstream-producer",
-    "lendstream-alert-log",
-]
 # Settings every unit carries, as `systemd-analyze security` names them once they hold.
 REQUIRED_SETTINGS = {
     "NoNewPrivileges=yes",
@@ -145,13 +122,13 @@ def exposure(path: Path) -> float:
 def test_every_unit_template_is_rendered(rendered_units: Path) -> None:
     templates = sorted(ANSIBLE_DIR.glob("roles/*/templates/systemd/*.service.j2"))
     rendered = sorted(path.stem for path in rendered_units.glob("*.service"))
-    assert rendered == sorted(UNITS)
+    assert rendered == sorted(ROLE_UNITS)
     roles = {path.parts[-4] for path in templates}
-    assert roles == ROLES_WITH_UNITS, "a new unit template: add it to render-units.yml and UNITS"
+    assert roles == ROLES_WITH_UNITS, "a new unit template: add it to render-units.yml, ROLE_UNITS"
 
 
 def test_exposure_of_every_unit_is_within_its_ceiling(rendered_units: Path) -> None:
-    scores = {unit: exposure(rendered_units / f"{unit}.service") for unit in UNITS}
+    scores = {unit: exposure(rendered_units / f"{unit}.service") for unit in ROLE_UNITS}
     print("\nsystemd-analyze security --offline, exposure per unit (ceiling):")
     for unit, score in scores.items():
         print(f"  {unit:36} {score:4.1f} ({ceiling(unit)})")
@@ -159,7 +136,7 @@ def test_exposure_of_every_unit_is_within_its_ceiling(rendered_units: Path) -> N
     assert not over, f"units above their exposure ceiling: {over}"
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", ROLE_UNITS)
 def test_unit_keeps_the_sandbox(rendered_units: Path, unit: str) -> None:
     settings = unit_settings(rendered_units / f"{unit}.service")
     present = {f"{key}={values[-1]}" for key, values in settings.items()}
@@ -174,7 +151,7 @@ def test_unit_keeps_the_sandbox(rendered_units: Path, unit: str) -> None:
     assert user not in {"", "root", "0"}, f"{unit} runs as {user or 'root'}"
 
 
-@pytest.mark.parametrize("unit", [unit for unit in UNITS if unit != "lendstream-alert-log"])
+@pytest.mark.parametrize("unit", [unit for unit in ROLE_UNITS if unit != "lendstream-alert-log"])
 def test_writable_paths_are_the_units_own(rendered_units: Path, unit: str) -> None:
     """ReadWritePaths only below the lendstream state and log roots (never /, /etc, /opt)."""
     settings = unit_settings(rendered_units / f"{unit}.service")
