@@ -39,15 +39,35 @@ def address(host: Any) -> str:
     return str(variables(host)["ansible_host"])
 
 
-def http_json(host: Any, url: str) -> Any:
-    """GET a JSON document from the node itself (so names resolve as the cluster resolves them)."""
+# The deployment CA on every node (role pki); https:// URLs are verified against it.
+TLS_CA_FILE = "/etc/lendstream/tls/ca.crt"
+
+
+def pipeline_tls(host: Any) -> bool:
+    """Whether the inventory serves the applicant API and the risk service over HTTPS."""
+    return bool(variables(host).get("lendstream_tls", False))
+
+
+def pipeline_url(host: Any, port: int, path: str) -> str:
+    """The node's pipeline service at ``port``: https when the inventory's lendstream_tls is on."""
+    scheme = "https" if pipeline_tls(host) else "http"
+    return f"{scheme}://{address(host)}:{port}{path}"
+
+
+def http_json(host: Any, url: str, headers: dict[str, str] | None = None) -> Any:
+    """GET a JSON document from the node itself (so names resolve as the cluster resolves them);
+    an https:// URL is verified against the deployment CA, host name included."""
     script = (
-        "import sys, urllib.request; "
-        "request = urllib.request.Request(sys.argv[1], headers={'Accept': 'application/json'}); "
-        f"answer = urllib.request.urlopen(request, timeout={HTTP_TIMEOUT_S}); "
+        "import json, ssl, sys, urllib.request; "
+        "https = sys.argv[1].startswith('https:'); "
+        "context = ssl.create_default_context(cafile=sys.argv[2]) if https else None; "
+        "headers = {'Accept': 'application/json', **json.loads(sys.argv[3])}; "
+        "request = urllib.request.Request(sys.argv[1], headers=headers); "
+        f"answer = urllib.request.urlopen(request, timeout={HTTP_TIMEOUT_S}, context=context); "
         "sys.stdout.write(answer.read().decode())"
     )
-    result = host.run(f"python3 -c {shlex.quote(script)} {shlex.quote(url)}")
+    arguments = shlex.join([url, TLS_CA_FILE, json.dumps(headers or {})])
+    result = host.run(f"python3 -c {shlex.quote(script)} {arguments}")
     node = variables(host)["inventory_hostname"]
     assert result.rc == 0, f"GET {url} from {node}: {result.stderr}"
     return json.loads(result.stdout)

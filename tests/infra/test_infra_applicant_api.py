@@ -6,11 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra_cluster import address, assert_service, groups, http_json, in_group
+from infra_cluster import (
+    assert_service,
+    groups,
+    http_json,
+    in_group,
+    pipeline_tls,
+    pipeline_url,
+)
 
 testinfra_hosts = ["ansible://all"]
 
 API_PORT = 8081
+TOKEN = "/etc/lendstream/applicant-api/token"  # with lendstream_tls
 MYSQL_PORT = 3306
 SERVICE_USER = "lendstream-api"
 SECRET = "/etc/lendstream/applicant-api/mysql-password"
@@ -34,13 +42,18 @@ def test_runs_as_its_own_user(host: Any) -> None:
 def test_health_answers(host: Any) -> None:
     if not in_group(host, "applicant_api"):
         return
-    assert http_json(host, f"http://{address(host)}:{API_PORT}/healthz") == {"status": "ok"}
+    assert http_json(host, pipeline_url(host, API_PORT, "/healthz")) == {"status": "ok"}
 
 
 def test_serves_applicants_page(host: Any) -> None:
     if not in_group(host, "applicant_api"):
         return
-    page = http_json(host, f"http://{address(host)}:{API_PORT}/v1/applicants?limit=5")
+    headers = {}
+    if pipeline_tls(host):  # lendstream_tls: HTTPS and the bearer token
+        with host.sudo():
+            token = host.file(TOKEN).content_string.strip()
+        headers["Authorization"] = f"Bearer {token}"
+    page = http_json(host, pipeline_url(host, API_PORT, "/v1/applicants?limit=5"), headers)
     assert set(page) == {"applicants", "next_after"}
     assert len(page["applicants"]) <= 5
     if page["applicants"]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import testinfra
-from infra_cluster import HBASE_THRIFT, KAFKA_BROKER
+from infra_cluster import HBASE_THRIFT, KAFKA_BROKER, TLS_CA_FILE
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -64,6 +64,8 @@ def reconcile_argv(variables: dict[str, Any]) -> list[str]:
     risk_port = variables.get("risk_service_port", RISK_SERVICE_PORT)
     conf_dir = variables.get("topology_conf_dir", "/etc/lendstream/topology")
     venv = variables.get("topology_venv_dir", "/opt/lendstream/venv")
+    tls = bool(variables.get("lendstream_tls", False))  # HTTPS to the risk services
+    scheme = "https" if tls else "http"
     return [
         "timeout", str(COMMAND_TIMEOUT_S), f"{venv}/bin/python",
         "-m", "lendstream.reconcile", "--json",
@@ -74,8 +76,9 @@ def reconcile_argv(variables: dict[str, Any]) -> list[str]:
         "--hbase-hosts", ",".join(groups["hbase_thrift"]),
         "--hbase-port", str(variables.get("hbase_thrift_port", HBASE_THRIFT)),
         "--table", settings["hbase_table"],
-        "--risk-url", ",".join(f"http://{h}:{risk_port}" for h in groups["risk_service"]),
+        "--risk-url", ",".join(f"{scheme}://{h}:{risk_port}" for h in groups["risk_service"]),
         "--risk-token-file", f"{conf_dir}/risk-service-token",
+        *(["--risk-ca-file", TLS_CA_FILE] if tls else []),
         "--drain-timeout-s", str(DRAIN_TIMEOUT_S),
     ]  # fmt: skip
 

@@ -8,7 +8,7 @@ import json
 import shlex
 from typing import Any
 
-from infra_cluster import address, assert_service, http_json, in_group
+from infra_cluster import TLS_CA_FILE, assert_service, http_json, in_group, pipeline_url
 
 testinfra_hosts = ["ansible://all"]
 
@@ -21,16 +21,17 @@ VENV_PYTHON = "/opt/lendstream/venv/bin/python"
 # Runs on the node with the deployed virtualenv: one synthetic applicant through the pipeline's
 # own clean(), scored over HTTP with and without the token; prints both statuses and the answer.
 _SCORE_ONE = """
-import json, sys, urllib.error, urllib.request
+import json, ssl, sys, urllib.error, urllib.request
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.rules import clean
-url, token_file = sys.argv[1], sys.argv[2]
+url, token_file, ca_file = sys.argv[1], sys.argv[2], sys.argv[3]
+context = ssl.create_default_context(cafile=ca_file) if url.startswith("https:") else None
 applicant = clean(next(iter(generate(1, seed=11)))).as_dict()
 body = json.dumps({"applicant": applicant}).encode()
 def post(headers):
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
             return answer.status, json.load(answer)
     except urllib.error.HTTPError as error:
         return error.code, None
@@ -62,7 +63,7 @@ def test_serves_the_model_current_points_at(host: Any) -> None:
     version = host.file(f"{MODEL_ROOT}/current").linked_to.rsplit("/", 1)[-1]
     metadata = json.loads(host.file(f"{MODEL_ROOT}/{version}/metadata.json").content_string)
     assert metadata["version"] == version
-    health = http_json(host, f"http://{address(host)}:{RISK_PORT}/healthz")
+    health = http_json(host, pipeline_url(host, RISK_PORT, "/healthz"))
     assert health["status"] == "ok"
     assert health["model_version"] == version
 
@@ -88,9 +89,10 @@ def test_token_is_the_services_alone(host: Any) -> None:
 def test_scores_with_the_token_only(host: Any) -> None:
     if not in_group(host, "risk_service"):
         return
-    url = f"http://{address(host)}:{RISK_PORT}/v1/score"
+    url = pipeline_url(host, RISK_PORT, "/v1/score")
+    arguments = shlex.join([url, TOKEN, TLS_CA_FILE])
     with host.sudo():
-        result = host.run(f"{VENV_PYTHON} -c {shlex.quote(_SCORE_ONE)} {shlex.quote(url)} {TOKEN}")
+        result = host.run(f"{VENV_PYTHON} -c {shlex.quote(_SCORE_ONE)} {arguments}")
     assert result.rc == 0, result.stderr
     statuses = json.loads(result.stdout)
     assert statuses["without"] == 401
