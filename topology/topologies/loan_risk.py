@@ -50,7 +50,9 @@ class Lendstream(Topology):
         "topology.spout.wait.progressive.level3.sleep.millis": 5,
     }
 
-    # Parallelism per environment of config.json: one task each on the single machine; on a
+    # Parallelism per environment of config.json: one task each on the single machine but two
+    # of score, whose risk-service call is the longest stage (two calls overlap instead of
+    # batches queueing in front of one; docs/topology.md, "Cutting latency"); on a
     # cluster (topology.workers there: config.json) the score and save bolts have three tasks,
     # which spread over the risk services and HBase Thrift servers (task i starts at endpoint
     # i % n, see lendstream.pipeline.endpoints), and the spout two (partitions p % 2).
@@ -62,7 +64,7 @@ class Lendstream(Topology):
     score = ScoreBolt.spec(
         name="score",
         inputs={decide: Grouping.fields("applicants")},
-        par={"local": 1, "cluster": 3},
+        par={"local": 2, "cluster": 3},
     )
     save = SaveBolt.spec(name="save", inputs=[score], par={"local": 1, "cluster": 3})
     dead_letter = DeadLetterBolt.spec(
