@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from typing import Any
 import yaml
 
 from lendstream.cluster import REPO_ROOT, Layout, Node, load_cluster
-from lendstream.secrets import default_password_file
+from lendstream.secrets import CA_CERT_NAME, default_password_file, read_vault
 from lendstream.vcluster import ssh
 from lendstream.vcluster.paths import inventory_path, layout_state_dir
 
@@ -34,6 +35,7 @@ DEAD_LETTER_TOPIC = "lendstream.applicants.dlq"
 CONSUMER_GROUP = "lendstream-topology"
 HBASE_TABLE = "members"
 TOKEN_FILE = "/etc/lendstream/topology/risk-service-token"
+TLS_CA_FILE = "/etc/lendstream/tls/ca.crt"  # role pki's, on every node
 PLAYBOOK_TIMEOUT_S = 2400
 
 
@@ -77,6 +79,25 @@ class ChaosCluster:
 
     def address(self, name: str) -> str:
         return str(self.node(name).address)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the inventory serves the applicant API and the risk service over HTTPS
+        (``lendstream_tls`` in its ``all.vars``; docs/security.md)."""
+        inventory = yaml.safe_load(inventory_path(self.layout.name).read_text()) or {}
+        return bool(inventory.get("all", {}).get("vars", {}).get("lendstream_tls", False))
+
+    @property
+    def http_scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """For the controller's own requests to the pipeline's services: the deployment CA from
+        the Vault (host names checked), or None when they speak plain HTTP."""
+        if not self.tls:
+            return None
+        vault = read_vault(layout_state_dir(self.layout.name), self.vault_password_file)
+        return ssl.create_default_context(cadata=vault[CA_CERT_NAME])
 
     # ---- commands ----------------------------------------------------------------------------
     def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:
@@ -181,9 +202,12 @@ class ChaosCluster:
             *("--table", HBASE_TABLE),
             *(
                 "--risk-url",
-                ",".join(f"http://{h}:{risk_port}" for h in self.hosts("risk_service")),
+                ",".join(
+                    f"{self.http_scheme}://{h}:{risk_port}" for h in self.hosts("risk_service")
+                ),
             ),
             *("--risk-token-file", TOKEN_FILE),
+            *(("--risk-ca-file", TLS_CA_FILE) if self.tls else ()),
             *("--drain-timeout-s", str(int(drain_timeout_s))),
         ]
         return self.on_a_node(argv, timeout_s=drain_timeout_s + 300)

@@ -277,9 +277,10 @@ def refused_requests(cluster: ChaosCluster) -> int:
         r'^lendstream_risk_requests_total\{route="/v1/score",status="40[13]"\} (\S+)$', re.M
     )
     total = 0.0
+    context = cluster.tls_context()
     for host in cluster.hosts("risk_service"):
-        url = f"http://{cluster.address(host)}:{port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as answer:
+        url = f"{cluster.http_scheme}://{cluster.address(host)}:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=10, context=context) as answer:
             total += sum(float(v) for v in pattern.findall(answer.read().decode()))
     return int(total)
 

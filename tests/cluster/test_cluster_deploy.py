@@ -24,6 +24,7 @@ import itertools
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -277,8 +278,24 @@ def score_body() -> bytes:
     return json.dumps({"applicants": applicants[:SCORE_BATCH]}).encode()
 
 
+def risk_connection(address: str, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    """A new connection to a risk service: HTTPS verified against the deployment CA when the
+    inventory's lendstream_tls is on (``context``), else plain HTTP."""
+    if context is None:
+        return http.client.HTTPConnection(address, RISK_PORT, timeout=REQUEST_TIMEOUT_S)
+    return http.client.HTTPSConnection(
+        address, RISK_PORT, timeout=REQUEST_TIMEOUT_S, context=context
+    )
+
+
 def fire(
-    addresses: list[str], token: str, body: bytes, stop: threading.Event, tally: RequestTally
+    addresses: list[str],
+    token: str,
+    body: bytes,
+    stop: threading.Event,
+    tally: RequestTally,
+    *,
+    context: ssl.SSLContext | None,
 ) -> None:
     """POST batches round-robin over the nodes until told to stop, each on a new connection;
     anything but a 200 with every result counts as a failure."""
@@ -286,7 +303,7 @@ def fire(
     for address in itertools.cycle(addresses):
         if stop.is_set():
             return
-        connection = http.client.HTTPConnection(address, RISK_PORT, timeout=REQUEST_TIMEOUT_S)
+        connection = risk_connection(address, context)
         failure = ""
         version = ""
         try:
@@ -323,10 +340,12 @@ def test_a_new_model_rolls_out_without_failing_a_request(cluster: Cluster) -> No
     tally = RequestTally()
     stop = threading.Event()
     body = score_body()
+    context = cluster.chaos.tls_context()
     threads = [
         threading.Thread(
             target=fire,
             args=(addresses[i:] + addresses[:i], cluster.token, body, stop, tally),
+            kwargs={"context": context},
             daemon=True,
         )
         for i in range(LOAD_THREADS)
@@ -349,7 +368,7 @@ def test_a_new_model_rolls_out_without_failing_a_request(cluster: Cluster) -> No
     assert tally.versions[old] > 0
     assert tally.versions[new] > 0
     for address in addresses:
-        connection = http.client.HTTPConnection(address, RISK_PORT, timeout=REQUEST_TIMEOUT_S)
+        connection = risk_connection(address, context)
         connection.request("GET", "/healthz")
         assert json.loads(connection.getresponse().read())["model_version"] == new
         connection.close()
