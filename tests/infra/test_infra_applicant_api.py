@@ -4,9 +4,11 @@ database password 0600 and its own."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from infra_cluster import (
+    TLS_CA_FILE,
     assert_service,
     groups,
     http_json,
@@ -19,6 +21,16 @@ testinfra_hosts = ["ansible://all"]
 
 API_PORT = 8081
 TOKEN = "/etc/lendstream/applicant-api/token"  # with lendstream_tls
+# Runs on the node: GET the URL (HTTPS, verified against the CA file) without a token; its status.
+_STATUS_WITHOUT_TOKEN = """
+import ssl, sys, urllib.error, urllib.request
+context = ssl.create_default_context(cafile=sys.argv[2])
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=10, context=context) as answer:
+        print(answer.status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+"""
 MYSQL_PORT = 3306
 SERVICE_USER = "lendstream-api"
 SECRET = "/etc/lendstream/applicant-api/mysql-password"
@@ -58,6 +70,16 @@ def test_serves_applicants_page(host: Any) -> None:
     assert len(page["applicants"]) <= 5
     if page["applicants"]:
         assert page["next_after"] == page["applicants"][-1]["id"]
+
+
+def test_refuses_applicants_without_the_token(host: Any) -> None:
+    if not in_group(host, "applicant_api") or not pipeline_tls(host):
+        return  # without lendstream_tls the API asks no token (plain HTTP, as before)
+    url = pipeline_url(host, API_PORT, "/v1/applicants?limit=1")
+    arguments = shlex.join([url, TLS_CA_FILE])
+    result = host.run(f"python3 -c {shlex.quote(_STATUS_WITHOUT_TOKEN)} {arguments}")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "401"
 
 
 def test_password_file_is_the_services_alone(host: Any) -> None:
