@@ -1,5 +1,6 @@
-"""HBase: masters (active and backup), RegionServers and Thrift servers on their hosts; the
-active master counts every RegionServer live."""
+"""HBase: masters (active and backup), RegionServers and Thrift servers on their hosts; exactly
+one master is active (whichever: a failover or a rolling restart moves it), and it counts every
+RegionServer live."""
 
 from __future__ import annotations
 
@@ -40,12 +41,18 @@ def test_thrift_servers_run_on_their_hosts(host: Any) -> None:
         assert not host.service("lendstream-hbase-thrift").is_running
 
 
-def test_active_master_counts_every_regionserver_live(host: Any) -> None:
-    master = groups(host)["hbase_master"][0]
-    server = http_json(
-        host,
-        f"http://{master}:{HBASE_MASTER_HTTP}/jmx?qry=Hadoop:service=HBase,name=Master,sub=Server",
-    )["beans"][0]
-    assert server["tag.isActiveMaster"] in (True, "true")
+def test_one_active_master_counts_every_regionserver_live(host: Any) -> None:
+    masters = groups(host)["hbase_master"] + groups(host).get("hbase_backup_master", [])
+    servers = {
+        master: http_json(
+            host,
+            f"http://{master}:{HBASE_MASTER_HTTP}/jmx?qry=Hadoop:service=HBase,name=Master,"
+            "sub=Server",
+        )["beans"][0]
+        for master in masters
+    }
+    active = [m for m, server in servers.items() if server["tag.isActiveMaster"] in (True, "true")]
+    assert len(active) == 1, f"active HBase masters: {active or 'none'} of {masters}"
+    server = servers[active[0]]
     assert server["numRegionServers"] == len(groups(host)["hbase_regionserver"])
     assert server["numDeadRegionServers"] == 0
