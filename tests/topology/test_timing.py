@@ -28,7 +28,7 @@ def test_samples_are_read_back_by_stage_within_the_window(tmp_path: Path) -> Non
     log.record_each("kafka → spout poll", [1.0, 2.0, 30.0])
     log.record("ignored", 1.0, 0)  # no applicant: not a sample
     log.close()
-    after = now_ms()
+    after = now_ms() + 1.0  # a sample's time is rounded to 0.1 ms: it may land just after now
     stages = read_samples(tmp_path / "timing", before, after)
     assert set(stages) == {"save: HBase write", "kafka → spout poll"}
     assert (stages["save: HBase write"].weight, stages["kafka → spout poll"].weight) == (400, 3)
