@@ -9,17 +9,16 @@ those are the same for every ci host), so one host, m1, stands for the layout.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from render_playbook import run_render_playbook
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = REPOSITORY_ROOT / "ansible"
@@ -103,32 +102,14 @@ class RenderedFirewall:
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> RenderedFirewall:
     _nft()
     root = tmp_path_factory.mktemp("firewall")
-    bin_dir = Path(sys.executable).parent
-    environment = dict(
-        os.environ,
-        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ROLES_DIR),
-        NO_COLOR="1",
-    )
     extra_vars = {"render_dir": str(root), "firewall_roles": FIREWALL_ROLES}
-    result = subprocess.run(
-        [
-            "unshare",
-            "--net",
-            str(bin_dir / "ansible-playbook"),
-            *("-i", str(CI_INVENTORY), "--limit", HOST),
-            *("-e", json.dumps(extra_vars)),
-            str(RENDER_PLAYBOOK),
-        ],
-        cwd=ANSIBLE_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=RENDER_TIMEOUT_S,
-        check=False,
+    run_render_playbook(
+        RENDER_PLAYBOOK,
+        extra_vars,
+        timeout_s=RENDER_TIMEOUT_S,
+        limit=HOST,
+        wrapper=("unshare", "--net"),
     )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     return RenderedFirewall(root / HOST)
 
 

@@ -5,14 +5,12 @@ the settings the daemons were checked to start with (docs/security.md, "Hardened
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from render_playbook import run_render_playbook
 from unit_exposure import ROLE_UNITS, ceiling, overall_exposure
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -66,30 +64,7 @@ ROLES_WITH_UNITS = {
 @pytest.fixture(scope="module")
 def rendered_units(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("units")
-    bin_dir = Path(sys.executable).parent
-    environment = dict(
-        os.environ,
-        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-        NO_COLOR="1",
-    )
-    result = subprocess.run(
-        [
-            str(bin_dir / "ansible-playbook"),
-            "-i",
-            str(CI_INVENTORY),
-            "-e",
-            json.dumps({"render_dir": str(root)}),
-            str(RENDER_PLAYBOOK),
-        ],
-        cwd=ANSIBLE_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=RENDER_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_render_playbook(RENDER_PLAYBOOK, {"render_dir": str(root)}, timeout_s=RENDER_TIMEOUT_S)
     return root
 
 
