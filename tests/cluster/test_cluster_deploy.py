@@ -61,11 +61,20 @@ ROLLING_RESTARTS = (
     "playbooks/restart-storm.yml",
     "playbooks/restart-hdfs.yml",
     "playbooks/restart-yarn.yml",
+    "playbooks/restart-risk-service.yml",
 )
-# A harmless configuration change of ZooKeeper and Kafka (site.yml rolls it out under load), and
-# the task that restarts one member in each role's tasks/restart.yml.
-CONFIG_CHANGE = ("zookeeper_max_client_connections=201", "kafka_log_retention_hours=169")
-RESTART_TASKS = ("zookeeper : Restart this member", "kafka : Restart this node")
+# A harmless configuration change of ZooKeeper, Kafka and the risk services (site.yml rolls it out
+# under load), and the task that restarts one member in each role's tasks/restart.yml.
+CONFIG_CHANGE = (
+    "zookeeper_max_client_connections=201",
+    "kafka_log_retention_hours=169",
+    "risk_service_threads=3",
+)
+RESTART_TASKS = (
+    "zookeeper : Restart this member",
+    "kafka : Restart this node",
+    "risk_service : Restart the risk service",
+)
 ZOOKEEPER_CLIENT_PORT = 2181
 QUORUM_SAMPLE_S = 0.5
 # The longest a ZooKeeper ensemble may go without a serving majority: one leader election
@@ -202,9 +211,11 @@ def loading_in_background(cluster: Cluster, seed: int, rows: list[int]) -> threa
 
 
 def test_a_config_change_rolls_out_one_member_at_a_time_under_load(cluster: Cluster) -> None:
-    """site.yml applies a ZooKeeper and Kafka change while applicants stream: every member restarts
-    once, one at a time, the ensemble is never without a serving majority for longer than one
-    leader election, nothing is lost. A rerun without the change rolls it back the same way."""
+    """site.yml applies a ZooKeeper, Kafka and risk-service change while applicants stream: every
+    member restarts once, one at a time, the ensemble is never without a serving majority for
+    longer than one leader election, the risk services restart one node at a time behind their
+    health gate (the score bolts fail over), nothing is lost and no valid applicant is
+    dead-lettered. A rerun without the change rolls it back the same way."""
     zookeeper = [cluster.addresses[host] for host in cluster.groups["zookeeper"]]
     figures = []
     for change in (CONFIG_CHANGE, ()):
@@ -216,7 +227,9 @@ def test_a_config_change_rolls_out_one_member_at_a_time_under_load(cluster: Clus
         loader.start()
         try:
             extra = list(itertools.chain(*(("-e", setting) for setting in change)))
-            output, elapsed = playbook(cluster, "site.yml", "--tags", "zookeeper,kafka", *extra)
+            output, elapsed = playbook(
+                cluster, "site.yml", "--tags", "zookeeper,kafka,risk_service", *extra
+            )
         finally:
             loader.join()
             watch.stop.set()
@@ -226,6 +239,8 @@ def test_a_config_change_rolls_out_one_member_at_a_time_under_load(cluster: Clus
         assert sorted(zookeeper_restarted) == sorted(cluster.groups["zookeeper"])
         kafka_nodes = set(cluster.groups["kafka_controller"]) | set(cluster.groups["kafka_broker"])
         assert sorted(kafka_restarted) == sorted(kafka_nodes)
+        risk_restarted = restarted_one_at_a_time(output, RESTART_TASKS[2])
+        assert sorted(risk_restarted) == sorted(cluster.groups["risk_service"])
         assert watch.samples > 0
         assert watch.longest_without_majority_s <= ELECTION_BOUND_S, f"quorum lost: {watch}"
         summary = reconcile_on_a_node(cluster)
@@ -234,8 +249,9 @@ def test_a_config_change_rolls_out_one_member_at_a_time_under_load(cluster: Clus
         assert summary["extra_rows"] == 0
         figures.append(
             f"{'change' if change else 'back'} {elapsed:.0f} s (ZooKeeper {zookeeper_restarted}, "
-            f"Kafka {kafka_restarted}; fewest ZooKeeper members serving {watch.fewest_serving}/"
-            f"{len(zookeeper)} over {watch.samples} samples, longest without a serving majority "
+            f"Kafka {kafka_restarted}, risk services {risk_restarted}; fewest ZooKeeper members "
+            f"serving {watch.fewest_serving}/{len(zookeeper)} over {watch.samples} samples, "
+            f"longest without a serving majority "
             f"{watch.longest_without_majority_s:.1f} s; {rows[0]} applicants reconciled)"
         )
     FIGURES["config change under load"] = "; ".join(figures)
