@@ -50,11 +50,10 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from lendstream import cli
 from lendstream.kafka_topics import KafkaReadError, KafkaRecord, end_offsets, read_topic
-from lendstream.pipeline.dead_letter import STAGES
+from lendstream.pipeline.dead_letter import REDRIVE_HEADER, STAGES, Source
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.topology_conf import TopologyConf
 
-REDRIVE_HEADER = "lendstream-redrive-of"
 REDRIVE_LOG_SUFFIX = ".redrives"
 UNREDRIVABLE_REASONS = ("value is missing", "value is not UTF-8 text")
 READ_TIMEOUT_S = 120.0
@@ -163,8 +162,7 @@ class Selection:
 
 
 def source_key(source: SourceId) -> str:
-    topic, partition, offset = source
-    return f"{topic}/{partition}/{offset}"
+    return Source(*source).key()
 
 
 def redrive_payload(letter: Letter) -> bytes | None:

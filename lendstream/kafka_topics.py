@@ -88,6 +88,7 @@ class KafkaRecord:
     timestamp_ms: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,9 @@ def read_topic(bootstrap: str | Sequence[str], topic: str, timeout_s: float) -> 
                 raise KafkaReadError(f"topic {topic!r} was not read to its end in {timeout_s} s")
             for batch in reader.poll(timeout_ms=500).values():
                 records.extend(
-                    KafkaRecord(r.partition, r.offset, r.timestamp, r.key, r.value)
+                    KafkaRecord(
+                        r.partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ())
+                    )
                     for r in batch
                     if r.offset < ends[TopicPartition(topic, r.partition)]
                 )

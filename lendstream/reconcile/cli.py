@@ -238,6 +238,11 @@ def summary_lines(report: Report, max_differences: int) -> list[str]:
     ]
     if report.extra_row_keys:
         lines.append(f"  e.g. {', '.join(report.extra_row_keys)}")
+    if report.redriven_dead_letters:
+        lines.append(
+            f"re-driven        {report.redriven_dead_letters:>10,}  (dead letters whose record was "
+            "re-driven and now passes: decided by the re-driven record)"
+        )
     if report.older_dead_letters or report.other_topic_dead_letters:
         lines.append(
             f"dead letters of older records {report.older_dead_letters:,}, "

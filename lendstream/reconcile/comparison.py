@@ -11,6 +11,10 @@ A row scored by another model version than the one the risk services serve now (
 out since) cannot have its score re-derived: its score cells (probability, model version, and
 which scored decision) are not compared, every other cell is, and the rows are counted per
 version in ``scored_by_other_models``.
+
+A dead letter whose record was re-driven since (``lendstream dlq redrive``) and now passes is
+counted in ``redriven_dead_letters``, not as a difference: the original is superseded by the
+re-driven record, which must be stored (or dead-lettered again) like any other.
 """
 
 from __future__ import annotations
@@ -98,6 +102,9 @@ class Report:
     extra_rows: int = 0  # rows the topic does not explain (reported, not wrong)
     extra_row_keys: list[str] = field(default_factory=list)
     older_dead_letters: int = 0  # for records before the topic's log start
+    # Dead letters of records since re-driven (lendstream dlq redrive) that are no longer dead
+    # letters: the re-driven record decides them (the original is superseded by it).
+    redriven_dead_letters: int = 0
     other_topic_dead_letters: int = 0
     model_versions: Counter[str] = field(default_factory=Counter)
     # Rows scored by a model version the risk services no longer serve: version → rows.
@@ -124,6 +131,7 @@ class Report:
             "extra_rows": self.extra_rows,
             "extra_row_keys": self.extra_row_keys,
             "older_dead_letters": self.older_dead_letters,
+            "redriven_dead_letters": self.redriven_dead_letters,
             "other_topic_dead_letters": self.other_topic_dead_letters,
             "differences": len(self.differences),
             "first_differences": self.differences[:max_differences],
@@ -191,12 +199,10 @@ def _dead_letter_value(record: KafkaRecord) -> dict[str, Any] | None:
     return value
 
 
-def _compare_dead_letters(
-    expectation: Expectation,
-    dead_letter_records: Iterable[KafkaRecord],
-    log_start: Mapping[int, int],
-    report: Report,
-) -> None:
+def _dead_letters_by_source(
+    expectation: Expectation, dead_letter_records: Iterable[KafkaRecord], report: Report
+) -> dict[Position, tuple[bytes | None, dict[str, Any]]]:
+    """Each source record of the applicant topic → its dead letter (replays must be identical)."""
     by_source: dict[Position, tuple[bytes | None, dict[str, Any]]] = {}
     for record in dead_letter_records:
         report.dead_letter_messages += 1
@@ -215,11 +221,23 @@ def _compare_dead_letters(
             by_source[position] = (record.key, value)
         elif earlier != (record.key, value):
             report.differences.append(f"{where}: replayed dead letter of {position} differs")
+    return by_source
+
+
+def _compare_dead_letters(
+    expectation: Expectation,
+    dead_letter_records: Iterable[KafkaRecord],
+    log_start: Mapping[int, int],
+    report: Report,
+) -> None:
+    by_source = _dead_letters_by_source(expectation, dead_letter_records, report)
     for position, (key, value) in sorted(by_source.items()):
         wanted = _wanted_dead_letter(expectation, position, value)
         if wanted is None:
             if position[1] < log_start.get(position[0], 0):
                 report.older_dead_letters += 1
+            elif position in expectation.redriven:
+                report.redriven_dead_letters += 1
             else:
                 report.differences.append(f"dead letter for {position}, not malformed: {value}")
             continue

@@ -3,7 +3,9 @@ pipeline's own functions (lendstream.pipeline.flow: triage, apply_rules, apply_s
 risk service): the same code the bolts run.
 
 A member published more than once is expected with its latest record (Kafka timestamp, then
-position); its earlier records are *superseded*.
+position); its earlier records are *superseded*. A record re-driven from the dead-letter topic
+(``lendstream dlq redrive``) names its original in a header: that original's dead letter is then
+accounted as *re-driven*, not as a valid applicant in the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from lendstream.kafka_topics import KafkaRecord
-from lendstream.pipeline.dead_letter import DeadLetter
+from lendstream.pipeline.dead_letter import REDRIVE_HEADER, DeadLetter, Source
 from lendstream.pipeline.flow import (
     Applicant,
     Outcome,
@@ -43,6 +45,7 @@ class Expectation:
     dead_letters: dict[Position, DeadLetter] = field(default_factory=dict)  # parse/clean stage
     refused: dict[Position, Applicant] = field(default_factory=dict)  # score stage
     superseded: int = 0  # valid records whose member was published again later
+    redriven: set[Position] = field(default_factory=set)  # records re-driven from the DLQ
 
 
 @dataclass
@@ -52,6 +55,17 @@ class Triaged:
     latest: dict[str, Applicant]  # member_id → its latest valid record
     dead_letters: dict[Position, DeadLetter]
     superseded: int
+    redriven: set[Position] = field(default_factory=set)
+
+
+def redriven_from(record: KafkaRecord, topic: str) -> Position | None:
+    """The position in ``topic`` of the original record ``record`` re-drives, if it is one."""
+    for name, value in record.headers:
+        if name == REDRIVE_HEADER:
+            source = Source.from_key(value.decode("utf-8", errors="replace"))
+            if source is not None and source.topic == topic:
+                return (source.partition, source.offset)
+    return None
 
 
 def _recency(applicant: Applicant) -> tuple[int, int, int]:
@@ -62,9 +76,13 @@ def triage_published(records: Iterable[KafkaRecord], topic: str) -> Triaged:
     """Parse and clean every record as the clean bolt does; the latest record of each member."""
     latest: dict[str, Applicant] = {}
     dead_letters: dict[Position, DeadLetter] = {}
+    redriven: set[Position] = set()
     published = superseded = 0
     for record in records:
         published += 1
+        original = redriven_from(record, topic)
+        if original is not None:
+            redriven.add(original)
         source = SourceRecord.from_bytes(
             topic, record.partition, record.offset, record.timestamp_ms, record.value
         )
@@ -78,7 +96,7 @@ def triage_published(records: Iterable[KafkaRecord], topic: str) -> Triaged:
             if _recency(earlier) > _recency(outcome):
                 continue
         latest[outcome.member_id] = outcome
-    return Triaged(topic, published, latest, dead_letters, superseded)
+    return Triaged(topic, published, latest, dead_letters, superseded, redriven)
 
 
 def expect(
@@ -94,6 +112,7 @@ def expect(
         triaged.published,
         dead_letters=dict(triaged.dead_letters),
         superseded=triaged.superseded,
+        redriven=set(triaged.redriven),
     )
     applicants = list(triaged.latest.values())
     ruled = apply_rules(applicants)

@@ -36,7 +36,8 @@ from lendstream.model.synthetic import generate
 from lendstream.pipeline.flow import Applicant, SourceRecord, apply_rules, triage
 from lendstream.pipeline.poison import DEFAULT_POISON_BATCH_FAILURES
 from lendstream.pipeline.scoring import RiskServiceSettings
-from lendstream.reconcile import end_offsets, read_topic
+from lendstream.reconcile import Report, Settings, end_offsets, read_topic
+from lendstream.reconcile import reconcile as reconcile_with_the_command
 from lendstream.stack.runtime import StackEndpoints
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -111,11 +112,13 @@ class Redrives:
     ends_after_first: dict[int, int]
     ends_after_second: dict[int, int]
     rows: dict[bytes, dict[bytes, bytes]]
+    check: Report  # the operator's reconcile (lendstream.reconcile) afterwards
 
 
 def redrive_twice(run: PipelineRun) -> Redrives:
     """Re-drive the run's score-stage dead letters, let the topology store them, then re-drive
-    the same again; the run's topic end offsets after each, and the table's rows at the end."""
+    the same again; the run's topic end offsets after each, the table's rows at the end, and
+    what the operator's reconcile says of it all."""
     conf = run.conf
     first = dlq(run, "redrive", "--stage", "score", "--reason", "refused it alone")
     run.wait_until_all_committed(DRAIN_TIMEOUT_S)
@@ -127,7 +130,30 @@ def redrive_twice(run: PipelineRun) -> Redrives:
         rows = dict(connection.table(conf.hbase_table).scan())
     finally:
         connection.close()
-    return Redrives(first, second, ends_after_first, ends_after_second, rows)
+    settings = Settings.for_topology(conf, drain_timeout_s=DRAIN_TIMEOUT_S)
+    check = reconcile_with_the_command(settings, progress=lambda _: None)
+    return Redrives(first, second, ends_after_first, ends_after_second, rows, check)
+
+
+def assert_redriven_once(redrives: Redrives, letter: dict[str, Any], stored_before: int) -> None:
+    """The first re-drive published the dead letter's record and the topology stored it once;
+    the second published nothing; the operator's reconcile accounts for it all."""
+    poison = letter["record"]["member_id"]
+    assert redrives.first.returncode == 0, redrives.first.stderr
+    assert "re-driven 1, already re-driven 0" in redrives.first.stdout
+    assert redrives.second.returncode == 0, redrives.second.stderr
+    assert "re-driven 0, already re-driven 1" in redrives.second.stdout
+    assert redrives.ends_after_second == redrives.ends_after_first  # it published nothing
+    assert len(redrives.rows) == stored_before + 1  # the poison's row, once
+    row = redrives.rows[poison.encode()]
+    assert json.loads(row[b"member:raw"]) == letter["record"]
+    assert row[b"result:decision"] in {b"approve", b"review", b"decline"}
+    # The operator's reconcile accounts for the re-drive: the poison's dead letter is decided by
+    # its re-driven record, which superseded it; nothing is a difference.
+    check = redrives.check
+    assert check.reconciled, check.differences[:5]
+    assert check.redriven_dead_letters == 1
+    assert check.stored == len(redrives.rows)
 
 
 def test_401_and_403_are_retried_until_they_stop_and_dead_letter_nothing(
@@ -299,12 +325,4 @@ def test_a_poison_record_is_isolated_the_partition_flows_and_a_redrive_stores_it
     assert poison in listed.stdout
     assert "refused it alone" in listed.stdout
 
-    assert redrives.first.returncode == 0, redrives.first.stderr
-    assert "re-driven 1, already re-driven 0" in redrives.first.stdout
-    assert redrives.second.returncode == 0, redrives.second.stderr
-    assert "re-driven 0, already re-driven 1" in redrives.second.stdout
-    assert redrives.ends_after_second == redrives.ends_after_first  # it published nothing
-    assert len(redrives.rows) == counts["stored"] + 1  # the poison's row, once
-    row = redrives.rows[poison.encode()]
-    assert json.loads(row[b"member:raw"]) == letter["record"]
-    assert row[b"result:decision"] in {b"approve", b"review", b"decline"}
+    assert_redriven_once(redrives, letter, stored_before=counts["stored"])

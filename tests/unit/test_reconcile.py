@@ -20,6 +20,7 @@ from local_processes import free_port
 
 from lendstream import demo
 from lendstream.kafka_topics import KafkaRecord, OffsetsSeen
+from lendstream.pipeline.dead_letter import REDRIVE_HEADER, Source
 from lendstream.pipeline.flow import Applicant, Outcome
 from lendstream.pipeline.hbase_writer import row_cells
 from lendstream.reconcile.cli import (
@@ -239,6 +240,58 @@ def test_dead_letters_of_older_records_or_other_topics_are_reported_not_wrong() 
     report = compare(expected, stored_as_expected(expected), [*letters, *extra], {3: 100})
     assert report.reconciled, report.differences
     assert (report.older_dead_letters, report.other_topic_dead_letters) == (1, 1)
+
+
+def test_a_redriven_dead_letter_is_decided_by_its_redriven_record() -> None:
+    # (0, 0) was dead-lettered under an earlier rule that has since been fixed, then re-driven
+    # (lendstream dlq redrive): the copy at (0, 5) names it in its header.
+    earlier_rule = {
+        "reason": "a rule since fixed",
+        "stage": "clean",
+        "record": raw_applicant("M-1"),
+        "source": {"topic": TOPIC, "partition": 0, "offset": 0},
+    }
+    letter_of_original = KafkaRecord(0, 20, 0, b"M-1", json.dumps(earlier_rule).encode())
+    copy = record(0, 5, raw_applicant("M-1"), timestamp_ms=9_000)
+    redriven = KafkaRecord(
+        copy.partition,
+        copy.offset,
+        copy.timestamp_ms,
+        b"M-1",
+        copy.value,
+        ((REDRIVE_HEADER, Source(TOPIC, 0, 0).key().encode()),),
+    )
+    expected = expect(triage_published([*PUBLISHED, redriven], TOPIC), fixed_scorer)
+    assert expected.redriven == {(0, 0)}
+    assert expected.rows["M-1"].applicant.offset == 5
+    letters = [*dead_letters_as_expected(expected), letter_of_original]
+    report = compare(expected, stored_as_expected(expected), letters, {})
+    assert report.reconciled, report.differences
+    assert (report.redriven_dead_letters, report.superseded, report.dead_lettered) == (1, 1, 2)
+    # Without the header the same dead letter is a valid applicant in the DLQ: a difference.
+    unmarked = KafkaRecord(0, 5, copy.timestamp_ms, b"M-1", copy.value)
+    expected = expect(triage_published([*PUBLISHED, unmarked], TOPIC), fixed_scorer)
+    report = compare(expected, stored_as_expected(expected), letters, {})
+    assert [d for d in report.differences if d.startswith("dead letter for (0, 0), not malformed")]
+
+
+def test_a_redriven_record_still_malformed_keeps_its_original_dead_letter() -> None:
+    original = next(r for r in PUBLISHED if (r.partition, r.offset) == (1, 1))
+    redriven = KafkaRecord(
+        1, 7, 9_000, None, original.value, ((REDRIVE_HEADER, b"applicants/1/1"),)
+    )
+    expected = expect(triage_published([*PUBLISHED, redriven], TOPIC), fixed_scorer)
+    assert {(1, 1), (1, 7)} <= set(expected.dead_letters)
+    report = compare(expected, stored_as_expected(expected), dead_letters_as_expected(expected), {})
+    assert report.reconciled, report.differences
+    assert (report.redriven_dead_letters, report.dead_lettered) == (0, 3)
+
+
+def test_a_source_key_round_trips_and_rejects_what_is_not_one() -> None:
+    source = Source("applicants.v2", 3, 1_234)
+    assert Source.from_key(source.key()) == source
+    for not_a_key in ("", "applicants", "applicants/1", "applicants/x/2", "/1/2"):
+        assert Source.from_key(not_a_key) is None
 
 
 def test_a_score_stage_dead_letter_stands_in_for_a_refused_applicants_row() -> None:

@@ -16,6 +16,9 @@ from typing import Any
 from kafka import KafkaProducer
 
 STAGES = ("parse", "clean", "score")
+# A record re-driven from the dead-letter topic (``lendstream dlq redrive``) carries the dead
+# letter's source, as ``Source.key()``, in this header.
+REDRIVE_HEADER = "lendstream-redrive-of"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,20 @@ class Source:
     topic: str
     partition: int
     offset: int
+
+    def key(self) -> str:
+        """``topic/partition/offset``: the re-drive header's value and the re-drive log's key."""
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Source | None:
+        """The source a ``key()`` names; ``None`` when ``key`` is not one (topic names hold no
+        slash)."""
+        topic, _, rest = key.rpartition("/")
+        topic, _, partition = topic.rpartition("/")
+        if not topic or not partition.isdigit() or not rest.isdigit():
+            return None
+        return cls(topic, int(partition), int(rest))
 
 
 @dataclass(frozen=True, slots=True)
