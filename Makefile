@@ -10,6 +10,8 @@ LAYOUT ?= ci
 # Tools the suite calls by name (ansible-playbook, ansible-inventory, sparse) come from the venv.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 N ?= 20000
+# Lines `make logs` prints.
+LOG_LINES ?= 100
 # After `make demo`: keep the stack running, or stop it.
 THEN ?= keep
 # A cluster: a checked-in inventory (INVENTORY=montana), or any inventory file (INVENTORY_FILE=…;
@@ -102,6 +104,10 @@ vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), 
 	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)
 vcluster-verify: ## testinfra checks of every simulated node (LAYOUT=ci|montana)
 	$(MAKE) verify INVENTORY_FILE=$(VCLUSTER_INVENTORY)
+.PHONY: logs
+logs: bootstrap ## Last lines of one daemon's log on a node: make logs INVENTORY=montana HOST=m1 C=kafka [LOG_LINES=100]
+	$(if $(and $(HOST),$(C)),,$(error make logs needs HOST=<node> and C=<component>, e.g. HOST=m1 C=kafka))
+	$(LENDSTREAM) logs --inventory $(INVENTORY_FILE) --host $(HOST) --component $(C) --lines $(LOG_LINES)
 .PHONY: rotate-risk-token
 rotate-risk-token: bootstrap ## Rotate the risk-service token under load, no refused request: make rotate-risk-token INVENTORY=montana
 	$(LENDSTREAM) secrets rotate-begin --inventory-dir $(dir $(INVENTORY_FILE)) \
