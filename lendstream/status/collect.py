@@ -1,0 +1,436 @@
+"""Reading a deployed cluster for `lendstream status`: every probe at once, each bounded.
+
+Groups and host variables come from the inventory (``ansible-inventory``, read by
+:func:`lendstream.storm.inventory.inventory_groups`), ports from the host's variables or else the
+roles' defaults (:func:`lendstream.chaos.cluster.role_default`, their one home). From the
+controller: ZooKeeper ``srvr``, the NameNodes' JMX, the ResourceManagers' REST API, nimbus (its
+one Thrift client, :mod:`lendstream.storm.nimbus`), the risk services' ``/healthz`` and
+``/metrics``, the HBase Thrift ports and Alertmanager — the ports the firewall opens to the
+controller. Through Ansible: each node's ``lendstream-*`` units (one ad-hoc call over the
+inventory) and :mod:`lendstream.status.node_probe` on a supervisor. A node that does not answer
+is reported, never waited for beyond its timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lendstream.chaos.cluster import ANSIBLE_DIR, NODE_PYTHON, TLS_CA_FILE, role_default
+from lendstream.pipeline.topology_conf import TopologyConf
+from lendstream.reconcile.endpoints import connect_error
+from lendstream.status import node_probe, readings
+from lendstream.status.readings import HostAnswer, NameNodeReading, StormReading
+from lendstream.status.report import Component, Report
+from lendstream.storm.inventory import inventory_groups
+from lendstream.storm.nimbus import CONNECTION_ERRORS, NimbusAddress, leader_session
+
+ORDER = ("nodes", "zookeeper", "kafka", "hdfs", "yarn", "hbase", "storm", "pipeline", "alerts")
+UNITS_COMMAND = (
+    "systemctl show --property=Id,Type,LoadState,ActiveState,Result lendstream-*.service"
+)
+RISK_LATENCY_METRIC = "lendstream_risk_request_duration_seconds"
+RISK_SCORE_ROUTE = "/v1/score"
+# Supervisors asked to run the node probe at once (the first answer is used): one may be down.
+NODE_PROBE_HOSTS = 3
+
+T = TypeVar("T")
+
+
+def per_host(hosts: list[str], read: Callable[[str], T]) -> dict[str, T]:
+    """``read`` on every host at once (each bounded by its own timeout), in the hosts' order."""
+    if not hosts:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        return dict(zip(hosts, pool.map(read, hosts), strict=True))
+
+
+@dataclass(frozen=True)
+class Settings:
+    inventory: Path
+    vault_password_file: Path | None
+    timeout_s: float = 5.0  # each network call
+    ansible_timeout_s: float = 60.0  # each Ansible call, as a whole
+    window_s: float = 300.0  # the dead-letter rate's window
+    max_lag: int = 100_000
+
+
+class Cluster:
+    """The inventory's groups and hosts, and where each service listens."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.groups, self.hostvars = inventory_groups(settings.inventory)
+
+    def hosts(self, group: str) -> list[str]:
+        return list(self.groups.get(group, []))
+
+    @property
+    def all_hosts(self) -> list[str]:
+        return self.hosts("all") or sorted(self.hostvars)
+
+    def address(self, host: str) -> str:
+        """Where the controller reaches ``host`` (``ansible_host``, else its name)."""
+        return str(self.hostvars.get(host, {}).get("ansible_host", host))
+
+    def port(self, host: str, role: str, variable: str) -> int:
+        return int(self.hostvars.get(host, {}).get(variable, role_default(role, variable)))
+
+    def var(self, name: str, default: Any = None) -> Any:
+        first = self.all_hosts[0] if self.all_hosts else ""
+        return self.hostvars.get(first, {}).get(name, default)
+
+    @property
+    def tls(self) -> bool:
+        return str(self.var("lendstream_tls", False)).lower() in ("true", "yes", "1")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For the controller's requests to the pipeline's services under ``lendstream_tls``:
+        the deployment CA from the inventory's Vault."""
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cadata=str(self.var("vault_pki_ca_cert", "")))
+
+    def ansible_environment(self) -> dict[str, str]:
+        environment = dict(
+            os.environ,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+            ANSIBLE_TASK_TIMEOUT=str(int(self.settings.ansible_timeout_s)),
+            NO_COLOR="1",
+        )
+        if self.settings.vault_password_file is not None:
+            environment["ANSIBLE_VAULT_PASSWORD_FILE"] = str(self.settings.vault_password_file)
+        return environment
+
+    def ad_hoc(self, pattern: str, module: str, arguments: str) -> dict[str, HostAnswer]:
+        """One ad-hoc Ansible call, bounded: host → its answer."""
+        argv = [
+            str(Path(sys.executable).parent / "ansible"),
+            *("-i", str(self.settings.inventory), pattern),
+            *("-m", module, "-a", arguments),
+            *("-T", str(int(self.settings.timeout_s * 2))),
+        ]
+        try:
+            result = subprocess.run(
+                argv,
+                cwd=ANSIBLE_DIR,
+                env=self.ansible_environment(),
+                capture_output=True,
+                text=True,
+                timeout=self.settings.ansible_timeout_s + 15,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return {}
+        output = result.stdout
+        if "{" not in output:
+            raise RuntimeError(f"ansible {pattern} -m {module}: {result.stderr[-1500:]}")
+        return readings.ad_hoc_answers(json.loads(output[output.index("{") :]))
+
+
+# ---- the probes -------------------------------------------------------------------------------
+
+
+def units(cluster: Cluster) -> Component:
+    hosts = cluster.all_hosts
+    answers = cluster.ad_hoc("all", "ansible.builtin.command", UNITS_COMMAND)
+    return readings.units_component(hosts, answers)
+
+
+def srvr(address: str, port: int, timeout_s: float) -> str | None:
+    """A ZooKeeper member's ``srvr`` answer → its mode (None: no answer)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout_s) as connection:
+            connection.settimeout(timeout_s)
+            connection.sendall(b"srvr")
+            chunks = []
+            while chunk := connection.recv(4096):
+                chunks.append(chunk)
+    except OSError:
+        return None
+    return readings.srvr_mode(b"".join(chunks).decode(errors="replace"))
+
+
+def zookeeper(cluster: Cluster) -> Component:
+    t = cluster.settings.timeout_s
+    modes = per_host(
+        cluster.hosts("zookeeper"),
+        lambda h: srvr(
+            cluster.address(h), cluster.port(h, "zookeeper", "zookeeper_client_port"), t
+        ),
+    )
+    return readings.zookeeper_component(modes)
+
+
+def get_json(url: str, timeout_s: float, context: ssl.SSLContext | None = None) -> Any:
+    return node_probe.get_json(url, timeout_s, context)
+
+
+def hdfs(cluster: Cluster) -> Component:
+    def reading(host: str) -> NameNodeReading:
+        port = cluster.port(host, "hdfs", "hdfs_namenode_http_port")
+        base = f"http://{cluster.address(host)}:{port}"
+        query = "/jmx?qry=Hadoop:service=NameNode,name="
+        try:
+            status = get_json(base + query + "NameNodeStatus", cluster.settings.timeout_s)
+            info = get_json(base + query + "NameNodeInfo", cluster.settings.timeout_s)
+        except (OSError, ValueError):
+            return NameNodeReading(None)
+        return readings.namenode_reading(status, info)
+
+    namenodes = per_host(cluster.hosts("hdfs_namenode"), reading)
+    return readings.hdfs_component(namenodes, cluster.hosts("hdfs_datanode"))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A standby ResourceManager redirects to the active one by a name the controller may not
+    resolve: ask each by its own address only."""
+
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+def yarn(cluster: Cluster) -> Component:
+    opener = urllib.request.build_opener(_NoRedirect)
+    t = cluster.settings.timeout_s
+
+    def get(host: str, path: str) -> Any:
+        port = cluster.port(host, "yarn", "yarn_resourcemanager_http_port")
+        request = urllib.request.Request(
+            f"http://{cluster.address(host)}:{port}{path}", headers={"Accept": "application/json"}
+        )
+        with opener.open(request, timeout=t) as answer:
+            return json.load(answer)
+
+    def ha_state(host: str) -> str | None:
+        try:
+            return str(get(host, "/ws/v1/cluster/info")["clusterInfo"]["haState"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    managers = per_host(cluster.hosts("yarn_resourcemanager"), ha_state)
+    running = None
+    for host, state in managers.items():
+        if state == "ACTIVE":
+            try:
+                nodes = (get(host, "/ws/v1/cluster/nodes?states=RUNNING")["nodes"] or {}).get(
+                    "node", []
+                )
+                running = [str(n["nodeHostName"]) for n in nodes]
+            except (OSError, ValueError, KeyError):
+                running = None
+            break
+    return readings.yarn_component(managers, running, cluster.hosts("yarn_nodemanager"))
+
+
+def storm(cluster: Cluster) -> Component:
+    seeds = {
+        h: NimbusAddress(cluster.address(h), cluster.port(h, "storm", "storm_nimbus_thrift_port"))
+        for h in cluster.hosts("storm_nimbus")
+    }
+    topology = str(role_default("topology", "topology_name"))
+    try:
+        with leader_session(seeds, int(cluster.settings.timeout_s * 1000)) as nimbus:
+            info = nimbus.client.getClusterInfo()
+        reading = StormReading(
+            nimbus_leader=next(
+                (readings.short_name(n.host) for n in info.nimbuses if n.isLeader), None
+            ),
+            nimbuses=frozenset(readings.short_name(n.host) for n in info.nimbuses),
+            supervisors=frozenset(readings.short_name(s.host) for s in info.supervisors),
+            topologies={t.name: str(t.status) for t in info.topologies},
+        )
+    except (*CONNECTION_ERRORS, RuntimeError) as error:
+        reading = StormReading(None, error=str(error)[:300])
+    return readings.storm_component(
+        cluster.hosts("storm_nimbus"), cluster.hosts("storm_supervisor"), reading, topology
+    )
+
+
+def node_readings(cluster: Cluster) -> dict[str, Any]:
+    """:mod:`lendstream.status.node_probe` on the first supervisors at once; the first full
+    answer (or {} when none answers)."""
+    conf = TopologyConf()
+    scheme = "https" if cluster.tls else "http"
+    arguments = {
+        "brokers": [
+            f"{h}:{cluster.port(h, 'kafka', 'kafka_broker_port')}"
+            for h in cluster.hosts("kafka_broker")
+        ],
+        "topic": conf.kafka_topic,
+        "dead_letter_topic": conf.kafka_dead_letter_topic,
+        "group": conf.kafka_group_id,
+        "window_s": cluster.settings.window_s,
+        "hbase_masters": [
+            f"{h}:{cluster.port(h, 'hbase', 'hbase_master_info_port')}"
+            for h in cluster.hosts("hbase_master") + cluster.hosts("hbase_backup_master")
+        ],
+        "applicant_apis": [
+            f"{scheme}://{h}:{cluster.port(h, 'applicant_api', 'applicant_api_port')}"
+            for h in cluster.hosts("applicant_api")
+        ],
+        "ca_file": TLS_CA_FILE if cluster.tls else "",
+        "timeout_s": cluster.settings.timeout_s,
+    }
+    script = Path(node_probe.__file__).resolve()
+    document = json.dumps(arguments, separators=(",", ":"))
+    pattern = ",".join(cluster.hosts("storm_supervisor")[:NODE_PROBE_HOSTS])
+    answers = cluster.ad_hoc(
+        pattern,
+        "ansible.builtin.script",
+        f"executable={NODE_PYTHON} {script} {shlex.quote(document)}",
+    )
+    for answer in answers.values():
+        if answer.stdout and "{" in answer.stdout:
+            text = answer.stdout[answer.stdout.index("{") :]
+            parsed: dict[str, Any] = json.loads(text)
+            return parsed
+    hosts_by_error: dict[str, list[str]] = {}
+    for host, answer in answers.items():
+        why = readings.brief(answer.error or answer.stdout or "no output", 100)
+        hosts_by_error.setdefault(why, []).append(host)
+    errors = "; ".join(f"{', '.join(h)}: {why}" for why, h in hosts_by_error.items())
+    return {"error": f"no supervisor ran the node probe ({errors or 'no answer'})"}
+
+
+def kafka(cluster: Cluster, node: Mapping[str, Any]) -> Component:
+    reading = node.get("kafka", {"error": node.get("error", "not read")})
+    return readings.kafka_component(
+        cluster.hosts("kafka_controller"), cluster.hosts("kafka_broker"), reading
+    )
+
+
+def hbase(cluster: Cluster, node: Mapping[str, Any]) -> Component:
+    answers = node.get("hbase_masters", {})
+    masters: dict[str, dict[str, Any]] = {}
+    for host in cluster.hosts("hbase_master") + cluster.hosts("hbase_backup_master"):
+        answer = next((a for key, a in answers.items() if key.split(":")[0] == host), None)
+        if not isinstance(answer, dict) or answer.get("error") or "beans" not in answer:
+            why = answer.get("error") if isinstance(answer, dict) else None
+            masters[host] = {"error": why or node.get("error", "not read")}
+        else:
+            masters[host] = readings.hbase_master_reading(answer)
+    t = cluster.settings.timeout_s
+    thrift = per_host(
+        cluster.hosts("hbase_thrift"),
+        lambda h: connect_error(
+            cluster.address(h), cluster.port(h, "hbase", "hbase_thrift_port"), t
+        ),
+    )
+    return readings.hbase_component(masters, cluster.hosts("hbase_regionserver"), thrift)
+
+
+@dataclass(frozen=True)
+class RiskReadings:
+    health: dict[str, str | None]  # host → why /healthz is not 200 (None: it is)
+    p99_s: float | None  # /v1/score's p99 over every answering instance, since each started
+
+
+def risk_services(cluster: Cluster) -> RiskReadings:
+    context = cluster.ssl_context()
+    scheme = "https" if cluster.tls else "http"
+    t = cluster.settings.timeout_s
+
+    def read(host: str) -> tuple[str | None, dict[float, float]]:
+        port = cluster.port(host, "risk_service", "risk_service_port")
+        base = f"{scheme}://{cluster.address(host)}:{port}"
+        error = node_probe.http_status_error(f"{base}/healthz", t, context)
+        if error is not None:
+            return error, {}
+        try:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=t, context=context) as answer:
+                exposition = answer.read().decode()
+        except (OSError, ValueError):
+            return None, {}
+        route = {"route": RISK_SCORE_ROUTE}
+        return None, readings.histogram_buckets(exposition, RISK_LATENCY_METRIC, route)
+
+    answers = per_host(cluster.hosts("risk_service"), read)
+    p99 = readings.histogram_quantile(
+        0.99, readings.summed_buckets(buckets for _, buckets in answers.values())
+    )
+    return RiskReadings({h: error for h, (error, _) in answers.items()}, p99)
+
+
+def pipeline(cluster: Cluster, risk: RiskReadings, node: Mapping[str, Any]) -> Component:
+    limits = readings.PipelineLimits(
+        dead_letter_ratio=float(role_default("prometheus", "prometheus_alert_dead_letter_ratio")),
+        p99_latency_s=float(role_default("prometheus", "prometheus_alert_risk_p99_latency_s")),
+        max_lag=cluster.settings.max_lag,
+    )
+    missing = {"error": node.get("error", "not read")}
+    sections: dict[str, Any] = {
+        "lag": node.get("lag", missing),
+        "recent": node.get("recent", missing),
+        "applicant_api": {
+            next((h for h in cluster.hosts("applicant_api") if f"//{h}:" in url), url): error
+            for url, error in node.get("applicant_api", {}).items()
+        },
+    }
+    return readings.pipeline_component(risk.health, risk.p99_s, sections, limits)
+
+
+def alerts(cluster: Cluster) -> Component | None:
+    answers: dict[str, list[dict[str, Any]] | None] = {}
+    for host in cluster.hosts("monitoring"):
+        port = cluster.port(host, "alertmanager", "alertmanager_port")
+        url = f"http://{cluster.address(host)}:{port}/api/v2/alerts?active=true&silenced=false&inhibited=false"
+        try:
+            answers[host] = list(get_json(url, cluster.settings.timeout_s))
+        except (OSError, ValueError):
+            answers[host] = None
+    return readings.alerts_component(answers)
+
+
+def _or_problem(name: str, read: Callable[[], T]) -> T | Component:
+    try:
+        return read()
+    except Exception as error:
+        return Component(name, problems=[f"not read ({type(error).__name__}: {error})"[:300]])
+
+
+def collect(settings: Settings) -> Report:
+    """Every probe at once; the report in a fixed order."""
+    cluster = Cluster(settings)
+    direct: dict[str, Callable[[], Component | None]] = {
+        "nodes": lambda: units(cluster),
+        "zookeeper": lambda: zookeeper(cluster),
+        "hdfs": lambda: hdfs(cluster),
+        "yarn": lambda: yarn(cluster),
+        "storm": lambda: storm(cluster),
+        "alerts": lambda: alerts(cluster),
+    }
+    with ThreadPoolExecutor(max_workers=len(direct) + 2) as pool:
+        node_future = pool.submit(node_readings, cluster)
+        risk_future = pool.submit(risk_services, cluster)
+        futures: dict[str, Future[Component | None]] = {
+            name: pool.submit(_or_problem, name, read) for name, read in direct.items()
+        }
+        node = _or_problem("node probe", node_future.result)
+        if isinstance(node, Component):
+            node = {"error": "; ".join(node.problems)}
+        after_node: dict[str, Future[Component | None]] = {
+            "kafka": pool.submit(_or_problem, "kafka", lambda: kafka(cluster, node)),
+            "hbase": pool.submit(_or_problem, "hbase", lambda: hbase(cluster, node)),
+            "pipeline": pool.submit(
+                _or_problem, "pipeline", lambda: pipeline(cluster, risk_future.result(), node)
+            ),
+        }
+        futures |= after_node
+        found = [futures[name].result() for name in ORDER]
+    return Report([c for c in found if c is not None])
