@@ -20,7 +20,7 @@ import socket
 import ssl
 import subprocess
 import sys
-import urllib.error
+import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -336,38 +336,64 @@ def hbase(cluster: Cluster, node: Mapping[str, Any]) -> Component:
 
 
 @dataclass(frozen=True)
-class RiskReadings:
-    health: dict[str, str | None]  # host → why /healthz is not 200 (None: it is)
-    p99_s: float | None  # /v1/score's p99 over every answering instance, since each started
+class RiskScrape:
+    """Each risk service's /healthz (None: 200, else why not) and /v1/score latency buckets."""
+
+    health: dict[str, str | None]
+    buckets: dict[str, dict[float, float]]
+    at: float  # time.monotonic() of the scrape
 
 
-def risk_services(cluster: Cluster) -> RiskReadings:
+def risk_services(cluster: Cluster, hosts: list[str] | None = None) -> RiskScrape:
     context = cluster.ssl_context()
     scheme = "https" if cluster.tls else "http"
     t = cluster.settings.timeout_s
 
-    def read(host: str) -> tuple[str | None, dict[float, float]]:
+    def read(host: str) -> tuple[str | None, dict[float, float] | None]:
         port = cluster.port(host, "risk_service", "risk_service_port")
         base = f"{scheme}://{cluster.address(host)}:{port}"
         error = node_probe.http_status_error(f"{base}/healthz", t, context)
         if error is not None:
-            return error, {}
+            return error, None
         try:
             with urllib.request.urlopen(f"{base}/metrics", timeout=t, context=context) as answer:
                 exposition = answer.read().decode()
         except (OSError, ValueError):
-            return None, {}
+            return None, None
         route = {"route": RISK_SCORE_ROUTE}
         return None, readings.histogram_buckets(exposition, RISK_LATENCY_METRIC, route)
 
-    answers = per_host(cluster.hosts("risk_service"), read)
-    p99 = readings.histogram_quantile(
-        0.99, readings.summed_buckets(buckets for _, buckets in answers.values())
+    at = time.monotonic()
+    answers = per_host(cluster.hosts("risk_service") if hosts is None else hosts, read)
+    return RiskScrape(
+        health={h: error for h, (error, _) in answers.items()},
+        buckets={h: buckets for h, (_, buckets) in answers.items() if buckets is not None},
+        at=at,
     )
-    return RiskReadings({h: error for h, (error, _) in answers.items()}, p99)
 
 
-def pipeline(cluster: Cluster, risk: RiskReadings, node: Mapping[str, Any]) -> Component:
+def risk_latency(cluster: Cluster, first: RiskScrape) -> readings.RiskLatency:
+    """A second scrape of the services that answered the first: p99 between the two."""
+    second = risk_services(cluster, list(first.buckets))
+    increases = [
+        readings.bucket_increase(later, first.buckets[host])
+        for host, later in second.buckets.items()
+        if host in first.buckets
+    ]
+    window = readings.summed_buckets(i for i in increases if i is not None)
+    since_start = readings.summed_buckets(second.buckets.values())
+    return readings.RiskLatency(
+        window_s=second.at - first.at,
+        requests=int(max(window.values(), default=0)),
+        p99_s=readings.histogram_quantile(0.99, window),
+        since_start_p99_s=readings.histogram_quantile(0.99, since_start),
+    )
+
+
+def pipeline(cluster: Cluster, risk: RiskScrape, node: Mapping[str, Any]) -> Component:
+    """The pipeline block; the risk services are scraped again for the latency window (the
+    time the node probe took since the first scrape)."""
+    latency = risk_latency(cluster, risk)
     limits = readings.PipelineLimits(
         dead_letter_ratio=float(role_default("prometheus", "prometheus_alert_dead_letter_ratio")),
         p99_latency_s=float(role_default("prometheus", "prometheus_alert_risk_p99_latency_s")),
@@ -382,7 +408,7 @@ def pipeline(cluster: Cluster, risk: RiskReadings, node: Mapping[str, Any]) -> C
             for url, error in node.get("applicant_api", {}).items()
         },
     }
-    return readings.pipeline_component(risk.health, risk.p99_s, sections, limits)
+    return readings.pipeline_component(risk.health, latency, sections, limits)
 
 
 def alerts(cluster: Cluster) -> Component | None:

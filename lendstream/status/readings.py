@@ -23,6 +23,9 @@ from lendstream.status.report import Component, Row
 NOT_ANSWERING = "not answering"
 ZOOKEEPER_SERVING = ("leader", "follower", "standalone")
 ZOOKEEPER_LEADING = ("leader", "standalone")
+# Fewer applicants than this in the window: the dead-letter ratio is shown, not judged (a re-drive
+# or a few bad records in a quiet window is no trend).
+DEAD_LETTER_MIN_APPLICANTS = 100
 
 
 def short_name(host: str) -> str:
@@ -396,6 +399,27 @@ def summed_buckets(parts: Iterable[Mapping[float, float]]) -> dict[float, float]
     return total
 
 
+def bucket_increase(
+    later: Mapping[float, float], earlier: Mapping[float, float]
+) -> dict[float, float] | None:
+    """Observations between two scrapes of one instance's buckets (None when a count went down:
+    the instance restarted in between)."""
+    increase = {bound: count - earlier.get(bound, 0.0) for bound, count in later.items()}
+    return None if any(count < 0 for count in increase.values()) else increase
+
+
+@dataclass(frozen=True)
+class RiskLatency:
+    """/v1/score's p99 over every risk service: between the status's two scrapes (judged against
+    the limit, like the RiskServiceSlow alert over its window) and since the services started
+    (shown only: it holds every slow moment since a restart)."""
+
+    window_s: float
+    requests: int  # in the window
+    p99_s: float | None  # over the window
+    since_start_p99_s: float | None
+
+
 @dataclass(frozen=True)
 class PipelineLimits:
     dead_letter_ratio: float  # the DeadLetterRateHigh alert's threshold
@@ -405,7 +429,7 @@ class PipelineLimits:
 
 def pipeline_component(
     health: Mapping[str, str | None],
-    p99_s: float | None,
+    latency: RiskLatency,
     pipeline: Mapping[str, Any],
     limits: PipelineLimits,
 ) -> Component:
@@ -429,22 +453,35 @@ def pipeline_component(
     else:
         letters, applicants = int(recent["dead_letters"]), int(recent["applicants"])
         ratio = letters / applicants if applicants else 0.0
+        judged = applicants >= DEAD_LETTER_MIN_APPLICANTS
         shown = (
             f"{letters:,} in the last {int(recent['window_s']) // 60} min for {applicants:,} "
-            f"applicants published ({ratio:.1%}; limit {limits.dead_letter_ratio:.0%})"
+            f"applicants published ({ratio:.1%}; limit {limits.dead_letter_ratio:.0%}"
+            f"{'' if judged else ', too few applicants to judge'})"
         )
-        healthy = ratio <= limits.dead_letter_ratio
+        healthy = not judged or ratio <= limits.dead_letter_ratio
         component.rows.append(Row("-", "dead letters", shown, healthy))
-    if p99_s is None:
-        component.rows.append(Row("-", "risk p99 /v1/score", "no request yet"))
-    else:
-        limit_ms = limits.p99_latency_s * 1000
-        shown = f"{p99_s * 1000:.0f} ms since the services started (limit {limit_ms:.0f} ms)"
-        component.rows.append(Row("-", "risk p99 /v1/score", shown, p99_s <= limits.p99_latency_s))
+    component.rows.append(risk_latency_row(latency, limits.p99_latency_s))
     for host, error in pipeline.get("applicant_api", {}).items():
         shown = brief(error) if error else "200"
         component.rows.append(Row(host, "applicant API /healthz", shown, error is None))
     return component
+
+
+def risk_latency_row(latency: RiskLatency, limit_s: float) -> Row:
+    since_start = (
+        f"{latency.since_start_p99_s * 1000:.0f} ms since the services started"
+        if latency.since_start_p99_s is not None
+        else "no request since the services started"
+    )
+    if not latency.requests or latency.p99_s is None:
+        shown = f"no request in the last {latency.window_s:.0f} s; {since_start}"
+        return Row("-", "risk p99 /v1/score", shown)
+    shown = (
+        f"{latency.p99_s * 1000:.0f} ms over the last {latency.window_s:.0f} s "
+        f"({latency.requests:,} requests; limit {limit_s * 1000:.0f} ms); {since_start}"
+    )
+    return Row("-", "risk p99 /v1/score", shown, healthy=latency.p99_s <= limit_s)
 
 
 def alerts_component(answers: Mapping[str, list[dict[str, Any]] | None]) -> Component | None:

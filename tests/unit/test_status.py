@@ -14,9 +14,11 @@ from lendstream.status.readings import (
     HostAnswer,
     NameNodeReading,
     PipelineLimits,
+    RiskLatency,
     StormReading,
     ad_hoc_answers,
     alerts_component,
+    bucket_increase,
     hbase_component,
     hbase_master_reading,
     hdfs_component,
@@ -216,23 +218,44 @@ def test_pipeline_rows_lag_dead_letter_rate_and_p99_against_their_limits() -> No
         "recent": {"window_s": 300, "applicants": 1000, "dead_letters": 20},
         "applicant_api": {"m3": None},
     }
-    fine = pipeline_component({"w1": None}, 0.12, sections, LIMITS)
+    fast = RiskLatency(window_s=12.0, requests=300, p99_s=0.12, since_start_p99_s=0.4)
+    fine = pipeline_component({"w1": None}, fast, sections, LIMITS)
     assert fine.all_problems() == []
     states = {row.role: row.state for row in fine.rows}
     assert states["consumer lag"] == "15 records behind over 2 partitions"
     assert states["dead letters"].startswith(
         "20 in the last 5 min for 1,000 applicants published (2.0%"
     )
-    assert states["risk p99 /v1/score"].startswith("120 ms")
+    assert states["risk p99 /v1/score"] == (
+        "120 ms over the last 12 s (300 requests; limit 500 ms); 400 ms since the services started"
+    )
     bad = {
         "lag": {"partitions": {"0": 2000}},
         "recent": {"window_s": 300, "applicants": 100, "dead_letters": 20},
         "applicant_api": {"m3": "HTTP 503"},
     }
-    problems = pipeline_component({"w1": "URLError: refused"}, 0.9, bad, LIMITS).all_problems()
+    slow = RiskLatency(window_s=12.0, requests=300, p99_s=0.9, since_start_p99_s=0.9)
+    problems = pipeline_component({"w1": "URLError: refused"}, slow, bad, LIMITS).all_problems()
     assert [p.split(" ")[1] for p in problems] == ["risk", "consumer", "dead", "risk", "applicant"]
-    unread = pipeline_component({}, None, {"lag": {"error": "x"}, "recent": {"error": "x"}}, LIMITS)
-    assert len(unread.all_problems()) == 2
+    few = dict(sections, recent={"window_s": 300, "applicants": 10, "dead_letters": 5})
+    assert pipeline_component({}, fast, few, LIMITS).all_problems() == []
+    # No request between the two scrapes: the p99 since the services started is shown, not judged.
+    idle = RiskLatency(window_s=12.0, requests=0, p99_s=None, since_start_p99_s=2.0)
+    unread = {"lag": {"error": "x"}, "recent": {"error": "x"}}
+    quiet = pipeline_component({}, idle, unread, LIMITS)
+    assert len(quiet.all_problems()) == 2
+    assert quiet.rows[-1].state == "no request in the last 12 s; 2000 ms since the services started"
+
+
+def test_the_latency_window_is_the_increase_between_two_scrapes_unless_a_service_restarted() -> (
+    None
+):
+    earlier = {0.1: 100.0, float("inf"): 110.0}
+    assert bucket_increase({0.1: 150.0, float("inf"): 160.0}, earlier) == {
+        0.1: 50.0,
+        float("inf"): 50.0,
+    }
+    assert bucket_increase({0.1: 3.0, float("inf"): 3.0}, earlier) is None
 
 
 def test_unit_states_from_systemctl_show() -> None:
