@@ -19,7 +19,13 @@ from lendstream.logs import remote_command, storm_log_dir_default
 @pytest.fixture
 def inventory(tmp_path: Path) -> Path:
     path = tmp_path / "hosts.yml"
-    node = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    # No sudo here: the call's --become is turned off for this one node (a cluster node's log
+    # needs root; these files do not).
+    node = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "ansible_become": False,
+    }
     path.write_text(yaml.safe_dump({"all": {"hosts": {"node1": node}}}))
     return path
 
