@@ -5,9 +5,11 @@
     python -m lendstream.secrets rotate-begin|rotate-finish --inventory-dir … [--name NAME]
 
 Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
-passwords (admin, and the applicant API's read-only account), the bearer tokens of the risk
-service and the applicant API, and the deployment's certificate authority (``vault_pki_ca_cert``,
-``vault_pki_ca_key``: lendstream.pki; its key stays on the controller, in this vault).
+passwords (admin, the applicant loader's account, the applicant API's read-only account), the
+bearer tokens of the risk service and the applicant API, and the deployment's certificate
+authority (``vault_pki_ca_cert``, ``vault_pki_ca_key``: lendstream.pki; its key stays on the
+controller, in this vault). ``new`` adds only what is missing, so an existing deployment gets a
+newly introduced secret (e.g. ``vault_mysql_loader_password``) on the next ``make secrets``.
 A token is rotated in two steps around ``playbooks/rotate-risk-token.yml`` (``make
 rotate-risk-token``): ``rotate-begin`` keeps the current value as ``<name>_previous`` (still
 accepted) and generates a new one; ``rotate-finish`` drops ``<name>_previous``.
@@ -35,6 +37,7 @@ from lendstream import pki
 # Variable names the roles read (applicant_api, risk_service, mysql roles).
 SECRET_NAMES = (
     "vault_mysql_admin_password",
+    "vault_mysql_loader_password",
     "vault_applicant_api_mysql_password",
     "vault_risk_service_token",
     "vault_applicant_api_token",

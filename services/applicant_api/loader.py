@@ -1,11 +1,17 @@
 """Loader CLI: create the applicants schema and the API's read-only user, then load applicants.
 
 ``python -m lendstream.services.applicant_api.loader --reader-password-file PATH [--synthetic N
---seed S --malformed-rate R]`` connects as an administrator (``LENDSTREAM_MYSQL_ADMIN_USER``,
-``LENDSTREAM_MYSQL_ADMIN_PASSWORD_FILE`` or ``LENDSTREAM_MYSQL_ADMIN_PASSWORD``), creates the
-database, the ``applicants`` table and a user that may only SELECT from it, and loads the real
-LendingClub rows (``lendstream.model.data.lending_club_raw_records()``) and optionally synthetic
-ones. Idempotent: a rerun inserts nothing that is already there (``INSERT IGNORE`` on the unique
+--seed S --malformed-rate R]`` connects as an administrator (``--user`` or
+``LENDSTREAM_MYSQL_ADMIN_USER``, ``LENDSTREAM_MYSQL_ADMIN_PASSWORD_FILE`` or
+``LENDSTREAM_MYSQL_ADMIN_PASSWORD``), creates the database, the ``applicants`` table and a user
+that may only SELECT from it, and loads the real LendingClub rows
+(``lendstream.model.data.lending_club_raw_records()``) and optionally synthetic ones.
+With ``--load-only`` (the cluster, where the mysql role owns the schema and the accounts) it
+creates nothing and needs only INSERT and SELECT on the table: it connects as the loader account
+(``--user``, ``LENDSTREAM_MYSQL_LOADER_PASSWORD_FILE`` or ``LENDSTREAM_MYSQL_LOADER_PASSWORD``).
+``--ssl-ca PATH`` (``LENDSTREAM_MYSQL_SSL_CA``) connects over TLS, verifying the server's
+certificate against that CA and its name against ``--host``.
+Idempotent: a rerun inserts nothing that is already there (``INSERT IGNORE`` on the unique
 ``member_id`` and ``record_digest``). With ``--rate R`` the synthetic rows are inserted at a
 steady R per second (the fault suite's load), riding out a restart of the server: a batch that
 fails is retried on a new connection, which the idempotent insert makes safe. Rows whose
@@ -47,12 +53,14 @@ DEFAULT_BATCH_SIZE = 1000
 
 @dataclass(frozen=True, slots=True)
 class AdminConnection:
-    """How the loader reaches the server as an administrator."""
+    """How the loader reaches the server: as an administrator, or (``--load-only``) as the loader
+    account; over TLS verified against ``ssl_ca`` when it is set."""
 
     host: str
     port: int
     user: str
     password: str
+    ssl_ca: str | None = None
 
 
 @dataclass(slots=True)
@@ -65,8 +73,17 @@ class LoadCounts:
     skipped_member_id_too_long: int = 0
 
 
+def tls_arguments(ca_file: str | None) -> dict[str, Any]:
+    """pymysql's TLS arguments that require TLS and verify the server's certificate against
+    ``ca_file`` and its name against the host connected to (``ssl_ca`` alone verifies nothing).
+    Without a CA: none (pymysql then tries TLS unverified and falls back to plain TCP)."""
+    if not ca_file:
+        return {}
+    return {"ssl_ca": ca_file, "ssl_verify_cert": True, "ssl_verify_identity": True}
+
+
 def connect_admin(admin: AdminConnection, database: str | None = None) -> Any:
-    """An autocommit connection as the administrator."""
+    """An autocommit connection as the loader's account (TLS when ``admin.ssl_ca`` is set)."""
     return pymysql.connect(
         host=admin.host,
         port=admin.port,
@@ -76,6 +93,7 @@ def connect_admin(admin: AdminConnection, database: str | None = None) -> Any:
         charset="utf8mb4",
         autocommit=True,
         connect_timeout=5,
+        **tls_arguments(admin.ssl_ca),
     )
 
 
@@ -222,7 +240,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=env_vars.integer(env, "LENDSTREAM_MYSQL_PORT", 3306, 1, 65535)
     )
     parser.add_argument(
-        "--admin-user", default=env_vars.text(env, "LENDSTREAM_MYSQL_ADMIN_USER", "root")
+        "--user",
+        "--admin-user",
+        dest="user",
+        default=env_vars.text(
+            env,
+            "LENDSTREAM_MYSQL_LOADER_USER",
+            env_vars.text(env, "LENDSTREAM_MYSQL_ADMIN_USER", "root"),
+        ),
+        help="the account to connect as: an administrator, or with --load-only the loader account",
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="create neither the schema nor the read-only account: needs only INSERT and SELECT",
+    )
+    parser.add_argument(
+        "--ssl-ca",
+        default=env.get("LENDSTREAM_MYSQL_SSL_CA") or None,
+        metavar="PATH",
+        help="connect over TLS, verifying the server's certificate and name against this CA",
     )
     parser.add_argument(
         "--database", default=env_vars.text(env, "LENDSTREAM_MYSQL_DATABASE", DEFAULT_DATABASE)
@@ -276,21 +313,33 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
 
 
+def account_password(env: Mapping[str, str]) -> str:
+    """The password of the account the loader connects as: the loader account's
+    (LENDSTREAM_MYSQL_LOADER_PASSWORD(_FILE)), else the administrator's (…_ADMIN_PASSWORD…)."""
+    for name in ("LENDSTREAM_MYSQL_LOADER_PASSWORD", "LENDSTREAM_MYSQL_ADMIN_PASSWORD"):
+        password = env_vars.secret(env, name, required=False)
+        if password:
+            return password
+    return ""
+
+
 def _load(args: argparse.Namespace) -> int:
     env = env_vars.environment()
-    admin_password = env_vars.secret(env, "LENDSTREAM_MYSQL_ADMIN_PASSWORD", required=False) or ""
-    admin = AdminConnection(args.host, args.port, args.admin_user, admin_password)
-    connection = connect_admin(admin)
+    admin = AdminConnection(args.host, args.port, args.user, account_password(env), args.ssl_ca)
+    connection = connect_admin(admin, args.database if args.load_only else None)
     try:
-        password = reader_password(args.reader_password_file, env.get("LENDSTREAM_MYSQL_PASSWORD"))
-        create_schema(connection, args.database)
-        create_reader(
-            connection,
-            args.database,
-            args.reader_user,
-            password,
-            args.reader_hosts or DEFAULT_READER_HOSTS,
-        )
+        if not args.load_only:
+            password = reader_password(
+                args.reader_password_file, env.get("LENDSTREAM_MYSQL_PASSWORD")
+            )
+            create_schema(connection, args.database)
+            create_reader(
+                connection,
+                args.database,
+                args.reader_user,
+                password,
+                args.reader_hosts or DEFAULT_READER_HOSTS,
+            )
         summary: dict[str, Any] = {}
         if not args.skip_real:
             from lendstream.model.data import lending_club_raw_records  # noqa: PLC0415

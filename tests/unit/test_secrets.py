@@ -62,6 +62,19 @@ def test_running_again_keeps_the_secrets_and_rotate_replaces_them(
     assert all(rotated[name] != first[name] for name in regenerated)
 
 
+def test_a_deployment_made_before_the_loader_account_gets_only_its_password(
+    inventory: Path, password_file: Path
+) -> None:
+    new_secrets(inventory, password_file)
+    earlier = read_vault(inventory, password_file)
+    del earlier["vault_mysql_loader_password"]
+    write_vault(inventory, password_file, earlier)
+    assert new_secrets(inventory, password_file) == ["vault_mysql_loader_password"]
+    now = read_vault(inventory, password_file)
+    assert {name: now[name] for name in earlier} == earlier
+    assert len(now["vault_mysql_loader_password"]) >= 40
+
+
 def test_the_vault_holds_a_working_ca_for_the_deployment(
     inventory: Path, password_file: Path
 ) -> None:

@@ -1,0 +1,439 @@
+"""The mysql role's accounts and TLS, against a real MariaDB started from what the role writes.
+
+The role's ``my.cnf``, launcher and provisioning SQL are rendered (render-mysql.yml, the role's
+defaults plus the cluster's settings: TLS on, the loader's and the API's accounts from the
+loopback address) with a CA and a host certificate made by lendstream.pki as role pki would. A
+private ``mariadbd`` runs from them on a free port and the SQL is applied as the role applies it
+(root over the unix socket). Then: the loader CLI loads as the loader account over verified TLS,
+and that account can do nothing else; the API's account only reads; ``REQUIRE SSL`` refuses
+plain TCP, and a verifying client without the deployment's CA, or checking another name, refuses
+the server. ``REQUIRE SSL`` asks for encryption, not for a client certificate: pymysql's default
+(no CA: TLS attempted, unverified) gets in with the password, as the applicant API does today.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import pytest
+from local_processes import clean_environment, free_port, running, wait_until
+from render_playbook import ANSIBLE_DIR, run_render_playbook
+from service_databases import run_loader
+
+from lendstream import pki
+from lendstream.deploy.schema import schema_statements
+from lendstream.services.applicant_api.loader import tls_arguments
+
+pytestmark = pytest.mark.mysql
+
+RENDER_PLAYBOOK = Path(__file__).resolve().parent / "render-mysql.yml"
+RENDER_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 90.0
+CLIENT_TIMEOUT_S = 30.0
+PLAYBOOK_TIMEOUT_S = 300.0
+HOST = "127.0.0.1"
+DATABASE = "lendstream"
+LOADER_USER = "lendstream_loader"
+READER_USER = "lendstream_api"
+# MariaDB's "access denied" errors: to a table, a database, a user, a global privilege.
+DENIED = {1044, 1045, 1142, 1227}
+
+
+@dataclass(frozen=True)
+class TlsMariaDB:
+    """The private server and what its clients need."""
+
+    port: int
+    ca_file: Path
+    other_ca_file: Path
+    loader_password: str
+    reader_password: str
+    rendered: Path
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def _as_socket_root(rendered: Path, sql: str) -> subprocess.CompletedProcess[str]:
+    """SQL as the OS user's MariaDB account over the unix socket, as the role runs it."""
+    return subprocess.run(
+        [
+            "mariadb",
+            f"--defaults-file={rendered / 'my.cnf'}",
+            f"--user={getpass.getuser()}",
+            "--batch",
+            "--skip-column-names",
+        ],
+        input=sql,
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMariaDB]:
+    root = tmp_path_factory.mktemp("tls-mariadb")
+    tls = root / "tls"
+    tls.mkdir()
+    ca = pki.new_ca("lendstream test CA")
+    # The server's certificate names its address only: a client that checks "localhost" fails.
+    node = pki.issue_host_certificate(
+        ca, pki.HostNames("mysql.lendstream.test", ("mysql.lendstream.test",), (HOST,))
+    )
+    _write(tls / "ca.crt", ca.cert_pem)
+    _write(tls / "node.crt", node.cert_pem)
+    _write(tls / "node.key", node.key_pem, 0o600)
+    other_ca = _write(tls / "other-ca.crt", pki.new_ca("another deployment's CA").cert_pem)
+    loader_password = "loader-" + os.urandom(12).hex()
+    reader_password = "reader-" + os.urandom(12).hex()
+    rendered = root / "conf"
+    rendered.mkdir()
+    port = free_port(HOST)
+    run_render_playbook(
+        RENDER_PLAYBOOK,
+        {
+            "render_dir": str(rendered),
+            "mysql_port": port,
+            "mysql_bind_address": HOST,
+            "mysql_os_user": getpass.getuser(),
+            "mysql_conf_dir": str(rendered),
+            "mysql_bin_dir": str(rendered),
+            "mysql_data_dir": str(root / "data"),
+            "mysql_run_dir": str(root / "run"),
+            "mysql_tmp_dir": str(root / "tmp"),
+            "mysql_innodb_buffer_pool_size": "32M",
+            "mysql_database": DATABASE,
+            "mysql_schema_sql": "\n".join(schema_statements()),
+            "mysql_admin_password": "admin-" + os.urandom(12).hex(),
+            "mysql_loader_password": loader_password,
+            "mysql_loader_hosts": [HOST],
+            "mysql_readonly_password": reader_password,
+            "mysql_readonly_require_ssl": True,
+            "mysql_tls_enabled": True,
+            "mysql_tls_cert_file": str(tls / "node.crt"),
+            "mysql_tls_key_file": str(tls / "node.key"),
+            "mysql_tls_ca_file": str(tls / "ca.crt"),
+        },
+        timeout_s=RENDER_TIMEOUT_S,
+    )
+    for directory in ("data", "run", "tmp"):
+        (root / directory).mkdir(mode=0o750)
+    log = root / "mariadbd.log"
+    with running([str(rendered / "mysql-server")], log) as server:
+        wait_until(
+            lambda: _as_socket_root(rendered, "SELECT 1").returncode == 0,
+            START_TIMEOUT_S,
+            "the private MariaDB answering on its socket",
+            server,
+            log,
+        )
+        applied = _as_socket_root(rendered, (rendered / "provision.sql").read_text())
+        assert applied.returncode == 0, applied.stderr
+        yield TlsMariaDB(
+            port=port,
+            ca_file=tls / "ca.crt",
+            other_ca_file=other_ca,
+            loader_password=loader_password,
+            reader_password=reader_password,
+            rendered=rendered,
+        )
+
+
+def _connect(
+    server: TlsMariaDB, user: str, password: str, *, host: str = HOST, **tls: Any
+) -> pymysql.Connection:
+    return pymysql.connect(
+        host=host,
+        port=server.port,
+        user=user,
+        password=password,
+        database=DATABASE,
+        autocommit=True,
+        connect_timeout=5,
+        **tls,
+    )
+
+
+def _loader(server: TlsMariaDB) -> pymysql.Connection:
+    """The loader account as the loader connects: TLS verified against the deployment CA."""
+    return _connect(
+        server, LOADER_USER, server.loader_password, **tls_arguments(str(server.ca_file))
+    )
+
+
+def _reader(server: TlsMariaDB) -> pymysql.Connection:
+    """The API's account as the applicant API connects today: pymysql's default, no CA."""
+    return _connect(server, READER_USER, server.reader_password)
+
+
+def _tls_version(connection: pymysql.Connection) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        return str(cursor.fetchone()[1])
+
+
+def _refused(connection: pymysql.Connection, sql: str) -> int:
+    """The error code MariaDB answers ``sql`` with; fails the test if it runs."""
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(sql)
+        except pymysql.MySQLError as error:
+            return int(error.args[0])
+    raise AssertionError(f"{sql!r} ran")
+
+
+def test_the_loader_cli_loads_as_the_loader_account_over_verified_tls(
+    tls_mariadb: TlsMariaDB,
+) -> None:
+    environment = clean_environment(
+        {
+            "LENDSTREAM_MYSQL_HOST": HOST,
+            "LENDSTREAM_MYSQL_PORT": str(tls_mariadb.port),
+            "LENDSTREAM_MYSQL_LOADER_PASSWORD": tls_mariadb.loader_password,
+        }
+    )
+    arguments = ("--user", LOADER_USER, "--load-only", "--ssl-ca", str(tls_mariadb.ca_file))
+    load = ("--skip-real", "--synthetic", "40", "--seed", "5", "--malformed-rate", "0.1")
+    first = run_loader(environment, *arguments, *load)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert json.loads(first.stdout)["synthetic"]["inserted"] == 40
+    again = run_loader(environment, *arguments, *load)
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = json.loads(again.stdout)
+    assert summary["synthetic"]["inserted"] == 0
+    assert summary["synthetic"]["already_present"] == 40
+    with _reader(tls_mariadb) as reader, reader.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM applicants WHERE member_id LIKE 'SYN-5-%'")
+        assert cursor.fetchone()[0] >= 36  # the malformed tenth may lack a member_id
+
+
+def test_the_loader_without_the_loader_account_fails_clearly(tls_mariadb: TlsMariaDB) -> None:
+    environment = clean_environment(
+        {
+            "LENDSTREAM_MYSQL_HOST": HOST,
+            "LENDSTREAM_MYSQL_PORT": str(tls_mariadb.port),
+            "LENDSTREAM_MYSQL_LOADER_PASSWORD": "not-the-password",
+        }
+    )
+    result = run_loader(
+        environment, "--user", LOADER_USER, "--load-only", "--ssl-ca", str(tls_mariadb.ca_file)
+    )
+    assert result.returncode == 2
+    assert "Access denied" in result.stderr
+
+
+def test_the_loader_account_has_exactly_insert_and_select_on_applicants(
+    tls_mariadb: TlsMariaDB,
+) -> None:
+    with _loader(tls_mariadb) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW GRANTS")
+        grants = sorted(row[0] for row in cursor.fetchall())
+    account = f"`{LOADER_USER}`@`{HOST}`"
+    assert len(grants) == 2, grants
+    assert grants[0].startswith(f"GRANT SELECT, INSERT ON `{DATABASE}`.`applicants` TO {account}")
+    assert grants[1].startswith(f"GRANT USAGE ON *.* TO {account}")
+    assert grants[1].endswith("REQUIRE SSL"), grants[1]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE applicants",
+        "CREATE TABLE intruder (id INT)",
+        "CREATE DATABASE intruder",
+        f"GRANT SELECT ON {DATABASE}.applicants TO '{READER_USER}'@'%'",
+        "CREATE USER 'intruder'@'%' IDENTIFIED BY 'x'",
+        "SELECT User, Host FROM mysql.user",
+        "UPDATE applicants SET member_id = member_id",
+        "DELETE FROM applicants",
+        "ALTER TABLE applicants ADD COLUMN intruder INT",
+    ],
+)
+def test_the_loader_account_can_do_nothing_else(tls_mariadb: TlsMariaDB, sql: str) -> None:
+    with _loader(tls_mariadb) as connection:
+        assert _refused(connection, sql) in DENIED
+
+
+def test_the_api_account_reads_and_cannot_write(tls_mariadb: TlsMariaDB) -> None:
+    with _reader(tls_mariadb) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) >= 0 FROM applicants")
+            assert cursor.fetchone() == (1,)
+        for sql in (
+            "INSERT INTO applicants (record_digest) VALUES (REPEAT('0', 64))",
+            "UPDATE applicants SET member_id = member_id",
+            "DELETE FROM applicants",
+            "DROP TABLE applicants",
+            "SELECT User FROM mysql.user",
+        ):
+            assert _refused(connection, sql) in DENIED, sql
+
+
+@pytest.mark.parametrize("account", ["loader", "api"])
+def test_require_ssl_refuses_plain_tcp(tls_mariadb: TlsMariaDB, account: str) -> None:
+    user, password = {
+        "loader": (LOADER_USER, tls_mariadb.loader_password),
+        "api": (READER_USER, tls_mariadb.reader_password),
+    }[account]
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        _connect(tls_mariadb, user, password, ssl_disabled=True)
+    assert refused.value.args[0] == 1045
+
+
+@pytest.mark.parametrize("which", ["system CAs", "another deployment's CA"])
+def test_a_verifying_client_without_the_deployment_ca_refuses_the_server(
+    tls_mariadb: TlsMariaDB, which: str
+) -> None:
+    tls: dict[str, Any] = {"ssl_verify_cert": True, "ssl_verify_identity": True}
+    if which != "system CAs":
+        tls["ssl_ca"] = str(tls_mariadb.other_ca_file)
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        _connect(tls_mariadb, LOADER_USER, tls_mariadb.loader_password, **tls)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
+
+
+def test_a_client_checking_another_name_refuses_the_server(tls_mariadb: TlsMariaDB) -> None:
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        _connect(
+            tls_mariadb,
+            LOADER_USER,
+            tls_mariadb.loader_password,
+            host="localhost",
+            **tls_arguments(str(tls_mariadb.ca_file)),
+        )
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
+
+
+def test_the_loader_connection_is_encrypted_and_verified(tls_mariadb: TlsMariaDB) -> None:
+    with _loader(tls_mariadb) as connection:
+        assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
+
+
+def test_the_api_client_as_it_is_gets_in_encrypted_but_unverified(tls_mariadb: TlsMariaDB) -> None:
+    """pymysql's default (no CA given) tries TLS without verifying: REQUIRE SSL lets it in with
+    the password, so the API's reads are encrypted, but the server is not authenticated to it."""
+    with _reader(tls_mariadb) as connection:
+        assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
+
+
+def test_the_role_health_gate_command_verifies_the_server(tls_mariadb: TlsMariaDB) -> None:
+    """The mariadb client call of the role's health gate (tasks/main.yml), with TLS."""
+
+    def gate(ca_file: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                "mariadb",
+                "--no-defaults",
+                f"--host={HOST}",
+                f"--port={tls_mariadb.port}",
+                f"--user={LOADER_USER}",
+                "--batch",
+                "--skip-column-names",
+                "--ssl",
+                f"--ssl-ca={ca_file}",
+                "--ssl-verify-server-cert",
+                "--execute=SELECT COUNT(*) >= 0 FROM `applicants`",
+                DATABASE,
+            ],
+            env=clean_environment({"MYSQL_PWD": tls_mariadb.loader_password}),
+            capture_output=True,
+            text=True,
+            timeout=CLIENT_TIMEOUT_S,
+            check=False,
+        )
+
+    passed = gate(tls_mariadb.ca_file)
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.strip() == "1"
+    assert gate(tls_mariadb.other_ca_file).returncode != 0
+
+
+def test_provisioning_again_changes_no_grant(tls_mariadb: TlsMariaDB) -> None:
+    """The SQL is idempotent: a rerun leaves the grants as they were."""
+    query = "SELECT User, Host, ssl_type FROM mysql.user ORDER BY User, Host"
+    before = _as_socket_root(tls_mariadb.rendered, query)
+    again = _as_socket_root(
+        tls_mariadb.rendered, (tls_mariadb.rendered / "provision.sql").read_text()
+    )
+    assert again.returncode == 0, again.stderr
+    after = _as_socket_root(tls_mariadb.rendered, query)
+    assert before.stdout == after.stdout
+    assert f"{LOADER_USER}\t{HOST}\tANY" in after.stdout
+
+
+def test_the_load_applicants_playbook_loads_as_the_loader_account(
+    tls_mariadb: TlsMariaDB, tmp_path: Path
+) -> None:
+    """ansible/playbooks/load-applicants.yml as CI runs it, on this machine as the mysql host:
+    the loader account's password file the role keeps, TLS verified against the CA."""
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    _write(conf_dir / "loader-password", tls_mariadb.loader_password + "\n", 0o600)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "hosts": {
+                        "m3": {
+                            "ansible_connection": "local",
+                            "ansible_host": HOST,
+                            "ansible_python_interpreter": sys.executable,
+                            "ansible_become": False,
+                        }
+                    },
+                    "children": {"mysql": {"hosts": {"m3": None}}},
+                    "vars": {"lendstream_tls": True},
+                }
+            }
+        )
+    )
+    extra_vars = {
+        "load_applicants_venv_dir": str(Path(sys.executable).parent.parent),
+        "load_applicants_mysql_conf_dir": str(conf_dir),
+        "load_applicants_mysql_ssl_ca": str(tls_mariadb.ca_file),
+        "load_applicants_real": False,
+        "load_applicants_synthetic": 30,
+        "load_applicants_seed": 6,
+    }
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [
+            str(bin_dir / "ansible-playbook"),
+            *("-i", str(inventory)),
+            *("-e", json.dumps(extra_vars)),
+            str(ANSIBLE_DIR / "playbooks" / "load-applicants.yml"),
+        ],
+        cwd=ANSIBLE_DIR,
+        env=clean_environment(
+            {
+                "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+                "NO_COLOR": "1",
+                # The playbook gives no port (the cluster's is 3306): the loader reads this one.
+                "LENDSTREAM_MYSQL_PORT": str(tls_mariadb.port),
+            }
+        ),
+        capture_output=True,
+        text=True,
+        timeout=PLAYBOOK_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert '"inserted": 30' in result.stdout, result.stdout[-4000:]
+    with _reader(tls_mariadb) as reader, reader.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM applicants WHERE member_id LIKE 'SYN-6-%'")
+        assert cursor.fetchone()[0] == 30
