@@ -16,6 +16,7 @@ import json
 import ssl
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from functools import partial
@@ -122,6 +123,10 @@ def http_status_error(url: str, timeout_s: float, context: ssl.SSLContext | None
     try:
         with urllib.request.urlopen(url, timeout=timeout_s, context=context) as answer:
             return None if answer.status == 200 else f"HTTP {answer.status}"
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except urllib.error.URLError as error:
+        return str(error.reason)
     except Exception as error:
         return f"{type(error).__name__}: {error}"[:200]
 

@@ -103,8 +103,8 @@ def ad_hoc_answers(document: Mapping[str, Any]) -> dict[str, HostAnswer]:
 
 
 def units_component(hosts: Sequence[str], answers: Mapping[str, HostAnswer]) -> Component:
-    """Every inventory host: each ``lendstream-*`` unit and its state (active is healthy), or the
-    node itself when it did not answer."""
+    """Every inventory host: one row naming its healthy ``lendstream-*`` units (without the
+    prefix), one row for each unit that is not, or the node itself when it did not answer."""
     component = Component("nodes")
     for host in hosts:
         answer = answers.get(host, HostAnswer(None, "no answer"))
@@ -112,10 +112,12 @@ def units_component(hosts: Sequence[str], answers: Mapping[str, HostAnswer]) -> 
             component.rows.append(Row(host, "node", f"down ({brief(answer.error)})", False))
             continue
         states = unit_states(answer.stdout)
-        if not states:
-            component.rows.append(Row(host, "node", "up, no lendstream unit"))
+        healthy = [unit.removeprefix("lendstream-") for unit, s in states.items() if s.healthy]
+        shown = "active: " + ", ".join(sorted(healthy)) if healthy else "no lendstream unit active"
+        component.rows.append(Row(host, "units", shown))
         for unit, state in sorted(states.items()):
-            component.rows.append(Row(host, unit, state.state, state.healthy))
+            if not state.healthy:
+                component.rows.append(Row(host, unit, state.state, healthy=False))
     return component
 
 

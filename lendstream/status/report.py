@@ -39,6 +39,23 @@ class Component:
         return rows + [f"{self.name}: {problem}" for problem in self.problems]
 
 
+def merged_rows(rows: list[Row]) -> list[Row]:
+    """Consecutive healthy rows of one role and state as one row (``w1,w2,w3  datanode  live``)."""
+    merged: list[Row] = []
+    for row in rows:
+        last = merged[-1] if merged else None
+        if (
+            last
+            and last.healthy
+            and row.healthy
+            and (last.role, last.state) == (row.role, row.state)
+        ):
+            merged[-1] = Row(f"{last.node},{row.node}", row.role, row.state)
+        else:
+            merged.append(row)
+    return merged
+
+
 @dataclass
 class Report:
     components: list[Component]
@@ -63,14 +80,16 @@ class Report:
         return json.dumps(document, indent=2)
 
     def as_text(self) -> str:
-        """One block per component: ``node  role  state`` rows (``!`` marks a problem), then the
+        """One block per component: ``node  role  state`` rows (``!`` marks a problem; healthy
+        neighbours in the same role and state share a row, their nodes comma-separated), then the
         component's own problems; the verdict last."""
         lines: list[str] = []
         for component in self.components:
             lines.append(f"{component.name}")
-            node_width = max((len(r.node) for r in component.rows), default=0)
-            role_width = max((len(r.role) for r in component.rows), default=0)
-            for row in component.rows:
+            rows = merged_rows(component.rows)
+            node_width = max((len(r.node) for r in rows), default=0)
+            role_width = max((len(r.role) for r in rows), default=0)
+            for row in rows:
                 mark = " " if row.healthy else "!"
                 node, role = row.node.ljust(node_width), row.role.ljust(role_width)
                 lines.append(f" {mark} {node}  {role}  {row.state}".rstrip())

@@ -40,9 +40,10 @@ def status(cluster: Cluster) -> subprocess.CompletedProcess[str]:
 
 
 def nodes_listed(output: str) -> set[str]:
-    """The nodes of the first block (``nodes``: each node's lendstream units)."""
+    """The nodes of the first block (``nodes``: each node's lendstream units; nodes with the same
+    units share a row, ``w1,w2``)."""
     block = output.split("\nzookeeper\n", 1)[0].splitlines()[1:]
-    return {line[3:].split()[0] for line in block if line.strip()}
+    return {node for line in block if line.strip() for node in line[3:].split()[0].split(",")}
 
 
 def test_status_says_healthy_and_lists_every_node(cluster: Cluster) -> None:

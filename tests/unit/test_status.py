@@ -300,7 +300,7 @@ def test_every_inventory_node_is_listed_a_silent_one_as_down() -> None:
     assert answers["w1"] == HostAnswer(None, "unreachable")
     component = units_component(["m1", "w1", "w2"], answers)
     assert [(r.node, r.role, r.healthy) for r in component.rows] == [
-        ("m1", "lendstream-zookeeper", True),
+        ("m1", "units", True),
         ("w1", "node", False),
         ("w2", "node", False),
     ]
@@ -320,6 +320,17 @@ def test_alerts_only_when_an_alertmanager_answers_and_each_firing_one_is_a_probl
     )
     assert firing is not None
     assert firing.all_problems() == ["alerts alert NodeDown firing critical on w3:9100"]
+
+
+def test_the_text_merges_healthy_neighbours_and_keeps_each_problem_on_its_own_row() -> None:
+    rows = [Row(f"w{n}", "datanode", "live") for n in (1, 2, 3)]
+    rows += [Row("w4", "datanode", "not live", False), Row("w5", "datanode", "not live", False)]
+    text = Report([Component("hdfs", rows)]).as_text().splitlines()
+    assert text[1:4] == [
+        "   w1,w2,w3  datanode  live",
+        " ! w4        datanode  not live",
+        " ! w5        datanode  not live",
+    ]
 
 
 def test_the_verdict_names_every_problem_and_the_text_ends_with_it() -> None:
