@@ -36,6 +36,7 @@ from lendstream.services.applicant_api.loader import tls_arguments
 pytestmark = pytest.mark.mysql
 
 RENDER_PLAYBOOK = Path(__file__).resolve().parent / "render-mysql.yml"
+PROVISION_PLAYBOOK = Path(__file__).resolve().parent / "provision-mysql.yml"
 RENDER_TIMEOUT_S = 120.0
 START_TIMEOUT_S = 90.0
 CLIENT_TIMEOUT_S = 30.0
@@ -58,6 +59,7 @@ class TlsMariaDB:
     loader_password: str
     reader_password: str
     rendered: Path
+    role_variables: dict[str, Any]
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> Path:
@@ -103,32 +105,30 @@ def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMariaDB
     rendered = root / "conf"
     rendered.mkdir()
     port = free_port(HOST)
+    role_variables: dict[str, Any] = {
+        "mysql_port": port,
+        "mysql_bind_address": HOST,
+        "mysql_os_user": getpass.getuser(),
+        "mysql_conf_dir": str(rendered),
+        "mysql_bin_dir": str(rendered),
+        "mysql_data_dir": str(root / "data"),
+        "mysql_run_dir": str(root / "run"),
+        "mysql_tmp_dir": str(root / "tmp"),
+        "mysql_innodb_buffer_pool_size": "32M",
+        "mysql_database": DATABASE,
+        "mysql_schema_sql": "\n".join(schema_statements()),
+        "mysql_admin_password": "admin-" + os.urandom(12).hex(),
+        "mysql_loader_password": loader_password,
+        "mysql_loader_hosts": [HOST],
+        "mysql_readonly_password": reader_password,
+        "mysql_readonly_require_ssl": True,
+        "mysql_tls_enabled": True,
+        "mysql_tls_cert_file": str(tls / "node.crt"),
+        "mysql_tls_key_file": str(tls / "node.key"),
+        "mysql_tls_ca_file": str(tls / "ca.crt"),
+    }
     run_render_playbook(
-        RENDER_PLAYBOOK,
-        {
-            "render_dir": str(rendered),
-            "mysql_port": port,
-            "mysql_bind_address": HOST,
-            "mysql_os_user": getpass.getuser(),
-            "mysql_conf_dir": str(rendered),
-            "mysql_bin_dir": str(rendered),
-            "mysql_data_dir": str(root / "data"),
-            "mysql_run_dir": str(root / "run"),
-            "mysql_tmp_dir": str(root / "tmp"),
-            "mysql_innodb_buffer_pool_size": "32M",
-            "mysql_database": DATABASE,
-            "mysql_schema_sql": "\n".join(schema_statements()),
-            "mysql_admin_password": "admin-" + os.urandom(12).hex(),
-            "mysql_loader_password": loader_password,
-            "mysql_loader_hosts": [HOST],
-            "mysql_readonly_password": reader_password,
-            "mysql_readonly_require_ssl": True,
-            "mysql_tls_enabled": True,
-            "mysql_tls_cert_file": str(tls / "node.crt"),
-            "mysql_tls_key_file": str(tls / "node.key"),
-            "mysql_tls_ca_file": str(tls / "ca.crt"),
-        },
-        timeout_s=RENDER_TIMEOUT_S,
+        RENDER_PLAYBOOK, {"render_dir": str(rendered), **role_variables}, timeout_s=RENDER_TIMEOUT_S
     )
     for directory in ("data", "run", "tmp"):
         (root / directory).mkdir(mode=0o750)
@@ -150,6 +150,7 @@ def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMariaDB
             loader_password=loader_password,
             reader_password=reader_password,
             rendered=rendered,
+            role_variables=role_variables,
         )
 
 
@@ -437,3 +438,29 @@ def test_the_load_applicants_playbook_loads_as_the_loader_account(
     with _reader(tls_mariadb) as reader, reader.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM applicants WHERE member_id LIKE 'SYN-6-%'")
         assert cursor.fetchone()[0] == 30
+
+
+def test_the_role_provisioning_drops_accounts_at_unlisted_hosts_and_reruns_idle(
+    tls_mariadb: TlsMariaDB,
+) -> None:
+    """tasks/provision.yml itself: an administrator's TCP account of an earlier deployment (when
+    the loader ran as it) is dropped; a second run applies nothing (the digest is unchanged)."""
+    earlier = "CREATE USER 'lendstream_admin'@'127.0.0.1' IDENTIFIED BY 'old';"
+    earlier += "GRANT ALL PRIVILEGES ON *.* TO 'lendstream_admin'@'127.0.0.1' WITH GRANT OPTION;"
+    assert _as_socket_root(tls_mariadb.rendered, earlier).returncode == 0
+    accounts = "SELECT User, Host FROM mysql.user WHERE User LIKE 'lendstream%' ORDER BY User, Host"
+    run_render_playbook(PROVISION_PLAYBOOK, tls_mariadb.role_variables, timeout_s=RENDER_TIMEOUT_S)
+    digest = tls_mariadb.rendered / "provision.sha256"
+    applied_at = digest.stat().st_mtime_ns
+    listed = _as_socket_root(tls_mariadb.rendered, accounts).stdout.splitlines()
+    assert listed == [
+        "lendstream_admin\tlocalhost",
+        "lendstream_api\t%",
+        "lendstream_api\tlocalhost",
+        f"lendstream_loader\t{HOST}",
+    ]
+    run_render_playbook(PROVISION_PLAYBOOK, tls_mariadb.role_variables, timeout_s=RENDER_TIMEOUT_S)
+    assert digest.stat().st_mtime_ns == applied_at
+    assert _as_socket_root(tls_mariadb.rendered, accounts).stdout.splitlines() == listed
+    with _loader(tls_mariadb) as connection:
+        assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
