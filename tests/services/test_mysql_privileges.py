@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ DENIED = {1044, 1045, 1142, 1227}
 
 
 @dataclass(frozen=True)
-class TlsMariaDB:
+class PrivateMariaDB:
     """The private server and what its clients need."""
 
     port: int
@@ -86,9 +87,9 @@ def _as_socket_root(rendered: Path, sql: str) -> subprocess.CompletedProcess[str
     )
 
 
-@pytest.fixture(scope="module")
-def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMariaDB]:
-    root = tmp_path_factory.mktemp("tls-mariadb")
+@contextmanager
+def _private_mariadb(root: Path, *, tls_enabled: bool) -> Iterator[PrivateMariaDB]:
+    """A mariadbd from the role's rendered my.cnf and launcher, provisioned with its SQL."""
     tls = root / "tls"
     tls.mkdir()
     ca = pki.new_ca("lendstream test CA")
@@ -121,8 +122,8 @@ def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMariaDB
         "mysql_loader_password": loader_password,
         "mysql_loader_hosts": [HOST],
         "mysql_readonly_password": reader_password,
-        "mysql_readonly_require_ssl": True,
-        "mysql_tls_enabled": True,
+        "mysql_readonly_require_ssl": tls_enabled,
+        "mysql_tls_enabled": tls_enabled,
         "mysql_tls_cert_file": str(tls / "node.crt"),
         "mysql_tls_key_file": str(tls / "node.key"),
         "mysql_tls_ca_file": str(tls / "ca.crt"),
@@ -143,7 +144,7 @@ def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMariaDB
         )
         applied = _as_socket_root(rendered, (rendered / "provision.sql").read_text())
         assert applied.returncode == 0, applied.stderr
-        yield TlsMariaDB(
+        yield PrivateMariaDB(
             port=port,
             ca_file=tls / "ca.crt",
             other_ca_file=other_ca,
@@ -154,8 +155,22 @@ def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMariaDB
         )
 
 
+@pytest.fixture(scope="module")
+def tls_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateMariaDB]:
+    """The cluster's settings with lendstream_tls: TLS on, REQUIRE SSL on both accounts."""
+    with _private_mariadb(tmp_path_factory.mktemp("tls-mariadb"), tls_enabled=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def plain_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateMariaDB]:
+    """The cluster's default settings (CI): TLS off, no REQUIRE SSL."""
+    with _private_mariadb(tmp_path_factory.mktemp("plain-mariadb"), tls_enabled=False) as server:
+        yield server
+
+
 def _connect(
-    server: TlsMariaDB, user: str, password: str, *, host: str = HOST, **tls: Any
+    server: PrivateMariaDB, user: str, password: str, *, host: str = HOST, **tls: Any
 ) -> pymysql.Connection:
     return pymysql.connect(
         host=host,
@@ -169,14 +184,14 @@ def _connect(
     )
 
 
-def _loader(server: TlsMariaDB) -> pymysql.Connection:
+def _loader(server: PrivateMariaDB) -> pymysql.Connection:
     """The loader account as the loader connects: TLS verified against the deployment CA."""
     return _connect(
         server, LOADER_USER, server.loader_password, **tls_arguments(str(server.ca_file))
     )
 
 
-def _reader(server: TlsMariaDB) -> pymysql.Connection:
+def _reader(server: PrivateMariaDB) -> pymysql.Connection:
     """The API's account as the applicant API connects today: pymysql's default, no CA."""
     return _connect(server, READER_USER, server.reader_password)
 
@@ -198,7 +213,7 @@ def _refused(connection: pymysql.Connection, sql: str) -> int:
 
 
 def test_the_loader_cli_loads_as_the_loader_account_over_verified_tls(
-    tls_mariadb: TlsMariaDB,
+    tls_mariadb: PrivateMariaDB,
 ) -> None:
     environment = clean_environment(
         {
@@ -222,7 +237,7 @@ def test_the_loader_cli_loads_as_the_loader_account_over_verified_tls(
         assert cursor.fetchone()[0] >= 36  # the malformed tenth may lack a member_id
 
 
-def test_the_loader_without_the_loader_account_fails_clearly(tls_mariadb: TlsMariaDB) -> None:
+def test_the_loader_without_the_loader_account_fails_clearly(tls_mariadb: PrivateMariaDB) -> None:
     environment = clean_environment(
         {
             "LENDSTREAM_MYSQL_HOST": HOST,
@@ -238,7 +253,7 @@ def test_the_loader_without_the_loader_account_fails_clearly(tls_mariadb: TlsMar
 
 
 def test_the_loader_account_has_exactly_insert_and_select_on_applicants(
-    tls_mariadb: TlsMariaDB,
+    tls_mariadb: PrivateMariaDB,
 ) -> None:
     with _loader(tls_mariadb) as connection, connection.cursor() as cursor:
         cursor.execute("SHOW GRANTS")
@@ -264,12 +279,12 @@ def test_the_loader_account_has_exactly_insert_and_select_on_applicants(
         "ALTER TABLE applicants ADD COLUMN intruder INT",
     ],
 )
-def test_the_loader_account_can_do_nothing_else(tls_mariadb: TlsMariaDB, sql: str) -> None:
+def test_the_loader_account_can_do_nothing_else(tls_mariadb: PrivateMariaDB, sql: str) -> None:
     with _loader(tls_mariadb) as connection:
         assert _refused(connection, sql) in DENIED
 
 
-def test_the_api_account_reads_and_cannot_write(tls_mariadb: TlsMariaDB) -> None:
+def test_the_api_account_reads_and_cannot_write(tls_mariadb: PrivateMariaDB) -> None:
     with _reader(tls_mariadb) as connection:
         with connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) >= 0 FROM applicants")
@@ -285,7 +300,7 @@ def test_the_api_account_reads_and_cannot_write(tls_mariadb: TlsMariaDB) -> None
 
 
 @pytest.mark.parametrize("account", ["loader", "api"])
-def test_require_ssl_refuses_plain_tcp(tls_mariadb: TlsMariaDB, account: str) -> None:
+def test_require_ssl_refuses_plain_tcp(tls_mariadb: PrivateMariaDB, account: str) -> None:
     user, password = {
         "loader": (LOADER_USER, tls_mariadb.loader_password),
         "api": (READER_USER, tls_mariadb.reader_password),
@@ -297,7 +312,7 @@ def test_require_ssl_refuses_plain_tcp(tls_mariadb: TlsMariaDB, account: str) ->
 
 @pytest.mark.parametrize("which", ["system CAs", "another deployment's CA"])
 def test_a_verifying_client_without_the_deployment_ca_refuses_the_server(
-    tls_mariadb: TlsMariaDB, which: str
+    tls_mariadb: PrivateMariaDB, which: str
 ) -> None:
     tls: dict[str, Any] = {"ssl_verify_cert": True, "ssl_verify_identity": True}
     if which != "system CAs":
@@ -307,7 +322,7 @@ def test_a_verifying_client_without_the_deployment_ca_refuses_the_server(
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
 
 
-def test_a_client_checking_another_name_refuses_the_server(tls_mariadb: TlsMariaDB) -> None:
+def test_a_client_checking_another_name_refuses_the_server(tls_mariadb: PrivateMariaDB) -> None:
     with pytest.raises(pymysql.err.OperationalError) as refused:
         _connect(
             tls_mariadb,
@@ -319,19 +334,21 @@ def test_a_client_checking_another_name_refuses_the_server(tls_mariadb: TlsMaria
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
 
 
-def test_the_loader_connection_is_encrypted_and_verified(tls_mariadb: TlsMariaDB) -> None:
+def test_the_loader_connection_is_encrypted_and_verified(tls_mariadb: PrivateMariaDB) -> None:
     with _loader(tls_mariadb) as connection:
         assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
 
 
-def test_the_api_client_as_it_is_gets_in_encrypted_but_unverified(tls_mariadb: TlsMariaDB) -> None:
+def test_the_api_client_as_it_is_gets_in_encrypted_but_unverified(
+    tls_mariadb: PrivateMariaDB,
+) -> None:
     """pymysql's default (no CA given) tries TLS without verifying: REQUIRE SSL lets it in with
     the password, so the API's reads are encrypted, but the server is not authenticated to it."""
     with _reader(tls_mariadb) as connection:
         assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
 
 
-def test_the_role_health_gate_command_verifies_the_server(tls_mariadb: TlsMariaDB) -> None:
+def test_the_role_health_gate_command_verifies_the_server(tls_mariadb: PrivateMariaDB) -> None:
     """The mariadb client call of the role's health gate (tasks/main.yml), with TLS."""
 
     def gate(ca_file: Path) -> subprocess.CompletedProcess[str]:
@@ -363,7 +380,7 @@ def test_the_role_health_gate_command_verifies_the_server(tls_mariadb: TlsMariaD
     assert gate(tls_mariadb.other_ca_file).returncode != 0
 
 
-def test_provisioning_again_changes_no_grant(tls_mariadb: TlsMariaDB) -> None:
+def test_provisioning_again_changes_no_grant(tls_mariadb: PrivateMariaDB) -> None:
     """The SQL is idempotent: a rerun leaves the grants as they were."""
     query = "SELECT User, Host, ssl_type FROM mysql.user ORDER BY User, Host"
     before = _as_socket_root(tls_mariadb.rendered, query)
@@ -376,14 +393,19 @@ def test_provisioning_again_changes_no_grant(tls_mariadb: TlsMariaDB) -> None:
     assert f"{LOADER_USER}\t{HOST}\tANY" in after.stdout
 
 
+@pytest.mark.parametrize("lendstream_tls", [True, False], ids=["tls", "plain (CI default)"])
 def test_the_load_applicants_playbook_loads_as_the_loader_account(
-    tls_mariadb: TlsMariaDB, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, lendstream_tls: bool
 ) -> None:
     """ansible/playbooks/load-applicants.yml as CI runs it, on this machine as the mysql host:
-    the loader account's password file the role keeps, TLS verified against the CA."""
+    the loader account's password file the role keeps; with lendstream_tls, TLS verified
+    against the CA."""
+    server: PrivateMariaDB = request.getfixturevalue(
+        "tls_mariadb" if lendstream_tls else "plain_mariadb"
+    )
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()
-    _write(conf_dir / "loader-password", tls_mariadb.loader_password + "\n", 0o600)
+    _write(conf_dir / "loader-password", server.loader_password + "\n", 0o600)
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(
         json.dumps(
@@ -398,7 +420,7 @@ def test_the_load_applicants_playbook_loads_as_the_loader_account(
                         }
                     },
                     "children": {"mysql": {"hosts": {"m3": None}}},
-                    "vars": {"lendstream_tls": True},
+                    "vars": {"lendstream_tls": lendstream_tls},
                 }
             }
         )
@@ -406,7 +428,7 @@ def test_the_load_applicants_playbook_loads_as_the_loader_account(
     extra_vars = {
         "load_applicants_venv_dir": str(Path(sys.executable).parent.parent),
         "load_applicants_mysql_conf_dir": str(conf_dir),
-        "load_applicants_mysql_ssl_ca": str(tls_mariadb.ca_file),
+        **({"load_applicants_mysql_ssl_ca": str(server.ca_file)} if lendstream_tls else {}),
         "load_applicants_real": False,
         "load_applicants_synthetic": 30,
         "load_applicants_seed": 6,
@@ -425,7 +447,7 @@ def test_the_load_applicants_playbook_loads_as_the_loader_account(
                 "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
                 "NO_COLOR": "1",
                 # The playbook gives no port (the cluster's is 3306): the loader reads this one.
-                "LENDSTREAM_MYSQL_PORT": str(tls_mariadb.port),
+                "LENDSTREAM_MYSQL_PORT": str(server.port),
             }
         ),
         capture_output=True,
@@ -435,13 +457,13 @@ def test_the_load_applicants_playbook_loads_as_the_loader_account(
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert '"inserted": 30' in result.stdout, result.stdout[-4000:]
-    with _reader(tls_mariadb) as reader, reader.cursor() as cursor:
+    with _reader(server) as reader, reader.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM applicants WHERE member_id LIKE 'SYN-6-%'")
         assert cursor.fetchone()[0] == 30
 
 
 def test_the_role_provisioning_drops_accounts_at_unlisted_hosts_and_reruns_idle(
-    tls_mariadb: TlsMariaDB,
+    tls_mariadb: PrivateMariaDB,
 ) -> None:
     """tasks/provision.yml itself: an administrator's TCP account of an earlier deployment (when
     the loader ran as it) is dropped; a second run applies nothing (the digest is unchanged)."""
@@ -464,3 +486,18 @@ def test_the_role_provisioning_drops_accounts_at_unlisted_hosts_and_reruns_idle(
     assert _as_socket_root(tls_mariadb.rendered, accounts).stdout.splitlines() == listed
     with _loader(tls_mariadb) as connection:
         assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
+
+
+def test_without_tls_the_accounts_have_the_same_grants_and_no_require(
+    plain_mariadb: PrivateMariaDB,
+) -> None:
+    with _connect(plain_mariadb, LOADER_USER, plain_mariadb.loader_password) as connection:
+        assert _tls_version(connection) == ""  # the server serves no TLS
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW GRANTS")
+            grants = sorted(row[0] for row in cursor.fetchall())
+        assert _refused(connection, "DROP TABLE applicants") in DENIED
+    account = f"`{LOADER_USER}`@`{HOST}`"
+    assert grants[0] == f"GRANT SELECT, INSERT ON `{DATABASE}`.`applicants` TO {account}"
+    assert grants[1].startswith(f"GRANT USAGE ON *.* TO {account}")
+    assert "REQUIRE" not in grants[1]
