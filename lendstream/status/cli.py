@@ -55,9 +55,12 @@ def run_command(args: argparse.Namespace) -> int:
     if not inventory.is_file():
         print(f"status: no inventory at {inventory}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    password_file = vault_password_file(inventory, args.vault_password_file)
+    if password_file is not None:  # ansible-inventory (the inventory's groups) reads it too
+        os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = str(password_file)
     settings = Settings(
         inventory=inventory.resolve(),
-        vault_password_file=vault_password_file(inventory, args.vault_password_file),
+        vault_password_file=password_file,
         timeout_s=args.timeout_s,
         window_s=args.window_min * 60,
         max_lag=args.max_lag,

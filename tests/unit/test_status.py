@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lendstream import cli
+from lendstream.status.cli import vault_password_file
 from lendstream.status.readings import (
     HostAnswer,
     NameNodeReading,
@@ -366,3 +367,19 @@ def test_status_exits_2_when_the_inventory_is_missing(
 ) -> None:
     assert cli.main(["status", "--inventory", str(tmp_path / "none.yml")]) == 2
     assert "no inventory" in capsys.readouterr().err
+
+
+def test_the_vault_password_file_defaults_to_the_inventory_directory_s_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inventory = tmp_path / "inventories" / "montana" / "inventory.yml"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
+    assert vault_password_file(inventory, None) is None
+    default = tmp_path / "config" / "lendstream" / "vault" / "montana.pass"
+    default.parent.mkdir(parents=True)
+    default.write_text("secret\n")
+    assert vault_password_file(inventory, None) == default
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(tmp_path / "other.pass"))
+    assert vault_password_file(inventory, None) == tmp_path / "other.pass"
+    assert vault_password_file(inventory, tmp_path / "given.pass") == tmp_path / "given.pass"
