@@ -2,8 +2,9 @@
 
 Their configuration and launchers are rendered from the `applicant_api`, `risk_service` and
 `producer` roles (ansible/local-stack.yml), exactly as on the cluster. What is here is what the
-stack does around them: per-stack secrets, the schema and read-only account before the API
-starts, a model artifact before the risk service starts, health checks over HTTP.
+stack does around them: per-stack secrets, the schema, the read-only account and the loader's
+before the API starts (the loader loads as the latter: INSERT and SELECT only), a model artifact
+before the risk service starts, health checks over HTTP.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from lendstream.stack.mysql_admin import admin_credentials
 HTTP_TIMEOUT_S = 5.0
 DATABASE = "lendstream"
 READER_USER = "lendstream_api"
+LOADER_USER = "lendstream_loader"
+# The loader connects over TCP on loopback.
+LOADER_HOSTS = ("127.0.0.1",)
 
 
 def secret(layout: StackLayout, name: str) -> str:
@@ -41,6 +45,10 @@ def risk_service_token(layout: StackLayout) -> str:
 
 def api_reader_password(layout: StackLayout) -> str:
     return secret(layout, "api-db-password")
+
+
+def loader_password(layout: StackLayout) -> str:
+    return secret(layout, "loader-db-password")
 
 
 def model_dir(layout: StackLayout) -> Path:
@@ -82,9 +90,10 @@ def _admin_connection(layout: StackLayout, database: str | None = None):  # type
 
 
 def ensure_applicant_schema(layout: StackLayout) -> None:
-    """The applicants table and the API's read-only account, before the API starts."""
+    """The applicants table, the API's read-only account and the loader's, before the API starts."""
     from lendstream.services.applicant_api.loader import (  # noqa: PLC0415
         DEFAULT_READER_HOSTS,
+        create_loader_account,
         create_reader,
         create_schema,
     )
@@ -95,8 +104,22 @@ def ensure_applicant_schema(layout: StackLayout) -> None:
         create_reader(
             connection, DATABASE, READER_USER, api_reader_password(layout), DEFAULT_READER_HOSTS
         )
+        create_loader_account(
+            connection, DATABASE, LOADER_USER, loader_password(layout), LOADER_HOSTS
+        )
     finally:
         connection.close()
+
+
+def loader_connection(layout: StackLayout):  # type: ignore[no-untyped-def]
+    """A connection to the applicants database as the stack's loader account."""
+    from lendstream.services.applicant_api.loader import (  # noqa: PLC0415
+        AdminConnection,
+        connect_admin,
+    )
+
+    account = AdminConnection(layout.host, layout.ports.mysql, LOADER_USER, loader_password(layout))
+    return connect_admin(account, DATABASE)
 
 
 def load_applicants(
@@ -109,7 +132,7 @@ def load_applicants(
 
     layout = layout or StackLayout.default()
     ensure_applicant_schema(layout)
-    connection = _admin_connection(layout, DATABASE)
+    connection = loader_connection(layout)
     try:
         load_records(connection, lending_club_raw_records())
         if synthetic:

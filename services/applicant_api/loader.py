@@ -112,6 +112,26 @@ def create_reader(
     connection: Any, database: str, user: str, password: str, hosts: Iterable[str]
 ) -> None:
     """Create (or re-password) the read-only user: SELECT on the applicants table, nothing else."""
+    _grant_only(connection, database, user, password, hosts, privileges="SELECT")
+
+
+def create_loader_account(
+    connection: Any, database: str, user: str, password: str, hosts: Iterable[str]
+) -> None:
+    """Create (or re-password) a loader account: INSERT and SELECT on the applicants table,
+    nothing else (``INSERT IGNORE`` never updates a row). The cluster's is the mysql role's."""
+    _grant_only(connection, database, user, password, hosts, privileges="SELECT, INSERT")
+
+
+def _grant_only(
+    connection: Any,
+    database: str,
+    user: str,
+    password: str,
+    hosts: Iterable[str],
+    *,
+    privileges: str,
+) -> None:
     table = f"{quoted_identifier(database)}.`{TABLE}`"
     quoted_identifier(user)
     with connection.cursor() as cursor:
@@ -122,7 +142,7 @@ def create_reader(
             )
             cursor.execute(f"ALTER USER {account} IDENTIFIED BY %s", (user, host, password))
             cursor.execute(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}", (user, host))
-            cursor.execute(f"GRANT SELECT ON {table} TO {account}", (user, host))
+            cursor.execute(f"GRANT {privileges} ON {table} TO {account}", (user, host))
 
 
 def load_records(
