@@ -26,6 +26,9 @@ ZOOKEEPER_LEADING = ("leader", "standalone")
 # Fewer applicants than this in the window: the dead-letter ratio is shown, not judged (a re-drive
 # or a few bad records in a quiet window is no trend).
 DEAD_LETTER_MIN_APPLICANTS = 100
+# Fewer /v1/score requests than this between the two scrapes: their p99 is the slowest one or
+# two, shown, not judged.
+LATENCY_MIN_REQUESTS = 100
 
 
 def short_name(host: str) -> str:
@@ -479,11 +482,13 @@ def risk_latency_row(latency: RiskLatency, limit_s: float) -> Row:
     if not latency.requests or latency.p99_s is None:
         shown = f"no request in the last {latency.window_s:.0f} s; {since_start}"
         return Row("-", "risk p99 /v1/score", shown)
+    judged = latency.requests >= LATENCY_MIN_REQUESTS
     shown = (
         f"{latency.p99_s * 1000:.0f} ms over the last {latency.window_s:.0f} s "
-        f"({latency.requests:,} requests; limit {limit_s * 1000:.0f} ms); {since_start}"
+        f"({latency.requests:,} requests; limit {limit_s * 1000:.0f} ms"
+        f"{'' if judged else ', too few requests to judge'}); {since_start}"
     )
-    return Row("-", "risk p99 /v1/score", shown, healthy=latency.p99_s <= limit_s)
+    return Row("-", "risk p99 /v1/score", shown, healthy=not judged or latency.p99_s <= limit_s)
 
 
 def alerts_component(answers: Mapping[str, list[dict[str, Any]] | None]) -> Component | None:

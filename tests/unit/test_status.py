@@ -240,6 +240,8 @@ def test_pipeline_rows_lag_dead_letter_rate_and_p99_against_their_limits() -> No
     assert [p.split(" ")[1] for p in problems] == ["risk", "consumer", "dead", "risk", "applicant"]
     few = dict(sections, recent={"window_s": 300, "applicants": 10, "dead_letters": 5})
     assert pipeline_component({}, fast, few, LIMITS).all_problems() == []
+    seldom = RiskLatency(window_s=25.0, requests=75, p99_s=1.375, since_start_p99_s=0.644)
+    assert pipeline_component({}, seldom, sections, LIMITS).all_problems() == []
     # No request between the two scrapes: the p99 since the services started is shown, not judged.
     idle = RiskLatency(window_s=12.0, requests=0, p99_s=None, since_start_p99_s=2.0)
     unread = {"lag": {"error": "x"}, "recent": {"error": "x"}}
