@@ -86,7 +86,7 @@ def _code(value: Any) -> str:
     return f"{fence}{padding}{text}{padding}{fence}"
 
 
-def _description(option: Mapping[str, Any]) -> str:
+def description(option: Mapping[str, Any]) -> str:
     description = option.get("description", "")
     if isinstance(description, list):
         description = " ".join(str(paragraph) for paragraph in description)
@@ -120,10 +120,10 @@ def _rows(prefix: str, options: Options, defaults: Mapping[str, Any]) -> Iterato
             default = _code(defaults[name])
         else:
             default = "—"
-        description = _description(option)
-        if not description.strip():
+        text = description(option)
+        if not text.strip():
             raise RoleDocsError(f"option {full_name} has no description")
-        text = " ".join(part for part in (description, _notes(option)) if part)
+        text = " ".join(part for part in (text, _notes(option)) if part)
         yield f"| `{full_name}` | {_type(option)} | {_cell(default)} | {_cell(text)} |"
         nested = option.get("options")
         if nested:

@@ -4,11 +4,52 @@ the checked-in tables match the specs, and the generator renders a tiny spec as 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
 
 from lendstream import roledocs
+
+ROLES = roledocs.roles()
+EXAMPLE_PLAY = re.compile(
+    r"^## Example.*?^```yaml\n- (name|hosts): .*?^```$", re.MULTILINE | re.DOTALL
+)
+
+
+def test_every_role_has_argument_specs() -> None:
+    roles_dir = roledocs.ROLES_DIR
+    without = sorted(
+        path.name
+        for path in roles_dir.iterdir()
+        if (path / "tasks").is_dir() and not (path / "meta" / "argument_specs.yml").is_file()
+    )
+    assert not without, f"roles without meta/argument_specs.yml: {without}"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[role.name for role in ROLES])
+def test_readme_table_is_generated_from_the_spec(role: roledocs.Role) -> None:
+    assert role.readme.read_text() == roledocs.rendered_readme(role), (
+        f"{role.name}/README.md differs from its spec: run `lendstream roledocs {role.name}`"
+    )
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[role.name for role in ROLES])
+def test_readme_has_an_example_play(role: roledocs.Role) -> None:
+    assert EXAMPLE_PLAY.search(role.readme.read_text()), (
+        f"{role.name}/README.md has no '## Example' section with a ```yaml play"
+    )
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[role.name for role in ROLES])
+def test_options_have_descriptions_of_their_own(role: roledocs.Role) -> None:
+    options = role.entry_points()[roledocs.MAIN_ENTRY_POINT].get("options") or {}
+    by_description: dict[str, list[str]] = {}
+    for name, option in options.items():
+        by_description.setdefault(roledocs.description(option), []).append(name)
+    shared = {text: names for text, names in by_description.items() if len(names) > 1}
+    assert not shared, f"{role.name}: options sharing one description: {shared}"
+
 
 TINY_SPEC = """\
 ---
