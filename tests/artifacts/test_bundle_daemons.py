@@ -476,3 +476,34 @@ def test_yarn_runs_a_distributed_shell_job(bundle, tmp_path: Path, start_java) -
     )
     assert "bundle-check" in container_logs
     files.verify(path)  # ResourceManager, NodeManager and the job wrote nothing into it
+
+
+JMX_EXPORTER_DIR = "jmx-exporter"
+JMX_EXPORTER_POM_VERSION = re.compile(r"<jmx\.exporter\.version>([^<]+)</jmx\.exporter\.version>")
+
+
+def jmx_exporter_version() -> str:
+    """The agent version every bundle's jmx-exporter/pom.xml names (they must agree)."""
+    versions = {
+        component: JMX_EXPORTER_POM_VERSION.findall(
+            (maven.DESCRIPTOR_ROOT / component / JMX_EXPORTER_DIR / "pom.xml").read_text()
+        )
+        for component in catalogue.BUNDLES
+    }
+    distinct = {tuple(found) for found in versions.values()}
+    assert len(distinct) == 1, versions
+    (only,) = distinct
+    assert len(only) == 1, versions
+    return only[0]
+
+
+@pytest.mark.parametrize("component", list(catalogue.BUNDLES))
+def test_bundle_carries_the_jmx_exporter_agent_checksummed(component: str, bundle) -> None:
+    path = bundle(component)
+    agent = f"jmx_prometheus_javaagent-{jmx_exporter_version()}.jar"
+    assert sorted(p.name for p in (path / JMX_EXPORTER_DIR).iterdir()) == [agent]
+    manifest = (path / files.MANIFEST_NAME).read_text().splitlines()
+    assert any(line.endswith(f"  {JMX_EXPORTER_DIR}/{agent}") for line in manifest)
+    with zipfile.ZipFile(path / JMX_EXPORTER_DIR / agent) as archive:
+        jar_manifest = archive.read("META-INF/MANIFEST.MF").decode()
+    assert "Premain-Class: io.prometheus.jmx" in jar_manifest
