@@ -507,3 +507,18 @@ def test_bundle_carries_the_jmx_exporter_agent_checksummed(component: str, bundl
     with zipfile.ZipFile(path / JMX_EXPORTER_DIR / agent) as archive:
         jar_manifest = archive.read("META-INF/MANIFEST.MF").decode()
     assert "Premain-Class: io.prometheus.jmx" in jar_manifest
+
+
+def test_roles_load_the_agent_version_the_bundles_carry() -> None:
+    """Each role's default agent path names the jar jmx-exporter/pom.xml resolves."""
+    agent = f"/jmx-exporter/jmx_prometheus_javaagent-{jmx_exporter_version()}.jar"
+    declared = {
+        defaults.parent.parent.name: line.split(":", 1)[1].strip().strip('"')
+        for defaults in (CHECKOUT_ROOT / "ansible" / "roles").glob("*/defaults/main.yml")
+        for line in defaults.read_text().splitlines()
+        if re.match(r"^\w+_jmx_exporter_agent_jar:", line)
+    }
+    assert {"zookeeper", "kafka"} <= set(declared)
+    assert {role: path.endswith(agent) for role, path in declared.items()} == dict.fromkeys(
+        declared, True
+    )

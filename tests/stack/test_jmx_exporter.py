@@ -1,0 +1,151 @@
+"""The JMX exporter agent on the single-machine stack: local-stack.yml renders ZooKeeper and Kafka
+with `<role>_jmx_exporter_enabled` on (the same role templates as the cluster), their launchers
+start them as supervisord does (cwd the component's directory, `<component>/bin/<program>`), and
+each `/metrics` serves the names the alert rules use (docs/monitoring.md) with healthy values:
+a standalone ZooKeeper serves (1), the combined KRaft node has no under-replicated or offline
+partition and, once registered, no fenced broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from local_processes import clean_environment, free_port, running, wait_until
+from prometheus_client.parser import text_string_to_metric_families
+
+from lendstream.stack.layout import StackLayout, StackPorts
+from lendstream.stack.render import render_vars
+
+pytestmark = pytest.mark.stack
+
+PORT_OFFSET = 1020  # ZooKeeper 3201, Kafka 10112/10113: clear of the shared stack's ports
+PLAYBOOK_TIMEOUT_S = 300.0
+START_TIMEOUT_S = 120.0
+SCRAPE_TIMEOUT_S = 5.0
+
+ZOOKEEPER_NAMES = {"zookeeper_quorum_member_serving"}
+KAFKA_NAMES = {
+    "kafka_server_replicamanager_underreplicatedpartitions",
+    "kafka_controller_kafkacontroller_offlinepartitionscount",
+    "kafka_controller_kafkacontroller_fencedbrokercount",
+}
+
+
+def _render(layout: StackLayout, tmp_path: Path, exporter_ports: dict[str, int]) -> None:
+    extra = render_vars(layout, ["zookeeper", "kafka"])
+    for role, port in exporter_ports.items():
+        extra[f"{role}_jmx_exporter_enabled"] = True
+        extra[f"{role}_jmx_exporter_port"] = port
+    vars_file = tmp_path / "render-vars.json"
+    vars_file.write_text(json.dumps(extra))
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            *("local-stack.yml", "-e", f"@{vars_file}"),
+        ],
+        cwd=layout.ansible_dir,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(layout.ansible_dir / "ansible.cfg")),
+        capture_output=True,
+        text=True,
+        timeout=PLAYBOOK_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """Every unlabelled sample of the exporter's /metrics, by name ({} while it does not answer)."""
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=SCRAPE_TIMEOUT_S
+        ) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
+    }
+
+
+def _has(port: int, wanted: Callable[[dict[str, float]], bool]) -> Callable[[], bool]:
+    return lambda: wanted(_scrape(port))
+
+
+def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> None:
+    layout = StackLayout(root=tmp_path / "stack", ports=StackPorts().shifted(PORT_OFFSET))
+    layout.root.mkdir()
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    exporter_ports = {"zookeeper": free_port(), "kafka": free_port()}
+    _render(layout, tmp_path, exporter_ports)
+    for role, port in exporter_ports.items():
+        launcher = layout.launcher(role, f"{role}-server").read_text()
+        rules = layout.component_dir(role) / "conf" / "jmx_exporter.yml"
+        assert rules.is_file()
+        assert "-javaagent:" in launcher
+        assert f"=127.0.0.1:{port}:{rules}" in launcher
+
+    environment = clean_environment({})
+    zookeeper_log = layout.program_log("zookeeper-server")
+    kafka_log = layout.program_log("kafka-server")
+    with (
+        running(
+            [str(layout.launcher("zookeeper", "zookeeper-server"))],
+            zookeeper_log,
+            env=environment,
+            cwd=layout.component_dir("zookeeper"),
+        ) as zookeeper,
+        running(
+            [str(layout.launcher("kafka", "kafka-server"))],
+            kafka_log,
+            env=environment,
+            cwd=layout.component_dir("kafka"),
+        ) as kafka,
+    ):
+        zookeeper_port = exporter_ports["zookeeper"]
+        wait_until(
+            _has(zookeeper_port, lambda metrics: set(metrics) >= ZOOKEEPER_NAMES),
+            START_TIMEOUT_S,
+            "ZooKeeper's /metrics with zookeeper_quorum_member_serving",
+            zookeeper,
+            zookeeper_log,
+        )
+        kafka_port = exporter_ports["kafka"]
+        # The broker registers fenced and is unfenced a few seconds later: wait for that.
+        wait_until(
+            _has(
+                kafka_port,
+                lambda metrics: (
+                    set(metrics) >= KAFKA_NAMES
+                    and metrics["kafka_controller_kafkacontroller_fencedbrokercount"] == 0
+                ),
+            ),
+            START_TIMEOUT_S,
+            "Kafka's /metrics with every alert name and no fenced broker",
+            kafka,
+            kafka_log,
+        )
+        zookeeper_metrics = _scrape(zookeeper_port)
+        kafka_metrics = _scrape(kafka_port)
+
+    # A standalone server (one member listed) registers StandaloneServer_port<N>: it serves.
+    assert zookeeper_metrics["zookeeper_quorum_member_serving"] == 1
+    assert kafka_metrics["kafka_server_replicamanager_underreplicatedpartitions"] == 0
+    assert kafka_metrics["kafka_controller_kafkacontroller_offlinepartitionscount"] == 0
+    assert kafka_metrics["kafka_controller_kafkacontroller_fencedbrokercount"] == 0
+    # Only what the rules whitelist, besides the agent's own jvm_/process_/jmx_ metrics.
+    for metrics, own in ((zookeeper_metrics, ZOOKEEPER_NAMES), (kafka_metrics, KAFKA_NAMES)):
+        others = {
+            name
+            for name in metrics
+            if name not in own and not name.startswith(("jvm_", "process_", "jmx_"))
+        }
+        assert others == set()
