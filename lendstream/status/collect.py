@@ -38,8 +38,12 @@ from lendstream.storm.inventory import inventory_groups
 from lendstream.storm.nimbus import CONNECTION_ERRORS, NimbusAddress, leader_session
 
 ORDER = ("nodes", "zookeeper", "kafka", "hdfs", "yarn", "hbase", "storm", "pipeline", "alerts")
+# Every enabled lendstream unit (a stopped one is not loaded, so the pattern alone misses it)
+# and every loaded one.
 UNITS_COMMAND = (
-    "systemctl show --property=Id,Type,LoadState,ActiveState,Result lendstream-*.service"
+    "systemctl show --property=Id,Type,LoadState,ActiveState,Result"
+    " $(systemctl list-unit-files --no-legend --plain 'lendstream-*.service'"
+    " | awk '$2 == \"enabled\" {print $1}') 'lendstream-*.service'"
 )
 RISK_LATENCY_METRIC = "lendstream_risk_request_duration_seconds"
 RISK_SCORE_ROUTE = "/v1/score"
@@ -148,7 +152,7 @@ class Cluster:
 
 def units(cluster: Cluster) -> Component:
     hosts = cluster.all_hosts
-    answers = cluster.ad_hoc("all", "ansible.builtin.command", UNITS_COMMAND)
+    answers = cluster.ad_hoc("all", "ansible.builtin.shell", UNITS_COMMAND)
     return readings.units_component(hosts, answers)
 
 
