@@ -33,7 +33,7 @@ from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile.endpoints import connect_error
 from lendstream.status import node_probe, readings
 from lendstream.status.readings import HostAnswer, NameNodeReading, StormReading
-from lendstream.status.report import Component, Report
+from lendstream.status.report import Component, Report, Row
 from lendstream.storm.inventory import inventory_groups
 from lendstream.storm.nimbus import CONNECTION_ERRORS, NimbusAddress, leader_session
 
@@ -117,6 +117,8 @@ class Cluster:
             ANSIBLE_TASK_TIMEOUT=str(int(self.settings.ansible_timeout_s)),
             NO_COLOR="1",
         )
+        # No other callback on standard output (profile_tasks would print around the JSON).
+        environment.pop("ANSIBLE_CALLBACKS_ENABLED", None)
         if self.settings.vault_password_file is not None:
             environment["ANSIBLE_VAULT_PASSWORD_FILE"] = str(self.settings.vault_password_file)
         return environment
@@ -144,7 +146,8 @@ class Cluster:
         output = result.stdout
         if "{" not in output:
             raise RuntimeError(f"ansible {pattern} -m {module}: {result.stderr[-1500:]}")
-        return readings.ad_hoc_answers(json.loads(output[output.index("{") :]))
+        document, _end = json.JSONDecoder().raw_decode(output[output.index("{") :])
+        return readings.ad_hoc_answers(document)
 
 
 # ---- the probes -------------------------------------------------------------------------------
@@ -152,7 +155,11 @@ class Cluster:
 
 def units(cluster: Cluster) -> Component:
     hosts = cluster.all_hosts
-    answers = cluster.ad_hoc("all", "ansible.builtin.shell", UNITS_COMMAND)
+    try:
+        answers = cluster.ad_hoc("all", "ansible.builtin.shell", UNITS_COMMAND)
+    except RuntimeError as error:  # Ansible itself failed: every node unknown, and why
+        rows = [Row(host, "node", "unknown", healthy=False) for host in hosts]
+        return Component("nodes", rows, [f"not read ({readings.brief(str(error))})"])
     return readings.units_component(hosts, answers)
 
 
