@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lendstream.chaos.cluster import ANSIBLE_DIR, NODE_PYTHON, TLS_CA_FILE, role_default
+from lendstream.chaos.cluster import ANSIBLE_DIR, TLS_CA_FILE, role_default
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile.endpoints import connect_error
 from lendstream.status import node_probe, readings
@@ -300,11 +300,15 @@ def node_readings(cluster: Cluster) -> dict[str, Any]:
     }
     script = Path(node_probe.__file__).resolve()
     document = json.dumps(arguments, separators=(",", ":"))
-    pattern = ",".join(cluster.hosts("storm_supervisor")[:NODE_PROBE_HOSTS])
+    probe_hosts = cluster.hosts("storm_supervisor")[:NODE_PROBE_HOSTS]
+    pattern = ",".join(probe_hosts)
+    venv = cluster.hostvars.get(probe_hosts[0] if probe_hosts else "", {}).get(
+        "app_venv_dir", role_default("app_venv", "app_venv_dir")
+    )
     answers = cluster.ad_hoc(
         pattern,
         "ansible.builtin.script",
-        f"executable={NODE_PYTHON} {script} {shlex.quote(document)}",
+        f"executable={venv}/bin/python {script} {shlex.quote(document)}",
     )
     for answer in answers.values():
         if answer.stdout and "{" in answer.stdout:
