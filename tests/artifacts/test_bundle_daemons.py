@@ -518,7 +518,7 @@ def test_roles_load_the_agent_version_the_bundles_carry() -> None:
         for line in defaults.read_text().splitlines()
         if re.match(r"^\w+_jmx_exporter_agent_jar:", line)
     }
-    assert {"zookeeper", "kafka"} <= set(declared)
+    assert {"zookeeper", "kafka", "hbase", "storm"} <= set(declared)
     assert {role: path.endswith(agent) for role, path in declared.items()} == dict.fromkeys(
         declared, True
     )

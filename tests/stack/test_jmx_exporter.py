@@ -3,7 +3,8 @@ with `<role>_jmx_exporter_enabled` on (the same role templates as the cluster), 
 start them as supervisord does (cwd the component's directory, `<component>/bin/<program>`), and
 each `/metrics` serves the names the alert rules use (docs/monitoring.md) with healthy values:
 a standalone ZooKeeper serves (1), the combined KRaft node has no under-replicated or offline
-partition and, once registered, no fenced broker."""
+partition and, once registered, no fenced broker; the lone HBase master is active and counts no
+dead RegionServer; the Storm supervisor's agent answers (nimbus runs without one)."""
 
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ KAFKA_NAMES = {
 }
 
 
-def _render(layout: StackLayout, tmp_path: Path, exporter_ports: dict[str, int]) -> None:
-    extra = render_vars(layout, ["zookeeper", "kafka"])
-    for role, port in exporter_ports.items():
-        extra[f"{role}_jmx_exporter_enabled"] = True
-        extra[f"{role}_jmx_exporter_port"] = port
+def _render(layout: StackLayout, tmp_path: Path, exporter_vars: dict[str, object]) -> None:
+    roles = sorted({name.split("_jmx_exporter_")[0] for name in exporter_vars})
+    extra = render_vars(layout, roles)
+    extra.update(exporter_vars)
+    extra.update({f"{role}_jmx_exporter_enabled": True for role in roles})
     vars_file = tmp_path / "render-vars.json"
     vars_file.write_text(json.dumps(extra))
     result = subprocess.run(
@@ -85,7 +86,9 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
     layout.root.mkdir()
     layout.logs.mkdir(parents=True, exist_ok=True)
     exporter_ports = {"zookeeper": free_port(), "kafka": free_port()}
-    _render(layout, tmp_path, exporter_ports)
+    _render(
+        layout, tmp_path, {f"{role}_jmx_exporter_port": p for role, p in exporter_ports.items()}
+    )
     for role, port in exporter_ports.items():
         launcher = layout.launcher(role, f"{role}-server").read_text()
         rules = layout.component_dir(role) / "conf" / "jmx_exporter.yml"
@@ -149,3 +152,130 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
             if name not in own and not name.startswith(("jvm_", "process_", "jmx_"))
         }
         assert others == set()
+
+
+HBASE_MASTER_NAMES = {"hbase_master_active", "hbase_master_regionservers_dead"}
+
+
+def test_hbase_master_and_regionserver_expose_the_alert_rules_names(tmp_path: Path) -> None:
+    layout = StackLayout(root=tmp_path / "stack", ports=StackPorts().shifted(PORT_OFFSET))
+    layout.root.mkdir()
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    zookeeper_port, master_port, regionserver_port = free_port(), free_port(), free_port()
+    _render(
+        layout,
+        tmp_path,
+        {
+            "zookeeper_jmx_exporter_port": zookeeper_port,
+            "hbase_jmx_exporter_master_port": master_port,
+            "hbase_jmx_exporter_regionserver_port": regionserver_port,
+        },
+    )
+    hbase_conf = layout.component_dir("hbase") / "conf"
+    for daemon, port in (("master", master_port), ("regionserver", regionserver_port)):
+        launcher = layout.launcher("hbase", f"hbase-{daemon}").read_text()
+        assert f"=127.0.0.1:{port}:{hbase_conf}/jmx_exporter-{daemon}.yml" in launcher
+    assert "-javaagent:" not in layout.launcher("hbase", "hbase-thrift").read_text()
+
+    environment = clean_environment({})
+    logs = {
+        program: layout.program_log(program)
+        for program in ("zookeeper-server", "hbase-master", "hbase-regionserver")
+    }
+    with (
+        running(
+            [str(layout.launcher("zookeeper", "zookeeper-server"))],
+            logs["zookeeper-server"],
+            env=environment,
+            cwd=layout.component_dir("zookeeper"),
+        ) as zookeeper,
+    ):
+        wait_until(
+            _has(
+                zookeeper_port, lambda metrics: metrics.get("zookeeper_quorum_member_serving") == 1
+            ),
+            START_TIMEOUT_S,
+            "ZooKeeper serving",
+            zookeeper,
+            logs["zookeeper-server"],
+        )
+        with (
+            running(
+                [str(layout.launcher("hbase", "hbase-master"))],
+                logs["hbase-master"],
+                env=environment,
+                cwd=layout.component_dir("hbase"),
+            ) as master,
+            running(
+                [str(layout.launcher("hbase", "hbase-regionserver"))],
+                logs["hbase-regionserver"],
+                env=environment,
+                cwd=layout.component_dir("hbase"),
+            ) as regionserver,
+        ):
+            wait_until(
+                _has(master_port, lambda metrics: metrics.get("hbase_master_active") == 1),
+                START_TIMEOUT_S,
+                "the HBase master's /metrics with hbase_master_active 1",
+                master,
+                logs["hbase-master"],
+            )
+            wait_until(
+                _has(regionserver_port, lambda metrics: "hbase_regionserver_regions" in metrics),
+                START_TIMEOUT_S,
+                "the RegionServer's /metrics",
+                regionserver,
+                logs["hbase-regionserver"],
+            )
+            master_metrics = _scrape(master_port)
+
+    assert master_metrics["hbase_master_active"] == 1
+    assert master_metrics["hbase_master_regionservers_dead"] == 0
+    others = {
+        name
+        for name in master_metrics
+        if name not in HBASE_MASTER_NAMES and not name.startswith(("jvm_", "process_", "jmx_"))
+    }
+    assert others == set()
+
+
+def test_storm_supervisor_serves_metrics_and_nimbus_runs_without_the_agent(
+    tmp_path: Path,
+) -> None:
+    layout = StackLayout(root=tmp_path / "stack", ports=StackPorts().shifted(PORT_OFFSET))
+    layout.root.mkdir()
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    zookeeper_port, supervisor_port = free_port(), free_port()
+    _render(
+        layout,
+        tmp_path,
+        {"zookeeper_jmx_exporter_port": zookeeper_port, "storm_jmx_exporter_port": supervisor_port},
+    )
+    assert "-javaagent:" not in layout.launcher("storm", "storm-nimbus").read_text()
+    environment = clean_environment({})
+    zookeeper_log = layout.program_log("zookeeper-server")
+    supervisor_log = layout.program_log("storm-supervisor")
+    with (
+        running(
+            [str(layout.launcher("zookeeper", "zookeeper-server"))],
+            zookeeper_log,
+            env=environment,
+            cwd=layout.component_dir("zookeeper"),
+        ),
+        running(
+            [str(layout.launcher("storm", "storm-supervisor"))],
+            supervisor_log,
+            env=environment,
+            cwd=layout.component_dir("storm"),
+        ) as supervisor,
+    ):
+        wait_until(
+            _has(supervisor_port, lambda metrics: "storm_supervisor_uptime_seconds" in metrics),
+            START_TIMEOUT_S,
+            "the supervisor's /metrics",
+            supervisor,
+            supervisor_log,
+        )
+        supervisor_metrics = _scrape(supervisor_port)
+    assert 0 < supervisor_metrics["storm_supervisor_uptime_seconds"] < START_TIMEOUT_S
+    assert supervisor_metrics["jvm_threads_current"] > 0
