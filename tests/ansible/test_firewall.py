@@ -261,10 +261,20 @@ ROLES_WITH_PORTS = sorted(
 )
 
 
+def _exporter_rules(role: str) -> list[dict[str, Any]]:
+    """The rules a role adds only with its JMX exporter on (vars/main.yml), else none."""
+    constants = ROLES_DIR / role / "vars/main.yml"
+    if not constants.exists():
+        return []
+    values = yaml.safe_load(constants.read_text()) or {}
+    return list(values.get(f"__{role}_jmx_exporter_firewall_rules", []))
+
+
 @pytest.mark.parametrize("role", ROLES_WITH_PORTS)
 def test_every_port_the_templates_bind_is_in_the_roles_firewall_rules(role: str) -> None:
     rules = _defaults(role).get(f"{role}_firewall_rules")
     assert rules, f"{role}'s templates bind ports but {role}_firewall_rules is missing"
+    rules = [*rules, *_exporter_rules(role)]
     opened = {name for rule in rules for name in PORT_VARIABLE.findall(str(rule["port"]))}
     missing = sorted(_bound_port_variables(role) - opened)
     assert not missing, f"{role}: ports its templates bind, not in {role}_firewall_rules: {missing}"
@@ -278,7 +288,13 @@ def test_role_opens_its_ports_before_anything_else(role: str) -> None:
         "name": "common",
         "tasks_from": "firewall_rules",
     }, f"{role}/tasks/main.yml must open its ports first: {first}"
+    # The role's rules, plus its JMX exporter's port only while the exporter is on.
+    with_exporter = (
+        f"{{{{ {role}_firewall_rules + (__{role}_jmx_exporter_firewall_rules "
+        f"if {role}_jmx_exporter_enabled | bool else []) }}}}"
+    )
+    expected_rules = with_exporter if _exporter_rules(role) else f"{{{{ {role}_firewall_rules }}}}"
     assert first["vars"] == {
         "common_firewall_name": role,
-        "common_firewall_rules": f"{{{{ {role}_firewall_rules }}}}",
+        "common_firewall_rules": expected_rules,
     }
