@@ -1,6 +1,6 @@
 """The pure parts of `lendstream status`: what each probe answered → rows, problems and the
 verdict; the command's exit status when it cannot run. The probes themselves run against the
-simulated cluster in tests/cluster/test_status.py."""
+simulated cluster in tests/cluster/test_cluster_status.py."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """`lendstream status` on the package's deployed layout (conftest.py): it says HEALTHY, exits 0
 and lists every node of the inventory in its per-node table.
 
-It runs after the deploy and the fault suite (tests/cluster runs its modules in file order, and
-asks for site.yml's first run itself, so it also holds alone). A fault healed just before may
-leave a replica catching up or a NodeManager re-registering for a moment: the command is run
-again, at most STATUS_ATTEMPTS times, until it says HEALTHY; once deployed and idle, the first
-run does (about 15-20 s on montana).
+It runs after the deploy tests and before the fault suite (tests/cluster runs its modules in
+file order, and it asks for site.yml's first run itself, so it also holds alone). The deploy
+tests just before end with rolling restarts and a change rolled out and back under load: the
+command is run again, at most STATUS_ATTEMPTS times, until it says HEALTHY; once deployed and
+idle, the first run does (about 15-20 s on montana).
 """
 
 from __future__ import annotations
