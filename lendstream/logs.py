@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -24,12 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lendstream.cluster import REPO_ROOT
+from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_json_environment, role_default
 from lendstream.secrets import default_password_file
 
-ANSIBLE_DIR = REPO_ROOT / "ansible"
 STORM_WORKER = "storm-worker"
 UNIT_PREFIX = "lendstream-"
 DEFAULT_LINES = 100
@@ -51,8 +47,7 @@ class RemoteResult:
 
 def storm_log_dir_default() -> str:
     """The storm role's default log directory (its home is the role's defaults)."""
-    defaults = yaml.safe_load((ANSIBLE_DIR / "roles/storm/defaults/main.yml").read_text())
-    return str(defaults["storm_log_dir"])
+    return str(role_default("storm", "storm_log_dir"))
 
 
 def remote_command(component: str, lines: int, storm_log_dir: str) -> str:
@@ -89,16 +84,7 @@ def run_on_host(
     """``command`` on ``host`` through an ad-hoc ``ansible`` call with root (journalctl needs
     it), the project's ansible.cfg and the inventory's connection settings."""
     bin_dir = Path(sys.executable).parent
-    environment = dict(
-        os.environ,
-        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="json",
-        NO_COLOR="1",
-    )
-    if vault_password_file is not None:
-        environment["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_file)
+    environment = ansible_json_environment(vault_password_file)
     argv = [
         str(bin_dir / "ansible"),
         host,

@@ -43,6 +43,35 @@ class ChaosError(RuntimeError):
     """A step of the fault suite could not be carried out (not a finding about the pipeline)."""
 
 
+def ansible_environment(vault_password_file: Path | None, **settings: str) -> dict[str, str]:
+    """The environment to run the project's Ansible from this virtualenv: its ansible.cfg, the
+    inventory's Vault password file (when given), no colour, and ``settings``."""
+    bin_dir = Path(sys.executable).parent
+    environment = dict(
+        os.environ,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
+        NO_COLOR="1",
+        **settings,
+    )
+    if vault_password_file is not None:
+        environment["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_file)
+    return environment
+
+
+def ansible_json_environment(vault_password_file: Path | None, **settings: str) -> dict[str, str]:
+    """``ansible_environment`` with the JSON callback alone on standard output, so an ad-hoc
+    call prints one JSON document (profile_tasks and the like would print around it)."""
+    environment = ansible_environment(
+        vault_password_file,
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        **settings,
+    )
+    environment.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    return environment
+
+
 @cache
 def role_default(role: str, name: str) -> Any:
     """A role's default (defaults/main.yml): ports and unit settings have their home there."""
@@ -136,14 +165,7 @@ class ChaosCluster:
         raise ChaosError(f"{host}:{port} still closed after {timeout_s:.0f} s")
 
     def environment(self) -> dict[str, str]:
-        bin_dir = str(Path(sys.executable).parent)
-        return dict(
-            os.environ,
-            PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-            ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-            ANSIBLE_VAULT_PASSWORD_FILE=str(self.vault_password_file),
-            NO_COLOR="1",
-        )
+        return ansible_environment(self.vault_password_file)
 
     def playbook(self, name: str, *extra: str, timeout_s: float = PLAYBOOK_TIMEOUT_S) -> str:
         argv = ["ansible-playbook", "-i", str(inventory_path(self.layout.name)), name, *extra]

@@ -14,7 +14,6 @@ is reported, never waited for beyond its timeout.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import socket
 import ssl
@@ -28,7 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lendstream.chaos.cluster import ANSIBLE_DIR, TLS_CA_FILE, role_default
+from lendstream.chaos.cluster import (
+    ANSIBLE_DIR,
+    TLS_CA_FILE,
+    ansible_json_environment,
+    role_default,
+)
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile.endpoints import connect_error
 from lendstream.status import node_probe, readings
@@ -108,20 +112,10 @@ class Cluster:
         return ssl.create_default_context(cadata=str(self.var("vault_pki_ca_cert", "")))
 
     def ansible_environment(self) -> dict[str, str]:
-        environment = dict(
-            os.environ,
-            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        return ansible_json_environment(
+            self.settings.vault_password_file,
             ANSIBLE_TASK_TIMEOUT=str(int(self.settings.ansible_timeout_s)),
-            NO_COLOR="1",
         )
-        # No other callback on standard output (profile_tasks would print around the JSON).
-        environment.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-        if self.settings.vault_password_file is not None:
-            environment["ANSIBLE_VAULT_PASSWORD_FILE"] = str(self.settings.vault_password_file)
-        return environment
 
     def ad_hoc(self, pattern: str, module: str, arguments: str) -> dict[str, HostAnswer]:
         """One ad-hoc Ansible call, bounded: host → its answer."""
