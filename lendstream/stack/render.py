@@ -97,12 +97,14 @@ def render(layout: StackLayout, components: Iterable[str]) -> None:
     if not stale:
         return
     extra["local_stack_components"] = stale
-    _run_playbook(layout, extra)
+    run_render_playbook(layout, extra)
     for name in stale:
         _fingerprint_file(layout, name).write_text(wanted[name])
 
 
-def _run_playbook(layout: StackLayout, extra: dict[str, Any]) -> None:
+def run_render_playbook(layout: StackLayout, extra: dict[str, Any]) -> None:
+    """Run local-stack.yml with ``extra`` (``render_vars`` plus any override), always."""
+    layout.render_vars.parent.mkdir(parents=True, exist_ok=True)
     layout.render_vars.write_text(json.dumps(extra, indent=2))
     playbook_bin = Path(sys.executable).parent / "ansible-playbook"
     environment = dict(os.environ, ANSIBLE_CONFIG=str(layout.ansible_dir / "ansible.cfg"))

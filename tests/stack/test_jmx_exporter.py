@@ -8,10 +8,6 @@ dead RegionServer; the Storm supervisor's agent answers (nimbus runs without one
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +17,7 @@ from local_processes import clean_environment, free_port, running, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from lendstream.stack.layout import StackLayout, StackPorts
-from lendstream.stack.render import render_vars
+from lendstream.stack.render import render_vars, run_render_playbook
 
 pytestmark = pytest.mark.stack
 
@@ -38,26 +34,12 @@ KAFKA_NAMES = {
 }
 
 
-def _render(layout: StackLayout, tmp_path: Path, exporter_vars: dict[str, object]) -> None:
+def _render(layout: StackLayout, exporter_vars: dict[str, object]) -> None:
     roles = sorted({name.split("_jmx_exporter_")[0] for name in exporter_vars})
     extra = render_vars(layout, roles)
     extra.update(exporter_vars)
     extra.update({f"{role}_jmx_exporter_enabled": True for role in roles})
-    vars_file = tmp_path / "render-vars.json"
-    vars_file.write_text(json.dumps(extra))
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            *("local-stack.yml", "-e", f"@{vars_file}"),
-        ],
-        cwd=layout.ansible_dir,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(layout.ansible_dir / "ansible.cfg")),
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    run_render_playbook(layout, extra)
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -86,9 +68,7 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
     layout.root.mkdir()
     layout.logs.mkdir(parents=True, exist_ok=True)
     exporter_ports = {"zookeeper": free_port(), "kafka": free_port()}
-    _render(
-        layout, tmp_path, {f"{role}_jmx_exporter_port": p for role, p in exporter_ports.items()}
-    )
+    _render(layout, {f"{role}_jmx_exporter_port": p for role, p in exporter_ports.items()})
     for role, port in exporter_ports.items():
         launcher = layout.launcher(role, f"{role}-server").read_text()
         rules = layout.component_dir(role) / "conf" / "jmx_exporter.yml"
@@ -164,7 +144,6 @@ def test_hbase_master_and_regionserver_expose_the_alert_rules_names(tmp_path: Pa
     zookeeper_port, master_port, regionserver_port = free_port(), free_port(), free_port()
     _render(
         layout,
-        tmp_path,
         {
             "zookeeper_jmx_exporter_port": zookeeper_port,
             "hbase_jmx_exporter_master_port": master_port,
@@ -248,7 +227,6 @@ def test_storm_supervisor_serves_metrics_and_nimbus_runs_without_the_agent(
     zookeeper_port, supervisor_port = free_port(), free_port()
     _render(
         layout,
-        tmp_path,
         {"zookeeper_jmx_exporter_port": zookeeper_port, "storm_jmx_exporter_port": supervisor_port},
     )
     assert "-javaagent:" not in layout.launcher("storm", "storm-nimbus").read_text()

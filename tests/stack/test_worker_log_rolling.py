@@ -5,16 +5,13 @@ loggers), rolls each file at the size and keeps no more than the configured gzip
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lendstream.stack.layout import StackLayout
-from lendstream.stack.render import render_vars
+from lendstream.stack.render import render_vars, run_render_playbook
 
 pytestmark = pytest.mark.stack
 
@@ -52,34 +49,20 @@ public class WorkerLogProbe {
 """
 
 
-def _render_storm(layout: StackLayout, tmp_path: Path) -> None:
+def _render_storm(layout: StackLayout) -> None:
     extra = render_vars(layout, ["storm"])
     extra.update(
         storm_worker_log_max_file_size=MAX_FILE_SIZE,
         storm_worker_log_max_backups=MAX_BACKUPS,
         storm_worker_stdio_log_max_backups=STDIO_MAX_BACKUPS,
     )
-    vars_file = tmp_path / "render-vars.json"
-    vars_file.write_text(json.dumps(extra))
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            *("local-stack.yml", "-e", f"@{vars_file}"),
-        ],
-        cwd=layout.ansible_dir,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(layout.ansible_dir / "ansible.cfg")),
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    run_render_playbook(layout, extra)
 
 
 def test_worker_logs_roll_at_the_size_and_keep_the_configured_backups(tmp_path: Path) -> None:
     layout = StackLayout(root=tmp_path / "stack")
     layout.root.mkdir()
-    _render_storm(layout, tmp_path)
+    _render_storm(layout)
     storm_home = layout.root / "storm" / "home"
     probe = tmp_path / "WorkerLogProbe.java"
     probe.write_text(PROBE_SOURCE)
