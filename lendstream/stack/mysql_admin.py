@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from lendstream.stack.layout import StackLayout
 
@@ -39,11 +40,16 @@ def admin_credentials(layout: StackLayout) -> AdminCredentials:
 
 def run_as_socket_root(layout: StackLayout, sql: str) -> subprocess.CompletedProcess[str]:
     """Run SQL as the OS user's MariaDB account over the unix socket (unix_socket auth)."""
+    return run_over_socket(layout.mysql_conf, layout.os_user, sql)
+
+
+def run_over_socket(defaults_file: Path, user: str, sql: str) -> subprocess.CompletedProcess[str]:
+    """Run SQL as ``user`` over the unix socket of the server ``defaults_file`` configures."""
     return subprocess.run(
         [
             CLIENT_BINARY,
-            f"--defaults-file={layout.mysql_conf}",
-            f"--user={layout.os_user}",
+            f"--defaults-file={defaults_file}",
+            f"--user={user}",
             "--batch",
             "--skip-column-names",
         ],

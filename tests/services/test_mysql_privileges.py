@@ -33,6 +33,7 @@ from service_databases import run_loader
 from lendstream import pki
 from lendstream.deploy.schema import schema_statements
 from lendstream.services.applicant_api.loader import tls_arguments
+from lendstream.stack.mysql_admin import run_over_socket
 
 pytestmark = pytest.mark.mysql
 
@@ -71,20 +72,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> Path:
 
 def _as_socket_root(rendered: Path, sql: str) -> subprocess.CompletedProcess[str]:
     """SQL as the OS user's MariaDB account over the unix socket, as the role runs it."""
-    return subprocess.run(
-        [
-            "mariadb",
-            f"--defaults-file={rendered / 'my.cnf'}",
-            f"--user={getpass.getuser()}",
-            "--batch",
-            "--skip-column-names",
-        ],
-        input=sql,
-        capture_output=True,
-        text=True,
-        timeout=CLIENT_TIMEOUT_S,
-        check=False,
-    )
+    return run_over_socket(rendered / "my.cnf", getpass.getuser(), sql)
 
 
 @contextmanager
