@@ -22,12 +22,21 @@ from lendstream.stack.services import ensure_secrets, model_dir
 PLAYBOOK_TIMEOUT_S = 300.0
 
 
+def new_kafka_cluster_id() -> str:
+    """A random UUID in URL-safe base64, as `kafka-storage random-uuid` prints one: never with a
+    leading '-', which the storage tool's argument parser would take for an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def kafka_cluster_id(layout: StackLayout) -> str:
     """The local KRaft cluster id: generated once, kept beside the Kafka data it formatted."""
     path = layout.component_dir("kafka") / "cluster-id"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        path.write_text(new_kafka_cluster_id())
     return path.read_text().strip()
 
 
