@@ -98,7 +98,7 @@ secrets: bootstrap ## Fresh secrets into Ansible Vault for an inventory: make se
 deploy: bootstrap artifacts $(MODEL_ARTIFACT) ## Deploy everything with site.yml: make deploy INVENTORY=montana
 	$(call playbook,$(INVENTORY_FILE)) site.yml
 verify: bootstrap ## testinfra checks of every node: make verify INVENTORY=montana
-	$(PY) -m pytest tests/infra --hosts=ansible://all --ansible-inventory=$(INVENTORY_FILE) -q
+	$(PY) -m pytest tests/infra --ansible-inventory=$(INVENTORY_FILE) -q
 vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), make its secrets, deploy
 	$(LENDSTREAM) secrets new --inventory-dir $(dir $(VCLUSTER_INVENTORY))  # only what is missing
 	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)

@@ -263,7 +263,6 @@ def test_testinfra_suite_passes_on_every_node(cluster: Cluster) -> None:
         [
             str(BIN_DIR / "pytest"),
             "tests/infra",
-            "--hosts=ansible://all",
             f"--ansible-inventory={inventory_path(cluster.layout.name)}",
             *("-q", "-p", "no:cacheprovider"),
         ],

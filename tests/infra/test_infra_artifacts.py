@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from infra_cluster import in_group
 
 testinfra_hosts = ["ansible://all"]
@@ -30,9 +31,8 @@ def test_hadoop_bundle_only_where_a_hadoop_daemon_runs(host: Any) -> None:
     assert host.file(f"{INSTALL_ROOT}/hadoop").exists == _runs_hadoop(host)
 
 
+@pytest.mark.in_groups(*HADOOP_GROUPS)
 def test_current_symlink_points_at_an_unpacked_version(host: Any) -> None:
-    if not _runs_hadoop(host):
-        return
     link = host.file(f"{INSTALL_ROOT}/hadoop")
     assert link.is_symlink
     target = link.linked_to
@@ -43,9 +43,8 @@ def test_current_symlink_points_at_an_unpacked_version(host: Any) -> None:
     assert any(name.startswith("hadoop-yarn-server-nodemanager-") for name in jars)
 
 
+@pytest.mark.in_groups(*HADOOP_GROUPS)
 def test_unpacked_bundle_matches_the_pushed_tarballs_digest(host: Any) -> None:
-    if not _runs_hadoop(host):
-        return
     target = host.file(f"{INSTALL_ROOT}/hadoop").linked_to
     version_dir = target.rsplit("/", 1)[1]
     tarball = host.file(f"{STAGING_DIR}/{version_dir}.tar.gz")
@@ -54,9 +53,8 @@ def test_unpacked_bundle_matches_the_pushed_tarballs_digest(host: Any) -> None:
     assert host.file(f"{target}/.lendstream-bundle-{digest}").exists
 
 
+@pytest.mark.in_groups(*HADOOP_GROUPS)
 def test_bundle_files_match_its_manifest(host: Any) -> None:
-    if not _runs_hadoop(host):
-        return
     target = host.file(f"{INSTALL_ROOT}/hadoop").linked_to
     result = host.run(f"cd {target} && sha256sum --quiet --check MANIFEST.sha256")
     assert result.rc == 0, result.stdout + result.stderr

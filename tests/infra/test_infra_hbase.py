@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from infra_cluster import (
     HBASE_MASTER_HTTP,
     HBASE_MASTER_PORTS,
@@ -41,6 +42,7 @@ def test_thrift_servers_run_on_their_hosts(host: Any) -> None:
         assert not host.service("lendstream-hbase-thrift").is_running
 
 
+@pytest.mark.cluster_wide
 def test_one_active_master_counts_every_regionserver_live(host: Any) -> None:
     masters = groups(host)["hbase_master"] + groups(host).get("hbase_backup_master", [])
     servers = {

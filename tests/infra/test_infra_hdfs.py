@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from infra_cluster import (
     HDFS_DATANODE_PORTS,
     HDFS_JOURNALNODE_PORTS,
@@ -73,11 +74,13 @@ def test_datanode(host: Any) -> None:
         assert not host.service("lendstream-hdfs-datanode").is_running
 
 
+@pytest.mark.cluster_wide
 def test_one_namenode_is_active_and_the_other_standby(host: Any) -> None:
     states = sorted(namenode_states(host).values())
     assert states == (["active", "standby"] if high_availability(host) else ["active"]), states
 
 
+@pytest.mark.cluster_wide
 def test_namenode_is_out_of_safe_mode_with_every_datanode_live(host: Any) -> None:
     namenode = next(name for name, state in namenode_states(host).items() if state == "active")
     state = http_json(
@@ -101,9 +104,8 @@ def test_node_reaches_every_datanode(host: Any) -> None:
         assert host.addr(datanode).port(HDFS_DATANODE_PORTS[0]).is_reachable, datanode
 
 
+@pytest.mark.in_groups("hdfs_namenode")
 def test_namenode_format_ran_once(host: Any) -> None:
-    if not in_group(host, "hdfs_namenode"):
-        return
     # The metadata directory is the hdfs user's alone (0700).
     with host.sudo():
         version = host.file("/var/lib/lendstream/hdfs/namenode/current/VERSION")

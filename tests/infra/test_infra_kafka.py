@@ -6,6 +6,7 @@ import re
 import shlex
 from typing import Any
 
+import pytest
 from infra_cluster import (
     KAFKA_BROKER,
     KAFKA_CONTROLLER,
@@ -28,6 +29,7 @@ def test_kafka_runs_exactly_on_its_hosts(host: Any) -> None:
         assert not host.service("lendstream-kafka").is_running
 
 
+@pytest.mark.cluster_wide
 def test_every_broker_and_controller_is_registered(host: Any) -> None:
     broker = groups(host)["kafka_broker"][0]
     command = (

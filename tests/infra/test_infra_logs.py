@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from infra_cluster import in_group
 from log_bounds import (
     APPENDER_READERS,
@@ -99,9 +100,8 @@ def test_daemon_logging_configurations_are_bounded(host: Any) -> None:
         assert not unbounded(appenders), f"{path}: unbounded appenders {unbounded(appenders)}"
 
 
+@pytest.mark.in_groups("storm_supervisor")
 def test_storm_workers_keep_no_more_backups_than_configured(host: Any) -> None:
-    if not in_group(host, "storm_supervisor"):
-        return
     artifacts = f"{role_default('storm', 'storm_log_dir')}/workers-artifacts"
     kept = {
         "worker.log": int(role_default("storm", "storm_worker_log_max_backups")),

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from infra_cluster import KAFKA_BROKER, groups, in_group
 
+# Every node: the unit runs on the producer hosts and nowhere else; the rest only on them.
 testinfra_hosts = ["ansible://all"]
+pytestmark = pytest.mark.in_groups("producer")
 
 API_PORT = 8081
 SERVICE_USER = "lendstream-producer"
 STATE_DIR = "/var/lib/lendstream/producer"
 
 
+@pytest.mark.in_groups("all")
 def test_producer_service(host: Any) -> None:
     service = host.service("lendstream-producer")
     if in_group(host, "producer"):
@@ -25,22 +29,16 @@ def test_producer_service(host: Any) -> None:
 
 
 def test_never_restarted_by_systemd(host: Any) -> None:
-    if not in_group(host, "producer"):
-        return
     shown = host.check_output("systemctl show lendstream-producer --property=NRestarts")
     assert shown.strip() == "NRestarts=0"
 
 
 def test_runs_as_its_own_user(host: Any) -> None:
-    if not in_group(host, "producer"):
-        return
     processes = host.process.filter(user=SERVICE_USER)
     assert any("lendstream.services.producer" in process.args for process in processes)
 
 
 def test_state_directory_is_its_own(host: Any) -> None:
-    if not in_group(host, "producer"):
-        return
     state = host.file(STATE_DIR)
     assert state.is_directory
     assert state.user == SERVICE_USER
@@ -48,8 +46,6 @@ def test_state_directory_is_its_own(host: Any) -> None:
 
 
 def test_node_reaches_the_api_and_every_broker(host: Any) -> None:
-    if not in_group(host, "producer"):
-        return
     for api in groups(host)["applicant_api"]:
         assert host.addr(api).port(API_PORT).is_reachable, api
     for broker in groups(host)["kafka_broker"]:

@@ -8,9 +8,12 @@ import json
 import shlex
 from typing import Any
 
+import pytest
 from infra_cluster import TLS_CA_FILE, assert_service, http_json, in_group, pipeline_url
 
+# Every node: the unit runs on the risk_service hosts and nowhere else; the rest only on them.
 testinfra_hosts = ["ansible://all"]
+pytestmark = pytest.mark.in_groups("risk_service")
 
 RISK_PORT = 8090
 SERVICE_USER = "lendstream-risk"
@@ -42,6 +45,7 @@ print(json.dumps({"without": post(plain)[0], "with": post(bearer)}))
 """
 
 
+@pytest.mark.in_groups("all")
 def test_risk_service(host: Any) -> None:
     if in_group(host, "risk_service"):
         assert_service(host, "lendstream-risk-service", (RISK_PORT,))
@@ -50,16 +54,12 @@ def test_risk_service(host: Any) -> None:
 
 
 def test_runs_as_its_own_user(host: Any) -> None:
-    if not in_group(host, "risk_service"):
-        return
     workers = host.process.filter(user=SERVICE_USER)
     assert workers, f"no process of {SERVICE_USER}"
     assert any("gunicorn" in process.args for process in workers)
 
 
 def test_serves_the_model_current_points_at(host: Any) -> None:
-    if not in_group(host, "risk_service"):
-        return
     version = host.file(f"{MODEL_ROOT}/current").linked_to.rsplit("/", 1)[-1]
     metadata = json.loads(host.file(f"{MODEL_ROOT}/{version}/metadata.json").content_string)
     assert metadata["version"] == version
@@ -69,16 +69,12 @@ def test_serves_the_model_current_points_at(host: Any) -> None:
 
 
 def test_model_file_matches_its_recorded_digest(host: Any) -> None:
-    if not in_group(host, "risk_service"):
-        return
     current = host.file(f"{MODEL_ROOT}/current").linked_to
     metadata = json.loads(host.file(f"{current}/metadata.json").content_string)
     assert host.file(f"{current}/model.joblib").sha256sum == metadata["model_sha256"]
 
 
 def test_token_is_the_services_alone(host: Any) -> None:
-    if not in_group(host, "risk_service"):
-        return
     with host.sudo():
         token = host.file(TOKEN)
         assert token.exists
@@ -87,8 +83,6 @@ def test_token_is_the_services_alone(host: Any) -> None:
 
 
 def test_scores_with_the_token_only(host: Any) -> None:
-    if not in_group(host, "risk_service"):
-        return
     url = pipeline_url(host, RISK_PORT, "/v1/score")
     arguments = shlex.join([url, TOKEN, TLS_CA_FILE])
     with host.sudo():

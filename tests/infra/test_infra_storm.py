@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from infra_cluster import (
     STORM_NIMBUS_THRIFT,
     STORM_UI_HTTP,
@@ -29,6 +30,7 @@ def test_daemons_run_exactly_on_their_hosts(host: Any) -> None:
             assert not host.service(unit).is_running, unit
 
 
+@pytest.mark.cluster_wide
 def test_one_nimbus_leads_and_every_supervisor_is_registered(host: Any) -> None:
     ui = f"http://{groups(host)['storm_ui'][0]}:{STORM_UI_HTTP}"
     nimbuses = http_json(host, f"{ui}/api/v1/nimbus/summary")["nimbuses"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from infra_cluster import (
     YARN_NODEMANAGER_PORTS,
     YARN_RESOURCEMANAGER_HTTP,
@@ -54,12 +55,14 @@ def test_nodemanager(host: Any) -> None:
         assert not host.service("lendstream-yarn-nodemanager").is_running
 
 
+@pytest.mark.cluster_wide
 def test_one_resourcemanager_is_active_and_the_others_standby(host: Any) -> None:
     states = sorted(resourcemanager_states(host).values())
     standby = len(groups(host)["yarn_resourcemanager"]) - 1
     assert states == ["ACTIVE"] + ["STANDBY"] * standby, states
 
 
+@pytest.mark.cluster_wide
 def test_every_nodemanager_is_running_on_the_resourcemanager(host: Any) -> None:
     resourcemanager = active_resourcemanager(host)
     nodes = http_json(
@@ -72,9 +75,8 @@ def test_every_nodemanager_is_running_on_the_resourcemanager(host: Any) -> None:
     assert running == sorted(groups(host)["yarn_nodemanager"])
 
 
+@pytest.mark.in_groups("yarn_nodemanager")
 def test_this_nodemanager_offers_its_resources(host: Any) -> None:
-    if not in_group(host, "yarn_nodemanager"):
-        return
     resourcemanager = active_resourcemanager(host)
     nodes = http_json(
         host, f"http://{resourcemanager}:{YARN_RESOURCEMANAGER_HTTP}/ws/v1/cluster/nodes"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from infra_cluster import (
     ZOOKEEPER_CLIENT,
     ZOOKEEPER_ELECTION,
@@ -24,6 +25,7 @@ def test_server_runs_exactly_on_the_zookeeper_hosts(host: Any) -> None:
         assert not host.service("lendstream-zookeeper").is_running
 
 
+@pytest.mark.cluster_wide
 def test_ensemble_has_one_leader_and_the_rest_followers(host: Any) -> None:
     members = groups(host)["zookeeper"]
     modes = [
