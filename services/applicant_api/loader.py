@@ -45,7 +45,11 @@ from lendstream.services.applicant_api.schema import (
     quoted_identifier,
     row_values,
 )
-from lendstream.services.applicant_api.settings import DEFAULT_DATABASE, DEFAULT_READER_USER
+from lendstream.services.applicant_api.settings import (
+    DEFAULT_DATABASE,
+    DEFAULT_READER_USER,
+    tls_arguments,
+)
 
 DEFAULT_READER_HOSTS = ("%", "localhost")
 DEFAULT_BATCH_SIZE = 1000
@@ -71,15 +75,6 @@ class LoadCounts:
     inserted: int = 0
     already_present: int = 0
     skipped_member_id_too_long: int = 0
-
-
-def tls_arguments(ca_file: str | None) -> dict[str, Any]:
-    """pymysql's TLS arguments that require TLS and verify the server's certificate against
-    ``ca_file`` and its name against the host connected to (``ssl_ca`` alone verifies nothing).
-    Without a CA: none (pymysql then tries TLS unverified and falls back to plain TCP)."""
-    if not ca_file:
-        return {}
-    return {"ssl_ca": ca_file, "ssl_verify_cert": True, "ssl_verify_identity": True}
 
 
 def connect_admin(admin: AdminConnection, database: str | None = None) -> Any:

@@ -14,7 +14,7 @@ import pymysql
 import pymysql.cursors
 
 from lendstream.services.applicant_api.schema import TABLE, select_columns_sql
-from lendstream.services.applicant_api.settings import MySQLSettings
+from lendstream.services.applicant_api.settings import MySQLSettings, tls_arguments
 
 Applicant = dict[str, Any]
 
@@ -72,6 +72,7 @@ class ApplicantRepository:
                 read_timeout=settings.read_timeout_s,
                 write_timeout=settings.read_timeout_s,
                 cursorclass=pymysql.cursors.DictCursor,
+                **tls_arguments(settings.ssl_ca),
             )
             self._local.connection = connection
         return connection

@@ -4,6 +4,9 @@
 - ``LENDSTREAM_MYSQL_DATABASE`` (``lendstream``): the database holding ``applicants``.
 - ``LENDSTREAM_MYSQL_USER`` (``lendstream_api``): the API's read-only user.
 - ``LENDSTREAM_MYSQL_PASSWORD_FILE`` (preferred) or ``LENDSTREAM_MYSQL_PASSWORD``: its password.
+- ``LENDSTREAM_MYSQL_SSL_CA``: connect over TLS only, verifying the server's certificate against
+  this CA file and its name against the host (unset: pymysql's default, TLS unverified if the
+  server offers it, else plain TCP — the single-machine stack's loopback MariaDB).
 - ``LENDSTREAM_API_BIND`` (``127.0.0.1:8080``), ``LENDSTREAM_API_WORKERS`` (``2``),
   ``LENDSTREAM_API_THREADS`` (``4``): how gunicorn serves it.
 - ``LENDSTREAM_API_TLS_CERT_FILE``, ``LENDSTREAM_API_TLS_KEY_FILE``: serve HTTPS with this
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lendstream.services import bearer_auth
 from lendstream.services import environment as env_vars
@@ -39,6 +43,7 @@ class MySQLSettings:
     password: str
     connect_timeout_s: int = 3
     read_timeout_s: int = 10
+    ssl_ca: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> MySQLSettings:
@@ -50,8 +55,18 @@ class MySQLSettings:
             port=env_vars.integer(env, "LENDSTREAM_MYSQL_PORT", 3306, minimum=1, maximum=65535),
             database=env_vars.text(env, "LENDSTREAM_MYSQL_DATABASE", DEFAULT_DATABASE),
             user=env_vars.text(env, "LENDSTREAM_MYSQL_USER", DEFAULT_READER_USER),
+            ssl_ca=env.get("LENDSTREAM_MYSQL_SSL_CA") or None,
             password=password,
         )
+
+
+def tls_arguments(ca_file: str | None) -> dict[str, Any]:
+    """pymysql's TLS arguments that require TLS and verify the server's certificate against
+    ``ca_file`` and its name against the host connected to (``ssl_ca`` alone verifies nothing).
+    Without a CA: none (pymysql then tries TLS unverified and falls back to plain TCP)."""
+    if not ca_file:
+        return {}
+    return {"ssl_ca": ca_file, "ssl_verify_cert": True, "ssl_verify_identity": True}
 
 
 def api_tokens(env: Mapping[str, str] | None = None) -> tuple[str, ...]:

@@ -32,7 +32,8 @@ from service_databases import run_loader
 
 from lendstream import pki
 from lendstream.deploy.schema import schema_statements
-from lendstream.services.applicant_api.loader import tls_arguments
+from lendstream.services.applicant_api.repository import ApplicantRepository, DatabaseUnavailable
+from lendstream.services.applicant_api.settings import MySQLSettings, tls_arguments
 from lendstream.stack.mysql_admin import run_over_socket
 
 pytestmark = pytest.mark.mysql
@@ -180,8 +181,9 @@ def _loader(server: PrivateMariaDB) -> pymysql.Connection:
 
 
 def _reader(server: PrivateMariaDB) -> pymysql.Connection:
-    """The API's account as the applicant API connects today: pymysql's default, no CA."""
-    return _connect(server, READER_USER, server.reader_password)
+    """The API's account as the API connects: with TLS on, verified against the deployment CA."""
+    ca_file = str(server.ca_file) if server.role_variables["mysql_tls_enabled"] else None
+    return _connect(server, READER_USER, server.reader_password, **tls_arguments(ca_file))
 
 
 def _tls_version(connection: pymysql.Connection) -> str:
@@ -327,13 +329,39 @@ def test_the_loader_connection_is_encrypted_and_verified(tls_mariadb: PrivateMar
         assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
 
 
-def test_the_api_client_as_it_is_gets_in_encrypted_but_unverified(
+def _api_repository(server: PrivateMariaDB, ca_file: Path) -> ApplicantRepository:
+    """The applicant API's own repository, set up as the role's environment file sets it with
+    lendstream_tls (LENDSTREAM_MYSQL_SSL_CA: the deployment CA)."""
+    return ApplicantRepository(
+        MySQLSettings.from_env(
+            {
+                "LENDSTREAM_MYSQL_HOST": HOST,
+                "LENDSTREAM_MYSQL_PORT": str(server.port),
+                "LENDSTREAM_MYSQL_DATABASE": DATABASE,
+                "LENDSTREAM_MYSQL_USER": READER_USER,
+                "LENDSTREAM_MYSQL_PASSWORD": server.reader_password,
+                "LENDSTREAM_MYSQL_SSL_CA": str(ca_file),
+            }
+        )
+    )
+
+
+def test_the_api_reads_over_tls_verified_against_the_deployment_ca(
     tls_mariadb: PrivateMariaDB,
 ) -> None:
-    """pymysql's default (no CA given) tries TLS without verifying: REQUIRE SSL lets it in with
-    the password, so the API's reads are encrypted, but the server is not authenticated to it."""
-    with _reader(tls_mariadb) as connection:
-        assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
+    repository = _api_repository(tls_mariadb, tls_mariadb.ca_file)
+    repository.ping()
+    assert isinstance(repository.page(after=0, limit=5), list)
+    rows = repository._query("SHOW SESSION STATUS LIKE 'Ssl_version'", ())
+    assert rows[0]["Value"] in {"TLSv1.2", "TLSv1.3"}
+
+
+def test_the_api_refuses_a_server_another_ca_signed(tls_mariadb: PrivateMariaDB) -> None:
+    """With the CA set, a server the deployment CA did not sign (a stand-in on the network) is
+    refused before the API sends its password: the API answers 503, never the stand-in's rows."""
+    repository = _api_repository(tls_mariadb, tls_mariadb.other_ca_file)
+    with pytest.raises(DatabaseUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        repository.ping()
 
 
 def test_the_role_health_gate_command_verifies_the_server(tls_mariadb: PrivateMariaDB) -> None:
