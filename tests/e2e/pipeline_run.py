@@ -13,7 +13,8 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,15 @@ def new_run(stack: StackEndpoints, risk: RiskServiceSettings) -> PipelineRun:
     )
     nimbus = f"{stack.storm_nimbus_host}:{stack.storm_nimbus_port}"
     return PipelineRun.create(conf, nimbus)
+
+
+@contextmanager
+def isolated_run(stack: StackEndpoints, risk: RiskServiceSettings) -> Iterator[PipelineRun]:
+    """A run of its own for the block: afterwards, whatever happened, its topology is killed and
+    its topics and table are dropped."""
+    run = new_run(stack, risk)
+    try:
+        yield run
+    finally:
+        run.kill_topology()
+        run.drop()

@@ -26,7 +26,7 @@ from pipeline_run import (
     PipelineRun,
     Produced,
     expected_outcomes,
-    new_run,
+    isolated_run,
     reconcile,
     refused_positions,
 )
@@ -172,9 +172,8 @@ def test_401_and_403_are_retried_until_they_stop_and_dead_letter_nothing(
         return status, {"error": "missing or wrong bearer token"}
 
     service.script = [token_mismatch]
-    run = new_run(e2e_stack, risk)
     produced = Produced()
-    try:
+    with isolated_run(e2e_stack, risk) as run:
         run.deploy()
         run.produce(list(generate(APPLICANTS, 31, MALFORMED_RATE)), produced)
         # every batch fails and is replayed, again and again (4 attempts per delivery)
@@ -184,9 +183,6 @@ def test_401_and_403_are_retried_until_they_stop_and_dead_letter_nothing(
         expected = expected_outcomes(produced, run.conf.kafka_topic, risk)
         counts = reconcile(run, produced, expected)
         stages = Counter(letter["stage"] for letter in dead_letters(run))
-    finally:
-        run.kill_topology()
-        run.drop()
     print(f"\n401/403 then recovery: refusals {dict(refusals)}, {dict(counts)}")
     assert refusals[401] > 0
     assert refusals[403] > 0
@@ -211,28 +207,26 @@ def test_every_risk_service_down_longer_than_the_message_timeout_dead_letters_no
         return 503, {"error": "unavailable"}
 
     service.script = [hang]
-    run = new_run(e2e_stack, risk)
     produced = Produced()
-    try:
-        run.deploy(extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S})
-        run.produce(list(generate(APPLICANTS, 34, MALFORMED_RATE)), produced)
-        wait_for(lambda: bool(hung), DRAIN_TIMEOUT_S, "a request to the risk service")
-        # longer than the message timeout: tuples time out in the score bolt and are replayed
-        wait_for(
-            lambda: time.monotonic() - hung[0] > 1.5 * MESSAGE_TIMEOUT_S,
-            2 * MESSAGE_TIMEOUT_S,
-            "the outage",
-        )
-        outage_s = time.monotonic() - hung[0]
-        back.set()
-        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
-        expected = expected_outcomes(produced, run.conf.kafka_topic, risk)
-        counts = reconcile(run, produced, expected)
-        stages = Counter(letter["stage"] for letter in dead_letters(run))
-    finally:
-        back.set()
-        run.kill_topology()
-        run.drop()
+    with isolated_run(e2e_stack, risk) as run:
+        try:
+            run.deploy(extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S})
+            run.produce(list(generate(APPLICANTS, 34, MALFORMED_RATE)), produced)
+            wait_for(lambda: bool(hung), DRAIN_TIMEOUT_S, "a request to the risk service")
+            # longer than the message timeout: tuples time out in the score bolt and are replayed
+            wait_for(
+                lambda: time.monotonic() - hung[0] > 1.5 * MESSAGE_TIMEOUT_S,
+                2 * MESSAGE_TIMEOUT_S,
+                "the outage",
+            )
+            outage_s = time.monotonic() - hung[0]
+            back.set()
+            run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+            expected = expected_outcomes(produced, run.conf.kafka_topic, risk)
+            counts = reconcile(run, produced, expected)
+            stages = Counter(letter["stage"] for letter in dead_letters(run))
+        finally:
+            back.set()
     print(f"\nrisk service down {outage_s:.0f} s, {len(hung)} requests timed out: {dict(counts)}")
     assert "score" not in stages, stages
     assert counts["stored"] == len(expected.rows) > 0
@@ -254,9 +248,8 @@ def test_a_422_naming_one_applicant_dead_letters_only_it(
         return 422, {"error": "1 problem(s) in the request", "problems": [problem]}
 
     service.script = [refuse_one]
-    run = new_run(e2e_stack, risk)
     produced = Produced()
-    try:
+    with isolated_run(e2e_stack, risk) as run:
         run.deploy()
         run.produce(records, produced)
         run.wait_until_all_committed(DRAIN_TIMEOUT_S)
@@ -264,9 +257,6 @@ def test_a_422_naming_one_applicant_dead_letters_only_it(
         expected = expected_outcomes(produced, run.conf.kafka_topic, risk, refused_at=refused)
         counts = reconcile(run, produced, expected)
         letters = [letter for letter in dead_letters(run) if letter["stage"] == "score"]
-    finally:
-        run.kill_topology()
-        run.drop()
     print(f"\n422 naming {refused_member}: {dict(counts)}")
     assert refused == {position_of(produced, refused_member)}
     assert {letter["record"]["member_id"] for letter in letters} == {refused_member}
@@ -293,9 +283,8 @@ def test_a_poison_record_is_isolated_the_partition_flows_and_a_redrive_stores_it
         return contract_answer(body)
 
     service.script = [choke_on_poison]
-    run = new_run(e2e_stack, risk)
     produced = Produced()
-    try:
+    with isolated_run(e2e_stack, risk) as run:
         run.deploy()
         run.produce(first, produced)
         run.wait_until_all_committed(DRAIN_TIMEOUT_S)  # the poison did not stall its partition
@@ -309,9 +298,6 @@ def test_a_poison_record_is_isolated_the_partition_flows_and_a_redrive_stores_it
 
         fixed.set()  # the cause is fixed: re-drive the dead letter
         redrives = redrive_twice(run)
-    finally:
-        run.kill_topology()
-        run.drop()
     print(f"\npoison {poison}: requests holding it {poisoned_requests}; {dict(counts)}")
     print(redrives.first.stdout + redrives.second.stdout)
     assert refused == {position_of(produced, poison)}

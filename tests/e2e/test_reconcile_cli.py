@@ -16,7 +16,7 @@ from typing import Any
 
 import happybase
 import pytest
-from pipeline_run import PipelineRun, Produced, expected_outcomes, new_run, reconcile
+from pipeline_run import PipelineRun, Produced, expected_outcomes, isolated_run, reconcile
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
@@ -63,10 +63,9 @@ def run_command(command: list[str]) -> tuple[int, dict[str, Any]]:
 def test_the_command_reconciles_a_real_run_and_catches_tampering(
     e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
 ) -> None:
-    run = new_run(e2e_stack, e2e_risk_service)
-    conf = run.conf  # the run's own topics, group and table
-    produced = Produced()
-    try:
+    with isolated_run(e2e_stack, e2e_risk_service) as run:
+        conf = run.conf  # the run's own topics, group and table
+        produced = Produced()
         run.produce([*generate(APPLICANTS, 31, MALFORMED_RATE), *UNPARSEABLE], produced)
         run.deploy()
         run.wait_until_all_committed(DRAIN_TIMEOUT_S)
@@ -116,7 +115,4 @@ def test_the_command_reconciles_a_real_run_and_catches_tampering(
             assert summary["extra_row_keys"] == ["not-from-this-topic"]
         finally:
             connection.close()
-    finally:
-        run.kill_topology()
-        run.drop()
     print(f"\nreconcile command on a real run: {summary}")

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import pytest
 from local_processes import free_port
-from pipeline_run import PipelineRun, Produced, expected_outcomes, new_run, reconcile
+from pipeline_run import PipelineRun, Produced, expected_outcomes, isolated_run, reconcile
 
 from lendstream.kafka_topics import committed_offsets, end_offsets
 from lendstream.model.synthetic import generate
@@ -52,58 +52,58 @@ def topology_ids(run: PipelineRun) -> list[str]:
 def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
     e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
 ) -> None:
-    run = new_run(e2e_stack, e2e_risk_service)
-    report: list[str] = []
+    with isolated_run(e2e_stack, e2e_risk_service) as run:
+        report: list[str] = []
 
-    def deploy(skip_if_unchanged: bool = False) -> str:
-        return deploy_local(
-            run.conf,
-            run.topology_name,
-            nimbus=run.nimbus,
-            extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S},
-            report=report.append,
-            skip_if_unchanged=skip_if_unchanged,
-        )
+        def deploy(skip_if_unchanged: bool = False) -> str:
+            return deploy_local(
+                run.conf,
+                run.topology_name,
+                nimbus=run.nimbus,
+                extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S},
+                report=report.append,
+                skip_if_unchanged=skip_if_unchanged,
+            )
 
-    applicants = list(generate(APPLICANTS, 21, MALFORMED_RATE))
-    first, rest = applicants[:FIRST_CHUNK], applicants[FIRST_CHUNK:]
-    produced = Produced()
-    producer = threading.Thread(
-        target=run.produce, args=(rest, produced), kwargs={"rate_per_s": PACE_PER_S}
-    )
-    try:
-        deploy()
-        (old_id,) = topology_ids(run)
-        run.produce(first, produced)
-        run.wait_until_some_committed(at_least=len(first), timeout_s=DRAIN_TIMEOUT_S)
-        producer.start()
-        run.wait_until_some_committed(at_least=len(first) + 200, timeout_s=DRAIN_TIMEOUT_S)
-        assert producer.is_alive(), "the producer finished before the replacement: not mid-stream"
-        published_before = sum(
-            end_offsets(run.conf.kafka_bootstrap_servers, run.conf.kafka_topic).values()
+        applicants = list(generate(APPLICANTS, 21, MALFORMED_RATE))
+        first, rest = applicants[:FIRST_CHUNK], applicants[FIRST_CHUNK:]
+        produced = Produced()
+        producer = threading.Thread(
+            target=run.produce, args=(rest, produced), kwargs={"rate_per_s": PACE_PER_S}
         )
-        deploy()  # the same name: drain, kill, wait until forgotten, submit
-        published_after = sum(
-            end_offsets(run.conf.kafka_bootstrap_servers, run.conf.kafka_topic).values()
-        )
-        (new_id,) = topology_ids(run)
-        # Deploying the same jar and settings again leaves the running topology alone.
-        assert deploy(skip_if_unchanged=True) == UNCHANGED
-        assert topology_ids(run) == [new_id]
-        committed = committed_offsets(
-            run.conf.kafka_bootstrap_servers, run.conf.kafka_group_id, run.conf.kafka_topic
-        )
-        producer.join(timeout=180.0)
-        assert not producer.is_alive(), "the producer did not finish in time"
-        assert len(produced.values) == len(applicants)
-        run.wait_until_all_committed(DRAIN_TIMEOUT_S)
-        expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
-        counts = reconcile(run, produced, expected)
-    finally:
-        if producer.is_alive():
+        try:
+            deploy()
+            (old_id,) = topology_ids(run)
+            run.produce(first, produced)
+            run.wait_until_some_committed(at_least=len(first), timeout_s=DRAIN_TIMEOUT_S)
+            producer.start()
+            run.wait_until_some_committed(at_least=len(first) + 200, timeout_s=DRAIN_TIMEOUT_S)
+            assert producer.is_alive(), (
+                "the producer finished before the replacement: not mid-stream"
+            )
+            published_before = sum(
+                end_offsets(run.conf.kafka_bootstrap_servers, run.conf.kafka_topic).values()
+            )
+            deploy()  # the same name: drain, kill, wait until forgotten, submit
+            published_after = sum(
+                end_offsets(run.conf.kafka_bootstrap_servers, run.conf.kafka_topic).values()
+            )
+            (new_id,) = topology_ids(run)
+            # Deploying the same jar and settings again leaves the running topology alone.
+            assert deploy(skip_if_unchanged=True) == UNCHANGED
+            assert topology_ids(run) == [new_id]
+            committed = committed_offsets(
+                run.conf.kafka_bootstrap_servers, run.conf.kafka_group_id, run.conf.kafka_topic
+            )
             producer.join(timeout=180.0)
-        run.kill_topology()
-        run.drop()
+            assert not producer.is_alive(), "the producer did not finish in time"
+            assert len(produced.values) == len(applicants)
+            run.wait_until_all_committed(DRAIN_TIMEOUT_S)
+            expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
+            counts = reconcile(run, produced, expected)
+        finally:
+            if producer.is_alive():
+                producer.join(timeout=180.0)
     print("\n" + "\n".join(report))
     print(
         f"replaced {old_id} by {new_id}; {published_after - published_before} records "

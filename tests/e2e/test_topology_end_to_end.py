@@ -9,11 +9,14 @@ carry); the last one takes the real front: MariaDB → applicant API → produce
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from applicant_source import applicant_source, publish_all
-from pipeline_run import Produced, expected_outcomes, new_run, reconcile
+from pipeline_run import PipelineRun, Produced, expected_outcomes, isolated_run, reconcile
+from storm_ui_server import get_json, storm_ui
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
@@ -27,6 +30,8 @@ DRAIN_TIMEOUT_S = 420.0
 FIRST_CHUNK = 300  # produced before the kill test's paced stream starts
 # The generator's malformed records are JSON objects; these exercise the parse stage too.
 UNPARSEABLE: list[bytes] = [b"not json at all", b'{"member_id": "cut-', b"\xff\xfe\x00garbage"]
+# Storm reports executor counters with its heartbeats, every few seconds.
+UI_COUNTERS_TIMEOUT_S = 90.0
 
 
 def applicants_with_garbage(seed: int) -> list[object]:
@@ -37,38 +42,63 @@ def applicants_with_garbage(seed: int) -> list[object]:
     return records
 
 
+def _ui_topology(ui_url: str, run: PipelineRun) -> dict[str, Any]:
+    """The run's topology as the Storm UI shows it, once every component has counted work."""
+    deadline = time.monotonic() + UI_COUNTERS_TIMEOUT_S
+    while True:
+        summary = get_json(f"{ui_url}/api/v1/topology/summary")["topologies"]
+        ours = [topology for topology in summary if topology["name"] == run.topology_name]
+        assert len(ours) == 1, summary
+        document = get_json(f"{ui_url}/api/v1/topology/{ours[0]['id']}?window=:all-time")
+        spouts_acked = all(spout["acked"] > 0 for spout in document["spouts"])
+        bolts_executed = all(bolt["executed"] > 0 for bolt in document["bolts"])
+        if spouts_acked and bolts_executed:
+            return {"summary": ours[0], "topology": document}
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the UI shows no work after {UI_COUNTERS_TIMEOUT_S:.0f} s: {document}"
+            )
+        time.sleep(2.0)
+
+
 def test_every_applicant_is_stored_once_or_dead_lettered(
-    e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
+    e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings, tmp_path: Path
 ) -> None:
-    run = new_run(e2e_stack, e2e_risk_service)
+    """Also checks the Storm UI stand-in against the running topology: its pages name the
+    topology's spouts and bolts and show the work each did."""
     produced = Produced()
-    try:
+    with isolated_run(e2e_stack, e2e_risk_service) as run:
         run.produce(applicants_with_garbage(11), produced)
         expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
         stages = {letter.stage for letter in expected.dead_letters.values()}
         assert stages == {"parse", "clean"}, stages
-        run.deploy()
+        # Every tuple counted (Storm samples 5 % by default): the UI's counters are exact.
+        run.deploy({"topology.stats.sample.rate": 1.0})
         run.wait_until_all_committed(DRAIN_TIMEOUT_S)
         counts = reconcile(run, produced, expected)
-    finally:
-        run.kill_topology()
-        run.drop()
+        with storm_ui(e2e_stack, tmp_path / "storm-ui.log") as ui_url:
+            shown = _ui_topology(ui_url, run)
     print(f"\nend to end: {dict(counts)}")
     assert counts["rejected"] > 0
     assert counts["approve"] + counts["review"] + counts["decline"] > 0
+    assert shown["summary"]["status"] == "ACTIVE"
+    topology = shown["topology"]
+    assert [spout["spoutId"] for spout in topology["spouts"]] == ["kafka"]
+    bolts = {"clean", "decide", "score", "save", "dead_letter"}
+    assert {bolt["boltId"] for bolt in topology["bolts"]} == bolts
+    assert topology["workersTotal"] >= 1
 
 
 def test_a_killed_worker_comes_back_and_nothing_is_lost_or_duplicated(
     e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings
 ) -> None:
-    run = new_run(e2e_stack, e2e_risk_service)
-    produced = Produced()
-    applicants = applicants_with_garbage(12)
-    first, rest = applicants[:FIRST_CHUNK], applicants[FIRST_CHUNK:]
-    producer = threading.Thread(
-        target=run.produce, args=(rest, produced), kwargs={"rate_per_s": 250.0}
-    )
-    try:
+    with isolated_run(e2e_stack, e2e_risk_service) as run:
+        produced = Produced()
+        applicants = applicants_with_garbage(12)
+        first, rest = applicants[:FIRST_CHUNK], applicants[FIRST_CHUNK:]
+        producer = threading.Thread(
+            target=run.produce, args=(rest, produced), kwargs={"rate_per_s": 250.0}
+        )
         run.deploy()
         run.produce(first, produced)  # the worker is up and consuming once these are committed
         run.wait_until_some_committed(at_least=len(first), timeout_s=DRAIN_TIMEOUT_S)
@@ -83,9 +113,6 @@ def test_a_killed_worker_comes_back_and_nothing_is_lost_or_duplicated(
         run.wait_until_all_committed(DRAIN_TIMEOUT_S)
         expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
         counts = reconcile(run, produced, expected)
-    finally:
-        run.kill_topology()
-        run.drop()
     print(f"\nkilled worker {old_worker}, new worker {new_worker}: {dict(counts)}")
     assert new_worker != old_worker
 
@@ -97,8 +124,7 @@ def test_applicants_from_mysql_through_the_producer_are_all_accounted_for(
     e2e_risk_service: RiskServiceSettings,
     tmp_path: Path,
 ) -> None:
-    run = new_run(e2e_stack, e2e_risk_service)
-    try:
+    with isolated_run(e2e_stack, e2e_risk_service) as run:
         with applicant_source(stack_mysql, tmp_path, APPLICANTS, 13, MALFORMED_RATE) as source:
             run.deploy()
             summary = publish_all(
@@ -110,7 +136,4 @@ def test_applicants_from_mysql_through_the_producer_are_all_accounted_for(
         expected = expected_outcomes(produced, run.conf.kafka_topic, e2e_risk_service)
         assert expected.dead_letters, "no malformed applicant came through MySQL"
         counts = reconcile(run, produced, expected)
-    finally:
-        run.kill_topology()
-        run.drop()
     print(f"\nfrom MySQL through the producer: {dict(counts)}")
