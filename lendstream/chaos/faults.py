@@ -30,6 +30,9 @@ RECOVERY_TIMEOUT_S = 300
 BEYOND_MESSAGE_TIMEOUT_S = 135
 PARTITION_S = 120
 POWERED_OFF_S = 30
+# Beyond KafkaBrokerDown's `for: 1m` plus a scrape and a rule evaluation (15 s each): the alert
+# must fire (a killed broker is back within seconds, systemd restarting it, before it can).
+BROKER_STOPPED_S = 100
 
 
 def _nothing(_cluster: ChaosCluster, _state: dict[str, Any]) -> None:
@@ -48,6 +51,9 @@ class Fault:
     # The groups that need at least two hosts for the fault to make sense (a standby to fail
     # over to), e.g. ("hdfs_namenode", "NameNode").
     needs_standby: tuple[str, str] | None = None
+    # The alert (ansible/roles/prometheus/templates/rules) the fault should raise, watched on the
+    # monitoring node's Prometheus while it runs; "" for none.
+    alert: str = ""
 
     def reason_not_applicable(self, groups: dict[str, tuple[str, ...]]) -> str | None:
         """Why this layout cannot take the fault (e.g. one NameNode, no standby), or None."""
@@ -163,6 +169,16 @@ def _kill_broker(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 def _broker_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     wait_active(cluster, state["host"], "lendstream-kafka")
     cluster.wait_port(state["host"], role_default("kafka", "kafka_broker_port"), RECOVERY_TIMEOUT_S)
+
+
+def _stop_broker(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = victim_worker(cluster)
+    cluster.systemctl(host, "stop", "lendstream-kafka")
+
+
+def _start_broker(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    cluster.systemctl(state["host"], "start", "lendstream-kafka")
+    _broker_back(cluster, state)
 
 
 def _kill_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
@@ -298,7 +314,21 @@ def _rotate_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 
 
 CATALOGUE: tuple[Fault, ...] = (
-    Fault("kafka-broker-kill", "kill -9 one Kafka broker", _kill_broker, _broker_back),
+    Fault(
+        "kafka-broker-kill",
+        "kill -9 one Kafka broker",
+        _kill_broker,
+        _broker_back,
+        alert="KafkaBrokerDown",
+    ),
+    Fault(
+        "kafka-broker-stop",
+        f"stop one Kafka broker for {BROKER_STOPPED_S} s (beyond its alert's window)",
+        _stop_broker,
+        _start_broker,
+        hold_s=BROKER_STOPPED_S,
+        alert="KafkaBrokerDown",
+    ),
     Fault(
         "regionserver-kill",
         "kill -9 one RegionServer and its Thrift server",
@@ -355,6 +385,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _boot,
         hold_s=POWERED_OFF_S,
         expected_heal_s=90,
+        alert="NodeDown",
     ),
     Fault(
         "network-partition",

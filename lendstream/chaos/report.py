@@ -28,6 +28,11 @@ class FaultResult:
     max_delay_s: float | None  # largest Kafka timestamp → HBase write time of this fault's rows
     error: str = ""  # why the fault or its check failed
     details: str = ""  # what the fault observed (victim host, quorum figures, …)
+    # The alert the fault should raise (Prometheus on the monitoring node), "" when none is watched:
+    alert: str = ""
+    alert_pending_s: float | None = None  # seconds from the injection until first pending
+    alert_fired_s: float | None = None  # … until it fired; None when it never did
+    alert_resolved_s: float | None = None  # seconds from the healing until gone; None: still active
 
     @property
     def passed(self) -> bool:
@@ -71,6 +76,8 @@ COLUMNS = (
     ("lost", "lost"),
     ("extra", "extra"),
     ("max delay s", "max_delay_s"),
+    ("alert fired s", "alert_fired_s"),
+    ("alert resolved s", "alert_resolved_s"),
     ("result", "result"),
 )
 
@@ -84,6 +91,27 @@ def _cell(result: FaultResult, attribute: str) -> str:
     if isinstance(value, float):
         return f"{value:.0f}" if attribute == "held_s" else f"{value:.1f}"
     return str(value)
+
+
+def alert_note(result: FaultResult) -> str:
+    """What the fault's alert did: pending, firing and resolved, each in seconds."""
+
+    if result.alert_pending_s is None:
+        return f"alert {result.alert} never pending nor firing"
+    resolved = (
+        "still active after the healing"
+        if result.alert_resolved_s is None
+        else f"gone {result.alert_resolved_s:.0f} s after the healing"
+    )
+    fired = (
+        "never firing"
+        if result.alert_fired_s is None
+        else f"firing after {result.alert_fired_s:.0f} s"
+    )
+    return (
+        f"alert {result.alert} pending after {result.alert_pending_s:.0f} s, {fired} "
+        f"(from the injection), {resolved}"
+    )
 
 
 def table(results: Sequence[FaultResult]) -> str:
@@ -100,4 +128,5 @@ def table(results: Sequence[FaultResult]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"{r.fault}: {r.error}" for r in results if r.error]
     notes += [f"{r.fault}: {r.details}" for r in results if r.details]
+    notes += [f"{r.fault}: {alert_note(r)}" for r in results if r.alert]
     return "\n".join([*lines, "", *notes] if notes else lines)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lendstream.chaos.alerts import AlertWatch, Prometheus
 from lendstream.chaos.cluster import REPO_ROOT, ChaosCluster, ChaosError
 from lendstream.chaos.faults import Fault
 from lendstream.chaos.load import SteadyLoad
@@ -23,6 +24,9 @@ from lendstream.chaos.report import (
 WARMUP_S = 10  # load before the injection, so the fault hits a pipeline in motion
 TAIL_S = 45  # load after the healing, so the recovery is seen under load
 PUBLISH_TIMEOUT_S = 300
+# How long after the load's tail a fault's alert may stay active (a scrape and a rule evaluation,
+# 15 s each, bring it down once the target answers again; bounded generously).
+ALERT_RESOLVE_TIMEOUT_S = 120
 
 
 def first_seed() -> int:
@@ -86,6 +90,11 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
     state: dict[str, Any] = {}
     error = ""
     injected = time.time()
+    watch = (
+        AlertWatch(Prometheus.of(cluster), fault.alert, started=injected).start()
+        if fault.alert
+        else None
+    )
     progress(f"{fault.name}: {fault.description}")
     try:
         fault.inject(cluster, state)
@@ -96,7 +105,8 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         fault.heal(cluster, state)
     except (ChaosError, OSError) as failure:
         error = (error + "; " if error else "") + f"heal: {failure}"
-    progress(f"{fault.name}: healed after {time.time() - injected:.0f} s")
+    healed = time.time()
+    progress(f"{fault.name}: healed after {healed - injected:.0f} s")
     table_rows = load.wait(cluster, timeout_s=planned_s + PUBLISH_TIMEOUT_S)
     topic_size = wait_published(cluster, table_rows)
     unpublished = max(0, table_rows - topic_size)
@@ -104,6 +114,18 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         error = (error + "; " if error else "") + f"{unpublished} rows of MariaDB never published"
     summary = cluster.reconcile()
     rows = cluster.stored_delays(load.member_prefix)
+    alert: dict[str, Any] = {}
+    if watch is not None:
+        watch.wait_resolved(ALERT_RESOLVE_TIMEOUT_S)
+        watch.stop()
+        # None: still active after the bound, or never active at all (then pending is None too).
+        resolved = None if watch.present else watch.resolved_at
+        alert = {
+            "alert": fault.alert,
+            "alert_pending_s": watch.seconds(watch.pending_at),
+            "alert_fired_s": watch.seconds(watch.firing_at),
+            "alert_resolved_s": None if resolved is None else max(0.0, round(resolved - healed, 1)),
+        }
     result = FaultResult(
         fault=fault.name,
         description=fault.description,
@@ -118,6 +140,7 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         max_delay_s=max_delay_seconds(rows),
         error=error or "; ".join(summary.get("first_differences", [])[:3]),
         details=", ".join(f"{key} {value}" for key, value in state.items() if key != "since"),
+        **alert,
     )
     progress(table([result]))
     return result, summary

@@ -8,13 +8,20 @@ delays are printed (the table at the end), never asserted. `make chaos LAYOUT=â€
 catalogue on a layout deployed by hand.
 
 CI runs the faults of CI_FAULTS, one of each kind of failure the pipeline must ride out: a
-daemon of the data path killed (a Kafka broker), a node powered off hard (the victim carries the
+daemon of the data path killed (a Kafka broker), the same broker stopped beyond its alert's window
+(KafkaBrokerDown must fire, then resolve), a node powered off hard (the victim carries the
 active NameNode, the HBase master, a RegionServer, a broker, a supervisor and a risk service on
 the ci layout, so it is the master loss that used to stall HBase, and every one of those kills at
 once), and every risk service down beyond the message timeout. The RegionServer kill and the
 NameNode failover on their own are subsumed by the power-off; they and the rest of the catalogue
 take about 40 minutes more than CI's budget leaves. LENDSTREAM_FAULTS=all (or a comma-separated
 list) runs others; docs/faults.md has the whole table measured by `make chaos`.
+
+A fault with an alert (faults.Fault.alert) has it watched on the monitoring node's Prometheus:
+when the fault is held longer than the rule's `for:` plus a scrape and an evaluation, the alert
+must fire within `for:` plus ALERT_MARGIN_S of the injection; any alert that became active must be
+gone within ALERT_RESOLVE_S of the healing. Seconds to pending, firing and resolved go into the
+fault table.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import pytest
 from deployment import FIGURES, Cluster, site_first_run
 
 from lendstream.chaos import faults
+from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.report import FaultResult, table
 from lendstream.chaos.runner import DEFAULT_RATE_PER_S, first_seed, run_fault
 from lendstream.cluster import load_cluster
@@ -34,7 +42,11 @@ from lendstream.cluster import load_cluster
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
-CI_FAULTS = ("kafka-broker-kill", "worker-power-off", "risk-services-down")
+CI_FAULTS = ("kafka-broker-kill", "kafka-broker-stop", "worker-power-off", "risk-services-down")
+# A scrape and a rule evaluation (15 s each) before the alert is pending, and the watch's polling.
+SCRAPE_AND_EVALUATION_S = 30
+ALERT_MARGIN_S = SCRAPE_AND_EVALUATION_S + 15
+ALERT_RESOLVE_S = 60
 CHOSEN = os.environ.get("LENDSTREAM_FAULTS", ",".join(CI_FAULTS))
 SEED = first_seed()
 RESULTS: list[FaultResult] = []
@@ -80,3 +92,11 @@ def test_fault_under_load_loses_nothing_and_adds_nothing(
     assert result.extra == 0, f"{result.extra} rows nobody published"
     assert result.differences == 0, summary.get("first_differences")
     assert result.published > 0  # the load really ran through the fault
+    if fault.alert:
+        rule_for_s = float(Prometheus.of(deployed.chaos).alerting_rules()[fault.alert]["duration"])
+        if fault.hold_s > rule_for_s + SCRAPE_AND_EVALUATION_S:
+            assert result.alert_fired_s is not None, f"{fault.alert} never fired"
+            assert result.alert_fired_s <= rule_for_s + ALERT_MARGIN_S, result.alert_fired_s
+        if result.alert_pending_s is not None:
+            assert result.alert_resolved_s is not None, f"{fault.alert} still active"
+            assert result.alert_resolved_s <= ALERT_RESOLVE_S, result.alert_resolved_s

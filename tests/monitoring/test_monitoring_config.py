@@ -54,6 +54,17 @@ def test_scrape_targets_come_from_the_inventory_groups(
         "applicant_api": [f"{host}:8081" for host in groups["applicant_api"]],
         "producer": [f"{host}:8092" for host in groups["producer"]],
         "risk_service": [f"{host}:8090" for host in groups["risk_service"]],
+        "zookeeper": [f"{host}:7071" for host in groups["zookeeper"]],
+        "kafka": [
+            f"{host}:7072"
+            for host in dict.fromkeys(groups["kafka_controller"] + groups["kafka_broker"])
+        ],
+        "hbase_master": [
+            f"{host}:7075"
+            for host in dict.fromkeys(groups["hbase_master"] + groups["hbase_backup_master"])
+        ],
+        "hbase_regionserver": [f"{host}:7076" for host in groups["hbase_regionserver"]],
+        "storm_supervisor": [f"{host}:7077" for host in groups["storm_supervisor"]],
     }
     assert config["alerting"]["alertmanagers"] == [
         {"static_configs": [{"targets": [f"{monitoring_host}:9193"]}]}

@@ -79,3 +79,23 @@ def test_the_table_has_a_row_per_fault_and_names_the_failures() -> None:
     assert lines[3].endswith("FAILED")
     assert "12.5" in lines[2]
     assert "14.2" in lines[2]
+
+
+def test_the_table_shows_the_alert_seconds_and_a_note_of_what_it_did() -> None:
+    fired = result(
+        fault="kafka-broker-stop",
+        alert="KafkaBrokerDown",
+        alert_pending_s=14.0,
+        alert_fired_s=76.0,
+        alert_resolved_s=21.0,
+    )
+    silent = result(alert="KafkaBrokerDown")
+    lines = table([fired, silent]).splitlines()
+    assert "alert fired s" in lines[0]
+    assert lines[2].split()[-3:] == ["76.0", "21.0", "ok"]
+    assert lines[3].split()[-3:] == ["-", "-", "ok"]
+    assert (
+        "kafka-broker-stop: alert KafkaBrokerDown pending after 14 s, firing after 76 s "
+        "(from the injection), gone 21 s after the healing"
+    ) in lines
+    assert "kafka-broker-kill: alert KafkaBrokerDown never pending nor firing" in lines
