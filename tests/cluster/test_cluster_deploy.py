@@ -43,7 +43,16 @@ from deployment import (
     run,
     site_first_run,
 )
+from monitoring_expectations import (
+    FIRST_SCRAPES_TIMEOUT_S,
+    JOBS,
+    expected_targets,
+    rules_in_templates,
+    timestamp,
+)
 
+from lendstream.chaos.alerts import Prometheus
+from lendstream.chaos.cluster import role_default
 from lendstream.vcluster.paths import inventory_path
 
 # The package's one deployment (conftest.py), used by the tests in order.
@@ -90,6 +99,61 @@ def test_site_deploys_from_bare_nodes_and_a_second_run_changes_nothing(cluster: 
     assert set(changed) == {node.name for node in cluster.layout.nodes} | {"localhost"}
     assert not any(changed.values()), f"second run changed something: {changed}"
     FIGURES["site.yml"] = f"first run {first_s:.0f} s, second run {second_s:.0f} s (changed=0)"
+
+
+def test_prometheus_scrapes_every_target_loads_the_rules_and_nothing_fires(
+    cluster: Cluster,
+) -> None:
+    """Right after site.yml and its changed=0 rerun, before any test restarts a daemon: the
+    monitoring of a healthy, fresh cluster (tests/cluster/monitoring_expectations.py)."""
+    prometheus = Prometheus(
+        f"http://{cluster.addresses[cluster.groups['monitoring'][0]]}:"
+        f"{role_default('prometheus', 'prometheus_port')}"
+    )
+    expected = expected_targets(cluster)
+    assert len(expected) > len(JOBS)
+    started = time.monotonic()
+    up: dict[tuple[str, str], float] = {}
+    while time.monotonic() - started < FIRST_SCRAPES_TIMEOUT_S:
+        try:
+            up = prometheus.up()
+        except OSError:
+            up = {}
+        if set(up) == expected and all(value == 1 for value in up.values()):
+            break
+        time.sleep(3)
+    all_up_s = time.monotonic() - started
+    assert set(up) == expected, (
+        f"missing {sorted(expected - set(up))}, unexpected {sorted(set(up) - expected)}"
+    )
+    assert all(value == 1 for value in up.values()), sorted(t for t, v in up.items() if v != 1)
+
+    templates = rules_in_templates()
+    loaded = prometheus.alerting_rules()
+    assert set(loaded) == set().union(*templates.values())
+    assert {name: rule["group"] for name, rule in loaded.items()} == {
+        name: group for group, names in templates.items() for name in names
+    }
+    # Every rule evaluated once since all targets answered, then nothing pending or firing.
+    evaluated_after = time.time()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        rules = prometheus.alerting_rules().values()
+        if all(timestamp(rule["lastEvaluation"]) > evaluated_after for rule in rules):
+            break
+        time.sleep(3)
+    assert all(rule["health"] == "ok" for rule in rules), [
+        (rule["name"], rule.get("lastError")) for rule in rules if rule["health"] != "ok"
+    ]
+    active = [
+        (alert["labels"]["alertname"], alert["labels"].get("instance", ""), alert["state"])
+        for alert in prometheus.alerts()
+    ]
+    assert active == [], active
+    FIGURES["prometheus"] = (
+        f"{len(expected)} targets of {len(JOBS)} jobs up {all_up_s:.0f} s after site.yml, "
+        f"{len(loaded)} alerting rules in {len(templates)} groups loaded, none active"
+    )
 
 
 def test_yarn_smoke_job_runs_on_the_nodemanagers(cluster: Cluster) -> None:

@@ -1,0 +1,68 @@
+"""What the monitoring of a deployed layout must show (test_cluster_deploy.py checks it right after
+site.yml): site.yml's last play puts Prometheus and Alertmanager on the monitoring node and the
+node exporter everywhere, and the cluster vars turn the JMX exporter agents on. Each job's
+expected targets come from the inventory groups and the roles' port variables; the alert rules
+from the prometheus role's templates."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from deployment import ANSIBLE_DIR, Cluster
+
+from lendstream.chaos.cluster import role_default
+
+# A few scrape intervals (15 s): the monitoring play is the last of site.yml, so Prometheus starts
+# on a cluster already serving.
+FIRST_SCRAPES_TIMEOUT_S = 120
+RULES_DIR = ANSIBLE_DIR / "roles" / "prometheus" / "templates" / "rules"
+# Each job: the inventory groups its targets come from, and the role and variable of its port.
+JOBS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "node": (("all",), "node_exporter", "node_exporter_port"),
+    "prometheus": (("monitoring",), "prometheus", "prometheus_port"),
+    "alertmanager": (("monitoring",), "alertmanager", "alertmanager_port"),
+    "applicant_api": (("applicant_api",), "applicant_api", "applicant_api_port"),
+    "producer": (("producer",), "producer", "producer_metrics_port"),
+    "risk_service": (("risk_service",), "risk_service", "risk_service_port"),
+    "zookeeper": (("zookeeper",), "zookeeper", "zookeeper_jmx_exporter_port"),
+    "kafka": (("kafka_controller", "kafka_broker"), "kafka", "kafka_jmx_exporter_port"),
+    "hbase_master": (
+        ("hbase_master", "hbase_backup_master"),
+        "hbase",
+        "hbase_jmx_exporter_master_port",
+    ),
+    "hbase_regionserver": (
+        ("hbase_regionserver",),
+        "hbase",
+        "hbase_jmx_exporter_regionserver_port",
+    ),
+    "storm_supervisor": (("storm_supervisor",), "storm", "storm_jmx_exporter_port"),
+}
+
+
+def expected_targets(cluster: Cluster) -> set[tuple[str, str]]:
+    every_node = tuple(node.name for node in cluster.layout.nodes)
+    targets = set()
+    for job, (groups, role, port_variable) in JOBS.items():
+        port = role_default(role, port_variable)
+        for group in groups:
+            hosts = every_node if group == "all" else cluster.groups.get(group, ())
+            targets |= {(job, f"{host}:{port}") for host in hosts}
+    return targets
+
+
+def rules_in_templates() -> dict[str, set[str]]:
+    """Each rules file's group name and its alert names, read from the role's templates."""
+    groups: dict[str, set[str]] = {}
+    for template in sorted(RULES_DIR.glob("*.yml.j2")):
+        text = template.read_text()
+        (group,) = re.findall(r"^  - name: (\S+)$", text, re.M)
+        groups[group] = set(re.findall(r"^ {6}- alert: (\S+)$", text, re.M))
+    return groups
+
+
+def timestamp(rfc3339: str) -> float:
+    """Prometheus's lastEvaluation (RFC 3339, nanoseconds) as Unix seconds."""
+    seconds = re.sub(r"(\.\d{6})\d*", r"\1", rfc3339).replace("Z", "+00:00")
+    return datetime.fromisoformat(seconds).timestamp()
