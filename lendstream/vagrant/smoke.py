@@ -14,10 +14,13 @@ Figures go to .cache/vagrant/smoke-<layout>/figures.json and the end of the outp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +88,10 @@ def environment(layout: Layout) -> dict[str, str]:
 def _vagrant(
     args: list[str], env: dict[str, str], log: Path, timeout_s: float
 ) -> list[tuple[float, str]]:
-    """Run vagrant, echo and log each line with its time since start; return (seconds, line)."""
+    """Run vagrant, echo and log each line with its time since start; return (seconds, line).
+
+    The deadline holds even when vagrant prints nothing (a hung boot or SSH): a timer kills
+    vagrant's whole process group (its ansible-playbook and ssh children included)."""
     started = time.monotonic()
     lines: list[tuple[float, str]] = []
     with log.open("a") as out:
@@ -97,21 +103,33 @@ def _vagrant(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
-        assert process.stdout is not None
-        for raw in process.stdout:
-            seconds = time.monotonic() - started
-            line = raw.rstrip("\n")
-            if "Progress:" in line:  # the box upload's progress bar, one line per update
-                continue
-            lines.append((seconds, line))
-            out.write(f"{seconds:8.1f} {line}\n")
-            out.flush()
-            print(f"{seconds:8.1f} {line}", flush=True)
-            if seconds > timeout_s:
-                process.kill()
-                raise TimeoutError(f"vagrant {args[0]} ran over {timeout_s:.0f} s")
-        code = process.wait(timeout=60)
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
+        try:
+            assert process.stdout is not None
+            for raw in process.stdout:
+                seconds = time.monotonic() - started
+                line = raw.rstrip("\n")
+                if "Progress:" in line:  # the box upload's progress bar, one line per update
+                    continue
+                lines.append((seconds, line))
+                out.write(f"{seconds:8.1f} {line}\n")
+                out.flush()
+                print(f"{seconds:8.1f} {line}", flush=True)
+            code = process.wait(timeout=60)
+        finally:
+            timer.cancel()
+    if timed_out.is_set():
+        raise TimeoutError(f"vagrant {args[0]} ran over {timeout_s:.0f} s; see {log}")
     if code != 0:
         raise RuntimeError(f"vagrant {' '.join(args)} failed ({code}); see {log}")
     return lines
