@@ -163,6 +163,17 @@ def test_vagrant_local_box_is_offline_and_relocatable(
     ansible = recorded["machines"][-1]["provisioners"][-1]
     assert ansible["tags"] == ["common", "artifacts"]
     assert ansible["host_vars"]["m1"] == {"ansible_host": "192.168.62.11"}
+    # The firewall (common role) lets SSH in from the controller: Ansible's address on the
+    # private network and Vagrant's own (the management network's host, VirtualBox's NAT).
+    option, extra_vars = ansible["raw_arguments"]
+    assert option == "--extra-vars"
+    assert json.loads(extra_vars) == {
+        "common_firewall_controller_addresses": [
+            "192.168.62.1",
+            str(host.management_network(layout).network_address + 1),
+            "10.0.2.2",
+        ]
+    }
 
 
 @pytest.mark.vcluster
