@@ -63,14 +63,13 @@ class Prometheus:
 @dataclass
 class AlertWatch:
     """Polls Prometheus every WATCH_PERIOD_S for one alert (by name): the seconds from `started`
-    until it was first pending and first firing, and when it was last seen before it went away."""
+    until it was first pending and first firing, and when it went away."""
 
     prometheus: Prometheus
     alert: str
     started: float = field(default_factory=time.time)
     pending_at: float | None = None
     firing_at: float | None = None
-    last_seen_at: float | None = None
     resolved_at: float | None = None  # the first answer without it after it was seen
     present: bool = False
     sampled_at: float = 0.0  # the last answer of Prometheus
@@ -105,7 +104,6 @@ class AlertWatch:
         self.sampled_at = now
         if states:
             self.resolved_at = None
-            self.last_seen_at = now
             if self.pending_at is None:
                 self.pending_at = now
             if "firing" in states and self.firing_at is None:

@@ -52,7 +52,6 @@ from monitoring_expectations import (
 )
 
 from lendstream.chaos.alerts import Prometheus
-from lendstream.chaos.cluster import role_default
 from lendstream.vcluster.paths import inventory_path
 
 # The package's one deployment (conftest.py), used by the tests in order.
@@ -106,10 +105,7 @@ def test_prometheus_scrapes_every_target_loads_the_rules_and_nothing_fires(
 ) -> None:
     """Right after site.yml and its changed=0 rerun, before any test restarts a daemon: the
     monitoring of a healthy, fresh cluster (tests/cluster/monitoring_expectations.py)."""
-    prometheus = Prometheus(
-        f"http://{cluster.addresses[cluster.groups['monitoring'][0]]}:"
-        f"{role_default('prometheus', 'prometheus_port')}"
-    )
+    prometheus = Prometheus.of(cluster.chaos)
     expected = expected_targets(cluster)
     assert len(expected) > len(JOBS)
     started = time.monotonic()
