@@ -15,6 +15,7 @@ plain `pytest` run does not try to reach nodes).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -79,7 +80,13 @@ def _scope(item: pytest.Item, runner: AnsibleRunner) -> set[str]:
             pattern.removeprefix("ansible://")
             for pattern in getattr(module, "testinfra_hosts", ["ansible://all"])
         ]
-    return {host for pattern in patterns for host in runner.get_hosts(pattern)}
+    return {host for pattern in patterns for host in _hosts_of(runner, pattern)}
+
+
+@functools.cache
+def _hosts_of(runner: AnsibleRunner, pattern: str) -> tuple[str, ...]:
+    """The pattern's hosts, resolved once per run (every check of a file asks the same)."""
+    return tuple(runner.get_hosts(pattern))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

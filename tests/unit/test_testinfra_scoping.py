@@ -5,13 +5,14 @@ every node — and `--hosts=ansible://all` changes none of it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
+from testinfra.utils.ansible_runner import AnsibleRunner
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = REPOSITORY_ROOT / "ansible" / "inventories" / "montana" / "hosts.yml"
@@ -47,27 +48,13 @@ def _collected(*extra: str) -> dict[str, list[str]]:
 
 
 def _hosts(group: str) -> list[str]:
-    """The group's hosts in the montana inventory, children included."""
-    inventory = yaml.safe_load(INVENTORY.read_text())
-
-    def walk(name: str, node: dict[str, object]) -> list[str] | None:
-        if name == group:
-            return members(node)
-        for child_name, child in (node.get("children") or {}).items():  # type: ignore[union-attr]
-            found = walk(child_name, child or {})
-            if found is not None:
-                return found
-        return None
-
-    def members(node: dict[str, object]) -> list[str]:
-        hosts = list(node.get("hosts") or {})  # type: ignore[arg-type]
-        for child in (node.get("children") or {}).values():  # type: ignore[union-attr]
-            hosts += members(child or {})
-        return hosts
-
-    found = walk("all", inventory["all"])
-    assert found, f"no group {group} in {INVENTORY}"
-    return sorted(set(found))
+    """The group's hosts in the montana inventory, as testinfra resolves them (its
+    ansible-inventory is the venv's, found as tests/infra/conftest.py finds it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        hosts = AnsibleRunner.get_runner(str(INVENTORY)).get_hosts(group)
+    assert hosts, f"no group {group} in {INVENTORY}"
+    return sorted(hosts)
 
 
 @pytest.fixture(scope="module")
