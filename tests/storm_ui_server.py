@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from local_processes import clean_environment, free_port, running
+from prometheus_client.parser import text_string_to_metric_families
 
 from lendstream.stack.runtime import StackEndpoints
 
@@ -61,3 +62,15 @@ def get_json(url: str) -> Any:
     response = requests.get(url, timeout=REQUEST_TIMEOUT_S)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def scrape_metrics(url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """GET the UI's ``/metrics``: 200, and each sample's value by name and sorted labels."""
+    response = requests.get(f"{url}/metrics", timeout=REQUEST_TIMEOUT_S)
+    assert response.status_code == 200, response.text
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = tuple(sorted(sample.labels.items()))
+            samples.setdefault(sample.name, {})[labels] = sample.value
+    return samples

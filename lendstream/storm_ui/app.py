@@ -2,9 +2,11 @@
 
 Routes: ``GET /api/v1/cluster/summary``, ``/api/v1/supervisor/summary``,
 ``/api/v1/nimbus/summary``, ``/api/v1/topology/summary``, ``/api/v1/topology/<id>``
-(``?window=600|10800|86400|:all-time``, ``?sys=1``), ``/healthz`` and ``/`` (HTML).
+(``?window=600|10800|86400|:all-time``, ``?sys=1``), ``/healthz``, ``/`` (HTML) and
+``/metrics`` (Prometheus, :mod:`.metrics`).
 Each request opens one Thrift connection to the leading nimbus and closes it. Nimbus unreachable
-→ 503 with ``{"error", "errorMessage"}``; unknown topology → 404.
+→ 503 with ``{"error", "errorMessage"}`` (``/metrics`` answers 200 with
+``lendstream_storm_nimbus_up 0``); unknown topology → 404.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import time
 from contextlib import AbstractContextManager
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string, request
+from flask import Flask, Response, jsonify, render_template_string, request
 from streamparse.thrift import AuthorizationException, NotAliveException
 from thriftpy2.thrift import TApplicationException
 from werkzeug.exceptions import HTTPException
 
 from lendstream.storm import nimbus as nimbus_client
 from lendstream.storm.nimbus import NimbusSession, NimbusUnavailableError
-from lendstream.storm_ui import mapping
+from lendstream.storm_ui import mapping, metrics
 from lendstream.storm_ui.page import OVERVIEW_TEMPLATE, UNAVAILABLE_TEMPLATE
 from lendstream.storm_ui.settings import UiSettings
 
@@ -72,6 +74,11 @@ def create_app(settings: UiSettings | None = None) -> Flask:
         with _on_leader(settings) as nimbus:
             leader = nimbus.client.getLeader()
         return jsonify(status="ok", nimbus=str(nimbus.address), stormVersion=leader.version)
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Any:
+        body, content_type = metrics.exposition(lambda: metrics.read_cluster_info(settings))
+        return Response(body, content_type=content_type)
 
     @app.get("/")
     def overview() -> Any:

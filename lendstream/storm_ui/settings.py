@@ -5,6 +5,8 @@
   from the leader.
 - ``LENDSTREAM_STORM_UI_THRIFT_TIMEOUT_MS`` (``5000``): connect and read timeout of each
   Thrift call to nimbus.
+- ``LENDSTREAM_STORM_UI_METRICS_TIMEOUT_MS`` (``2000``): the same for ``/metrics``, shorter so
+  that a scrape answers within Prometheus's scrape timeout (10 s) even when seeds do not answer.
 - ``LENDSTREAM_STORM_UI_BIND`` (``127.0.0.1:8080``), ``LENDSTREAM_STORM_UI_WORKERS`` (``1``),
   ``LENDSTREAM_STORM_UI_THREADS`` (``4``): how gunicorn serves it (``--bind`` on the command
   line overrides the first).
@@ -21,6 +23,7 @@ from lendstream.services.gunicorn_runner import ServerSettings
 from lendstream.storm.nimbus import NimbusAddress
 
 DEFAULT_NIMBUS_SEEDS = "127.0.0.1:6627"
+DEFAULT_METRICS_TIMEOUT_MS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class UiSettings:
 
     nimbus_seeds: tuple[NimbusAddress, ...]
     thrift_timeout_ms: int
+    metrics_timeout_ms: int = DEFAULT_METRICS_TIMEOUT_MS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> UiSettings:
@@ -46,6 +50,13 @@ class UiSettings:
             nimbus_seeds=seeds,
             thrift_timeout_ms=env_vars.integer(
                 env, "LENDSTREAM_STORM_UI_THRIFT_TIMEOUT_MS", 5000, minimum=100, maximum=120_000
+            ),
+            metrics_timeout_ms=env_vars.integer(
+                env,
+                "LENDSTREAM_STORM_UI_METRICS_TIMEOUT_MS",
+                DEFAULT_METRICS_TIMEOUT_MS,
+                minimum=100,
+                maximum=120_000,
             ),
         )
 

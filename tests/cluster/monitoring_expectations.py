@@ -38,6 +38,7 @@ JOBS: dict[str, tuple[tuple[str, ...], str, str]] = {
         "hbase_jmx_exporter_regionserver_port",
     ),
     "storm_supervisor": (("storm_supervisor",), "storm", "storm_jmx_exporter_port"),
+    "storm_ui": (("storm_ui",), "storm", "storm_ui_port"),
 }
 
 

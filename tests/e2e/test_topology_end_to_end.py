@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from applicant_source import applicant_source, publish_all
 from pipeline_run import PipelineRun, Produced, expected_outcomes, isolated_run, reconcile
-from storm_ui_server import get_json, storm_ui
+from storm_ui_server import get_json, scrape_metrics, storm_ui
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.scoring import RiskServiceSettings
@@ -78,6 +78,7 @@ def test_every_applicant_is_stored_once_or_dead_lettered(
         counts = reconcile(run, produced, expected)
         with storm_ui(e2e_stack, tmp_path / "storm-ui.log") as ui_url:
             shown = _ui_topology(ui_url, run)
+            metrics = scrape_metrics(ui_url)
     print(f"\nend to end: {dict(counts)}")
     assert counts["rejected"] > 0
     assert counts["approve"] + counts["review"] + counts["decline"] > 0
@@ -87,6 +88,10 @@ def test_every_applicant_is_stored_once_or_dead_lettered(
     bolts = {"clean", "decide", "score", "save", "dead_letter"}
     assert {bolt["boltId"] for bolt in topology["bolts"]} == bolts
     assert topology["workersTotal"] >= 1
+    # What Prometheus scrapes (job storm_ui) for StormTopologyNotRunning and StormSupervisorMissing.
+    assert metrics["lendstream_storm_nimbus_up"] == {(): 1.0}
+    assert metrics["lendstream_storm_supervisors"][()] >= 1
+    assert metrics["lendstream_storm_topology_active"][(("topology", run.topology_name),)] == 1.0
 
 
 def test_a_killed_worker_comes_back_and_nothing_is_lost_or_duplicated(

@@ -65,6 +65,7 @@ def test_scrape_targets_come_from_the_inventory_groups(
         ],
         "hbase_regionserver": [f"{host}:7076" for host in groups["hbase_regionserver"]],
         "storm_supervisor": [f"{host}:7077" for host in groups["storm_supervisor"]],
+        "storm_ui": [f"{host}:8080" for host in groups["storm_ui"]],
     }
     assert config["alerting"]["alertmanagers"] == [
         {"static_configs": [{"targets": [f"{monitoring_host}:9193"]}]}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from storm_ui_server import REQUEST_TIMEOUT_S, get_json, storm_ui
+from storm_ui_server import REQUEST_TIMEOUT_S, get_json, scrape_metrics, storm_ui
 
 from lendstream.stack.runtime import StackEndpoints
 from lendstream.storm.nimbus import NimbusSession
@@ -64,6 +64,21 @@ def test_every_running_topology_lists_its_spouts_and_bolts(ui_url: str, nimbus: 
         user_topology = nimbus.getUserTopology(topology["id"])
         assert {s["spoutId"] for s in document["spouts"]} == set(user_topology.spouts)
         assert {b["boltId"] for b in document["bolts"]} == set(user_topology.bolts)
+
+
+def test_metrics_show_nimbus_s_supervisors_and_topologies(ui_url: str, nimbus: Any) -> None:
+    """The dead first seed is refused and the live nimbus answers: nimbus up, its supervisors
+    (the stack runs one), and each topology it lists (none running is fine here: tests/e2e
+    scrapes a running one)."""
+    samples = scrape_metrics(ui_url)
+    cluster = nimbus.getClusterInfo()
+    assert samples["lendstream_storm_nimbus_up"] == {(): 1.0}
+    assert samples["lendstream_storm_supervisors"] == {(): float(len(cluster.supervisors))}
+    assert len(cluster.supervisors) >= 1
+    expected = {
+        (("topology", t.name),): 1.0 if t.status == "ACTIVE" else 0.0 for t in cluster.topologies
+    }
+    assert samples.get("lendstream_storm_topology_active", {}) == expected
 
 
 def test_unknown_topology_is_a_404(ui_url: str) -> None:
