@@ -33,6 +33,7 @@ ROLE_UNITS = [
     "lendstream-applicant-api",
     "lendstream-risk-service",
     "lendstream-producer",
+    "lendstream-pipeline-exporter",
     "lendstream-alert-log",
 ]
 

@@ -25,6 +25,7 @@ JOBS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "applicant_api": (("applicant_api",), "applicant_api", "applicant_api_port"),
     "producer": (("producer",), "producer", "producer_metrics_port"),
     "risk_service": (("risk_service",), "risk_service", "risk_service_port"),
+    "pipeline": (("producer",), "pipeline_exporter", "pipeline_exporter_port"),
     "zookeeper": (("zookeeper",), "zookeeper", "zookeeper_jmx_exporter_port"),
     "kafka": (("kafka_controller", "kafka_broker"), "kafka", "kafka_jmx_exporter_port"),
     "hbase_master": (

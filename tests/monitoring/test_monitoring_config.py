@@ -54,6 +54,7 @@ def test_scrape_targets_come_from_the_inventory_groups(
         "applicant_api": [f"{host}:8081" for host in groups["applicant_api"]],
         "producer": [f"{host}:8092" for host in groups["producer"]],
         "risk_service": [f"{host}:8090" for host in groups["risk_service"]],
+        "pipeline": [f"{host}:8093" for host in groups["producer"]],
         "zookeeper": [f"{host}:7071" for host in groups["zookeeper"]],
         "kafka": [
             f"{host}:7072"

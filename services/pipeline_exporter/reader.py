@@ -1,0 +1,125 @@
+"""What the pipeline exporter reads from Kafka, one round at a time (lendstream.kafka_topics's
+bounded consumers; never a member of any group, so it disturbs no one).
+
+- The topology's progress: per partition of the applicant topic, its group's committed offset
+  (every record before it is stored or dead-lettered) and the lag, the end offset minus it (a
+  partition the group has not committed yet lags from its first offset still held).
+- Its dead letters, by stage: the dead-letter topic read from its start once, then only what is
+  new each round. The topology delivers dead letters at least once, so copies of one (same
+  source topic, partition and offset) count once; a record that is not a dead letter counts
+  under the stage ``unreadable``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kafka import KafkaConsumer, TopicPartition
+
+from lendstream.kafka_topics import KafkaReadError, consumer
+from lendstream.pipeline.dead_letter import STAGES
+from lendstream.services.pipeline_exporter.settings import ExporterSettings
+
+UNREADABLE_STAGE = "unreadable"
+POLL_TIMEOUT_MS = 500
+SourceId = tuple[str, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """The topology's committed offset and lag, by partition of the applicant topic."""
+
+    committed: dict[int, int]
+    lag: dict[int, int]
+
+
+@dataclass
+class DeadLetterCount:
+    """Distinct dead letters by stage, from the topic's start up to ``positions``."""
+
+    by_stage: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(STAGES, 0)))
+    seen: set[SourceId] = field(default_factory=set)
+    positions: dict[int, int] = field(default_factory=dict)  # partition → next offset to read
+    caught_up: bool = False  # read once up to the end offsets of the first round
+
+    def add(self, value: bytes | None) -> None:
+        try:
+            letter = json.loads(value or b"")
+            source = letter["source"]
+            source_id = (str(source["topic"]), int(source["partition"]), int(source["offset"]))
+            stage = str(letter["stage"])
+        except (ValueError, KeyError, TypeError):
+            self.by_stage[UNREADABLE_STAGE] += 1
+            return
+        if source_id not in self.seen:
+            self.seen.add(source_id)
+            self.by_stage[stage] += 1
+
+
+class PipelineReader:
+    """Reads the topology's progress and its new dead letters; its consumers live across rounds
+    (``close`` drops them: the next round connects again)."""
+
+    def __init__(self, settings: ExporterSettings) -> None:
+        self.settings = settings
+        self.dead_letters = DeadLetterCount()
+        self._offsets: KafkaConsumer | None = None
+        self._letters: KafkaConsumer | None = None
+
+    def progress(self) -> Progress:
+        if self._offsets is None:
+            self._offsets = consumer(self.settings.kafka_bootstrap, self.settings.group)
+        reader = self._offsets
+        found = reader.partitions_for_topic(self.settings.topic)
+        if not found:
+            raise KafkaReadError(f"topic {self.settings.topic!r} does not exist")
+        partitions = [TopicPartition(self.settings.topic, p) for p in sorted(found)]
+        ends = reader.end_offsets(partitions)
+        starts = reader.beginning_offsets(partitions)
+        committed: dict[int, int] = {}
+        lag: dict[int, int] = {}
+        for partition in partitions:
+            offset = reader.committed(partition)
+            if offset is not None:
+                committed[partition.partition] = offset
+            lag[partition.partition] = max(0, ends[partition] - (offset or starts[partition]))
+        return Progress(committed, lag)
+
+    def read_new_dead_letters(self, budget_s: float) -> DeadLetterCount:
+        """Reads the dead letters written since the last round, up to the end offsets seen now
+        (within ``budget_s``: what is left is read next round)."""
+        if self._letters is None:
+            self._letters = consumer(self.settings.kafka_bootstrap)
+        reader = self._letters
+        found = reader.partitions_for_topic(self.settings.dead_letter_topic) or set()
+        partitions = [TopicPartition(self.settings.dead_letter_topic, p) for p in sorted(found)]
+        if not partitions:
+            raise KafkaReadError(f"topic {self.settings.dead_letter_topic!r} does not exist")
+        count = self.dead_letters
+        if set(partitions) != reader.assignment():
+            reader.assign(partitions)
+            for partition in partitions:  # where an earlier consumer stopped, else the start
+                if partition.partition in count.positions:
+                    reader.seek(partition, count.positions[partition.partition])
+                else:
+                    reader.seek_to_beginning(partition)
+        ends = reader.end_offsets(partitions)
+        deadline = time.monotonic() + budget_s
+        while any(reader.position(p) < ends[p] for p in partitions):
+            if time.monotonic() > deadline:
+                return count
+            for partition, records in reader.poll(timeout_ms=POLL_TIMEOUT_MS).items():
+                for record in records:
+                    count.add(record.value)
+                    count.positions[partition.partition] = record.offset + 1
+        count.caught_up = True
+        return count
+
+    def close(self) -> None:
+        for reader in (self._offsets, self._letters):
+            if reader is not None:
+                reader.close()
+        self._offsets = self._letters = None
