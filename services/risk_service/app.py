@@ -21,10 +21,9 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from lendstream.model import artifact
-from lendstream.services import bearer_auth
+from lendstream.services import bearer_auth, http_errors
 from lendstream.services.risk_service import metrics
 from lendstream.services.risk_service.decisions import Thresholds
 from lendstream.services.risk_service.settings import RiskSettings
@@ -74,13 +73,13 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
     @app.post("/v1/score")
     def score() -> Any:
         if not _authorised(accepted_tokens):
-            response = _error(401, "send Authorization: Bearer <token>")
+            response = http_errors.error_response(401, "send Authorization: Bearer <token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-risk"'
             return response
         try:
             body = _json_body()
         except BodyError as error:
-            return _error(error.status, error.message)
+            return http_errors.error_response(error.status, error.message)
         try:
             applicants, single = parse_request(body)
             model_problems = [
@@ -129,14 +128,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
         payload, content_type = metrics.exposition()
         return Response(payload, content_type=content_type)
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Any:
-        return _error(error.code or 500, error.description or error.name)
-
-    @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> Any:
-        app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        return _error(500, f"internal error ({type(error).__name__}); see the service log")
+    http_errors.register_error_handlers(app)
 
     return app
 
@@ -166,9 +158,3 @@ def _json_body() -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _error(status: int, message: str) -> Any:
-    response = jsonify(error=message)
-    response.status_code = status
-    return response
