@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, jsonify, request
 
 from lendstream.model import artifact
-from lendstream.services import bearer_auth, http_errors
+from lendstream.services import bearer_auth, http_errors, prometheus_metrics
 from lendstream.services.risk_service import metrics
 from lendstream.services.risk_service.decisions import Thresholds
 from lendstream.services.risk_service.settings import RiskSettings
@@ -57,18 +56,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    @app.before_request
-    def start_timer() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def record_request(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-        metrics.REQUESTS.labels(route=route, status=str(response.status_code)).inc()
-        started = g.get("started")
-        if started is not None:
-            metrics.LATENCY.labels(route=route).observe(time.perf_counter() - started)
-        return response
+    prometheus_metrics.record_requests(app, metrics.REQUESTS, metrics.LATENCY)
 
     @app.post("/v1/score")
     def score() -> Any:
@@ -122,11 +110,6 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
             worker=os.getpid(),
             thresholds={"review_at": thresholds.review_at, "decline_at": thresholds.decline_at},
         )
-
-    @app.get("/metrics")
-    def prometheus_metrics() -> Any:
-        payload, content_type = metrics.exposition()
-        return Response(payload, content_type=content_type)
 
     http_errors.register_error_handlers(app)
 
