@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_json_environment, role_default
+from lendstream.chaos.cluster import ansible_json_environment, role_default, run_ansible
 from lendstream.secrets import default_password_file
 
 STORM_WORKER = "storm-worker"
@@ -97,15 +97,7 @@ def run_on_host(
         command,
     ]
     try:
-        result = subprocess.run(
-            argv,
-            cwd=ANSIBLE_DIR,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=ANSIBLE_TIMEOUT_S,
-            check=False,
-        )
+        result = run_ansible(argv, environment, ANSIBLE_TIMEOUT_S)
     except subprocess.TimeoutExpired as error:
         raise LogsError(f"{host}: no answer in {ANSIBLE_TIMEOUT_S:.0f} s") from error
     return host_result(host, inventory, result.stdout, result.stderr)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lendstream.pipeline.record import RAW_FIELDS
+from lendstream.pipeline.record import CREDIT_HISTORY, RAW_FIELDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,18 +37,7 @@ BAD_CLASS = "bad"
 _NUMBER_COLUMNS: tuple[str, ...] = (
     "funded_amnt",
     "annual_inc",
-    "delinq_2yrs",
-    "inq_last_6mths",
-    "acc_now_delinq",
-    "open_il_6m",
-    "open_il_12m",
-    "open_il_24m",
-    "total_bal_il",
-    "all_util",
-    "inq_fi",
-    "inq_last_12m",
-    "delinq_amnt",
-    "num_il_tl",
+    *(name for name in CREDIT_HISTORY if name != "revol_util"),  # a percent string
     "total_il_high_credit_limit",
 )
 

@@ -30,7 +30,7 @@ from functools import cache
 import numpy as np
 
 from lendstream.model.data import RawRecord, lending_club_raw_records
-from lendstream.pipeline.record import GRADES, RAW_FIELDS
+from lendstream.pipeline.record import CREDIT_HISTORY, GRADES, RAW_FIELDS
 
 CHUNK_SIZE = 8192
 
@@ -74,19 +74,7 @@ TEMPLATE_FIELDS: tuple[str, ...] = (
     "emp_length",
     "verification_status",
     "addr_state",
-    "delinq_2yrs",
-    "inq_last_6mths",
-    "revol_util",
-    "acc_now_delinq",
-    "open_il_6m",
-    "open_il_12m",
-    "open_il_24m",
-    "total_bal_il",
-    "all_util",
-    "inq_fi",
-    "inq_last_12m",
-    "delinq_amnt",
-    "num_il_tl",
+    *CREDIT_HISTORY,
     "total_il_high_credit_limit",
 )
 

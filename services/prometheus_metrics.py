@@ -35,6 +35,27 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def request_metrics(prefix: str) -> tuple[Counter, Histogram]:
+    """A service's request counter and latency histogram for :func:`record_requests`:
+    ``<prefix>_requests_total`` by route and status, ``<prefix>_request_duration_seconds`` by
+    route. Call once per service, at import of its metrics module."""
+    requests = Counter(
+        f"{prefix}_requests_total",
+        "HTTP requests answered, by route and status code.",
+        ["route", "status"],
+    )
+    latency = Histogram(
+        f"{prefix}_request_duration_seconds",
+        "Time to answer an HTTP request, by route.",
+        ["route"],
+        buckets=LATENCY_BUCKETS,
+    )
+    return requests, latency
+
+
 def record_requests(app: Flask, requests: Counter, latency: Histogram) -> None:
     """Count every answer by route and status, and time it by route; serve ``GET /metrics``.
 

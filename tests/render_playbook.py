@@ -1,18 +1,18 @@
 """Runs a test's render playbook (connection: local) against the ci inventory, with the project's
-ansible.cfg and roles: the one way the template tests render what the roles would write."""
+ansible.cfg and roles (the controller's Ansible environment and runner, lendstream.chaos.cluster):
+the one way the template tests render what the roles would write."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_environment, run_ansible
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-ANSIBLE_DIR = REPOSITORY_ROOT / "ansible"
 CI_INVENTORY = ANSIBLE_DIR / "inventories" / "ci" / "hosts.yml"
 
 
@@ -27,24 +27,10 @@ def run_render_playbook(
     """``ansible-playbook`` of the venv on the ci inventory (``wrapper`` before it, e.g.
     ``unshare --net``); fails the test with the output's tail when it fails."""
     bin_dir = Path(sys.executable).parent
-    environment = dict(
-        os.environ,
-        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ANSIBLE_DIR / "roles"),
-        NO_COLOR="1",
-    )
+    environment = ansible_environment(None, ANSIBLE_ROLES_PATH=str(ANSIBLE_DIR / "roles"))
     argv = [*wrapper, str(bin_dir / "ansible-playbook"), "-i", str(CI_INVENTORY)]
     if limit:
         argv += ["--limit", limit]
     argv += ["-e", json.dumps(extra_vars), str(playbook)]
-    result = subprocess.run(
-        argv,
-        cwd=ANSIBLE_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
+    result = run_ansible(argv, environment, timeout_s)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

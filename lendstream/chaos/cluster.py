@@ -72,6 +72,23 @@ def ansible_json_environment(vault_password_file: Path | None, **settings: str) 
     return environment
 
 
+def run_ansible(
+    argv: list[str], environment: dict[str, str], timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    """Run an Ansible command (``ansible``, ``ansible-playbook``) in the project's Ansible
+    directory, its output captured as text; ``subprocess.TimeoutExpired`` after ``timeout_s``.
+    The exit status is the caller's to judge."""
+    return subprocess.run(
+        argv,
+        cwd=ANSIBLE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
 @cache
 def role_default(role: str, name: str) -> Any:
     """A role's default (defaults/main.yml): ports and unit settings have their home there."""
@@ -169,15 +186,7 @@ class ChaosCluster:
 
     def playbook(self, name: str, *extra: str, timeout_s: float = PLAYBOOK_TIMEOUT_S) -> str:
         argv = ["ansible-playbook", "-i", str(inventory_path(self.layout.name)), name, *extra]
-        result = subprocess.run(
-            argv,
-            cwd=ANSIBLE_DIR,
-            env=self.environment(),
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
+        result = run_ansible(argv, self.environment(), timeout_s)
         self.logs.append(f"$ {shlex.join(argv)}\n{result.stdout}{result.stderr}")
         if result.returncode != 0:
             raise ChaosError(f"{name} failed:\n{result.stdout[-4000:]}{result.stderr[-1500:]}")

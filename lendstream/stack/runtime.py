@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from lendstream import file_lock
 from lendstream.stack.components import COMPONENTS, ORDER, Check, Component, with_dependencies
 from lendstream.stack.health import Health
 from lendstream.stack.layout import StackLayout
@@ -78,15 +79,8 @@ def stack_lock(layout: StackLayout) -> Iterator[None]:
     """Serialise up/down across processes sharing this checkout (tests run in parallel)."""
     layout.root.mkdir(parents=True, exist_ok=True)
     with layout.lock_file.open("w") as handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"another process holds {layout.lock_file}") from None
-                time.sleep(0.5)
+        if not file_lock.acquire(handle, LOCK_TIMEOUT_S, poll_s=0.5):
+            raise TimeoutError(f"another process holds {layout.lock_file}")
         try:
             yield
         finally:

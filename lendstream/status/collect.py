@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lendstream.chaos.cluster import (
-    ANSIBLE_DIR,
     TLS_CA_FILE,
     ansible_json_environment,
     role_default,
+    run_ansible,
 )
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile.endpoints import connect_error
@@ -126,14 +126,8 @@ class Cluster:
             *("-T", str(int(self.settings.timeout_s * 2))),
         ]
         try:
-            result = subprocess.run(
-                argv,
-                cwd=ANSIBLE_DIR,
-                env=self.ansible_environment(),
-                capture_output=True,
-                text=True,
-                timeout=self.settings.ansible_timeout_s + 15,
-                check=False,
+            result = run_ansible(
+                argv, self.ansible_environment(), self.settings.ansible_timeout_s + 15
             )
         except subprocess.TimeoutExpired:
             return {}

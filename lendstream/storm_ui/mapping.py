@@ -326,15 +326,22 @@ def _last_error(errors: Mapping[str, list[Any]] | None, component_id: str, now: 
     }
 
 
-def spout_json(counters: ComponentCounters, errors: Mapping[str, list[Any]], now: int) -> dict:
+def _counts_json(counters: ComponentCounters) -> dict[str, int]:
+    """What spouts and bolts both show: executors, tasks and the tuple counts."""
     return {
-        "spoutId": counters.component_id,
         "executors": counters.executors,
         "tasks": counters.tasks,
         "emitted": counters.emitted,
         "transferred": counters.transferred,
         "acked": counters.acked,
         "failed": counters.failed,
+    }
+
+
+def spout_json(counters: ComponentCounters, errors: Mapping[str, list[Any]], now: int) -> dict:
+    return {
+        "spoutId": counters.component_id,
+        **_counts_json(counters),
         "completeLatency": latency_text(counters.complete_latency.value),
         **_last_error(errors, counters.component_id, now),
     }
@@ -343,12 +350,7 @@ def spout_json(counters: ComponentCounters, errors: Mapping[str, list[Any]], now
 def bolt_json(counters: ComponentCounters, errors: Mapping[str, list[Any]], now: int) -> dict:
     return {
         "boltId": counters.component_id,
-        "executors": counters.executors,
-        "tasks": counters.tasks,
-        "emitted": counters.emitted,
-        "transferred": counters.transferred,
-        "acked": counters.acked,
-        "failed": counters.failed,
+        **_counts_json(counters),
         "executed": counters.executed,
         "executeLatency": latency_text(counters.execute_latency.value),
         "processLatency": latency_text(counters.process_latency.value),

@@ -9,7 +9,8 @@
   that a scrape answers within Prometheus's scrape timeout (10 s) even when seeds do not answer.
 - ``LENDSTREAM_STORM_UI_BIND`` (``127.0.0.1:8080``), ``LENDSTREAM_STORM_UI_WORKERS`` (``1``),
   ``LENDSTREAM_STORM_UI_THREADS`` (``4``): how gunicorn serves it (``--bind`` on the command
-  line overrides the first).
+  line overrides the first). ``LENDSTREAM_STORM_UI_TLS_CERT_FILE`` and ``_TLS_KEY_FILE``: HTTPS
+  with this certificate and key, as the web services (both or neither; unset: plain HTTP).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ machine-id, SSH host keys, address) is left out and goes into each node's overla
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import inspect
 import shutil
@@ -16,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from lendstream import file_lock
 from lendstream.vcluster import processes
 from lendstream.vcluster.mirrors import SUITE, debian_mirrors
 from lendstream.vcluster.paths import shared_cache_dir
@@ -133,17 +133,8 @@ def _prune_unused_bases(keep: Path) -> None:
 
 def _lock(fd: int, timeout_s: float) -> None:
     """Take the build lock, waiting (bounded) for another process's build to finish."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"another process has been building the base for {timeout_s:.0f} s"
-                ) from None
-            time.sleep(1)
+    if not file_lock.acquire(fd, timeout_s, poll_s=1):
+        raise RuntimeError(f"another process has been building the base for {timeout_s:.0f} s")
 
 
 def _debootstrap(root: Path, timeout_s: float) -> None:

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
 
-from lendstream.services import bearer_auth, prometheus_metrics
+from lendstream.services import bearer_auth, http_errors, prometheus_metrics
 from lendstream.services.applicant_api import metrics
 from lendstream.services.applicant_api.repository import ApplicantRepository, DatabaseUnavailable
 from lendstream.services.applicant_api.settings import MySQLSettings, api_tokens
@@ -51,7 +50,7 @@ def create_app(
             return None
         if bearer_auth.authorised(request.headers.get("Authorization", ""), accepted):
             return None
-        response = _error(401, "send Authorization: Bearer <token>")
+        response = http_errors.error_response(401, "send Authorization: Bearer <token>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-applicants"'
         return response
 
@@ -73,7 +72,7 @@ def create_app(
         number = _integer_parameter("id", applicant_id, None, 1, MAX_ID)
         applicant = applicants.one(number)
         if applicant is None:
-            return _error(404, f"no applicant with id {number}")
+            return http_errors.error_response(404, f"no applicant with id {number}")
         return jsonify(applicant)
 
     @app.get("/healthz")
@@ -83,21 +82,14 @@ def create_app(
 
     @app.errorhandler(BadParameterError)
     def bad_parameter(error: BadParameterError) -> Any:
-        return _error(400, str(error))
+        return http_errors.error_response(400, str(error))
 
     @app.errorhandler(DatabaseUnavailable)
     def database_unavailable(error: DatabaseUnavailable) -> Any:
         app.logger.warning("database unavailable: %s", error)
-        return _error(503, "the applicant database is unavailable; retry later")
+        return http_errors.error_response(503, "the applicant database is unavailable; retry later")
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Any:
-        return _error(error.code or 500, error.description or error.name)
-
-    @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> Any:
-        app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        return _error(500, f"internal error ({type(error).__name__}); see the service log")
+    http_errors.register_error_handlers(app)
 
     return app
 
@@ -120,9 +112,3 @@ def _integer_parameter(
             f"{name} must be an integer from {minimum} to {maximum}, got {value}"
         )
     return value
-
-
-def _error(status: int, message: str) -> Any:
-    response = jsonify(error=message)
-    response.status_code = status
-    return response

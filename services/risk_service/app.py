@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, jsonify, request
 
 from lendstream.model import artifact
-from lendstream.services import bearer_auth
+from lendstream.services import bearer_auth, http_errors, prometheus_metrics
 from lendstream.services.risk_service import metrics
 from lendstream.services.risk_service.decisions import Thresholds
 from lendstream.services.risk_service.settings import RiskSettings
@@ -58,29 +56,18 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    @app.before_request
-    def start_timer() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def record_request(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-        metrics.REQUESTS.labels(route=route, status=str(response.status_code)).inc()
-        started = g.get("started")
-        if started is not None:
-            metrics.LATENCY.labels(route=route).observe(time.perf_counter() - started)
-        return response
+    prometheus_metrics.record_requests(app, metrics.REQUESTS, metrics.LATENCY)
 
     @app.post("/v1/score")
     def score() -> Any:
         if not _authorised(accepted_tokens):
-            response = _error(401, "send Authorization: Bearer <token>")
+            response = http_errors.error_response(401, "send Authorization: Bearer <token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-risk"'
             return response
         try:
             body = _json_body()
         except BodyError as error:
-            return _error(error.status, error.message)
+            return http_errors.error_response(error.status, error.message)
         try:
             applicants, single = parse_request(body)
             model_problems = [
@@ -124,19 +111,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
             thresholds={"review_at": thresholds.review_at, "decline_at": thresholds.decline_at},
         )
 
-    @app.get("/metrics")
-    def prometheus_metrics() -> Any:
-        payload, content_type = metrics.exposition()
-        return Response(payload, content_type=content_type)
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Any:
-        return _error(error.code or 500, error.description or error.name)
-
-    @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> Any:
-        app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        return _error(500, f"internal error ({type(error).__name__}); see the service log")
+    http_errors.register_error_handlers(app)
 
     return app
 
@@ -166,9 +141,3 @@ def _json_body() -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _error(status: int, message: str) -> Any:
-    response = jsonify(error=message)
-    response.status_code = status
-    return response

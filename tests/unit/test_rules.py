@@ -5,36 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from applicants import raw_applicant
 
 from lendstream.pipeline.record import CLEAN_FIELDS
 from lendstream.pipeline.rules import InvalidApplicant, Rejection, clean, decide
 
 
 def raw(**overrides: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "member_id": "LC-000001",
-        "loan_amnt": "16000",
-        "funded_amnt": "16100",
-        "term": " 36 months",
-        "int_rate": " 13.99%",
-        "grade": "C",
-        "sub_grade": "C4",
-        "emp_length": "5 years",
-        "home_ownership": "RENT",
-        "annual_inc": "78000.0",
-        "verification_status": "Not Verified",
-        "addr_state": "CT",
-        "dti": "18.2",
-        "revol_util": "67.4%",
-        "delinq_2yrs": "0",
-        "total_il_high_credit_limit": "13193",
-        "bc_open_to_buy": "",
-        "bc_util": None,
-        "issue_d": "Jan-2016",
-        "an_unknown_field": "ignored",
-    }
-    record.update(overrides)
-    return record
+    """The shared raw applicant with every kind of field a rule reads: a blank, a null, an
+    unknown field."""
+    return raw_applicant(
+        **{
+            "member_id": "LC-000001",
+            "funded_amnt": "16100",
+            "delinq_2yrs": "0",
+            "total_il_high_credit_limit": "13193",
+            "bc_open_to_buy": "",
+            "bc_util": None,
+            "issue_d": "Jan-2016",
+            "an_unknown_field": "ignored",
+            **overrides,
+        }
+    )
 
 
 def test_clean_types_and_normalises_raw_lendingclub_formats() -> None:

@@ -15,6 +15,24 @@ RawApplicant = dict[str, Any]
 
 GRADES = ("A", "B", "C", "D", "E", "F", "G")
 
+# The credit bureau's history of an applicant: counts, balances and a utilisation, each an
+# optional number (blank means unknown), in the order the raw record holds them.
+CREDIT_HISTORY: tuple[str, ...] = (
+    "delinq_2yrs",
+    "inq_last_6mths",
+    "revol_util",
+    "acc_now_delinq",
+    "open_il_6m",
+    "open_il_12m",
+    "open_il_24m",
+    "total_bal_il",
+    "all_util",
+    "inq_fi",
+    "inq_last_12m",
+    "delinq_amnt",
+    "num_il_tl",
+)
+
 # Raw fields in the order the applicant API's table stores them. ``member_id`` is the key.
 RAW_FIELDS: tuple[str, ...] = (
     "member_id",
@@ -30,19 +48,7 @@ RAW_FIELDS: tuple[str, ...] = (
     "verification_status",
     "addr_state",
     "dti",
-    "delinq_2yrs",
-    "inq_last_6mths",
-    "revol_util",
-    "acc_now_delinq",
-    "open_il_6m",
-    "open_il_12m",
-    "open_il_24m",
-    "total_bal_il",
-    "all_util",
-    "inq_fi",
-    "inq_last_12m",
-    "delinq_amnt",
-    "num_il_tl",
+    *CREDIT_HISTORY,
     "total_il_high_credit_limit",
     "bc_open_to_buy",
     "bc_util",
@@ -53,19 +59,7 @@ RAW_FIELDS: tuple[str, ...] = (
 OPTIONAL_NUMBERS: tuple[str, ...] = (
     "loan_amnt",
     "dti",
-    "delinq_2yrs",
-    "inq_last_6mths",
-    "revol_util",
-    "acc_now_delinq",
-    "open_il_6m",
-    "open_il_12m",
-    "open_il_24m",
-    "total_bal_il",
-    "all_util",
-    "inq_fi",
-    "inq_last_12m",
-    "delinq_amnt",
-    "num_il_tl",
+    *CREDIT_HISTORY,
 )
 
 # Numeric fields whose blank means zero: the original system's rule (which never fired there,
