@@ -377,6 +377,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_risk_services,
         _start_risk_services,
         hold_s=BEYOND_MESSAGE_TIMEOUT_S,
+        alert="RiskServiceAllDown",
     ),
     Fault(
         "worker-power-off",
