@@ -43,16 +43,19 @@ def consumer(bootstrap: str | Sequence[str], group: str | None = None) -> KafkaC
     )
 
 
-def _committed(reader: KafkaConsumer, partition: TopicPartition) -> int | None:
+def committed_offset(reader: KafkaConsumer, partition: TopicPartition) -> int | None:
+    """The committed offset of ``reader``'s group on ``partition`` (None: none), bounded."""
     offset: int | None = reader.committed(partition, timeout_ms=KAFKA_REQUEST_TIMEOUT_MS)
     return offset
 
 
-def _end_offsets(reader: KafkaConsumer, partitions: list[TopicPartition]) -> dict[int, int]:
+def end_offsets_of(reader: KafkaConsumer, partitions: list[TopicPartition]) -> dict[int, int]:
+    """Partition number → offset after its last record."""
     return {tp.partition: offset for tp, offset in reader.end_offsets(partitions).items()}
 
 
-def _partitions(reader: KafkaConsumer, topic: str) -> list[TopicPartition]:
+def partitions_of(reader: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic``, in order; KafkaReadError when it has none."""
     found = reader.partitions_for_topic(topic)
     if not found:
         raise KafkaReadError(f"topic {topic!r} does not exist (or has no partitions)")
@@ -64,7 +67,7 @@ def end_offsets(bootstrap: str | Sequence[str], topic: str) -> dict[int, int]:
     reader = consumer(bootstrap)
     try:
         partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
-        return _end_offsets(reader, partitions)
+        return end_offsets_of(reader, partitions)
     finally:
         reader.close()
 
@@ -75,7 +78,7 @@ def committed_offsets(bootstrap: str | Sequence[str], group: str, topic: str) ->
     reader = consumer(bootstrap, group)
     try:
         partitions = reader.partitions_for_topic(topic) or set()
-        offsets = {p: _committed(reader, TopicPartition(topic, p)) for p in partitions}
+        offsets = {p: committed_offset(reader, TopicPartition(topic, p)) for p in partitions}
         return {p: o for p, o in offsets.items() if o is not None}
     finally:
         reader.close()
@@ -101,7 +104,7 @@ def read_topic(bootstrap: str | Sequence[str], topic: str, timeout_s: float) -> 
     """Every record of ``topic``, from each partition's start to its end offset when called."""
     reader = consumer(bootstrap)
     try:
-        partitions = _partitions(reader, topic)
+        partitions = partitions_of(reader, topic)
         reader.assign(partitions)
         starts = reader.beginning_offsets(partitions)
         ends = reader.end_offsets(partitions)
@@ -157,7 +160,7 @@ def wait_until_drained(
     report = progress or (lambda _message: None)
     reader = consumer(bootstrap, group)
     try:
-        partitions = _partitions(reader, topic)
+        partitions = partitions_of(reader, topic)
         start = time.monotonic()
         last_report = start
         drained_since: float | None = None
@@ -166,8 +169,8 @@ def wait_until_drained(
         while True:
             now = time.monotonic()
             try:
-                ends = dict(up_to) if up_to is not None else _end_offsets(reader, partitions)
-                committed = {tp.partition: _committed(reader, tp) for tp in partitions}
+                ends = dict(up_to) if up_to is not None else end_offsets_of(reader, partitions)
+                committed = {tp.partition: committed_offset(reader, tp) for tp in partitions}
             except KafkaError as error:
                 if now - start > timeout_s:
                     raise

@@ -28,7 +28,6 @@ LOG = logging.getLogger(__name__)
 class Snapshot:
     """What the last round read (``progress`` None: never read yet)."""
 
-    topic: str
     progress: Progress | None = None
     dead_letters: dict[str, int] | None = None  # None until read to the topic's end once
     kafka_up: bool = False
@@ -38,15 +37,13 @@ class Snapshot:
 
 @dataclass
 class Sampler:
-    """Reads Kafka every ``interval_s`` on a daemon thread and keeps the last snapshot."""
+    """Reads Kafka every ``interval_s`` (``run``, until ``stop`` is set) and keeps the last
+    snapshot for the collector, which the HTTP server's thread calls."""
 
     reader: PipelineReader
     interval_s: float
     stop: threading.Event = field(default_factory=threading.Event)
-    snapshot: Snapshot = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.snapshot = Snapshot(topic=self.reader.settings.topic)
+    snapshot: Snapshot = field(default_factory=Snapshot)
 
     def read_once(self) -> Snapshot:
         previous = self.snapshot
@@ -57,7 +54,6 @@ class Sampler:
             LOG.warning("cannot read Kafka: %s", error)
             self.reader.close()
             self.snapshot = Snapshot(
-                topic=previous.topic,
                 progress=previous.progress,
                 dead_letters=previous.dead_letters,
                 read_at=previous.read_at,
@@ -65,7 +61,6 @@ class Sampler:
             )
             return self.snapshot
         self.snapshot = Snapshot(
-            topic=previous.topic,
             progress=progress,
             dead_letters=dict(count.by_stage) if count.caught_up else previous.dead_letters,
             kafka_up=True,
@@ -81,11 +76,6 @@ class Sampler:
             self.stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
         self.reader.close()
 
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run, name="pipeline-sampler", daemon=True)
-        thread.start()
-        return thread
-
 
 class PipelineCollector(Collector):
     """Turns the sampler's last snapshot into metric families at each scrape."""
@@ -95,6 +85,7 @@ class PipelineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snapshot = self.sampler.snapshot
+        topic = self.sampler.reader.settings.topic
         up = GaugeMetricFamily(
             "lendstream_pipeline_exporter_kafka_up",
             "1 when the exporter's last read of Kafka succeeded.",
@@ -124,9 +115,9 @@ class PipelineCollector(Collector):
                 labels=["topic", "partition"],
             )
             for partition, value in sorted(snapshot.progress.lag.items()):
-                lag.add_metric([snapshot.topic, str(partition)], value)
+                lag.add_metric([topic, str(partition)], value)
             for partition, value in sorted(snapshot.progress.committed.items()):
-                committed.add_metric([snapshot.topic, str(partition)], value)
+                committed.add_metric([topic, str(partition)], value)
             yield lag
             yield committed
         if snapshot.dead_letters is not None:

@@ -17,9 +17,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
-from lendstream.kafka_topics import KafkaReadError, consumer
+from lendstream.kafka_topics import (
+    committed_offset,
+    consumer,
+    end_offsets_of,
+    partitions_of,
+)
 from lendstream.pipeline.dead_letter import STAGES
 from lendstream.services.pipeline_exporter.settings import ExporterSettings
 
@@ -73,19 +78,18 @@ class PipelineReader:
         if self._offsets is None:
             self._offsets = consumer(self.settings.kafka_bootstrap, self.settings.group)
         reader = self._offsets
-        found = reader.partitions_for_topic(self.settings.topic)
-        if not found:
-            raise KafkaReadError(f"topic {self.settings.topic!r} does not exist")
-        partitions = [TopicPartition(self.settings.topic, p) for p in sorted(found)]
-        ends = reader.end_offsets(partitions)
-        starts = reader.beginning_offsets(partitions)
+        partitions = partitions_of(reader, self.settings.topic)
+        ends = end_offsets_of(reader, partitions)
+        firsts = reader.beginning_offsets(partitions)
+        starts = {tp.partition: offset for tp, offset in firsts.items()}
         committed: dict[int, int] = {}
         lag: dict[int, int] = {}
         for partition in partitions:
-            offset = reader.committed(partition)
+            number = partition.partition
+            offset = committed_offset(reader, partition)
             if offset is not None:
-                committed[partition.partition] = offset
-            lag[partition.partition] = max(0, ends[partition] - (offset or starts[partition]))
+                committed[number] = offset
+            lag[number] = max(0, ends[number] - (starts[number] if offset is None else offset))
         return Progress(committed, lag)
 
     def read_new_dead_letters(self, budget_s: float) -> DeadLetterCount:
@@ -94,10 +98,7 @@ class PipelineReader:
         if self._letters is None:
             self._letters = consumer(self.settings.kafka_bootstrap)
         reader = self._letters
-        found = reader.partitions_for_topic(self.settings.dead_letter_topic) or set()
-        partitions = [TopicPartition(self.settings.dead_letter_topic, p) for p in sorted(found)]
-        if not partitions:
-            raise KafkaReadError(f"topic {self.settings.dead_letter_topic!r} does not exist")
+        partitions = partitions_of(reader, self.settings.dead_letter_topic)
         count = self.dead_letters
         if set(partitions) != reader.assignment():
             reader.assign(partitions)
@@ -106,9 +107,9 @@ class PipelineReader:
                     reader.seek(partition, count.positions[partition.partition])
                 else:
                     reader.seek_to_beginning(partition)
-        ends = reader.end_offsets(partitions)
+        ends = end_offsets_of(reader, partitions)
         deadline = time.monotonic() + budget_s
-        while any(reader.position(p) < ends[p] for p in partitions):
+        while any(reader.position(p) < ends[p.partition] for p in partitions):
             if time.monotonic() > deadline:
                 return count
             for partition, records in reader.poll(timeout_ms=POLL_TIMEOUT_MS).items():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_cluster import address, in_group
+from infra_cluster import address, assert_service, in_group
 
 testinfra_hosts = ["ansible://all"]
 pytestmark = pytest.mark.in_groups("producer")
@@ -19,12 +19,10 @@ PORT = 8093
 
 @pytest.mark.in_groups("all")
 def test_pipeline_exporter_service(host: Any) -> None:
-    service = host.service(UNIT)
     if in_group(host, "producer"):
-        assert service.is_running
-        assert service.is_enabled
+        assert_service(host, UNIT, (PORT,))
     else:
-        assert not service.is_running
+        assert not host.service(UNIT).is_running
 
 
 def test_never_restarted_by_systemd(host: Any) -> None:
