@@ -8,6 +8,8 @@ bounded consumers; never a member of any group, so it disturbs no one).
   new each round. The topology delivers dead letters at least once, so copies of one (same
   source topic, partition and offset) count once; a record that is not a dead letter counts
   under the stage ``unreadable``.
+- How far behind its progress is: for each partition that lags, the Kafka timestamp of the record
+  just before the committed offset (the newest committed applicant), one bounded fetch each.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from lendstream.kafka_topics import (
     committed_offset,
@@ -39,6 +41,7 @@ class Progress:
 
     committed: dict[int, int]
     lag: dict[int, int]
+    starts: dict[int, int] = field(default_factory=dict)  # the first offset each still holds
 
 
 @dataclass
@@ -73,6 +76,7 @@ class PipelineReader:
         self.dead_letters = DeadLetterCount()
         self._offsets: KafkaConsumer | None = None
         self._letters: KafkaConsumer | None = None
+        self._stamps: KafkaConsumer | None = None
 
     def progress(self) -> Progress:
         if self._offsets is None:
@@ -90,7 +94,7 @@ class PipelineReader:
             if offset is not None:
                 committed[number] = offset
             lag[number] = max(0, ends[number] - (starts[number] if offset is None else offset))
-        return Progress(committed, lag)
+        return Progress(committed, lag, starts)
 
     def read_new_dead_letters(self, budget_s: float) -> DeadLetterCount:
         """Reads the dead letters written since the last round, up to the end offsets seen now
@@ -119,8 +123,39 @@ class PipelineReader:
         count.caught_up = True
         return count
 
+    def newest_committed_timestamps(self, progress: Progress, budget_s: float) -> dict[int, int]:
+        """Partition → Kafka timestamp (ms) of the record just before its committed offset, for
+        the partitions that lag and still hold that record; those not read within ``budget_s``
+        are left out."""
+        wanted = {
+            number: offset - 1
+            for number, offset in progress.committed.items()
+            if progress.lag.get(number, 0) > 0 and offset - 1 >= progress.starts.get(number, 0)
+        }
+        if not wanted:
+            return {}
+        if self._stamps is None:
+            self._stamps = consumer(self.settings.kafka_bootstrap)
+        reader = self._stamps
+        partitions = {n: TopicPartition(self.settings.topic, n) for n in wanted}
+        reader.assign(list(partitions.values()))
+        reader.resume(*partitions.values())  # paused once read, in an earlier round
+        for number, partition in partitions.items():
+            reader.seek(partition, wanted[number])
+        found: dict[int, int] = {}
+        deadline = time.monotonic() + budget_s
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            for partition, records in reader.poll(timeout_ms=POLL_TIMEOUT_MS).items():
+                for record in records:
+                    if record.offset == wanted[partition.partition] and record.timestamp >= 0:
+                        found[partition.partition] = record.timestamp
+                if records:  # the wanted record, or past it (a transaction marker): done
+                    found.setdefault(partition.partition, -1)
+                    reader.pause(partition)
+        return {number: stamp for number, stamp in found.items() if stamp >= 0}
+
     def close(self) -> None:
-        for reader in (self._offsets, self._letters):
+        for reader in (self._offsets, self._letters, self._stamps):
             if reader is not None:
                 reader.close()
-        self._offsets = self._letters = None
+        self._offsets = self._letters = self._stamps = None

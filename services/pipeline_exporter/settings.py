@@ -5,8 +5,11 @@
 - ``LENDSTREAM_DEAD_LETTER_TOPIC`` (the topology's): the topic it writes dead letters to.
 - ``LENDSTREAM_TOPOLOGY_GROUP`` (the topology's): the consumer group it commits offsets in.
 - ``LENDSTREAM_PIPELINE_EXPORTER_INTERVAL_S`` (``10``): seconds between two reads of Kafka.
+- ``LENDSTREAM_PIPELINE_EXPORTER_HISTORY`` (``60``): samples the ``/status`` page's charts keep
+  (60 samples of 10 s: the last 10 minutes).
 - ``LENDSTREAM_PIPELINE_EXPORTER_ADDRESS`` (``127.0.0.1``) and
-  ``LENDSTREAM_PIPELINE_EXPORTER_PORT`` (``8093``): where ``/metrics`` is served.
+  ``LENDSTREAM_PIPELINE_EXPORTER_PORT`` (``8093``): where ``/metrics`` and ``/status`` are
+  served.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class ExporterSettings:
     dead_letter_topic: str
     group: str
     interval_s: float
+    history_size: int
     address: str
     port: int
 
@@ -43,6 +47,9 @@ class ExporterSettings:
             group=env_vars.text(env, "LENDSTREAM_TOPOLOGY_GROUP", topology.kafka_group_id),
             interval_s=env_vars.number(
                 env, "LENDSTREAM_PIPELINE_EXPORTER_INTERVAL_S", 10.0, minimum=0.5
+            ),
+            history_size=env_vars.integer(
+                env, "LENDSTREAM_PIPELINE_EXPORTER_HISTORY", 60, minimum=2, maximum=10_000
             ),
             address=env_vars.text(env, "LENDSTREAM_PIPELINE_EXPORTER_ADDRESS", "127.0.0.1"),
             port=env_vars.integer(
