@@ -9,6 +9,7 @@ checked-in inventories; `check-inventories` fails if they drifted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import re
 import sys
@@ -67,6 +68,8 @@ class Layout:
     network: ipaddress.IPv4Network
     nodes: tuple[Node, ...]
     placements: tuple[GroupPlacement, ...]
+    # cluster.yml's `tls`: every inventory's lendstream_tls (docs/security.md).
+    tls: bool = True
 
     @property
     def domain(self) -> str:
@@ -143,12 +146,17 @@ def load_cluster(path: Path = DEFAULT_DESCRIPTION) -> ClusterDescription:
 def parse_cluster(document: Any) -> ClusterDescription:
     root = _mapping(document, "cluster description")
     domain = _string(root.get("domain"), "domain")
+    tls = root.get("tls", True)
+    if not isinstance(tls, bool):
+        raise ClusterDescriptionError(f"tls must be true or false, not {tls!r}")
     placements = _parse_placements(_mapping(root.get("groups"), "groups"))
     layouts_doc = _mapping(root.get("layouts"), "layouts")
     if not layouts_doc:
         raise ClusterDescriptionError("layouts: at least one layout is needed")
     layouts = {
-        name: _parse_layout(str(name), _mapping(body, f"layout {name}"), domain, placements)
+        name: dataclasses.replace(
+            _parse_layout(str(name), _mapping(body, f"layout {name}"), domain, placements), tls=tls
+        )
         for name, body in layouts_doc.items()
     }
     return ClusterDescription(domain=domain, layouts=layouts)
@@ -287,7 +295,7 @@ def inventory(
     """The layout as an Ansible YAML inventory: every node under `all`, each group's members.
 
     host_vars adds variables per node (beside ansible_host); all_vars adds variables for all
-    hosts, beside lendstream_domain (cluster.yml's domain).
+    hosts, beside lendstream_domain and lendstream_tls (cluster.yml's domain and tls).
     """
     hosts: dict[str, dict[str, Any]] = {}
     for node in layout.nodes:
@@ -299,7 +307,11 @@ def inventory(
         for group, members in layout.groups().items()
     }
     body: dict[str, Any] = {"hosts": hosts}
-    body["vars"] = {"lendstream_domain": layout.domain, **(all_vars or {})}
+    body["vars"] = {
+        "lendstream_domain": layout.domain,
+        "lendstream_tls": layout.tls,
+        **(all_vars or {}),
+    }
     body["children"] = children
     return {"all": body}
 

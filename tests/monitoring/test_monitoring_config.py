@@ -68,6 +68,18 @@ def test_scrape_targets_come_from_the_inventory_groups(
         "storm_supervisor": [f"{host}:7077" for host in groups["storm_supervisor"]],
         "storm_ui": [f"{host}:8080" for host in groups["storm_ui"]],
     }
+    # The ci inventory has lendstream_tls (cluster.yml's tls): the two HTTPS services are scraped
+    # over https, verified against the deployment CA; every other job stays plain http.
+    assert load_cluster().layouts["ci"].tls
+    tls_jobs = {
+        job["job_name"]: job.get("tls_config")
+        for job in config["scrape_configs"]
+        if job["scheme"] == "https"
+    }
+    assert tls_jobs == {
+        "applicant_api": {"ca_file": "/etc/lendstream/tls/ca.crt"},
+        "risk_service": {"ca_file": "/etc/lendstream/tls/ca.crt"},
+    }
     assert config["alerting"]["alertmanagers"] == [
         {"static_configs": [{"targets": [f"{monitoring_host}:9193"]}]}
     ]

@@ -174,6 +174,7 @@ def test_size_comes_from_the_first_role_unless_the_node_sets_it() -> None:
         (small(nodes=[{"name": "a1", "address": "10.9.8.11", "roles": ["boss"]}]), "roles"),
         (small(nodes=[{"name": "A_1", "address": "10.9.8.11", "roles": ["master"]}]), "name"),
         (small(sizes={"master": {"memory_mib": 0, "cpus": 1}}), "memory_mib"),
+        ({**small(), "tls": "yes"}, "tls must be true or false"),
     ],
 )
 def test_bad_layouts_are_refused_with_the_place_named(
@@ -181,6 +182,13 @@ def test_bad_layouts_are_refused_with_the_place_named(
 ) -> None:
     with pytest.raises(ClusterDescriptionError, match=message):
         parse_cluster(document)
+
+
+def test_tls_is_on_unless_the_description_turns_it_off() -> None:
+    assert load_cluster().layout("montana").tls
+    assert parse_cluster(small()).layout("tiny").tls
+    plain = parse_cluster({**small(), "tls": False}).layout("tiny")
+    assert inventory(plain)["all"]["vars"]["lendstream_tls"] is False
 
 
 def test_a_selector_past_the_end_names_the_group_and_layout() -> None:
@@ -209,7 +217,11 @@ def test_inventory_lists_hosts_with_addresses_and_groups_with_members() -> None:
     layout = parse_cluster(small()).layout("tiny")
     document = inventory(layout, host_vars={"a1": {"x": 1}}, all_vars={"ansible_user": "u"})
     assert document["all"]["hosts"]["a1"] == {"ansible_host": "10.9.8.11", "x": 1}
-    assert document["all"]["vars"] == {"lendstream_domain": "example.internal", "ansible_user": "u"}
+    assert document["all"]["vars"] == {
+        "lendstream_domain": "example.internal",
+        "lendstream_tls": True,
+        "ansible_user": "u",
+    }
     assert list(document["all"]["children"]["everyone"]["hosts"]) == ["b1", "b2", "a1"]
 
 
