@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 CONNECT_TIMEOUT_S = 3.0
-ANSWER_TIMEOUT_S = 5.0
+ANSWER_TIMEOUT_S = 8.0
 WORKERS = 8
 NO_SUCH_TOPIC = "lendstream.attack-no-such-topic"
 NO_SUCH_ZNODE = "/lendstream-attack-no-such-znode"
@@ -68,7 +68,8 @@ def reach(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
 
 
 def _short(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:160]
+    name, text = type(error).__name__, str(error)
+    return (text if text.startswith(name) else f"{name}: {text}")[:160]
 
 
 # ---- Kafka -------------------------------------------------------------------------------------
@@ -135,11 +136,15 @@ def kafka_consume(hosts: list[str], port: int, params: Params) -> Result:
             assigned = [TopicPartition(params["topic"], p) for p in sorted(partitions)]
             consumer.assign(assigned)
             consumer.seek_to_beginning(*assigned)
-            batch = consumer.poll(timeout_ms=int(ANSWER_TIMEOUT_S * 1000), max_records=5)
-            records = sum(len(records) for records in batch.values())
+            records = 0
+            deadline = time.monotonic() + ANSWER_TIMEOUT_S
+            while not records and time.monotonic() < deadline:
+                batch = consumer.poll(timeout_ms=1000, max_records=5)
+                records = sum(len(records) for records in batch.values())
             if records:
                 return Outcome.SUCCEEDED, f"read {records} records"
-            return Outcome.FAILED, "metadata read but no record within the bound"
+            # An authorizer would have refused the metadata (TopicAuthorizationFailed).
+            return Outcome.SUCCEEDED, f"{len(partitions)} partitions' metadata read, no record yet"
         finally:
             consumer.close()
     except Exception as error:
