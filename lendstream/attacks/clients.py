@@ -186,7 +186,23 @@ def hbase_thrift_tables(hosts: list[str], port: int, params: Params) -> Result:
         return Outcome.FAILED, _short(error)
 
 
-def _nimbus_call(host: str, port: int, call: Callable[[Any], Result]) -> Result:
+def _best(results: list[Result]) -> Result:
+    """The most successful of several hosts' results (HA sets: only a leader may serve)."""
+    order = [Outcome.SUCCEEDED, Outcome.DENIED, Outcome.FAILED]
+    return min(results, key=lambda result: order.index(result[0]) if result[0] in order else 3)
+
+
+def _nimbus_call(hosts: list[str], port: int, call: Callable[[Any], Result]) -> Result:
+    results = []
+    for host in hosts:
+        results.append(_nimbus_call_one(host, port, call))
+        if results[-1][0] == Outcome.SUCCEEDED:
+            break
+    outcome, detail = _best(results)
+    return outcome, detail if len(hosts) == 1 else f"{detail} ({len(results)} asked)"
+
+
+def _nimbus_call_one(host: str, port: int, call: Callable[[Any], Result]) -> Result:
     from streamparse.thrift import Nimbus  # noqa: PLC0415
     from thriftpy2.protocol import TBinaryProtocolFactory  # noqa: PLC0415
     from thriftpy2.thrift import TClient  # noqa: PLC0415
@@ -218,7 +234,7 @@ def nimbus_cluster_info(hosts: list[str], port: int, params: Params) -> Result:
             f"{len(info.topologies)} topologies, nimbus {info.nimbuses[0].host}",
         )
 
-    return _nimbus_call(hosts[0], port, call)
+    return _nimbus_call(hosts, port, call)
 
 
 def nimbus_kill_topology(hosts: list[str], port: int, params: Params) -> Result:
@@ -233,7 +249,7 @@ def nimbus_kill_topology(hosts: list[str], port: int, params: Params) -> Result:
             raise
         return Outcome.SUCCEEDED, "kill accepted"
 
-    return _nimbus_call(hosts[0], port, call)
+    return _nimbus_call(hosts, port, call)
 
 
 def nimbus_submit_topology(hosts: list[str], port: int, params: Params) -> Result:
@@ -243,7 +259,7 @@ def nimbus_submit_topology(hosts: list[str], port: int, params: Params) -> Resul
         location = client.beginFileUpload()
         return Outcome.SUCCEEDED, f"upload location granted: {location}"
 
-    return _nimbus_call(hosts[0], port, call)
+    return _nimbus_call(hosts, port, call)
 
 
 # ---- ZooKeeper (its wire protocol: no client library in the virtualenv) -------------------------
@@ -326,8 +342,7 @@ def _http_attack(
             results.append((Outcome.SUCCEEDED, f"{host}: HTTP {response.status_code}"))
         else:
             results.append((Outcome.FAILED, f"{host}: HTTP {response.status_code}"))
-    order = [Outcome.SUCCEEDED, Outcome.DENIED, Outcome.FAILED]
-    return min(results, key=lambda result: order.index(result[0]))
+    return _best(results)
 
 
 def webhdfs_liststatus(hosts: list[str], port: int, params: Params) -> Result:

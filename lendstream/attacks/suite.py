@@ -246,7 +246,8 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                 continue  # would change the cluster: shown from the probe only
             chosen = (
                 hosts
-                if group in {"kafka_broker", "hdfs_namenode", "yarn_resourcemanager"}
+                if group
+                in {"kafka_broker", "hdfs_namenode", "yarn_resourcemanager", "storm_nimbus"}
                 else hosts[:1]
             )
             attacks.append(
