@@ -35,7 +35,7 @@ from typing import Any
 
 CONNECT_TIMEOUT_S = 3.0
 ANSWER_TIMEOUT_S = 8.0
-WORKERS = 8
+WORKERS = 32  # every attack of a plan at once: they mostly wait
 NO_SUCH_TOPIC = "lendstream.attack-no-such-topic"
 NO_SUCH_ZNODE = "/lendstream-attack-no-such-znode"
 NO_SUCH_TOPOLOGY = "lendstream-attack-no-such-topology"
