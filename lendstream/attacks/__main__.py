@@ -4,8 +4,9 @@ The attack suite against a deployed simulated cluster (make vcluster-deploy LAYO
 every attack from a probe namespace on the layout's bridge (in no inventory) and from a cluster
 member, then a packet capture on the bridge while a small load of applicants flows. Prints the
 attack table (attack, from, target, expected, observed, verdict) and, per port, whether
-applicant values crossed the bridge in clear text. Exit 0 when every enforced attack failed and
-no TLS port carried clear-text applicant data, 1 otherwise, 2 when the suite could not run.
+applicant values crossed the bridge in clear text; .cache/attacks/<layout>/results.json has every
+row with its detail. Exit 0 when every enforced attack failed and no TLS port carried clear-text
+applicant data, 1 otherwise, 2 when the suite could not run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from lendstream import cli
-from lendstream.attacks.runner import run_suite
+from lendstream.attacks.runner import results_path, run_suite
 from lendstream.chaos.cluster import ChaosCluster, ChaosError
 
 
@@ -41,7 +42,9 @@ def run_command(args: argparse.Namespace) -> int:
     except (ChaosError, RuntimeError, OSError) as error:
         print(f"attacks: {error}", file=sys.stderr)
         return 2
+    report.write(results_path(args.layout))
     print(report.text())
+    print(f"results: {results_path(args.layout)}")
     bad = [finding.attack.name for finding in report.failed_attacks]
     if bad:
         print(f"attacks that did not fail as they must: {bad}")

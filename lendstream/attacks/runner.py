@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from lendstream.attacks import capture, suite
@@ -32,18 +34,29 @@ TLS_SERVICES = (
 
 @cache
 def service_ports() -> dict[int, str]:
-    """Every port a role's defaults name (``*_port``, ``*_ports``) → ``role: variable``."""
+    """Every port a role's defaults name (``*_port``, ``*_ports``) → ``role: variable``; a port
+    several roles name goes to the role that serves it, not to its clients
+    (``mysql: mysql_port`` rather than ``applicant_api: applicant_api_mysql_port``)."""
     import yaml  # noqa: PLC0415
 
-    ports: dict[int, str] = {}
-    for defaults in sorted(ROLES_DIR.glob("*/defaults/main.yml")):
-        role = defaults.parent.parent.name
+    roles = sorted(path.name for path in ROLES_DIR.iterdir() if path.is_dir())
+    candidates: dict[int, list[tuple[bool, str]]] = {}
+    for role in roles:
+        defaults = ROLES_DIR / role / "defaults" / "main.yml"
+        if not defaults.exists():
+            continue
         for name, value in (yaml.safe_load(defaults.read_text()) or {}).items():
             values = value if isinstance(value, list) else [value]
             if name.endswith(("_port", "_ports")) and all(isinstance(v, int) for v in values):
+                rest = name.removeprefix(f"{role}_")
+                a_client = any(other != role and other in rest for other in roles)
                 for port in values:
-                    ports.setdefault(port, f"{role}: {name}")
-    return ports
+                    candidates.setdefault(port, []).append((a_client, f"{role}: {name}"))
+    return {port: min(names)[1] for port, names in candidates.items()}
+
+
+def results_path(layout_name: str) -> Path:
+    return REPO_ROOT / ".cache" / "attacks" / layout_name / "results.json"
 
 
 def tls_ports() -> tuple[int, ...]:
@@ -67,6 +80,26 @@ class Report:
         if self.capture is None or not self.tls:
             return []
         return [port for port in self.capture.clear_text_ports() if port in tls_ports()]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tls": self.tls,
+            "attacks": [finding.as_dict() for finding in self.findings],
+            "tls_traffic": None if self.traffic is None else self.traffic.as_dict(),
+            "load": self.load,
+            "capture": None
+            if self.capture is None
+            else {
+                "interface": self.capture.interface,
+                "seconds": self.capture.seconds,
+                "frames": self.capture.frames,
+                "ports": {str(port): vars(traffic) for port, traffic in self.capture.ports.items()},
+            },
+        }
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n")
 
     def text(self) -> str:
         lines = [suite.table(self.findings)]

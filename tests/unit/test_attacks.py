@@ -139,6 +139,9 @@ def test_service_ports_come_from_the_roles_defaults() -> None:
     assert ports[9092] == "kafka: kafka_broker_port"
     assert ports[8081] == "applicant_api: applicant_api_port"
     assert ports[6700].startswith("storm: ")
+    # A port a client role names too belongs to the role that serves it.
+    assert ports[3306] == "mysql: mysql_port"
+    assert ports[2181] == "zookeeper: zookeeper_client_port"
     assert runner.tls_ports() == (8081, 8090, 3306)
 
 
