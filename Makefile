@@ -118,6 +118,9 @@ rotate-risk-token: bootstrap ## Rotate the risk-service token under load, no ref
 .PHONY: chaos
 chaos: vcluster-deploy ## Fault suite under steady load on the simulated cluster; prints a table (LAYOUT=ci|montana)
 	$(LENDSTREAM) chaos --layout $(LAYOUT)
+.PHONY: attacks
+attacks: bootstrap ## Attack suite + bridge capture on a deployed simulated cluster; prints the tables (LAYOUT=ci|montana)
+	$(LENDSTREAM) attacks --layout $(LAYOUT)
 .PHONY: status
 status: bootstrap ## One screen of a cluster's health, exit 1 naming what is unhealthy: make status INVENTORY=montana
 	ANSIBLE_VAULT_PASSWORD_FILE=$(call vault_password_file,$(INVENTORY_FILE)) \

@@ -31,6 +31,7 @@ from render_playbook import ANSIBLE_DIR, run_render_playbook
 from service_databases import run_loader
 
 from lendstream import pki
+from lendstream.attacks import clients
 from lendstream.deploy.schema import schema_statements
 from lendstream.services.applicant_api.repository import ApplicantRepository, DatabaseUnavailable
 from lendstream.services.applicant_api.settings import MySQLSettings, tls_arguments
@@ -517,3 +518,16 @@ def test_without_tls_the_accounts_have_the_same_grants_and_no_require(
     assert grants[0] == f"GRANT SELECT, INSERT ON `{DATABASE}`.`applicants` TO {account}"
     assert grants[1].startswith(f"GRANT USAGE ON *.* TO {account}")
     assert "REQUIRE" not in grants[1]
+
+
+def test_the_attack_suites_mysql_attack_is_denied_by_require_ssl_and_logs_in_without_it(
+    tls_mariadb: PrivateMariaDB, plain_mariadb: PrivateMariaDB
+) -> None:
+    # lendstream.attacks runs this from a cluster member with the API's own password.
+    for server, expected in (
+        (tls_mariadb, clients.Outcome.DENIED),
+        (plain_mariadb, clients.Outcome.SUCCEEDED),
+    ):
+        params = {"user": READER_USER, "password": server.reader_password}
+        outcome, detail = clients.mysql_connect([HOST], server.port, params)
+        assert outcome == expected, detail

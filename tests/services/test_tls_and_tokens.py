@@ -19,6 +19,7 @@ from service_databases import ApplicantDatabase
 from service_processes import running
 
 from lendstream import pki
+from lendstream.attacks import clients
 from lendstream.model.data import lending_club_raw_records
 from lendstream.pipeline.rules import InvalidApplicant, clean
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
@@ -239,3 +240,19 @@ def test_the_score_client_refuses_a_wrong_ca_a_wrong_host_name_and_plain_http(
         verify=str(test_pki.ca_file),
     )
     assert no_token.status_code == 401
+
+
+def test_the_attack_suites_http_attacks_tell_denied_from_served_and_refused_plain_http(
+    tls_risk: Served, test_pki: Pki
+) -> None:
+    # lendstream.attacks' verdicts rest on these outcomes; the suite runs them on the cluster.
+    url_parts = (["localhost"], tls_risk.port)
+    https = {"scheme": "https", "ca_file": str(test_pki.ca_file)}
+    no_token = clients.risk_service_score(*url_parts, https)
+    wrong_token = clients.risk_service_score(*url_parts, {**https, "token": clients.WRONG_TOKEN})
+    with_token = clients.risk_service_score(*url_parts, {**https, "token": tls_risk.token})
+    plain = clients.plain_http(*url_parts, {})
+    assert no_token[0] == clients.Outcome.DENIED, no_token
+    assert wrong_token[0] == clients.Outcome.DENIED, wrong_token
+    assert with_token[0] == clients.Outcome.SUCCEEDED, with_token
+    assert plain[0] == clients.Outcome.PLAINTEXT_REFUSED, plain

@@ -17,6 +17,7 @@ VENV_BIN = Path(sys.executable).parent
 # python -m entry point of each subcommand's module (lendstream.cli.<name> names it).
 ENTRY_MODULES = {
     "artifacts": "lendstream.stack.artifacts.__main__",
+    "attacks": "lendstream.attacks.__main__",
     "chaos": "lendstream.chaos.__main__",
     "cluster": "lendstream.cluster",
     "demo": "lendstream.demo",

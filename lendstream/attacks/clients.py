@@ -1,0 +1,507 @@
+"""The attacks themselves, one function each, with the real clients (kafka-python, happybase,
+thriftpy2 through streamparse's Storm IDL, pymysql, requests) or the raw protocol (ZooKeeper).
+
+This module imports nothing of lendstream, so it runs unchanged wherever the attacker is: in the
+probe namespace on the host (``ip netns exec … python -m lendstream.attacks.clients``) and on a
+cluster node with the node's virtualenv (its source sent over SSH as ``python -c``). The plan,
+a JSON list of ``{"id", "attack", "hosts", "port", "params"}``, comes on standard input (it may
+carry credentials: never on a command line); one JSON list of results goes to standard output.
+
+Every attack is bounded: a TCP connect of ``CONNECT_TIMEOUT_S`` first (what the network lets
+through), then the client with the same bound on connecting and a few seconds on answering.
+Outcomes:
+
+- ``dropped``: no answer to the SYN (a drop rule); ``refused``: a reset;
+- ``denied``: the service answered and refused (401, a SASL or authorization error, MariaDB's
+  access denied, ZooKeeper's NOAUTH, Storm's AuthorizationException);
+- ``plaintext refused``: a plain HTTP request to a TLS port got no HTTP answer;
+- ``succeeded``: the attack did what it tried (the finding);
+- ``failed``: the client failed otherwise (the detail says how).
+
+Destructive attacks name something that does not exist (a topic, a znode, a topology): the
+service's "no such thing" answer proves it would have obeyed, and nothing is harmed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+CONNECT_TIMEOUT_S = 3.0
+ANSWER_TIMEOUT_S = 8.0
+WORKERS = 32  # every attack of a plan at once: they mostly wait
+NO_SUCH_TOPIC = "lendstream.attack-no-such-topic"
+NO_SUCH_ZNODE = "/lendstream-attack-no-such-znode"
+NO_SUCH_TOPOLOGY = "lendstream-attack-no-such-topology"
+WRONG_TOKEN = "attack-wrong-token"
+WRONG_USER = "attacker"
+WRONG_PASSWORD = "attack-wrong-password"
+
+Result = tuple[str, str]  # (outcome, detail)
+Params = dict[str, Any]
+
+
+class Outcome:
+    DROPPED = "dropped"
+    REFUSED = "refused"
+    DENIED = "denied"
+    PLAINTEXT_REFUSED = "plaintext refused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def reach(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
+    """open, refused or dropped: one bounded TCP connect."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return "open"
+    except ConnectionRefusedError:
+        return Outcome.REFUSED
+    except (TimeoutError, OSError):
+        return Outcome.DROPPED
+
+
+def _short(error: BaseException) -> str:
+    name, text = type(error).__name__, str(error)
+    return (text if text.startswith(name) else f"{name}: {text}")[:160]
+
+
+# ---- Kafka -------------------------------------------------------------------------------------
+def _kafka_settings(params: Params, bootstrap: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "request_timeout_ms": int(ANSWER_TIMEOUT_S * 1000),
+        "bootstrap_timeout_ms": int(CONNECT_TIMEOUT_S * 1000),
+        "reconnect_backoff_max_ms": 1000,
+    }
+    if params.get("credentials") == "wrong":
+        settings |= {
+            "security_protocol": params.get("security_protocol", "SASL_PLAINTEXT"),
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": WRONG_USER,
+            "sasl_plain_password": WRONG_PASSWORD,
+        }
+    return settings
+
+
+def _kafka_failure(error: BaseException) -> Result:
+    name = type(error).__name__
+    if "Authorization" in name or "Sasl" in name or "Authentication" in name:
+        return Outcome.DENIED, _short(error)
+    if name == "NoBrokersAvailable":
+        return Outcome.FAILED, "no broker answered (NoBrokersAvailable)"
+    return Outcome.FAILED, _short(error)
+
+
+def kafka_produce(hosts: list[str], port: int, params: Params) -> Result:
+    """Publish one marked record to the applicant topic (the pipeline would dead-letter it)."""
+    from kafka import KafkaProducer  # noqa: PLC0415 - a client per attack, imported when used
+
+    try:
+        producer = KafkaProducer(
+            **_kafka_settings(params, [f"{host}:{port}" for host in hosts]),
+            max_block_ms=int(ANSWER_TIMEOUT_S * 1000),
+        )
+        try:
+            future = producer.send(params["topic"], key=b"attack", value=b'{"attack": true}')
+            metadata = future.get(timeout=ANSWER_TIMEOUT_S)
+            return Outcome.SUCCEEDED, f"written at partition {metadata.partition}"
+        finally:
+            producer.close(timeout=1)
+    except Exception as error:
+        return _kafka_failure(error)
+
+
+def kafka_consume(hosts: list[str], port: int, params: Params) -> Result:
+    """Read records of the applicant topic (no group: nothing is committed)."""
+    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+    try:
+        consumer = KafkaConsumer(
+            **_kafka_settings(params, [f"{host}:{port}" for host in hosts]),
+            group_id=None,
+            enable_auto_commit=False,
+            consumer_timeout_ms=int(ANSWER_TIMEOUT_S * 1000),
+        )
+        try:
+            partitions = consumer.partitions_for_topic(params["topic"])
+            if not partitions:
+                return Outcome.FAILED, "no metadata for the topic"
+            assigned = [TopicPartition(params["topic"], p) for p in sorted(partitions)]
+            consumer.assign(assigned)
+            consumer.seek_to_beginning(*assigned)
+            records = 0
+            deadline = time.monotonic() + ANSWER_TIMEOUT_S
+            while not records and time.monotonic() < deadline:
+                batch = consumer.poll(timeout_ms=1000, max_records=5)
+                records = sum(len(records) for records in batch.values())
+            if records:
+                return Outcome.SUCCEEDED, f"read {records} records"
+            # An authorizer would have refused the metadata (TopicAuthorizationFailed).
+            return Outcome.SUCCEEDED, f"{len(partitions)} partitions' metadata read, no record yet"
+        finally:
+            consumer.close()
+    except Exception as error:
+        return _kafka_failure(error)
+
+
+def kafka_delete_topic(hosts: list[str], port: int, params: Params) -> Result:
+    """Delete a topic (one that does not exist: UNKNOWN_TOPIC_OR_PARTITION means authorised)."""
+    from kafka import KafkaAdminClient  # noqa: PLC0415
+
+    try:
+        admin = KafkaAdminClient(**_kafka_settings(params, [f"{host}:{port}" for host in hosts]))
+        try:
+            admin.delete_topics([NO_SUCH_TOPIC], timeout_ms=int(ANSWER_TIMEOUT_S * 1000))
+            return Outcome.SUCCEEDED, "delete accepted"
+        finally:
+            admin.close()
+    except Exception as error:
+        if "UnknownTopicOrPartition" in type(error).__name__ or "UNKNOWN_TOPIC" in str(error):
+            return Outcome.SUCCEEDED, "authorised: the broker looked the topic up (no such topic)"
+        return _kafka_failure(error)
+
+
+# ---- HBase Thrift, Storm nimbus ------------------------------------------------------------------
+def hbase_thrift_tables(hosts: list[str], port: int, params: Params) -> Result:
+    """List the tables through an HBase Thrift server (happybase)."""
+    import happybase  # noqa: PLC0415
+
+    try:
+        connection = happybase.Connection(
+            hosts[0], port, timeout=int(ANSWER_TIMEOUT_S * 1000), autoconnect=False
+        )
+        connection.open()
+        try:
+            return Outcome.SUCCEEDED, f"tables: {[t.decode() for t in connection.tables()]}"
+        finally:
+            connection.close()
+    except Exception as error:
+        return Outcome.FAILED, _short(error)
+
+
+def _best(results: list[Result]) -> Result:
+    """The most successful of several hosts' results (HA sets: only a leader may serve)."""
+    order = [Outcome.SUCCEEDED, Outcome.DENIED, Outcome.FAILED]
+    return min(results, key=lambda result: order.index(result[0]) if result[0] in order else 3)
+
+
+def _nimbus_call(hosts: list[str], port: int, call: Callable[[Any], Result]) -> Result:
+    results = []
+    for host in hosts:
+        results.append(_nimbus_call_one(host, port, call))
+        if results[-1][0] == Outcome.SUCCEEDED:
+            break
+    outcome, detail = _best(results)
+    return outcome, detail if len(hosts) == 1 else f"{detail} ({len(results)} asked)"
+
+
+def _nimbus_call_one(host: str, port: int, call: Callable[[Any], Result]) -> Result:
+    from streamparse.thrift import Nimbus  # noqa: PLC0415
+    from thriftpy2.protocol import TBinaryProtocolFactory  # noqa: PLC0415
+    from thriftpy2.thrift import TClient  # noqa: PLC0415
+    from thriftpy2.transport import TFramedTransportFactory, TSocket  # noqa: PLC0415
+
+    timeout_ms = int(ANSWER_TIMEOUT_S * 1000)
+    transport = TFramedTransportFactory().get_transport(
+        TSocket(
+            host, port, connect_timeout=int(CONNECT_TIMEOUT_S * 1000), socket_timeout=timeout_ms
+        )
+    )
+    try:
+        transport.open()
+        try:
+            return call(TClient(Nimbus, TBinaryProtocolFactory().get_protocol(transport)))
+        finally:
+            transport.close()
+    except Exception as error:
+        if "Authorization" in type(error).__name__:
+            return Outcome.DENIED, _short(error)
+        return Outcome.FAILED, _short(error)
+
+
+def nimbus_cluster_info(hosts: list[str], port: int, params: Params) -> Result:
+    def call(client: Any) -> Result:
+        info = client.getClusterInfo()
+        return (
+            Outcome.SUCCEEDED,
+            f"{len(info.topologies)} topologies, nimbus {info.nimbuses[0].host}",
+        )
+
+    return _nimbus_call(hosts, port, call)
+
+
+def nimbus_kill_topology(hosts: list[str], port: int, params: Params) -> Result:
+    """killTopology of a topology that does not exist: NotAliveException means authorised."""
+
+    def call(client: Any) -> Result:
+        try:
+            client.killTopology(NO_SUCH_TOPOLOGY)
+        except Exception as error:
+            if "NotAlive" in type(error).__name__:
+                return Outcome.SUCCEEDED, "authorised: nimbus looked the topology up (not alive)"
+            raise
+        return Outcome.SUCCEEDED, "kill accepted"
+
+    return _nimbus_call(hosts, port, call)
+
+
+def nimbus_submit_topology(hosts: list[str], port: int, params: Params) -> Result:
+    """The first step of a submission: beginFileUpload (a jar upload location on nimbus)."""
+
+    def call(client: Any) -> Result:
+        location = client.beginFileUpload()
+        return Outcome.SUCCEEDED, f"upload location granted: {location}"
+
+    return _nimbus_call(hosts, port, call)
+
+
+# ---- ZooKeeper (its wire protocol: no client library in the virtualenv) -------------------------
+def _read_exact(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("ZooKeeper closed the connection")
+        data += chunk
+    return data
+
+
+def _zk_frame(connection: socket.socket, payload: bytes) -> bytes:
+    connection.sendall(struct.pack(">i", len(payload)) + payload)
+    (length,) = struct.unpack(">i", _read_exact(connection, 4))
+    return _read_exact(connection, length)
+
+
+def zookeeper_delete_znode(hosts: list[str], port: int, params: Params) -> Result:
+    """Open a session and delete a znode that does not exist: NONODE (-101) means the server
+    would have deleted it, NOAUTH (-102) that an ACL holds."""
+    try:
+        with socket.create_connection((hosts[0], port), timeout=CONNECT_TIMEOUT_S) as connection:
+            connection.settimeout(ANSWER_TIMEOUT_S)
+            # ConnectRequest: protocol 0, last zxid 0, timeout 10 s, session 0, 16-byte password.
+            answer = _zk_frame(
+                connection, struct.pack(">iqiqi16s?", 0, 0, 10_000, 0, 16, b"", False)
+            )
+            session = struct.unpack(">q", answer[8:16])[0]
+            path = NO_SUCH_ZNODE.encode()
+            # RequestHeader (xid 1, type 2 = delete), path, version -1.
+            request = struct.pack(">ii", 1, 2) + struct.pack(">i", len(path)) + path
+            reply = _zk_frame(connection, request + struct.pack(">i", -1))
+            _, _, error = struct.unpack(">iqi", reply[:16])
+            connection.sendall(struct.pack(">iii", 8, 2, -11))  # closeSession
+    except (OSError, struct.error) as failure:
+        return Outcome.FAILED, _short(failure)
+    if error == -102:
+        return Outcome.DENIED, "NOAUTH"
+    if error in {0, -101}:
+        return Outcome.SUCCEEDED, f"session {session:#x}; delete answered {error} (authorised)"
+    return Outcome.FAILED, f"delete answered {error}"
+
+
+# ---- HTTP: WebHDFS, ResourceManager, the applicant API, the risk service -------------------------
+def _http(method: str, url: str, params: Params, **extra: Any) -> Any:
+    import requests  # noqa: PLC0415
+
+    headers = {}
+    token = params.get("token")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(
+        method,
+        url,
+        headers=headers,
+        timeout=(CONNECT_TIMEOUT_S, ANSWER_TIMEOUT_S),
+        verify=params.get("ca_file") or False,
+        allow_redirects=False,
+        **extra,
+    )
+
+
+def _http_attack(
+    method: str, path: str, hosts: list[str], port: int, params: Params, **extra: Any
+) -> Result:
+    """The most successful answer among the hosts (HA pairs: only the active one serves)."""
+    scheme = params.get("scheme", "http")
+    results = []
+    for host in hosts:
+        try:
+            response = _http(method, f"{scheme}://{host}:{port}{path}", params, **extra)
+        except Exception as error:
+            results.append((Outcome.FAILED, f"{host}: {_short(error)}"))
+            continue
+        if response.status_code in {401, 403} and "Standby" not in response.text:
+            results.append((Outcome.DENIED, f"{host}: HTTP {response.status_code}"))
+        elif response.status_code < 300 or response.status_code in {400, 404, 422}:
+            results.append((Outcome.SUCCEEDED, f"{host}: HTTP {response.status_code}"))
+        else:
+            results.append((Outcome.FAILED, f"{host}: HTTP {response.status_code}"))
+    return _best(results)
+
+
+def webhdfs_liststatus(hosts: list[str], port: int, params: Params) -> Result:
+    return _http_attack("GET", "/webhdfs/v1/?op=LISTSTATUS&user.name=hdfs", hosts, port, params)
+
+
+def yarn_new_application(hosts: list[str], port: int, params: Params) -> Result:
+    return _http_attack("POST", "/ws/v1/cluster/apps/new-application", hosts, port, params)
+
+
+def applicant_api_list(hosts: list[str], port: int, params: Params) -> Result:
+    return _http_attack("GET", "/v1/applicants?limit=1", hosts, port, params)
+
+
+def risk_service_score(hosts: list[str], port: int, params: Params) -> Result:
+    return _http_attack("POST", "/v1/score", hosts, port, params, json={"applicants": []})
+
+
+def plain_http(hosts: list[str], port: int, params: Params) -> Result:
+    """A plain HTTP request to a TLS port: any HTTP answer means it is served in clear."""
+    try:
+        response = _http("GET", f"http://{hosts[0]}:{port}{params.get('path', '/healthz')}", {})
+    except Exception as error:
+        return Outcome.PLAINTEXT_REFUSED, f"no HTTP answer: {_short(error)}"
+    return Outcome.SUCCEEDED, f"HTTP {response.status_code} in clear text"
+
+
+# ---- MariaDB ------------------------------------------------------------------------------------
+def mysql_connect(hosts: list[str], port: int, params: Params) -> Result:
+    """Log in over plain TCP (``ssl_disabled``: pymysql would otherwise try TLS on its own)."""
+    import pymysql  # noqa: PLC0415
+
+    try:
+        connection = pymysql.connect(
+            host=hosts[0],
+            port=port,
+            user=params.get("user", WRONG_USER),
+            password=params.get("password", WRONG_PASSWORD),
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=ANSWER_TIMEOUT_S,
+            ssl_disabled=True,
+        )
+    except pymysql.err.OperationalError as error:
+        if error.args and error.args[0] == 1045:
+            return Outcome.DENIED, _short(error)
+        return Outcome.FAILED, _short(error)
+    except Exception as error:
+        return Outcome.FAILED, _short(error)
+    connection.close()
+    return Outcome.SUCCEEDED, "logged in over plain TCP"
+
+
+def tls_traffic(hosts: list[str], port: int, params: Params) -> Result:
+    """Not an attack: the legitimate clients' way to the applicants, for the packet capture to
+    look into. MariaDB over verified TLS (the API's account) for the rows whose member id starts
+    with ``prefix``, the same rows from the applicant API over HTTPS with its token, and their
+    member ids to every risk service over HTTPS with its token. Credentials come in ``params``."""
+    import pymysql  # noqa: PLC0415
+
+    ca_file = params["ca_file"]
+    try:
+        connection = pymysql.connect(
+            host=hosts[0],
+            port=port,
+            user=params["mysql_user"],
+            password=params["mysql_password"],
+            database=params["mysql_database"],
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=ANSWER_TIMEOUT_S,
+            ssl_ca=ca_file,
+            ssl_verify_cert=True,
+            ssl_verify_identity=True,
+        )
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, member_id FROM applicants WHERE member_id LIKE %s ORDER BY id",
+                (params["prefix"] + "%",),
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return Outcome.FAILED, f"no row with member id {params['prefix']}*"
+        api = _http(
+            "GET",
+            f"https://{params['api_host']}:{params['api_port']}/v1/applicants"
+            f"?after={rows[0][0] - 1}&limit={min(len(rows), 1000)}",
+            {"token": params["api_token"], "ca_file": ca_file},
+        )
+        api.raise_for_status()
+        served = len(api.json()["applicants"])
+        body = {"applicants": [{"member_id": member_id} for _, member_id in rows]}
+        scored = [
+            _http(
+                "POST",
+                f"https://{host}:{params['risk_port']}/v1/score",
+                {"token": params["risk_token"], "ca_file": ca_file},
+                json=body,
+            ).status_code
+            for host in params["risk_hosts"]
+        ]
+    except Exception as error:
+        return Outcome.FAILED, _short(error)
+    return (
+        Outcome.SUCCEEDED,
+        f"MariaDB/TLS {len(rows)} rows, API/HTTPS {served}, risk/HTTPS answers {scored}",
+    )
+
+
+ATTACKS: dict[str, Callable[[list[str], int, Params], Result]] = {
+    "tls-traffic": tls_traffic,
+    "kafka-produce": kafka_produce,
+    "kafka-consume": kafka_consume,
+    "kafka-delete-topic": kafka_delete_topic,
+    "hbase-thrift-tables": hbase_thrift_tables,
+    "nimbus-cluster-info": nimbus_cluster_info,
+    "nimbus-kill-topology": nimbus_kill_topology,
+    "nimbus-submit-topology": nimbus_submit_topology,
+    "zookeeper-delete-znode": zookeeper_delete_znode,
+    "webhdfs-liststatus": webhdfs_liststatus,
+    "yarn-new-application": yarn_new_application,
+    "applicant-api-list": applicant_api_list,
+    "risk-service-score": risk_service_score,
+    "plain-http": plain_http,
+    "mysql-connect": mysql_connect,
+}
+
+
+def run_one(step: dict[str, Any]) -> dict[str, Any]:
+    """One attack of a plan: what the network let through, then the client's outcome."""
+    started = time.monotonic()
+    hosts, port = list(step["hosts"]), int(step["port"])
+    reaches = {host: reach(host, port) for host in hosts}
+    if "open" not in reaches.values():
+        outcome = Outcome.REFUSED if Outcome.REFUSED in reaches.values() else Outcome.DROPPED
+        detail = ", ".join(f"{host} {value}" for host, value in reaches.items())
+        # The real client too, bounded: it must fail the same way.
+        client_outcome, client_detail = ATTACKS[step["attack"]](hosts, port, step["params"])
+        if client_outcome == Outcome.SUCCEEDED:
+            outcome, detail = client_outcome, client_detail
+        else:
+            detail += f"; client: {client_detail}"
+    else:
+        outcome, detail = ATTACKS[step["attack"]](hosts, port, step["params"])
+    return {
+        "id": step["id"],
+        "outcome": outcome,
+        "detail": detail,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def run_plan(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(run_one, plan))
+
+
+def main() -> None:
+    """Reads the plan (JSON) on standard input, prints the results (JSON)."""
+    print(json.dumps(run_plan(json.load(sys.stdin))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+"""The attack plan for a deployed layout, who runs it, and the verdicts.
+
+Two attackers:
+
+- **the probe** (:mod:`lendstream.vcluster.probe`): a namespace on the layout's bridge at an
+  address no inventory names. Every attack must fail; the firewall should drop it before any
+  credential is asked for.
+- **a member**: an unprivileged login (the deploy user, no sudo) on a cluster node, which the
+  firewall lets in. Where the deployment authenticates (``lendstream_tls``: the applicant API
+  and the risk service's bearer tokens over HTTPS, MariaDB's ``REQUIRE SSL``) the attack must be
+  denied on its own; where it does not yet (Kafka, HBase Thrift, ZooKeeper, nimbus, WebHDFS, the
+  ResourceManager), the row says "not enforced yet" and nothing is asserted.
+
+Hosts and ports come from the layout (cluster.yml) and the roles' defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lendstream.attacks import clients
+from lendstream.attacks.clients import Outcome
+from lendstream.chaos.cluster import NODE_PYTHON, TLS_CA_FILE, TOPIC, ChaosCluster, role_default
+from lendstream.secrets import read_vault
+from lendstream.vcluster.paths import layout_state_dir, ssh_config_path
+from lendstream.vcluster.probe import Probe
+
+CLIENTS_SOURCE = Path(clients.__file__).read_text()
+RUN_TIMEOUT_S = 120  # a whole plan, attacks in parallel, each bounded by clients' timeouts
+
+# What an attack must come to.
+FAILS = "fails"  # any outcome but success (the probe: the network should stop it)
+DENIED = Outcome.DENIED
+PLAINTEXT_REFUSED = Outcome.PLAINTEXT_REFUSED
+NOT_ENFORCED = "not enforced yet"  # informational: succeeds today, nothing asserted
+
+PASS = "pass"
+FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    origin: str  # "probe" or the member node's name
+    attack: str  # a key of clients.ATTACKS
+    hosts: tuple[
+        str, ...
+    ]  # as the origin reaches them: addresses from the probe, names on a member
+    port: int
+    expected: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return f"{','.join(self.hosts)}:{self.port}"
+
+    def step(self, index: int) -> dict[str, Any]:
+        return {
+            "id": index,
+            "attack": self.attack,
+            "hosts": list(self.hosts),
+            "port": self.port,
+            "params": self.params,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    attack: Attack
+    outcome: str
+    detail: str
+    seconds: float
+
+    @property
+    def verdict(self) -> str:
+        expected = self.attack.expected
+        if expected == NOT_ENFORCED:
+            return NOT_ENFORCED if self.outcome == Outcome.SUCCEEDED else "check: did not succeed"
+        if expected == FAILS:
+            return PASS if self.outcome != Outcome.SUCCEEDED else FAIL
+        return PASS if self.outcome == expected else FAIL
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attack": self.attack.name,
+            "origin": self.attack.origin,
+            "target": self.attack.target,
+            "expected": self.attack.expected,
+            "observed": self.outcome,
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Who serves what, and on which port."""
+
+    cluster: ChaosCluster
+
+    def hosts(self, group: str) -> tuple[str, ...]:
+        return self.cluster.hosts(group)
+
+    def addresses(self, group: str) -> tuple[str, ...]:
+        return tuple(self.cluster.address(host) for host in self.hosts(group))
+
+    @staticmethod
+    def port(role: str, name: str) -> int:
+        return int(role_default(role, name))
+
+
+# (group, role, port variable) of each service attacked.
+KAFKA = ("kafka_broker", "kafka", "kafka_broker_port")
+THRIFT = ("hbase_thrift", "hbase", "hbase_thrift_port")
+ZOOKEEPER = ("zookeeper", "zookeeper", "zookeeper_client_port")
+NIMBUS = ("storm_nimbus", "storm", "storm_nimbus_thrift_port")
+NAMENODE = ("hdfs_namenode", "hdfs", "hdfs_namenode_http_port")
+RESOURCEMANAGER = ("yarn_resourcemanager", "yarn", "yarn_resourcemanager_http_port")
+MYSQL = ("mysql", "mysql", "mysql_port")
+API = ("applicant_api", "applicant_api", "applicant_api_port")
+RISK = ("risk_service", "risk_service", "risk_service_port")
+
+
+def _unauthenticated(service: tuple[str, str, str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(what, client attack, params) of the services that have no authentication yet."""
+    group = service[0]
+    catalogue: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+        "kafka_broker": [
+            ("produce to the applicant topic", "kafka-produce", {"topic": TOPIC}),
+            ("consume the applicant topic", "kafka-consume", {"topic": TOPIC}),
+            ("delete a topic", "kafka-delete-topic", {}),
+        ],
+        "hbase_thrift": [("list HBase tables over Thrift", "hbase-thrift-tables", {})],
+        "zookeeper": [("delete a znode", "zookeeper-delete-znode", {})],
+        "storm_nimbus": [
+            ("nimbus getClusterInfo", "nimbus-cluster-info", {}),
+            ("nimbus submit (beginFileUpload)", "nimbus-submit-topology", {}),
+            ("nimbus killTopology", "nimbus-kill-topology", {}),
+        ],
+        "hdfs_namenode": [("WebHDFS LISTSTATUS /", "webhdfs-liststatus", {})],
+        "yarn_resourcemanager": [("YARN new-application", "yarn-new-application", {})],
+    }
+    return catalogue[group]
+
+
+UNAUTHENTICATED = (KAFKA, THRIFT, ZOOKEEPER, NIMBUS, NAMENODE, RESOURCEMANAGER)
+
+
+def probe_plan(targets: Targets) -> list[Attack]:
+    """Everything, from the stranger on the bridge, by address: every attack must fail."""
+    attacks = []
+    for service in UNAUTHENTICATED:
+        group, role, variable = service
+        hosts = targets.addresses(group)
+        for what, attack, params in _unauthenticated(service):
+            # A single host where the client talks to one; Kafka bootstraps from every broker.
+            chosen = hosts if group in {"kafka_broker", "hdfs_namenode"} else hosts[:1]
+            attacks.append(
+                Attack(
+                    f"{what}, no credentials",
+                    "probe",
+                    attack,
+                    chosen,
+                    targets.port(role, variable),
+                    FAILS,
+                    params,
+                )
+            )
+    for what, attack, params in _unauthenticated(KAFKA):
+        attacks.append(
+            Attack(
+                f"{what}, wrong SCRAM credentials",
+                "probe",
+                attack,
+                targets.addresses(KAFKA[0]),
+                targets.port(KAFKA[1], KAFKA[2]),
+                FAILS,
+                {**params, "credentials": "wrong"},
+            )
+        )
+    mysql_port = targets.port(MYSQL[1], MYSQL[2])
+    attacks.append(
+        Attack(
+            "MariaDB login",
+            "probe",
+            "mysql-connect",
+            targets.addresses(MYSQL[0]),
+            mysql_port,
+            FAILS,
+        )
+    )
+    tls = targets.cluster.tls
+    for service, attack, what in (
+        (API, "applicant-api-list", "applicant API"),
+        (RISK, "risk-service-score", "risk service"),
+    ):
+        group, role, variable = service
+        port = targets.port(role, variable)
+        for host in targets.addresses(group):
+            attacks.append(
+                Attack(
+                    f"{what} without a token",
+                    "probe",
+                    attack,
+                    (host,),
+                    port,
+                    FAILS,
+                    {"scheme": "https" if tls else "http"},
+                )
+            )
+            attacks.append(
+                Attack(f"{what} in plain HTTP", "probe", "plain-http", (host,), port, FAILS)
+            )
+    return attacks
+
+
+def member_node(targets: Targets) -> str:
+    """The member that attacks: a node without the applicant API (so its requests cross the
+    bridge), else the first node."""
+    api_hosts = set(targets.hosts(API[0]))
+    names = [node.name for node in targets.cluster.layout.nodes]
+    return next((name for name in names if name not in api_hosts), names[0])
+
+
+def _away_from(member: str, hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """The group's hosts other than the member first (traffic that crosses the bridge)."""
+    return tuple(sorted(hosts, key=lambda host: host == member))
+
+
+def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
+    """From a cluster member, by inventory name: the credential layer on its own."""
+    member = member_node(targets)
+    attacks = []
+    for service in UNAUTHENTICATED:
+        group, role, variable = service
+        hosts = _away_from(member, targets.hosts(group))
+        for what, attack, params in _unauthenticated(service):
+            if attack in {"kafka-produce", "nimbus-submit-topology"}:
+                continue  # would change the cluster: shown from the probe only
+            chosen = (
+                hosts
+                if group
+                in {"kafka_broker", "hdfs_namenode", "yarn_resourcemanager", "storm_nimbus"}
+                else hosts[:1]
+            )
+            attacks.append(
+                Attack(
+                    f"{what}, no credentials",
+                    member,
+                    attack,
+                    chosen,
+                    targets.port(role, variable),
+                    NOT_ENFORCED,
+                    params,
+                )
+            )
+    if not targets.cluster.tls:
+        return attacks
+    https = {"scheme": "https", "ca_file": TLS_CA_FILE}
+    for service, attack, what in (
+        (API, "applicant-api-list", "applicant API"),
+        (RISK, "risk-service-score", "risk service"),
+    ):
+        group, role, variable = service
+        port = targets.port(role, variable)
+        for host in _away_from(member, targets.hosts(group))[:1]:
+            attacks += [
+                Attack(f"{what} without a token", member, attack, (host,), port, DENIED, https),
+                Attack(
+                    f"{what} with a wrong token",
+                    member,
+                    attack,
+                    (host,),
+                    port,
+                    DENIED,
+                    {**https, "token": clients.WRONG_TOKEN},
+                ),
+                Attack(
+                    f"{what} in plain HTTP", member, "plain-http", (host,), port, PLAINTEXT_REFUSED
+                ),
+            ]
+    mysql_port = targets.port(MYSQL[1], MYSQL[2])
+    api_user = str(role_default("applicant_api", "applicant_api_mysql_user"))
+    attacks.append(
+        Attack(
+            "MariaDB, the API's account and password, TLS off",
+            member,
+            "mysql-connect",
+            targets.hosts(MYSQL[0]),
+            mysql_port,
+            DENIED,
+            {"user": api_user, "password": secrets["vault_applicant_api_mysql_password"]},
+        )
+    )
+    return attacks
+
+
+def _findings(plan: list[Attack], output: str) -> list[Finding]:
+    results = {result["id"]: result for result in json.loads(output[output.index("[") :])}
+    return [
+        Finding(
+            attack, results[index]["outcome"], results[index]["detail"], results[index]["seconds"]
+        )
+        for index, attack in enumerate(plan)
+    ]
+
+
+def _steps(plan: list[Attack]) -> str:
+    return json.dumps([attack.step(index) for index, attack in enumerate(plan)])
+
+
+def run_in_probe(probe: Probe, plan: list[Attack]) -> list[Finding]:
+    """The plan from the probe namespace, with this virtualenv's clients."""
+    result = subprocess.run(
+        ["ip", "netns", "exec", probe.namespace, sys.executable, "-c", CLIENTS_SOURCE],
+        input=_steps(plan),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=True,
+    )
+    return _findings(plan, result.stdout)
+
+
+def run_on_member(cluster: ChaosCluster, member: str, plan: list[Attack]) -> list[Finding]:
+    """The plan on a node, as the unprivileged deploy user, with the node's virtualenv; the
+    plan (which may hold credentials) goes over SSH's standard input."""
+    command = f"{NODE_PYTHON} -c {shlex.quote(CLIENTS_SOURCE)}"
+    result = subprocess.run(
+        [
+            "ssh",
+            "-F",
+            str(ssh_config_path(cluster.layout.name)),
+            "-o",
+            "BatchMode=yes",
+            member,
+            command,
+        ],
+        input=_steps(plan),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0 or "[" not in result.stdout:
+        raise RuntimeError(f"{member}: the attacks did not run: {result.stderr[-1500:]}")
+    return _findings(plan, result.stdout)
+
+
+def vault_secrets(cluster: ChaosCluster) -> dict[str, str]:
+    vault = read_vault(layout_state_dir(cluster.layout.name), cluster.vault_password_file)
+    return {key: str(value) for key, value in vault.items()}
+
+
+def table(findings: list[Finding]) -> str:
+    """attack → origin → target → expected → observed → verdict, one line each."""
+    header = ("attack", "from", "target", "expected", "observed", "verdict")
+    rows = [header] + [
+        (f.attack.name, f.attack.origin, f.attack.target, f.attack.expected, f.outcome, f.verdict)
+        for f in findings
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def failures(findings: list[Finding]) -> list[Finding]:
+    return [finding for finding in findings if finding.verdict == FAIL]

@@ -1,0 +1,94 @@
+"""The attack suite (lendstream.attacks) on the package's deployed layout (conftest.py).
+
+From a probe namespace on the layout's bridge, in no inventory, every attack must fail: Kafka
+produce, consume and topic deletion with no and with wrong SCRAM credentials, HBase Thrift,
+a ZooKeeper delete, nimbus (submit, kill, cluster info), WebHDFS LISTSTATUS, a ResourceManager
+new-application, a MariaDB login, the applicant API and the risk services without a token and in
+plain HTTP. From a cluster member (which the firewall lets in), what the deployment
+authenticates must be denied on its own (with lendstream_tls: no or a wrong token → 401, plain
+HTTP to the TLS ports refused, MariaDB without TLS refused for the API's own account); the rest is
+listed as "not enforced yet" and not asserted.
+
+A capture on the bridge while applicants flow end to end (and a member reads them back through
+MariaDB, the API and the risk services over TLS) must find no applicant value in clear text on
+the TLS ports, and must find them on Kafka's plaintext port (so the capture is seen to work).
+Afterwards the pipeline still reconciles exactly. The tables go into the session's figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+from deployment import FIGURES, Cluster, site_first_run
+
+from lendstream.attacks import runner, suite
+from lendstream.attacks.clients import ANSWER_TIMEOUT_S, CONNECT_TIMEOUT_S, Outcome
+from lendstream.chaos.cluster import role_default
+from lendstream.chaos.report import lost_from
+
+pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(600)]
+
+# One attack: a connect per host, then the client's connect and answer bounds (Kafka's clients
+# wait for a broker, then for an answer).
+ATTACK_BOUND_S = 3 * CONNECT_TIMEOUT_S + 2 * ANSWER_TIMEOUT_S + 5
+
+
+@pytest.fixture(scope="module")
+def report(cluster: Cluster) -> runner.Report:
+    site_first_run(cluster)  # already done when another module ran first
+    report = runner.run_suite(cluster.chaos, with_capture=True, progress=print)
+    FIGURES["attack suite"] = "\n" + report.text()
+    return report
+
+
+def test_every_attack_from_outside_the_inventory_fails(report: runner.Report) -> None:
+    probe = [finding for finding in report.findings if finding.attack.origin == "probe"]
+    assert len(probe) >= 20
+    failed = [finding.as_dict() for finding in probe if finding.verdict != suite.PASS]
+    assert not failed, failed
+    # The firewall stops them before any credential is asked for, and each is bounded.
+    assert {finding.outcome for finding in probe} == {Outcome.DROPPED}, suite.table(probe)
+    assert max(finding.seconds for finding in probe) <= ATTACK_BOUND_S
+
+
+def test_a_member_without_credentials_is_denied_what_the_deployment_authenticates(
+    cluster: Cluster, report: runner.Report
+) -> None:
+    member = [finding for finding in report.findings if finding.attack.origin != "probe"]
+    enforced = [f for f in member if f.attack.expected != suite.NOT_ENFORCED]
+    assert not [f.as_dict() for f in enforced if f.verdict != suite.PASS], suite.table(member)
+    if cluster.chaos.tls:
+        expected = {"applicant-api-list", "risk-service-score", "plain-http", "mysql-connect"}
+        assert {f.attack.attack for f in enforced} == expected
+        assert len(enforced) == 7
+    else:
+        assert not enforced
+
+
+def test_no_applicant_value_crosses_the_bridge_in_clear_on_a_tls_port(
+    cluster: Cluster, report: runner.Report
+) -> None:
+    captured = report.capture
+    assert captured is not None
+    assert report.load["topic_records"] >= report.load["table_rows"]
+    # The capture sees clear text where there is some: the producer's records on Kafka's port.
+    kafka_port = int(role_default("kafka", "kafka_broker_port"))
+    assert captured.ports[kafka_port].hits > 0, runner.Report(capture=captured).text()
+    if cluster.chaos.tls:
+        # The TLS ports did carry those applicants (a member read them back) ...
+        assert report.traffic is not None
+        assert report.traffic.outcome == Outcome.SUCCEEDED, report.traffic.detail
+        for port in runner.tls_ports():
+            assert captured.ports[port].payload_bytes > 0, port
+        # ... and never in clear.
+        assert report.clear_text_on_tls_ports == [], report.text()
+
+
+def test_the_pipeline_still_reconciles_exactly_afterwards(
+    cluster: Cluster, report: runner.Report
+) -> None:
+    summary = cluster.chaos.reconcile()
+    assert summary["reconciled"], summary["first_differences"]
+    assert summary["differences"] == 0
+    assert lost_from(summary) == 0
+    assert summary["extra_rows"] == 0
+    assert summary["published"] >= report.load["table_rows"]

@@ -1,0 +1,191 @@
+"""The attack suite's pure parts: the plans for the ci layout, the verdicts, the frame parser, the
+service ports, and the clients module's independence (it is shipped as source to the nodes)."""
+
+from __future__ import annotations
+
+import ast
+import ipaddress
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from lendstream.attacks import capture, clients, runner, suite
+from lendstream.attacks.clients import Outcome
+from lendstream.chaos.cluster import ChaosCluster
+from lendstream.cluster import load_cluster
+
+
+class _Cluster(ChaosCluster):
+    """The ci layout as deployed, with lendstream_tls as the test says (no inventory read)."""
+
+    with_tls: bool = True
+
+    @property
+    def tls(self) -> bool:
+        return self.with_tls
+
+
+def _targets(tls: bool) -> suite.Targets:
+    cluster = _Cluster(layout=load_cluster().layout("ci"), vault_password_file=Path("/none"))
+    cluster.with_tls = tls
+    return suite.Targets(cluster)
+
+
+SECRETS = {"vault_applicant_api_mysql_password": "the-api-password"}
+
+
+def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fail() -> None:
+    plan = suite.probe_plan(_targets(tls=True))
+    network = ipaddress.IPv4Network("192.168.61.0/24")
+    assert {attack.expected for attack in plan} == {suite.FAILS}
+    assert {attack.origin for attack in plan} == {"probe"}
+    assert all(ipaddress.IPv4Address(host) in network for a in plan for host in a.hosts)
+    names = {attack.attack for attack in plan}
+    assert names == set(clients.ATTACKS) - {"tls-traffic"}
+    ports = {attack.port for attack in plan}
+    assert ports == {9092, 9090, 2181, 6627, 9870, 8088, 3306, 8081, 8090}
+    wrong = [a for a in plan if a.params.get("credentials") == "wrong"]
+    assert {a.attack for a in wrong} == {"kafka-produce", "kafka-consume", "kafka-delete-topic"}
+    # Every risk service and the API, without a token and in plain HTTP.
+    plain = [a for a in plan if a.attack == "plain-http"]
+    assert sorted(a.hosts[0] for a in plain) == [
+        "192.168.61.11",
+        "192.168.61.12",
+        "192.168.61.13",
+        "192.168.61.13",
+    ]
+
+
+def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() -> None:
+    with_tls = suite.member_plan(_targets(tls=True), SECRETS)
+    without = suite.member_plan(_targets(tls=False), SECRETS)
+    assert {attack.origin for attack in with_tls} == {"m1"}  # not the API's node (m3)
+    assert not {"kafka-produce", "nimbus-submit-topology"} & {a.attack for a in with_tls}
+    assert {a.expected for a in without} == {suite.NOT_ENFORCED}
+    enforced = [a for a in with_tls if a.expected != suite.NOT_ENFORCED]
+    assert sorted((a.attack, a.expected) for a in enforced) == [
+        ("applicant-api-list", Outcome.DENIED),
+        ("applicant-api-list", Outcome.DENIED),
+        ("mysql-connect", Outcome.DENIED),
+        ("plain-http", Outcome.PLAINTEXT_REFUSED),
+        ("plain-http", Outcome.PLAINTEXT_REFUSED),
+        ("risk-service-score", Outcome.DENIED),
+        ("risk-service-score", Outcome.DENIED),
+    ]
+    mysql = next(a for a in enforced if a.attack == "mysql-connect")
+    assert mysql.params == {"user": "lendstream_api", "password": "the-api-password"}
+    assert all(a.hosts[0] != "m1" for a in enforced if a.attack != "mysql-connect")
+
+
+@pytest.mark.parametrize(
+    ("expected", "outcome", "verdict"),
+    [
+        (suite.FAILS, Outcome.DROPPED, suite.PASS),
+        (suite.FAILS, Outcome.FAILED, suite.PASS),
+        (suite.FAILS, Outcome.SUCCEEDED, suite.FAIL),
+        (Outcome.DENIED, Outcome.DENIED, suite.PASS),
+        (Outcome.DENIED, Outcome.SUCCEEDED, suite.FAIL),
+        (
+            Outcome.DENIED,
+            Outcome.FAILED,
+            suite.FAIL,
+        ),  # failing otherwise proves no credential check
+        (Outcome.PLAINTEXT_REFUSED, Outcome.SUCCEEDED, suite.FAIL),
+        (suite.NOT_ENFORCED, Outcome.SUCCEEDED, suite.NOT_ENFORCED),
+    ],
+)
+def test_verdicts(expected: str, outcome: str, verdict: str) -> None:
+    attack = suite.Attack("a", "probe", "plain-http", ("h",), 1, expected)
+    assert suite.Finding(attack, outcome, "", 0.0).verdict == verdict
+
+
+def _frame(payload: bytes, source_port: int, destination_port: int) -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", source_port, destination_port, 1, 0, 5 << 4, 0x18, 512, 0, 0)
+    total = 20 + len(tcp) + len(payload)
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        total,
+        0,
+        0,
+        64,
+        6,
+        0,
+        *(socket.inet_aton(a) for a in ("192.168.61.13", "192.168.61.11")),
+    )
+    return b"\x02" * 12 + b"\x08\x00" + ip + tcp + payload + b"\x00" * 6  # Ethernet padding
+
+
+def test_the_frame_parser_and_the_service_port_of_a_flow() -> None:
+    parsed = capture.parse_tcp(_frame(b'{"member_id":"SYN-1-2"}', 41000, 9092))
+    assert parsed is not None
+    flow, payload = parsed
+    assert flow == ("192.168.61.13", 41000, "192.168.61.11", 9092)
+    assert payload == b'{"member_id":"SYN-1-2"}'  # the padding is not payload
+    assert capture.service_port(flow, [9092]) == 9092
+    assert capture.service_port(("a", 9092, "b", 41000), [9092]) == 9092
+    assert capture.service_port(flow, [8081]) == "other"
+    assert capture.parse_tcp(b"\x00" * 12 + b"\x86\xdd" + b"\x00" * 60) is None  # IPv6
+
+
+def test_service_ports_come_from_the_roles_defaults() -> None:
+    ports = runner.service_ports()
+    assert ports[9092] == "kafka: kafka_broker_port"
+    assert ports[8081] == "applicant_api: applicant_api_port"
+    assert ports[6700].startswith("storm: ")
+    # A port a client role names too belongs to the role that serves it.
+    assert ports[3306] == "mysql: mysql_port"
+    assert ports[2181] == "zookeeper: zookeeper_client_port"
+    assert runner.tls_ports() == (8081, 8090, 3306)
+
+
+def test_the_clients_module_imports_nothing_of_lendstream() -> None:
+    tree = ast.parse(Path(clients.__file__).read_text())
+    imported = {
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert not {name for name in imported if name.startswith("lendstream")}
+
+
+@pytest.fixture
+def plain_server() -> Iterator[int]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_a_port_served_in_plain_http_is_a_successful_attack(plain_server: int) -> None:
+    result = clients.run_one(
+        {
+            "id": 0,
+            "attack": "plain-http",
+            "hosts": ["127.0.0.1"],
+            "port": plain_server,
+            "params": {},
+        }
+    )
+    assert result["outcome"] == Outcome.SUCCEEDED, result
