@@ -13,6 +13,8 @@ A capture on the bridge while applicants flow end to end (and a member reads the
 MariaDB, the API and the risk services over TLS) must find no applicant value in clear text on
 the TLS ports, and must find them on Kafka's plaintext port (so the capture is seen to work).
 Afterwards the pipeline still reconciles exactly. The tables go into the session's figures.
+The module runs last of the directory (its name), on the cluster the deploy and fault suites have
+been through.
 """
 
 from __future__ import annotations
