@@ -33,6 +33,11 @@ POWERED_OFF_S = 30
 # Beyond KafkaBrokerDown's `for: 1m` plus a scrape and a rule evaluation (15 s each): the alert
 # must fire (a killed broker is back within seconds, systemd restarting it, before it can).
 BROKER_STOPPED_S = 100
+# The same for the other daemons whose alerts have `for: 1m` (HBaseRegionServerDown,
+# StormSupervisorDown), and beyond `for: 2m` for ZooKeeperMemberNotServing and
+# StormNimbusUnreachable.
+DOWN_BEYOND_ONE_MINUTE_S = 100
+DOWN_BEYOND_TWO_MINUTES_S = 160
 
 
 def _nothing(_cluster: ChaosCluster, _state: dict[str, Any]) -> None:
@@ -193,6 +198,55 @@ def _regionserver_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     cluster.wait_port(host, role_default("hbase", "hbase_thrift_port"), RECOVERY_TIMEOUT_S)
 
 
+def _stop_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = victim_worker(cluster)
+    cluster.systemctl(host, "stop", "lendstream-hbase-thrift")
+    cluster.systemctl(host, "stop", "lendstream-hbase-regionserver")
+
+
+def _start_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    cluster.systemctl(state["host"], "start", "lendstream-hbase-regionserver")
+    cluster.systemctl(state["host"], "start", "lendstream-hbase-thrift")
+    _regionserver_back(cluster, state)
+
+
+def _stop_supervisor(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """The supervisor only: its workers run on (KillMode=process) and keep the topology going."""
+    state["host"] = host = victim_worker(cluster)
+    cluster.systemctl(host, "stop", "lendstream-storm-supervisor")
+
+
+def _start_supervisor(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    cluster.systemctl(state["host"], "start", "lendstream-storm-supervisor")
+    wait_active(cluster, state["host"], "lendstream-storm-supervisor")
+
+
+def _stop_zookeeper_follower(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    leader = zookeeper_leader(cluster)
+    state["host"] = host = next(h for h in cluster.hosts("zookeeper") if h != leader)
+    cluster.systemctl(host, "stop", "lendstream-zookeeper")
+
+
+def _start_zookeeper_member(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    cluster.systemctl(state["host"], "start", "lendstream-zookeeper")
+    wait_until(
+        f"{state['host']} serving again",
+        lambda: zookeeper_mode(cluster, state["host"]) in {"leader", "follower"},
+    )
+
+
+def _stop_every_nimbus(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    """Every nimbus: the running topology's workers go on without one."""
+    for host in cluster.hosts("storm_nimbus"):
+        cluster.systemctl(host, "stop", "lendstream-storm-nimbus")
+
+
+def _start_every_nimbus(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    for host in cluster.hosts("storm_nimbus"):
+        cluster.systemctl(host, "start", "lendstream-storm-nimbus")
+    wait_until("a nimbus leader again", lambda: nimbus_leader(cluster) is not None)
+
+
 def _stop_zookeeper_leader(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     state["host"] = host = zookeeper_leader(cluster)
     cluster.systemctl(host, "stop", "lendstream-zookeeper")
@@ -334,6 +388,39 @@ CATALOGUE: tuple[Fault, ...] = (
         "kill -9 one RegionServer and its Thrift server",
         _kill_regionserver,
         _regionserver_back,
+    ),
+    Fault(
+        "regionserver-stop",
+        f"stop one RegionServer and its Thrift server for {DOWN_BEYOND_ONE_MINUTE_S} s",
+        _stop_regionserver,
+        _start_regionserver,
+        hold_s=DOWN_BEYOND_ONE_MINUTE_S,
+        alert="HBaseRegionServerDown",
+    ),
+    Fault(
+        "supervisor-stop",
+        f"stop one Storm supervisor (not its workers) for {DOWN_BEYOND_ONE_MINUTE_S} s",
+        _stop_supervisor,
+        _start_supervisor,
+        hold_s=DOWN_BEYOND_ONE_MINUTE_S,
+        alert="StormSupervisorDown",
+    ),
+    Fault(
+        "zookeeper-follower-stop",
+        f"stop a ZooKeeper follower for {DOWN_BEYOND_TWO_MINUTES_S} s",
+        _stop_zookeeper_follower,
+        _start_zookeeper_member,
+        hold_s=DOWN_BEYOND_TWO_MINUTES_S,
+        alert="ZooKeeperMemberNotServing",
+    ),
+    Fault(
+        "nimbus-all-stop",
+        f"stop every nimbus for {DOWN_BEYOND_TWO_MINUTES_S} s (the topology runs on)",
+        _stop_every_nimbus,
+        _start_every_nimbus,
+        hold_s=DOWN_BEYOND_TWO_MINUTES_S,
+        expected_heal_s=60,
+        alert="StormNimbusUnreachable",
     ),
     Fault(
         "zookeeper-leader-stop",
