@@ -49,7 +49,7 @@ from lendstream.kafka_topics import end_offsets, wait_until_drained
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
 from lendstream.pipeline.flow import Applicant, SourceRecord, triage
-from lendstream.pipeline.hbase_writer import FAMILIES
+from lendstream.pipeline.hbase_writer import TABLE, member_id_of
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.timing import (
     SPOUT_GATHER_STAGE,
@@ -60,6 +60,8 @@ from lendstream.pipeline.timing import (
 )
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack import runtime
+from lendstream.stack.layout import StackLayout
+from lendstream.stack.provision import create_presplit_table, hbase_tables
 from lendstream.stack.topology import deploy_local, local_nimbus, local_settings
 from lendstream.storm.deployment import kill
 from lendstream.storm.nimbus import NimbusSession
@@ -236,13 +238,17 @@ def drop_run_data(
 
 
 def recreate_table(conf: TopologyConf) -> None:
+    """A fresh table shaped like the deployment's ``members``: pre-split into the hbase role's
+    regions on the salted row key (RegionSplitter through the stack's bin/hbase-tool)."""
     connection = happybase.Connection(conf.hbase_host, conf.hbase_port, timeout=60_000)
     try:
         if conf.hbase_table.encode() in connection.tables():
             connection.delete_table(conf.hbase_table, disable=True)
-        connection.create_table(conf.hbase_table, FAMILIES)
     finally:
         connection.close()
+    layout = StackLayout.default()
+    members = next(t for t in hbase_tables(layout) if t.name == TABLE)
+    create_presplit_table(layout, replace(members, name=conf.hbase_table))
 
 
 @dataclass(frozen=True)
@@ -264,7 +270,7 @@ def stored_rows(conf: TopologyConf, since_ms: int = 0) -> list[StoredRow]:
             decision, written = cells[b"result:decision"]
             if written >= since_ms:
                 kafka_ms = int(cells[b"result:kafka_timestamp_ms"][0])
-                rows.append(StoredRow(key.decode(), decision.decode(), kafka_ms, written))
+                rows.append(StoredRow(member_id_of(key), decision.decode(), kafka_ms, written))
         return rows
     finally:
         connection.close()
