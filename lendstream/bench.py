@@ -45,6 +45,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 from lendstream.bench_curve import LatencyPoint, RunParameters, write_curve
+from lendstream.hbase_spread import render, spread
 from lendstream.kafka_topics import end_offsets, wait_until_drained
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
@@ -249,6 +250,15 @@ def recreate_table(conf: TopologyConf) -> None:
     layout = StackLayout.default()
     members = next(t for t in hbase_tables(layout) if t.name == TABLE)
     create_presplit_table(layout, replace(members, name=conf.hbase_table))
+
+
+def report_spread(conf: TopologyConf) -> None:
+    """Rows and write requests per region and RegionServer of the table B wrote
+    (lendstream.hbase_spread; the RegionServers' own counts, from their /jmx)."""
+    layout = StackLayout.default()
+    regionservers = [f"{layout.host}:{layout.ports.hbase_regionserver_info}"]
+    regions = spread(conf.hbase_host, conf.hbase_port, conf.hbase_table, regionservers, True)
+    print(render(conf.hbase_table, regions), flush=True)
 
 
 @dataclass(frozen=True)
@@ -637,6 +647,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
             median_a = report_rounds(rounds)
+            report_spread(setup.conf_b)
             points = []
             for fraction in args.latency_fraction:
                 print(f"\nat {fraction:.0%} of A's throughput:", end="")
