@@ -45,11 +45,12 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 from lendstream.bench_curve import LatencyPoint, RunParameters, write_curve
+from lendstream.hbase_spread import render, spread
 from lendstream.kafka_topics import end_offsets, wait_until_drained
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.baseline import run_baseline
 from lendstream.pipeline.flow import Applicant, SourceRecord, triage
-from lendstream.pipeline.hbase_writer import FAMILIES
+from lendstream.pipeline.hbase_writer import TABLE, member_id_of
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.timing import (
     SPOUT_GATHER_STAGE,
@@ -60,6 +61,8 @@ from lendstream.pipeline.timing import (
 )
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.stack import runtime
+from lendstream.stack.layout import StackLayout
+from lendstream.stack.provision import create_presplit_table, hbase_tables
 from lendstream.stack.topology import deploy_local, local_nimbus, local_settings
 from lendstream.storm.deployment import kill
 from lendstream.storm.nimbus import NimbusSession
@@ -236,13 +239,26 @@ def drop_run_data(
 
 
 def recreate_table(conf: TopologyConf) -> None:
+    """A fresh table shaped like the deployment's ``members``: pre-split into the hbase role's
+    regions on the salted row key (RegionSplitter through the stack's bin/hbase-tool)."""
     connection = happybase.Connection(conf.hbase_host, conf.hbase_port, timeout=60_000)
     try:
         if conf.hbase_table.encode() in connection.tables():
             connection.delete_table(conf.hbase_table, disable=True)
-        connection.create_table(conf.hbase_table, FAMILIES)
     finally:
         connection.close()
+    layout = StackLayout.default()
+    members = next(t for t in hbase_tables(layout) if t.name == TABLE)
+    create_presplit_table(layout, replace(members, name=conf.hbase_table))
+
+
+def report_spread(conf: TopologyConf) -> None:
+    """Rows and write requests per region and RegionServer of the table B wrote
+    (lendstream.hbase_spread; the RegionServers' own counts, from their /jmx)."""
+    layout = StackLayout.default()
+    regionservers = [f"{layout.host}:{layout.ports.hbase_regionserver_info}"]
+    regions = spread(conf.hbase_host, conf.hbase_port, conf.hbase_table, regionservers, True)
+    print(render(conf.hbase_table, regions), flush=True)
 
 
 @dataclass(frozen=True)
@@ -264,7 +280,7 @@ def stored_rows(conf: TopologyConf, since_ms: int = 0) -> list[StoredRow]:
             decision, written = cells[b"result:decision"]
             if written >= since_ms:
                 kafka_ms = int(cells[b"result:kafka_timestamp_ms"][0])
-                rows.append(StoredRow(key.decode(), decision.decode(), kafka_ms, written))
+                rows.append(StoredRow(member_id_of(key), decision.decode(), kafka_ms, written))
         return rows
     finally:
         connection.close()
@@ -631,6 +647,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
             median_a = report_rounds(rounds)
+            report_spread(setup.conf_b)
             points = []
             for fraction in args.latency_fraction:
                 print(f"\nat {fraction:.0%} of A's throughput:", end="")

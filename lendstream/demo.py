@@ -21,6 +21,7 @@ from rich.table import Table
 
 from lendstream import cli
 from lendstream.kafka_topics import KafkaReadError, committed_offsets, end_offsets
+from lendstream.pipeline.hbase_writer import member_id_of
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile import CannotReconcileError, Report, Settings, reconcile
 from lendstream.stack import runtime
@@ -156,7 +157,7 @@ def _summarise(settings: TopologyConf) -> Summary:
             if len(summary.samples) < SAMPLE_ROWS and decision != "rejected":
                 summary.samples.append(
                     {
-                        "member_id": key.decode(),
+                        "member_id": member_id_of(key),
                         "decision": decision,
                         "probability_of_default": cells[b"result:probability_of_default"].decode(),
                     }

@@ -2,7 +2,9 @@
 advertised names and the HBase Thrift servers resolve: ``python -m lendstream.chaos.probe …``.
 
 - ``topic-size``: how many records the applicant topic has held (its end offsets).
-- ``delays --prefix SYN-7-``: for every stored row whose key starts with the prefix, the Kafka
+- ``delays --prefix SYN-7-``: for every stored row whose member id starts with the prefix (row
+  keys are salted, lendstream.pipeline.hbase_writer.member_row_key: HBase filters on the key's
+  ``:<prefix>`` substring, the probe keeps the keys whose member id matches), the Kafka
   record timestamp (``result:kafka_timestamp_ms``) and the HBase cell's write time, in ms. A
   replayed row keeps its last write, so a delay is the time until the row's final state.
 Prints one JSON document.
@@ -19,6 +21,7 @@ import happybase
 
 from lendstream.kafka_topics import end_offsets
 from lendstream.pipeline.endpoints import split_list
+from lendstream.pipeline.hbase_writer import SALT_SEPARATOR, member_id_of
 
 TIMESTAMP_COLUMN = b"result:kafka_timestamp_ms"
 
@@ -27,6 +30,13 @@ def topic_size(bootstrap: str, topic: str) -> int:
     """Records the topic has ever held (its partitions' end offsets: nothing is deleted within a
     deployment's retention)."""
     return sum(end_offsets(bootstrap, topic).values())
+
+
+def member_prefix_filter(prefix: str) -> str:
+    """HBase filter language: rows whose key holds ``:<prefix>`` (a superset of the member ids
+    under the prefix, whatever their salt)."""
+    quoted = (SALT_SEPARATOR + prefix).replace("'", "''")
+    return f"RowFilter(=, 'substring:{quoted}')"
 
 
 def delays(hosts: str, port: int, table: str, prefix: str) -> list[tuple[int, int]]:
@@ -41,12 +51,14 @@ def delays(hosts: str, port: int, table: str, prefix: str) -> list[tuple[int, in
             continue
         try:
             rows = connection.table(table).scan(
-                row_prefix=prefix.encode(), columns=[TIMESTAMP_COLUMN], include_timestamp=True
+                filter=member_prefix_filter(prefix),
+                columns=[TIMESTAMP_COLUMN],
+                include_timestamp=True,
             )
             return [
                 (int(cells[TIMESTAMP_COLUMN][0]), int(cells[TIMESTAMP_COLUMN][1]))
-                for _, cells in rows
-                if TIMESTAMP_COLUMN in cells
+                for key, cells in rows
+                if TIMESTAMP_COLUMN in cells and member_id_of(key).startswith(prefix)
             ]
         except OSError as error:
             failures.append(f"{host}: {error}")

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 
 import happybase
 
-from lendstream.pipeline.hbase_writer import CONNECTION_ERRORS
+from lendstream.pipeline.hbase_writer import CONNECTION_ERRORS, member_id_of
 from lendstream.reconcile.errors import CannotReconcileError
 
-Rows = dict[str, dict[bytes, bytes]]  # row key → column → value
+Rows = dict[str, dict[bytes, bytes]]  # member id (hbase_writer.member_id_of) → column → value
 
 
 def read_table(hosts: Sequence[str], port: int, table: str, timeout_ms: int = 120_000) -> Rows:
-    """Every row of ``table``, through the first Thrift server that answers."""
+    """Every row of ``table`` by the member id its key names, through the first Thrift server
+    that answers."""
     problems = []
     for host in hosts:
         try:
@@ -26,7 +27,7 @@ def read_table(hosts: Sequence[str], port: int, table: str, timeout_ms: int = 12
                 raise CannotReconcileError(f"HBase has no table {table!r} (asked {host}:{port})")
             rows: Rows = {}
             for key, cells in connection.table(table).scan(batch_size=1000):
-                rows[key.decode("utf-8", errors="backslashreplace")] = cells
+                rows[member_id_of(key)] = cells
             return rows
         except CONNECTION_ERRORS as error:
             problems.append(f"{host}:{port}: {error}")

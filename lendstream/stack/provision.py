@@ -30,10 +30,16 @@ class TopicSpec:
     partitions: int
 
 
+# Creating a pre-split table runs a JVM (HBase's RegionSplitter) that waits for the regions.
+PRESPLIT_TIMEOUT_S = 120.0
+REGION_SPLITTER = "org.apache.hadoop.hbase.util.RegionSplitter"
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
     column_families: tuple[str, ...]
+    regions: int = 1
 
 
 def role_default(layout: StackLayout, role: str, variable: str) -> Any:
@@ -52,9 +58,46 @@ def kafka_topics(layout: StackLayout) -> list[TopicSpec]:
 
 def hbase_tables(layout: StackLayout) -> list[TableSpec]:
     return [
-        TableSpec(t["name"], tuple(t["column_families"]))
+        TableSpec(t["name"], tuple(t["column_families"]), int(t.get("regions", 1)))
         for t in role_default(layout, "hbase", "hbase_tables")
     ]
+
+
+def role_var(layout: StackLayout, role: str, variable: str) -> Any:
+    values = yaml.safe_load((layout.ansible_dir / "roles" / role / "vars" / "main.yml").read_text())
+    return values[variable]
+
+
+def region_splitter_argv(layout: StackLayout, spec: TableSpec) -> list[str]:
+    """The command that creates ``spec`` pre-split, as the hbase role's tasks/tables.yml runs it:
+    RegionSplitter through the role's bin/hbase-tool launcher, with the role's key range."""
+    return [
+        str(layout.component_dir("hbase") / "bin" / "hbase-tool"),
+        REGION_SPLITTER,
+        spec.name,
+        "HexStringSplit",
+        "-c",
+        str(spec.regions),
+        "-f",
+        ":".join(spec.column_families),
+        "--firstrow",
+        str(role_var(layout, "hbase", "__hbase_split_first_row")),
+        "--lastrow",
+        str(role_var(layout, "hbase", "__hbase_split_last_row")),
+    ]
+
+
+def create_presplit_table(layout: StackLayout, spec: TableSpec) -> None:
+    """Create ``spec`` with its regions (the stack's HBase); fails if it exists."""
+    command = region_splitter_argv(layout, spec)
+    try:
+        subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=PRESPLIT_TIMEOUT_S
+        )
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(
+            f"RegionSplitter failed for {spec.name}: {error.stderr[-2000:]}"
+        ) from error
 
 
 def ensure_topics(bootstrap: str, topics: list[TopicSpec]) -> None:
@@ -91,16 +134,23 @@ def provision_kafka(layout: StackLayout) -> None:
 
 def provision_hbase(layout: StackLayout) -> None:
     """Create the missing tables with the hbase role's own helper (files/hbase_tables.py, which
-    the role runs the same way on the controller), so the stack's tables are the cluster's."""
+    the role runs the same way on the controller), and the pre-split ones with RegionSplitter
+    through the role's launcher (as tasks/tables.yml), so the stack's tables are the cluster's."""
     helper = layout.ansible_dir / "roles" / "hbase" / "files" / "hbase_tables.py"
+    tables = hbase_tables(layout)
     specs = [
-        {"name": t.name, "column_families": list(t.column_families)} for t in hbase_tables(layout)
+        {"name": t.name, "column_families": list(t.column_families), "regions": t.regions}
+        for t in tables
     ]
     port = str(layout.ports.hbase_thrift)
     command = [sys.executable, str(helper), layout.host, port, json.dumps(specs)]
     try:
-        subprocess.run(
+        done = subprocess.run(
             command, capture_output=True, text=True, check=True, timeout=CREATE_TABLES_TIMEOUT_S
         )
     except subprocess.CalledProcessError as error:
         raise RuntimeError(f"{helper.name} failed: {error.stderr[-2000:]}") from error
+    presplit = set(json.loads(done.stdout)["presplit"])
+    for spec in tables:
+        if spec.name in presplit:
+            create_presplit_table(layout, spec)

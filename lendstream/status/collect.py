@@ -279,6 +279,11 @@ def node_readings(cluster: Cluster) -> dict[str, Any]:
             f"{h}:{cluster.port(h, 'hbase', 'hbase_master_info_port')}"
             for h in cluster.hosts("hbase_master") + cluster.hosts("hbase_backup_master")
         ],
+        "hbase_regionservers": [
+            f"{h}:{cluster.port(h, 'hbase', 'hbase_regionserver_info_port')}"
+            for h in cluster.hosts("hbase_regionserver")
+        ],
+        "hbase_table": conf.hbase_table,
         "applicant_apis": [
             f"{scheme}://{h}:{cluster.port(h, 'applicant_api', 'applicant_api_port')}"
             for h in cluster.hosts("applicant_api")
@@ -335,7 +340,10 @@ def hbase(cluster: Cluster, node: Mapping[str, Any]) -> Component:
             cluster.address(h), cluster.port(h, "hbase", "hbase_thrift_port"), t
         ),
     )
-    return readings.hbase_component(masters, cluster.hosts("hbase_regionserver"), thrift)
+    writes = {key.split(":")[0]: answer for key, answer in node.get("hbase_writes", {}).items()}
+    return readings.hbase_component(
+        masters, cluster.hosts("hbase_regionserver"), thrift, writes, TopologyConf().hbase_table
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ advertise names only the nodes resolve, and the ports the firewall opens to the 
 (the HBase masters' web port, the applicant API).
 
 Argument: one JSON document {brokers: ["host:port"], topic, dead_letter_topic, group, window_s,
-hbase_masters: ["host:port"], applicant_apis: ["http(s)://host:port"], ca_file, timeout_s}.
+hbase_masters: ["host:port"], hbase_regionservers: ["host:info port"], hbase_table,
+applicant_apis: ["http(s)://host:port"], ca_file, timeout_s}.
 Prints one JSON document with a section per reading; a section that could not be read is
 {"error": why}. Every wait is bounded: TCP probes first (only the brokers that answer are asked),
 kafka-python's own timeouts, HTTP timeouts.
@@ -24,6 +25,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, TopicPartition
 
+from lendstream.hbase_spread import regionserver_writes
 from lendstream.kafka_topics import committed_offsets, consumer, end_offsets
 from lendstream.reconcile.endpoints import broker_address, probe
 
@@ -154,6 +156,11 @@ def main(argv: list[str]) -> int:
     result["hbase_masters"] = {
         master: guarded(partial(hbase_master_jmx, master, timeout_s))
         for master in settings["hbase_masters"]
+    }
+    # write requests per region of the pipeline's table on each RegionServer (its /jmx)
+    result["hbase_writes"] = {
+        info: guarded(partial(regionserver_writes, info, settings["hbase_table"], timeout_s))
+        for info in settings.get("hbase_regionservers", [])
     }
     context = (
         ssl.create_default_context(cafile=settings["ca_file"]) if settings["ca_file"] else None

@@ -275,13 +275,28 @@ def hbase_master_reading(server_jmx: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def table_writes(table: str, regions: Mapping[str, Any] | None) -> str:
+    """`` · members: 2 regions, 1,234 writes`` from a RegionServer's per-region write requests
+    (empty when not read)."""
+    if regions is None:
+        return ""
+    if "error" in regions:
+        return f" · {table} writes not read"
+    total = sum(int(count) for count in regions.values())
+    return f" · {table}: {len(regions)} regions, {total:,} writes"
+
+
 def hbase_component(
     masters: Mapping[str, Mapping[str, Any]],
     regionservers: Sequence[str],
     thrift: Mapping[str, str | None],
+    writes: Mapping[str, Mapping[str, Any]] | None = None,
+    table: str = "members",
 ) -> Component:
     """``masters``: host → :func:`hbase_master_reading` (or {``error``}); ``thrift``: host →
-    why its port did not answer (None: it did)."""
+    why its port did not answer (None: it did); ``writes``: RegionServer host → write requests
+    per region of ``table`` it serves (lendstream.hbase_spread.regionserver_writes, or
+    {``error``}), shown on its row: how the pipeline's writes spread over the cluster."""
     component = Component("hbase")
     for host, reading in masters.items():
         if reading.get("error"):
@@ -296,7 +311,8 @@ def hbase_component(
             component.rows.append(Row(host, "regionserver", "unknown", healthy=False))
         else:
             up = short_name(host) in live
-            component.rows.append(Row(host, "regionserver", "live" if up else "not live", up))
+            status = ("live" if up else "not live") + table_writes(table, (writes or {}).get(host))
+            component.rows.append(Row(host, "regionserver", status, up))
     if len(active) == 1 and masters[active[0]]["dead"]:
         component.problems.append("dead RegionServers: " + ", ".join(masters[active[0]]["dead"]))
     for host, error in thrift.items():

@@ -34,6 +34,7 @@ from scripted_risk_service import TOKEN, ScriptedRiskService, contract_answer
 
 from lendstream.model.synthetic import generate
 from lendstream.pipeline.flow import Applicant, SourceRecord, apply_rules, triage
+from lendstream.pipeline.hbase_writer import member_id_of
 from lendstream.pipeline.poison import DEFAULT_POISON_BATCH_FAILURES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.reconcile import Report, Settings, end_offsets, read_topic
@@ -111,7 +112,7 @@ class Redrives:
     second: subprocess.CompletedProcess[str]
     ends_after_first: dict[int, int]
     ends_after_second: dict[int, int]
-    rows: dict[bytes, dict[bytes, bytes]]
+    rows: dict[bytes, dict[bytes, bytes]]  # by member id
     check: Report  # the operator's reconcile (lendstream.reconcile) afterwards
 
 
@@ -127,7 +128,10 @@ def redrive_twice(run: PipelineRun) -> Redrives:
     ends_after_second = end_offsets(conf.kafka_bootstrap_servers, conf.kafka_topic)
     connection = happybase.Connection(conf.hbase_host, conf.hbase_port)
     try:
-        rows = dict(connection.table(conf.hbase_table).scan())
+        rows = {
+            member_id_of(key).encode(): cells
+            for key, cells in connection.table(conf.hbase_table).scan()
+        }
     finally:
         connection.close()
     settings = Settings.for_topology(conf, drain_timeout_s=DRAIN_TIMEOUT_S)

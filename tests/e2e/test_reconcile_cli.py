@@ -19,6 +19,7 @@ import pytest
 from pipeline_run import PipelineRun, Produced, expected_outcomes, isolated_run, reconcile
 
 from lendstream.model.synthetic import generate
+from lendstream.pipeline.hbase_writer import member_id_of
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.stack.runtime import StackEndpoints
 
@@ -94,7 +95,7 @@ def test_the_command_reconciles_a_real_run_and_catches_tampering(
             status, summary = run_command(command)
             assert (status, summary["reconciled"]) == (1, False), summary
             assert summary["stored"] == counts["stored"] - 1
-            missing = f"row {deleted_key.decode()} missing"
+            missing = f"row {member_id_of(deleted_key)} missing"
             assert any(d.startswith(missing) for d in summary["first_differences"]), summary
             table.put(deleted_key, deleted_cells)
 
@@ -106,7 +107,7 @@ def test_the_command_reconciles_a_real_run_and_catches_tampering(
             status, summary = run_command(command)
             assert (status, summary["differences"]) == (1, 1), summary
             (difference,) = summary["first_differences"]
-            assert difference.startswith(f"row {altered_key.decode()}: result:decision is")
+            assert difference.startswith(f"row {member_id_of(altered_key)}: result:decision is")
             table.put(altered_key, altered_cells)
 
             table.put(b"not-from-this-topic", {b"result:decision": b"approve"})

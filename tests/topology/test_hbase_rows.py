@@ -12,6 +12,7 @@ from lendstream.pipeline.hbase_writer import (
     HBaseSettings,
     HBaseWriteError,
     HBaseWriter,
+    member_row_key,
     row_cells,
     row_key,
 )
@@ -24,8 +25,9 @@ APPLICANT = Applicant("M-1", '{"member_id": "M-1"}', CLEAN_JSON, 1_700_000_000_1
 
 def test_a_scored_row_has_its_probability_and_model_version() -> None:
     outcome = Outcome("review", probability_of_default=0.1234, model_version="2026.11.28-1")
-    assert row_key(APPLICANT) == b"M-1"
+    assert row_key(APPLICANT) == member_row_key("M-1")
     assert row_cells(APPLICANT, outcome) == {
+        b"member:id": b"M-1",
         b"member:raw": b'{"member_id": "M-1"}',
         b"member:clean": CLEAN_JSON.encode(),
         b"result:decision": b"review",

@@ -12,7 +12,7 @@ import happybase
 import pytest
 
 from lendstream.pipeline.flow import Applicant, Outcome
-from lendstream.pipeline.hbase_writer import FAMILIES, HBaseSettings, HBaseWriter
+from lendstream.pipeline.hbase_writer import FAMILIES, HBaseSettings, HBaseWriter, member_id_of
 from lendstream.stack.runtime import StackEndpoints
 
 pytestmark = pytest.mark.stack
@@ -42,9 +42,13 @@ def applicant(member_id: str) -> Applicant:
 
 
 def stored(settings: HBaseSettings) -> dict[bytes, dict[bytes, bytes]]:
+    """The table's rows by the member id their key names."""
     connection = happybase.Connection(settings.host, settings.port)
     try:
-        return dict(connection.table(settings.table).scan())
+        return {
+            member_id_of(key).encode(): cells
+            for key, cells in connection.table(settings.table).scan()
+        }
     finally:
         connection.close()
 

@@ -127,6 +127,12 @@ def test_hbase_master_jmx_and_component() -> None:
         "hbase thrift not answering (timed out) on w2",
         "hbase: dead RegionServers: w3",
     ]
+    writes = {"w1": {"a1": 10, "b2": 1_500}, "w2": {"error": "timed out"}}
+    spread = hbase_component({"m1": active}, ["w1", "w2"], {}, writes, "members")
+    assert [row.state for row in spread.rows[1:]] == [
+        "live · members: 2 regions, 1,510 writes",
+        "live · members writes not read",
+    ]
     two_active = hbase_component({"m1": active, "m3": active}, [], {})
     assert two_active.all_problems() == ["hbase: 2 active masters (m1, m3)"]
     unreadable = hbase_component({"m1": {"error": "refused"}}, ["w1"], {})

@@ -1,7 +1,12 @@
 """Writes decided applicants to HBase through happybase, in batches, idempotently.
 
-Row key: ``member_id`` (UTF-8), so a replayed record overwrites its row and never duplicates it.
-Columns (docs/architecture.md): ``member:raw``, ``member:clean``, ``result:decision``,
+Row key: ``<salt>:<member_id>`` (:func:`member_row_key`), where the salt is the first
+:data:`SALT_DIGITS` hex digits of the member id's SHA-256: computed from the member id alone, so a
+replayed record overwrites its row and never duplicates it, while consecutive member ids
+(``LC16Q1-000001``, ``SYN-7-42``) scatter evenly over the key space, which the table is pre-split
+on (:func:`split_keys`, the hbase role's ``hbase_tables[].regions``): every RegionServer takes
+writes. Columns (docs/architecture.md): ``member:id`` (the member id, so a row names its
+applicant), ``member:raw``, ``member:clean``, ``result:decision``,
 ``result:rule`` / ``result:detail`` (rejected), ``result:probability_of_default`` /
 ``result:model_version`` (scored) and ``result:kafka_timestamp_ms``. The cells' HBase timestamps
 are the server's write time, which the benchmark reads for end-to-end latency.
@@ -14,7 +19,9 @@ next server, which the writer then keeps using (lendstream.pipeline.endpoints).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +39,12 @@ SCORED_DECISIONS = frozenset({"approve", "review", "decline"})
 # Thrift server's hbase.thrift.server.socket.read.timeout is 60 s; stay well under it.
 MAX_IDLE_S = 45.0
 CONNECTION_ERRORS = (TTransportException, OSError, EOFError)
+# The salt: this many lowercase hex digits of SHA-256(member id), then SALT_SEPARATOR. The hbase
+# role pre-splits with HBase's HexStringSplit between "0000" and "ffff" (four digits): keep the
+# two in step (tests/unit/test_row_key.py checks it).
+SALT_DIGITS = 4
+SALT_SEPARATOR = ":"
+SALT_BUCKETS = 16**SALT_DIGITS
 
 
 class HBaseWriteError(RuntimeError):
@@ -41,6 +54,7 @@ class HBaseWriteError(RuntimeError):
 def row_cells(applicant: Applicant, outcome: Outcome) -> dict[bytes, bytes]:
     """The cells of one decided applicant's row."""
     cells = {
+        b"member:id": applicant.member_id.encode("utf-8"),
         b"member:raw": applicant.raw.encode("utf-8"),
         b"member:clean": applicant.clean_json.encode("utf-8"),
         b"result:decision": outcome.decision.encode("utf-8"),
@@ -59,8 +73,43 @@ def row_cells(applicant: Applicant, outcome: Outcome) -> dict[bytes, bytes]:
     return cells
 
 
+def salt(member_id: str) -> str:
+    """The member id's bucket, as :data:`SALT_DIGITS` lowercase hex digits (stable: SHA-256)."""
+    return hashlib.sha256(member_id.encode("utf-8")).hexdigest()[:SALT_DIGITS]
+
+
+def member_row_key(member_id: str) -> bytes:
+    """The row key of a member's row: ``<salt>:<member_id>``; the one place keys are made."""
+    return f"{salt(member_id)}{SALT_SEPARATOR}{member_id}".encode()
+
+
 def row_key(applicant: Applicant) -> bytes:
-    return applicant.member_id.encode("utf-8")
+    return member_row_key(applicant.member_id)
+
+
+def member_id_of(key: bytes) -> str:
+    """The member id a row key names; a key that is not a salted member key (a row someone else
+    wrote) is returned whole, decoded, so a reader can still name it."""
+    text = key.decode("utf-8", errors="backslashreplace")
+    prefix, separator, member_id = text.partition(SALT_SEPARATOR)
+    if separator and len(prefix) == SALT_DIGITS and salt(member_id) == prefix:
+        return member_id
+    return text
+
+
+def split_keys(regions: int) -> list[bytes]:
+    """The first row of each region but the first, for a table of ``regions`` regions: what
+    HBase's HexStringSplit gives between "0000" and "ffff" (the hbase role creates the table
+    with it), i.e. ``i * ((16**SALT_DIGITS - 1) // regions)`` as hex digits."""
+    if regions < 1:
+        raise ValueError(f"a table has at least one region, not {regions}")
+    step = (SALT_BUCKETS - 1) // regions
+    return [format(i * step, f"0{SALT_DIGITS}x").encode() for i in range(1, regions)]
+
+
+def region_of(key: bytes, splits: Sequence[bytes]) -> int:
+    """Index of the region (0-based, in key order) that holds ``key``, given the split keys."""
+    return bisect.bisect_right(list(splits), key)
 
 
 @dataclass(frozen=True)

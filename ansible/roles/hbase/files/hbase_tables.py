@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
-"""Create the missing HBase tables through a Thrift (1) server, with happybase.
+"""Create the missing HBase tables through a Thrift (1) server, with happybase; name the missing
+tables that want pre-split regions.
 
 The hbase role runs this on the controller, with the Python that runs Ansible (it has the
 lendstream distribution and so happybase): the nodes have no HBase shell (no JRuby in the
 bundle) and, when the tables are created, no Python with a Thrift library (the lendstream
 virtualenv reaches the Thrift servers' hosts later, with the topology). Column families get
-HBase's own defaults (one version, block cache on). Prints {"existing": [...], "created": [...]}.
+HBase's own defaults (one version, block cache on).
+
+Thrift 1's createTable takes no split keys, so a missing table whose ``regions`` is above 1 is not
+created here but listed under "presplit": the caller creates it with HBase's RegionSplitter run
+through the role's bin/hbase-tool launcher on an HBase node (tasks/tables.yml; the single-machine
+stack's lendstream.stack.provision does the same locally). Prints
+{"existing": [...], "created": [...], "presplit": [...]}.
 
 Usage: hbase_tables.py HOST PORT TABLES_JSON
-(TABLES_JSON: [{"name": ..., "column_families": [...]}], as hbase_tables)
+(TABLES_JSON: [{"name": ..., "column_families": [...], "regions": N}], as hbase_tables)
 """
 
 from __future__ import annotations
@@ -32,8 +39,12 @@ def create_missing_tables(
     try:
         existing = sorted(name.decode() for name in connection.tables())
         created = []
+        presplit = []
         for table in tables:
             if table["name"] in existing:
+                continue
+            if int(table.get("regions", 1)) > 1:
+                presplit.append(table["name"])
                 continue
             families = {family: dict(FAMILY_OPTIONS) for family in table["column_families"]}
             try:
@@ -41,7 +52,7 @@ def create_missing_tables(
             except AlreadyExists:  # another run created it since we listed
                 continue
             created.append(table["name"])
-        return {"existing": existing, "created": created}
+        return {"existing": existing, "created": created, "presplit": presplit}
     finally:
         connection.close()
 
