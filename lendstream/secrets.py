@@ -6,9 +6,10 @@
 
 Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
 passwords (admin, the applicant loader's account, the applicant API's read-only account), Kafka's
-SCRAM passwords (admin, broker, producer, topology, operator), the bearer tokens of the risk service and the applicant API, and the deployment's certificate
-authority (``vault_pki_ca_cert``, ``vault_pki_ca_key``: lendstream.pki; its key stays on the
-controller, in this vault). ``new`` adds only what is missing, so an existing deployment gets a
+SCRAM passwords (admin, broker, producer, topology, operator), the bearer tokens of the risk
+service and the applicant API, and the deployment's certificate authority
+(``vault_pki_ca_cert``, ``vault_pki_ca_key``: lendstream.pki; its key stays on the controller, in
+this vault). ``new`` adds only what is missing, so an existing deployment gets a
 newly introduced secret (e.g. ``vault_mysql_loader_password``) on the next ``make secrets``.
 A token is rotated in two steps around ``playbooks/rotate-risk-token.yml`` (``make
 rotate-risk-token``): ``rotate-begin`` keeps the current value as ``<name>_previous`` (still
