@@ -7,7 +7,7 @@ The kafka role (``tasks/access.yml``, with ``kafka_security_enabled``) runs, on 
 with a JSON request on stdin (passwords travel there, never on a command line):
 ``{"bootstrap": "host:port", "ca_cert": PEM, "admin_user", "admin_password",
 "users": [{"name", "password"}], "acls": [{"principal", "resource_type", "name", "pattern_type",
-"operations": [...]}], "check": bool}`` and prints ``{"changed": ["what", ...]}`` (no secret).
+"operations": [...]}], "check": bool}`` and prints ``{"changes": ["what", ...]}`` (no secret).
 
 - A user is (re)set (``alter_user_scram_credentials``, SCRAM-SHA-512) when it has no such
   credential, or cannot sign in with its password (changed in the Vault, or behind the role's
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         request = json.load(sys.stdin)
         if not isinstance(request, dict):
             raise KafkaAccessError("the request must be a JSON object")
-        print(json.dumps({"changed": apply(request)}))
+        print(json.dumps({"changes": apply(request)}))
     except (KafkaAccessError, ValueError) as error:
         print(f"kafka_access: {error}", file=sys.stderr)
         return 2
