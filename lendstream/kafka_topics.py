@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity
 from lendstream.pipeline.endpoints import split_list
 
 POLL_INTERVAL_S = 1.0
@@ -27,12 +28,17 @@ class KafkaReadError(RuntimeError):
     """Kafka could not be read as asked (a topic missing, a read or a wait out of time)."""
 
 
-def consumer(bootstrap: str | Sequence[str], group: str | None = None) -> KafkaConsumer:
+def consumer(
+    bootstrap: str | Sequence[str],
+    group: str | None = None,
+    security: KafkaSecurity = PLAINTEXT_SECURITY,
+) -> KafkaConsumer:
     """A consumer whose waits are bounded. Its bootstrap is eager and bounded: kafka-python
     (3.0) learns the API version from the broker it bootstraps from, trying the listed ones in
     turn until KAFKA_BOOTSTRAP_TIMEOUT_MS. (Given an ``api_version`` it bootstraps lazily with
     no bound: a ``bootstrap(timeout_ms=15000)`` on a dead broker was still waiting after 60 s.)
-    The reconcile lists only the brokers that answer (lendstream.reconcile.endpoints)."""
+    The reconcile lists only the brokers that answer (lendstream.reconcile.endpoints).
+    ``security``: how to connect (lendstream.kafka_client; plaintext by default)."""
     servers = list(split_list(bootstrap)) if isinstance(bootstrap, str) else list(bootstrap)
     return KafkaConsumer(
         bootstrap_servers=servers,
@@ -40,6 +46,7 @@ def consumer(bootstrap: str | Sequence[str], group: str | None = None) -> KafkaC
         enable_auto_commit=False,
         request_timeout_ms=KAFKA_REQUEST_TIMEOUT_MS,
         bootstrap_timeout_ms=KAFKA_BOOTSTRAP_TIMEOUT_MS,
+        **security.client_options(),
     )
 
 
@@ -62,9 +69,11 @@ def partitions_of(reader: KafkaConsumer, topic: str) -> list[TopicPartition]:
     return [TopicPartition(topic, p) for p in sorted(found)]
 
 
-def end_offsets(bootstrap: str | Sequence[str], topic: str) -> dict[int, int]:
+def end_offsets(
+    bootstrap: str | Sequence[str], topic: str, security: KafkaSecurity = PLAINTEXT_SECURITY
+) -> dict[int, int]:
     """Partition → offset after its last record."""
-    reader = consumer(bootstrap)
+    reader = consumer(bootstrap, security=security)
     try:
         partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
         return end_offsets_of(reader, partitions)
@@ -72,10 +81,15 @@ def end_offsets(bootstrap: str | Sequence[str], topic: str) -> dict[int, int]:
         reader.close()
 
 
-def committed_offsets(bootstrap: str | Sequence[str], group: str, topic: str) -> dict[int, int]:
+def committed_offsets(
+    bootstrap: str | Sequence[str],
+    group: str,
+    topic: str,
+    security: KafkaSecurity = PLAINTEXT_SECURITY,
+) -> dict[int, int]:
     """Partition → the group's committed offset (next to read), for partitions it committed.
     The consumer asking never joins the group, so it does not disturb the group's members."""
-    reader = consumer(bootstrap, group)
+    reader = consumer(bootstrap, group, security)
     try:
         partitions = reader.partitions_for_topic(topic) or set()
         offsets = {p: committed_offset(reader, TopicPartition(topic, p)) for p in partitions}
@@ -100,9 +114,14 @@ class TopicContents:
     log_start: dict[int, int]  # partition → its first offset still held (retention moves it)
 
 
-def read_topic(bootstrap: str | Sequence[str], topic: str, timeout_s: float) -> TopicContents:
+def read_topic(
+    bootstrap: str | Sequence[str],
+    topic: str,
+    timeout_s: float,
+    security: KafkaSecurity = PLAINTEXT_SECURITY,
+) -> TopicContents:
     """Every record of ``topic``, from each partition's start to its end offset when called."""
-    reader = consumer(bootstrap)
+    reader = consumer(bootstrap, security=security)
     try:
         partitions = partitions_of(reader, topic)
         reader.assign(partitions)
@@ -151,6 +170,7 @@ def wait_until_drained(
     progress: Callable[[str], None] | None = None,
     up_to: Mapping[int, int] | None = None,
     poll_interval_s: float = POLL_INTERVAL_S,
+    security: KafkaSecurity = PLAINTEXT_SECURITY,
 ) -> OffsetsSeen:
     """Bounded wait until ``group`` has committed every partition of ``topic`` up to ``up_to``
     (partition → offset; by default the topic's end offsets, asked anew at each poll) and
@@ -158,7 +178,7 @@ def wait_until_drained(
     error while asking (a partition's leadership moving off a dead broker) is reported and
     asked again, within the same bound. ``progress`` (if given) hears how far it is."""
     report = progress or (lambda _message: None)
-    reader = consumer(bootstrap, group)
+    reader = consumer(bootstrap, group, security)
     try:
         partitions = partitions_of(reader, topic)
         start = time.monotonic()

@@ -5,10 +5,11 @@
     python -m lendstream.secrets rotate-begin|rotate-finish --inventory-dir … [--name NAME]
 
 Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
-passwords (admin, the applicant loader's account, the applicant API's read-only account), the
-bearer tokens of the risk service and the applicant API, and the deployment's certificate
-authority (``vault_pki_ca_cert``, ``vault_pki_ca_key``: lendstream.pki; its key stays on the
-controller, in this vault). ``new`` adds only what is missing, so an existing deployment gets a
+passwords (admin, the applicant loader's account, the applicant API's read-only account), Kafka's
+SCRAM passwords (admin, broker, producer, topology, operator), the bearer tokens of the risk
+service and the applicant API, and the deployment's certificate authority
+(``vault_pki_ca_cert``, ``vault_pki_ca_key``: lendstream.pki; its key stays on the controller, in
+this vault). ``new`` adds only what is missing, so an existing deployment gets a
 newly introduced secret (e.g. ``vault_mysql_loader_password``) on the next ``make secrets``.
 A token is rotated in two steps around ``playbooks/rotate-risk-token.yml`` (``make
 rotate-risk-token``): ``rotate-begin`` keeps the current value as ``<name>_previous`` (still
@@ -41,6 +42,13 @@ SECRET_NAMES = (
     "vault_applicant_api_mysql_password",
     "vault_risk_service_token",
     "vault_applicant_api_token",
+    # Kafka's SCRAM-SHA-512 users (role kafka, with kafka_security_enabled): the administrator
+    # and the brokers' own (both made at the first format), then one per client.
+    "vault_kafka_admin_password",
+    "vault_kafka_broker_password",
+    "vault_kafka_producer_password",
+    "vault_kafka_topology_password",
+    "vault_kafka_operator_password",
 )
 # The deployment's certificate authority (role pki): made together, kept together.
 CA_CERT_NAME = "vault_pki_ca_cert"

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from kafka.errors import KafkaError
 
 from lendstream import cli
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity, KafkaSecurityError
 from lendstream.kafka_topics import KafkaReadError, read_topic, wait_until_drained
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.hbase_writer import CONNECTION_ERRORS
@@ -69,6 +70,7 @@ class Settings:
     drain_timeout_s: float
     settle_s: float
     read_timeout_s: float
+    kafka_security: KafkaSecurity = PLAINTEXT_SECURITY
 
     @classmethod
     def for_topology(
@@ -92,6 +94,7 @@ class Settings:
             drain_timeout_s=drain_timeout_s,
             settle_s=settle_s,
             read_timeout_s=read_timeout_s,
+            kafka_security=conf.kafka_security(),
         )
 
 
@@ -141,10 +144,14 @@ def _reconcile_live(settings: Settings, progress: Callable[[str], None]) -> Repo
         settings.drain_timeout_s,
         settle_s=settings.settle_s,
         progress=progress,
+        security=settings.kafka_security,
     )
-    published = read_topic(settings.bootstrap, settings.topic, settings.read_timeout_s)
+    security = settings.kafka_security
+    published = read_topic(settings.bootstrap, settings.topic, settings.read_timeout_s, security)
     progress(f"read {len(published.records):,} records of {settings.topic}")
-    letters = read_topic(settings.bootstrap, settings.dead_letter_topic, settings.read_timeout_s)
+    letters = read_topic(
+        settings.bootstrap, settings.dead_letter_topic, settings.read_timeout_s, security
+    )
     progress(f"read {len(letters.records):,} dead letters of {settings.dead_letter_topic}")
     triaged = triage_published(published.records, settings.topic)
     refused = refused_positions(letters.records, settings.topic)
@@ -181,6 +188,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="CA certificate https:// risk services must chain to (default: the system's)",
     )
+    kafka = parser.add_argument_group("Kafka security (lendstream.kafka_client; default plaintext)")
+    kafka.add_argument("--kafka-security-protocol", choices=["PLAINTEXT", "SASL_SSL"])
+    kafka.add_argument("--kafka-ca-file", help="CA certificate the brokers must chain to")
+    kafka.add_argument("--kafka-username", help="SCRAM-SHA-512 user (read access suffices)")
+    kafka.add_argument("--kafka-password-file", help="file holding that user's password")
     parser.add_argument("--drain-timeout-s", type=float, default=600.0)
     parser.add_argument(
         "--settle-s", type=float, default=5.0, help="how long drained offsets must stay put"
@@ -215,7 +227,15 @@ def _settings_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
         risk_service_urls=args.risk_url,
         risk_service_token_file=args.risk_token_file,
         risk_service_ca_file=args.risk_ca_file or "",
+        kafka_security_protocol=args.kafka_security_protocol or "PLAINTEXT",
+        kafka_ca_file=args.kafka_ca_file or "",
+        kafka_username=args.kafka_username or "",
+        kafka_password_file=args.kafka_password_file or "",
     )
+    try:
+        conf.kafka_security()
+    except KafkaSecurityError as error:
+        parser.error(str(error))
     try:
         return Settings.for_topology(
             conf,

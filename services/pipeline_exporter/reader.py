@@ -80,7 +80,9 @@ class PipelineReader:
 
     def progress(self) -> Progress:
         if self._offsets is None:
-            self._offsets = consumer(self.settings.kafka_bootstrap, self.settings.group)
+            self._offsets = consumer(
+                self.settings.kafka_bootstrap, self.settings.group, self.settings.kafka_security
+            )
         reader = self._offsets
         partitions = partitions_of(reader, self.settings.topic)
         ends = end_offsets_of(reader, partitions)
@@ -100,7 +102,9 @@ class PipelineReader:
         """Reads the dead letters written since the last round, up to the end offsets seen now
         (within ``budget_s``: what is left is read next round)."""
         if self._letters is None:
-            self._letters = consumer(self.settings.kafka_bootstrap)
+            self._letters = consumer(
+                self.settings.kafka_bootstrap, security=self.settings.kafka_security
+            )
         reader = self._letters
         partitions = partitions_of(reader, self.settings.dead_letter_topic)
         count = self.dead_letters
@@ -135,7 +139,9 @@ class PipelineReader:
         if not wanted:
             return {}
         if self._stamps is None:
-            self._stamps = consumer(self.settings.kafka_bootstrap)
+            self._stamps = consumer(
+                self.settings.kafka_bootstrap, security=self.settings.kafka_security
+            )
         reader = self._stamps
         partitions = {n: TopicPartition(self.settings.topic, n) for n in wanted}
         reader.assign(list(partitions.values()))

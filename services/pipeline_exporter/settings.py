@@ -1,6 +1,9 @@
 """The pipeline exporter's settings, all from the environment (one home for every variable).
 
 - ``LENDSTREAM_KAFKA_BOOTSTRAP`` (``127.0.0.1:9092``): Kafka bootstrap servers, comma-separated.
+- ``LENDSTREAM_KAFKA_SECURITY_PROTOCOL`` (``PLAINTEXT``), ``LENDSTREAM_KAFKA_CA_FILE``,
+  ``LENDSTREAM_KAFKA_USERNAME``, ``LENDSTREAM_KAFKA_PASSWORD_FILE``: how to reach Kafka
+  (lendstream.kafka_client; the operator's read-only SCRAM user on a secured cluster).
 - ``LENDSTREAM_APPLICANT_TOPIC`` (the topology's): the topic the topology reads.
 - ``LENDSTREAM_DEAD_LETTER_TOPIC`` (the topology's): the topic it writes dead letters to.
 - ``LENDSTREAM_TOPOLOGY_GROUP`` (the topology's): the consumer group it commits offsets in.
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity, KafkaSecurityError
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.services import environment as env_vars
 
@@ -33,6 +37,7 @@ class ExporterSettings:
     history_size: int
     address: str
     port: int
+    kafka_security: KafkaSecurity = PLAINTEXT_SECURITY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExporterSettings:
@@ -55,4 +60,12 @@ class ExporterSettings:
             port=env_vars.integer(
                 env, "LENDSTREAM_PIPELINE_EXPORTER_PORT", 8093, minimum=1, maximum=65535
             ),
+            kafka_security=_kafka_security(env),
         )
+
+
+def _kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
+    try:
+        return KafkaSecurity.from_env(env)
+    except KafkaSecurityError as error:
+        raise env_vars.SettingsError(str(error)) from None

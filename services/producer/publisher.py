@@ -72,7 +72,13 @@ class ApplicantProducer:
         settings = self.settings
         started = time.perf_counter()
         saved = cursor_file.load(settings.cursor_file, settings.topic) or Cursor(settings.topic)
-        found = reconcile(settings.kafka_bootstrap, saved, settings.reconcile_timeout_s, CLIENT_ID)
+        found = reconcile(
+            settings.kafka_bootstrap,
+            saved,
+            settings.reconcile_timeout_s,
+            CLIENT_ID,
+            settings.kafka_security,
+        )
         stats = RunStats(reconciled_records_read=found.records_read)
         metrics.CURSOR_APPLICANT_ID.set(saved.after)
         pending_skip = set(found.already_published)
@@ -93,6 +99,7 @@ class ApplicantProducer:
             batch_size=256 * 1024,
             delivery_timeout_ms=int(settings.send_timeout_s * 1000),
             allow_auto_create_topics=False,
+            **settings.kafka_security.client_options(),
         )
         api = ApplicantApiClient(
             settings.api_url, settings.api_timeout_s, settings.api_token, settings.api_ca_file

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity
 from lendstream.services.producer.cursor import Cursor
 from lendstream.services.producer.messages import header_applicant_id
 
@@ -34,7 +35,13 @@ class Reconciliation:
     records_read: int
 
 
-def reconcile(bootstrap: str, cursor: Cursor, timeout_s: float, client_id: str) -> Reconciliation:
+def reconcile(
+    bootstrap: str,
+    cursor: Cursor,
+    timeout_s: float,
+    client_id: str,
+    security: KafkaSecurity = PLAINTEXT_SECURITY,
+) -> Reconciliation:
     """Read every partition of ``cursor.topic`` from the cursor's offsets to its end."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","),
@@ -44,6 +51,7 @@ def reconcile(bootstrap: str, cursor: Cursor, timeout_s: float, client_id: str) 
         auto_offset_reset="earliest",
         allow_auto_create_topics=False,
         request_timeout_ms=30_000,
+        **security.client_options(),
     )
     try:
         return _read_back(consumer, cursor, timeout_s)

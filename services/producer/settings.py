@@ -6,6 +6,10 @@
 - ``LENDSTREAM_API_CA_FILE``: the CA certificate an ``https://`` API's certificate must chain to
   (the deployment's; host name checked). Unset: the system's trust store.
 - ``LENDSTREAM_KAFKA_BOOTSTRAP`` (``127.0.0.1:9092``): Kafka bootstrap servers, comma-separated.
+- ``LENDSTREAM_KAFKA_SECURITY_PROTOCOL`` (``PLAINTEXT``), ``LENDSTREAM_KAFKA_CA_FILE``,
+  ``LENDSTREAM_KAFKA_USERNAME``, ``LENDSTREAM_KAFKA_PASSWORD_FILE``: how to reach Kafka
+  (lendstream.kafka_client: ``SASL_SSL`` verifies the brokers against the CA and signs in as
+  the SCRAM user).
 - ``LENDSTREAM_APPLICANT_TOPIC`` (``lendstream.applicants``): the topic to publish to.
 - ``LENDSTREAM_PRODUCER_CURSOR_FILE`` (``.cache/producer/cursor.json``): the persisted cursor.
 - ``LENDSTREAM_PRODUCER_BATCH_SIZE`` (``500``, at most 1,000): applicants per API page and per
@@ -22,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity, KafkaSecurityError
 from lendstream.services import environment as env_vars
 
 MAX_BATCH_SIZE = 1000  # the applicant API's largest page
@@ -44,6 +49,7 @@ class ProducerSettings:
     metrics_port: int | None = None  # None: no /metrics endpoint
     api_token: str | None = None  # None: no Authorization header
     api_ca_file: str | None = None  # None: the system's trust store
+    kafka_security: KafkaSecurity = PLAINTEXT_SECURITY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerSettings:
@@ -68,7 +74,15 @@ class ProducerSettings:
             metrics_port=_optional_port(env, "LENDSTREAM_PRODUCER_METRICS_PORT"),
             api_token=env_vars.secret(env, "LENDSTREAM_API_TOKEN", required=False),
             api_ca_file=env_vars.text(env, "LENDSTREAM_API_CA_FILE", "") or None,
+            kafka_security=_kafka_security(env),
         )
+
+
+def _kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
+    try:
+        return KafkaSecurity.from_env(env)
+    except KafkaSecurityError as error:
+        raise env_vars.SettingsError(str(error)) from None
 
 
 def _optional_port(env: Mapping[str, str], name: str) -> int | None:

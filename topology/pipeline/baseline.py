@@ -39,12 +39,15 @@ def run_baseline(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=conf.spout_batch_records,
+        **conf.kafka_security().client_options(),
     )
     partitions = consumer.partitions_for_topic(conf.kafka_topic) or set()
     consumer.assign([TopicPartition(conf.kafka_topic, p) for p in sorted(partitions)])
     client = RiskServiceClient(conf.risk_service_settings())
     writer = HBaseWriter(conf.hbase_settings())
-    publisher = DeadLetterPublisher(conf.kafka_bootstrap_servers, conf.kafka_dead_letter_topic)
+    publisher = DeadLetterPublisher(
+        conf.kafka_bootstrap_servers, conf.kafka_dead_letter_topic, security=conf.kafka_security()
+    )
     handled = stored = dead_lettered = 0
     start_wall, start_cpu = time.monotonic(), time.process_time()
     deadline = start_wall + timeout_s

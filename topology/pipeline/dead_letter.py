@@ -15,6 +15,8 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity
+
 STAGES = ("parse", "clean", "score")
 # A record re-driven from the dead-letter topic (``lendstream dlq redrive``) carries the dead
 # letter's source, as ``Source.key()``, in this header.
@@ -89,7 +91,11 @@ class DeadLetterPublisher:
     """Publishes dead letters with acks=all and waits for every acknowledgement."""
 
     def __init__(
-        self, bootstrap_servers: str | Sequence[str], topic: str, timeout_s: float = 30.0
+        self,
+        bootstrap_servers: str | Sequence[str],
+        topic: str,
+        timeout_s: float = 30.0,
+        security: KafkaSecurity = PLAINTEXT_SECURITY,
     ) -> None:
         self.topic = topic
         self.timeout_s = timeout_s
@@ -99,6 +105,7 @@ class DeadLetterPublisher:
             linger_ms=5,
             retries=5,
             value_serializer=lambda value: json.dumps(value, ensure_ascii=False).encode("utf-8"),
+            **security.client_options(),
         )
 
     def publish(self, dead_letters: Sequence[DeadLetter]) -> None:

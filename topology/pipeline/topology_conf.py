@@ -1,8 +1,8 @@
 """The topology's own settings, read from the Storm configuration (``lendstream.*`` keys).
 
 They are set at submit time (``sparse submit -o key=value``, see lendstream.stack.topology_jar)
-and carry only addresses and file paths — the risk-service token is read from a file on the
-worker, so it never shows in the Storm UI's topology configuration.
+and carry only addresses and file paths — the risk-service token and the Kafka password are read
+from files on the worker, so they never show in the Storm UI's topology configuration.
 
 ``risk_service_urls`` and ``hbase_hosts`` are comma-separated lists (one entry on the
 single-machine stack, one per node on a cluster); :meth:`TopologyConf.risk_service_settings` and
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from lendstream.kafka_client import KafkaSecurity
 from lendstream.pipeline.endpoints import rotated, split_list
 from lendstream.pipeline.hbase_writer import HBaseSettings
 from lendstream.pipeline.poison import DEFAULT_POISON_BATCH_FAILURES
@@ -29,6 +30,12 @@ class TopologyConf:
     kafka_topic: str = "lendstream.applicants"
     kafka_dead_letter_topic: str = "lendstream.applicants.dlq"
     kafka_group_id: str = "lendstream-topology"
+    # How the spout and the dead-letter writer reach Kafka (lendstream.kafka_client): PLAINTEXT,
+    # or SASL_SSL with the deployment CA, the topology's SCRAM user and a file of its password.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_ca_file: str = ""
+    kafka_username: str = ""
+    kafka_password_file: str = ""
     spout_batch_records: int = 500
     spout_poll_timeout_ms: int = 50
     spout_linger_ms: int = 250
@@ -63,6 +70,15 @@ class TopologyConf:
                     value = ",".join(str(entry) for entry in value)
                 values[field.name] = type(getattr(cls, field.name))(value)
         return cls(**values)
+
+    def kafka_security(self) -> KafkaSecurity:
+        """The Kafka clients' security settings (the password is read when a client is made)."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            ca_file=self.kafka_ca_file or None,
+            username=self.kafka_username or None,
+            password_file=self.kafka_password_file or None,
+        )
 
     @property
     def risk_service_url(self) -> str:

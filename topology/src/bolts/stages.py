@@ -231,7 +231,9 @@ class DeadLetterBolt(_StageBolt):
 
     def setup(self) -> None:
         self.publisher = DeadLetterPublisher(
-            self.conf.kafka_bootstrap_servers, self.conf.kafka_dead_letter_topic
+            self.conf.kafka_bootstrap_servers,
+            self.conf.kafka_dead_letter_topic,
+            security=self.conf.kafka_security(),
         )
 
     def process(self, tup: Any) -> None:

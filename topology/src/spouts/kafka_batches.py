@@ -52,6 +52,7 @@ class KafkaBatchSpout(Spout):
             auto_offset_reset="earliest",
             max_poll_records=self.conf.spout_batch_records,
             fetch_max_wait_ms=100,
+            **self.conf.kafka_security().client_options(),
         )
         self.ledger = OffsetLedger()
         index, count = task_position(context)

@@ -1,0 +1,280 @@
+"""Kafka's SCRAM users and ACLs, kept as the kafka role declares them, through the admin API.
+
+The kafka role (``tasks/access.yml``, with ``kafka_security_enabled``) runs, on the controller,
+
+    python -m lendstream.kafka_access apply < request.json
+
+with a JSON request on stdin (passwords travel there, never on a command line):
+``{"bootstrap": "host:port", "ca_cert": PEM, "admin_user", "admin_password",
+"users": [{"name", "password"}], "acls": [{"principal", "resource_type", "name", "pattern_type",
+"operations": [...]}], "check": bool}`` and prints ``{"changes": ["what", ...]}`` (no secret).
+
+- A user is (re)set (``alter_user_scram_credentials``, SCRAM-SHA-512) when it has no such
+  credential, or cannot sign in with its password (changed in the Vault, or behind the role's
+  back). Signing in is the only way to compare: Kafka keeps a salted hash, not the password.
+- ACLs: for every principal the request names, the ALLOW bindings on host ``*`` are made exactly
+  the requested ones: missing ones are created, others of that principal deleted. Principals the
+  request does not name (the super users, anyone an operator added) are left alone.
+- ``check``: say what would change, change nothing (``ansible-playbook --check``).
+A second run with the same request changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    KafkaAdminClient,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
+from kafka.errors import KafkaError
+
+from lendstream.kafka_client import SASL_SSL, KafkaSecurity
+
+ADMIN_TIMEOUT_MS = 30_000
+SIGN_IN_TIMEOUT_MS = 5_000
+MECHANISM = ScramMechanism.SCRAM_SHA_512
+ANY_HOST = "*"
+
+
+class KafkaAccessError(RuntimeError):
+    """The users or ACLs could not be read or applied; says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AclSpec:
+    """Operations one principal may do on one resource (ALLOW, from any host)."""
+
+    principal: str  # a SCRAM user name, or a full principal "User:CN=m1"
+    resource_type: str  # topic, group, cluster, transactional_id
+    name: str
+    operations: tuple[str, ...]
+    pattern_type: str = "literal"  # or prefixed
+
+    @property
+    def kafka_principal(self) -> str:
+        return self.principal if ":" in self.principal else f"User:{self.principal}"
+
+    def bindings(self) -> set[ACL]:
+        pattern = ResourcePattern(
+            ResourceType[self.resource_type.upper()],
+            self.name,
+            ACLResourcePatternType[self.pattern_type.upper()],
+        )
+        return {
+            ACL(
+                self.kafka_principal,
+                ANY_HOST,
+                ACLOperation[operation.upper()],
+                ACLPermissionType.ALLOW,
+                pattern,
+            )
+            for operation in self.operations
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AclSpec:
+        return cls(
+            principal=str(data["principal"]),
+            resource_type=str(data["resource_type"]),
+            name=str(data["name"]),
+            operations=tuple(str(operation) for operation in data["operations"]),
+            pattern_type=str(data.get("pattern_type") or "literal"),
+        )
+
+
+def describe(binding: ACL) -> str:
+    pattern = binding.resource_pattern
+    prefix = "*" if pattern.pattern_type == ACLResourcePatternType.PREFIXED else ""
+    return (
+        f"{binding.principal} {binding.operation.name} "
+        f"{pattern.resource_type.name.lower()} {pattern.resource_name}{prefix}"
+    )
+
+
+def signs_in(bootstrap: Sequence[str], security: KafkaSecurity) -> bool:
+    """Whether ``security``'s user gets through SASL_SSL authentication (a metadata request)."""
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=list(bootstrap),
+            client_id="lendstream-kafka-access-check",
+            request_timeout_ms=SIGN_IN_TIMEOUT_MS,
+            bootstrap_timeout_ms=SIGN_IN_TIMEOUT_MS,
+            **security.client_options(),
+        )
+    except KafkaError:
+        return False
+    client.close()
+    return True
+
+
+def keep_users(
+    admin: KafkaAdminClient,
+    bootstrap: Sequence[str],
+    ca_file: str,
+    users: dict[str, str],
+    check: bool,
+) -> list[str]:
+    """(Re)sets the users that have no SCRAM-SHA-512 credential or whose password does not sign
+    in (a failed sign-in waits out SIGN_IN_TIMEOUT_MS: only a changed password pays it); what
+    was (or would be) changed."""
+    described = admin.describe_user_scram_credentials(sorted(users)) if users else {}
+    present = {
+        name
+        for name, found in described.items()
+        if any(info["mechanism"] == MECHANISM for info in found["credential_infos"])
+    }
+    stale = [
+        name
+        for name, password in sorted(users.items())
+        if name not in present
+        or not signs_in(
+            bootstrap,
+            KafkaSecurity(SASL_SSL, ca_file=ca_file, username=name, password=password),
+        )
+    ]
+    if stale and not check:
+        upserts = [UserScramCredentialUpsertion(name, MECHANISM, users[name]) for name in stale]
+        failed = {
+            name: error
+            for name, error in admin.alter_user_scram_credentials(upserts).items()
+            if error
+        }
+        if failed:
+            raise KafkaAccessError(f"SCRAM credentials not set: {failed}")
+    return [f"SCRAM user {name}: password set" for name in stale]
+
+
+def current_bindings(admin: KafkaAdminClient, principal: str) -> set[ACL]:
+    """Every ALLOW binding on host * of ``principal``."""
+    found, error = admin.describe_acls(
+        ACLFilter(
+            principal=principal,
+            host=ANY_HOST,
+            operation=ACLOperation.ANY,
+            permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=ResourcePatternFilter(
+                ResourceType.ANY, None, ACLResourcePatternType.ANY
+            ),
+        )
+    )
+    if error.errno:  # NoError has errno 0
+        raise KafkaAccessError(f"ACLs of {principal} not described: {error}")
+    return set(found)
+
+
+def keep_acls(admin: KafkaAdminClient, specs: Sequence[AclSpec], check: bool) -> list[str]:
+    """Makes each named principal's bindings exactly the requested ones; what changed."""
+    wanted: dict[str, set[ACL]] = {}
+    for spec in specs:
+        wanted.setdefault(spec.kafka_principal, set()).update(spec.bindings())
+    missing: list[ACL] = []
+    extra: list[ACL] = []
+    for principal, bindings in sorted(wanted.items()):
+        present = current_bindings(admin, principal)
+        missing += sorted(bindings - present, key=describe)
+        extra += sorted(present - bindings, key=describe)
+    if not check:
+        if missing:
+            failed = admin.create_acls(missing)["failed"]
+            if failed:
+                raise KafkaAccessError(f"ACLs not created: {failed}")
+        if extra:
+            admin.delete_acls([_exact_filter(binding) for binding in extra])
+    return [f"ACL added: {describe(b)}" for b in missing] + [
+        f"ACL removed: {describe(b)}" for b in extra
+    ]
+
+
+def _exact_filter(binding: ACL) -> ACLFilter:
+    pattern = binding.resource_pattern
+    return ACLFilter(
+        principal=binding.principal,
+        host=binding.host,
+        operation=binding.operation,
+        permission_type=binding.permission_type,
+        resource_pattern=ResourcePatternFilter(
+            pattern.resource_type, pattern.resource_name, pattern.pattern_type
+        ),
+    )
+
+
+def apply(request: dict[str, Any]) -> list[str]:
+    """Users first (an ACL may name a user created here), then ACLs; what changed."""
+    try:
+        bootstrap = [str(server) for server in _as_list(request["bootstrap"])]
+        ca_cert = str(request["ca_cert"])
+        admin_security = {
+            "username": str(request["admin_user"]),
+            "password": str(request["admin_password"]),
+        }
+        users = {str(user["name"]): str(user["password"]) for user in request.get("users", [])}
+        specs = [AclSpec.from_dict(acl) for acl in request.get("acls", [])]
+        check = bool(request.get("check", False))
+    except (KeyError, TypeError, ValueError) as error:
+        raise KafkaAccessError(f"a malformed request: {error!r}") from None
+    if any(not password for password in users.values()):
+        raise KafkaAccessError("every user needs a password (from the Vault)")
+    with tempfile.TemporaryDirectory(prefix="lendstream-kafka-access-") as scratch:
+        ca_file = Path(scratch) / "ca.crt"
+        ca_file.write_text(ca_cert)
+        security = KafkaSecurity(SASL_SSL, ca_file=str(ca_file), **admin_security)
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap,
+                client_id="lendstream-kafka-access",
+                request_timeout_ms=ADMIN_TIMEOUT_MS,
+                **security.client_options(),
+            )
+        except KafkaError as error:
+            raise KafkaAccessError(
+                f"the admin user cannot reach {','.join(bootstrap)}: {error!r}"
+            ) from None
+        try:
+            changed = keep_users(admin, bootstrap, str(ca_file), users, check)
+            return changed + keep_acls(admin, specs, check)
+        except KafkaError as error:
+            raise KafkaAccessError(f"the admin API refused: {error!r}") from None
+        finally:
+            admin.close()
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["apply"]:
+        print("usage: python -m lendstream.kafka_access apply < request.json", file=sys.stderr)
+        return 2
+    try:
+        request = json.load(sys.stdin)
+        if not isinstance(request, dict):
+            raise KafkaAccessError("the request must be a JSON object")
+        print(json.dumps({"changes": apply(request)}))
+    except (KafkaAccessError, ValueError) as error:
+        print(f"kafka_access: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
