@@ -14,7 +14,7 @@ from pathlib import Path
 from lendstream.cluster import Layout, Node
 from lendstream.vcluster import aptproxy, cgroups, processes, ssh
 from lendstream.vcluster.launcher import NodeSpec
-from lendstream.vcluster.network import bridge_name
+from lendstream.vcluster.network import bridge_name, delete_link, link_exists
 from lendstream.vcluster.paths import layout_state_dir
 from lendstream.vcluster.rootfs import DEPLOY_UID, DEPLOY_USER
 
@@ -175,6 +175,14 @@ def stop(layout: Layout, node: Node, timeout_s: float = 30) -> list[str]:
     shutil.rmtree(propagate, ignore_errors=True)
     if propagate.exists():
         leftovers.append(str(propagate))
+    # A node killed hard can leave its host-side veth behind: the kernel keeps the node's network
+    # namespace (and so the veth pair) alive while orphaned sockets of the killed processes
+    # linger, and a new nspawn then fails to add the veth ("File exists"). Deleting one end
+    # deletes the pair.
+    link = veth_name(layout, node)
+    delete_link(link)
+    if link_exists(link):
+        leftovers.append(f"veth {link}")
     _pid_path(layout, node).unlink(missing_ok=True)
     return leftovers
 
