@@ -1,8 +1,7 @@
 """The whole cluster on the simulated nodes, from bare Debian to applicants in HBase, in order:
 
 1. site.yml deploys every role (ZooKeeper, HDFS, YARN, HBase, Kafka, Storm, MariaDB, the applicant
-   API, the risk service, the producer, the topology) and a second run changes nothing, nor does
-   `--check --diff` predict a change;
+   API, the risk service, the producer, the topology) and a second run changes nothing;
 2. the YARN smoke job runs a container on every NodeManager;
 3. applicants loaded into MariaDB flow through the producer, Kafka, the topology on the
    supervisors and the risk service into HBase, and `lendstream.reconcile`, run on a node,
@@ -99,17 +98,6 @@ def test_site_deploys_from_bare_nodes_and_a_second_run_changes_nothing(cluster: 
     assert set(changed) == {node.name for node in cluster.layout.nodes} | {"localhost"}
     assert not any(changed.values()), f"second run changed something: {changed}"
     FIGURES["site.yml"] = f"first run {first_s:.0f} s, second run {second_s:.0f} s (changed=0)"
-
-
-def test_check_mode_on_the_deployed_cluster_reports_no_change(cluster: Cluster) -> None:
-    """`site.yml --check --diff` on the deployed cluster: every play runs (read-only probes too,
-    health gates included) without an error and predicts no change on any host."""
-    site_first_run(cluster)
-    output, elapsed = playbook(cluster, "site.yml", "--check", "--diff")
-    changed = changed_per_host(output)
-    assert set(changed) == {node.name for node in cluster.layout.nodes} | {"localhost"}
-    assert not any(changed.values()), f"check mode predicts changes: {changed}"
-    FIGURES["site.yml --check --diff"] = f"{elapsed:.0f} s (changed=0)"
 
 
 def test_prometheus_scrapes_every_target_loads_the_rules_and_nothing_fires(
