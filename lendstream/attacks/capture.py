@@ -18,7 +18,7 @@ import struct
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 ETH_P_ALL = 0x0003
@@ -176,7 +176,12 @@ def table(result: CaptureResult, services: Mapping[int, str], encrypted: Iterabl
                 verdict,
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    return text_table(rows)
+
+
+def text_table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows (the header first) as left-aligned columns, a rule under the header."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lendstream.attacks import clients
+from lendstream.attacks.capture import text_table
 from lendstream.attacks.clients import Outcome
 from lendstream.chaos.cluster import NODE_PYTHON, TLS_CA_FILE, TOPIC, ChaosCluster, role_default
 from lendstream.secrets import read_vault
@@ -366,13 +367,7 @@ def table(findings: list[Finding]) -> str:
         (f.attack.name, f.attack.origin, f.attack.target, f.attack.expected, f.outcome, f.verdict)
         for f in findings
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return text_table(rows)
 
 
 def failures(findings: list[Finding]) -> list[Finding]:
