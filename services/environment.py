@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from lendstream.kafka_client import KafkaSecurity, KafkaSecurityError
+
 
 class SettingsError(ValueError):
     """An environment variable is missing or holds a value of the wrong kind."""
@@ -86,3 +88,11 @@ def secret(env: Mapping[str, str], name: str, *, required: bool = True) -> str |
 def environment() -> Mapping[str, str]:
     """The process environment (a seam so settings can be built from any mapping in tests)."""
     return os.environ
+
+
+def kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
+    """The Kafka client security of the LENDSTREAM_KAFKA_* variables (lendstream.kafka_client)."""
+    try:
+        return KafkaSecurity.from_env(env)
+    except KafkaSecurityError as error:
+        raise SettingsError(str(error)) from None

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity, KafkaSecurityError
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.services import environment as env_vars
 
@@ -60,12 +60,5 @@ class ExporterSettings:
             port=env_vars.integer(
                 env, "LENDSTREAM_PIPELINE_EXPORTER_PORT", 8093, minimum=1, maximum=65535
             ),
-            kafka_security=_kafka_security(env),
+            kafka_security=env_vars.kafka_security(env),
         )
-
-
-def _kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
-    try:
-        return KafkaSecurity.from_env(env)
-    except KafkaSecurityError as error:
-        raise env_vars.SettingsError(str(error)) from None

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity, KafkaSecurityError
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity
 from lendstream.services import environment as env_vars
 
 MAX_BATCH_SIZE = 1000  # the applicant API's largest page
@@ -74,15 +74,8 @@ class ProducerSettings:
             metrics_port=_optional_port(env, "LENDSTREAM_PRODUCER_METRICS_PORT"),
             api_token=env_vars.secret(env, "LENDSTREAM_API_TOKEN", required=False),
             api_ca_file=env_vars.text(env, "LENDSTREAM_API_CA_FILE", "") or None,
-            kafka_security=_kafka_security(env),
+            kafka_security=env_vars.kafka_security(env),
         )
-
-
-def _kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
-    try:
-        return KafkaSecurity.from_env(env)
-    except KafkaSecurityError as error:
-        raise env_vars.SettingsError(str(error)) from None
 
 
 def _optional_port(env: Mapping[str, str], name: str) -> int | None:
