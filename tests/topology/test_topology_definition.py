@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -63,6 +64,15 @@ def test_settings_bound_in_flight_work(project_modules: ModuleType) -> None:
     assert config["topology.workers"] == 1
     assert config["topology.max.spout.pending"] >= 1
     assert config["topology.message.timeout.secs"] > 4 * 10  # the score bolt's retry chain
+
+
+def test_the_save_bolt_ticks_to_write_its_metrics(project_modules: ModuleType) -> None:
+    bolts = project_modules.Lendstream.thrift_bolts
+    ticks = {
+        name: json.loads(bolt.common.json_conf or "{}").get("topology.tick.tuple.freq.secs")
+        for name, bolt in bolts.items()
+    }
+    assert ticks == {name: 5 if name == "save" else None for name in bolts}
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,10 @@ class TopologyConf:
     # Where each component appends its per-stage timing samples (lendstream.pipeline.timing);
     # empty: none are written. The benchmark sets it to read where the time goes.
     timing_dir: str = ""
+    # The node exporter's textfile directory, where each component writes its own metrics file
+    # (lendstream.pipeline.textfile_metrics); empty: none are written (the single-machine stack).
+    metrics_dir: str = ""
+    metrics_interval_s: float = 5.0
 
     @classmethod
     def from_storm_conf(cls, storm_conf: dict[str, Any]) -> TopologyConf:

@@ -66,7 +66,13 @@ class Lendstream(Topology):
         inputs={decide: Grouping.fields("applicants")},
         par={"local": 2, "cluster": 3},
     )
-    save = SaveBolt.spec(name="save", inputs=[score], par={"local": 1, "cluster": 3})
+    # A tick every 5 s: the save bolt writes its metrics file (metrics_dir) also when idle.
+    save = SaveBolt.spec(
+        name="save",
+        inputs=[score],
+        par={"local": 1, "cluster": 3},
+        config={"topology.tick.tuple.freq.secs": 5},
+    )
     dead_letter = DeadLetterBolt.spec(
         name="dead_letter", inputs=[clean[DEAD_LETTER_STREAM], score[DEAD_LETTER_STREAM]]
     )

@@ -4,6 +4,9 @@ A tuple between bolts is ``[applicants, outcomes, sent_ms]``: the batch packed a
 string (``flow.pack``; cheap for the worker JVM to carry), the outcomes decided so far (``None``
 until the decide bolt) and the epoch time the sender emitted it, from which the receiver measures
 the hop (lendstream.pipeline.timing; samples are written only when ``timing_dir`` is set).
+The save bolt counts what it stored, by decision, and each applicant's Kafka record timestamp →
+stored latency, in its metrics file for the node exporter (lendstream.pipeline.textfile_metrics;
+written only when ``metrics_dir`` is set).
 Every bolt anchors what it emits to its input and acks it only when its work is done; a bolt
 that cannot do its work (risk service or HBase unreachable after bounded retries) FAILS the
 tuple, so the spout replays the batch. Nothing is ever dropped silently.
@@ -21,6 +24,7 @@ from streamparse import Bolt, Stream
 from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher
 from lendstream.pipeline.endpoints import EndpointRotation, task_position
 from lendstream.pipeline.flow import (
+    REJECTED,
     apply_rules,
     divert,
     pack,
@@ -31,10 +35,11 @@ from lendstream.pipeline.flow import (
     unpack_outcomes,
     unpack_records,
 )
-from lendstream.pipeline.hbase_writer import HBaseWriteError, HBaseWriter
+from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, HBaseWriteError, HBaseWriter
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.poison import FailureCounts, batch_key
 from lendstream.pipeline.scoring import RiskServiceClient, ScoringError, ScoringRejectedError
+from lendstream.pipeline.textfile_metrics import PipelineMetrics
 from lendstream.pipeline.timing import TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
 
@@ -201,6 +206,14 @@ class SaveBolt(_StageBolt):
         settings = self.conf.hbase_settings(self.task_index)
         self.writer = HBaseWriter(settings)
         self.failovers = 0
+        self.metrics = PipelineMetrics(
+            self.conf.metrics_dir,
+            self.component,
+            self.task_index,
+            interval_s=self.conf.metrics_interval_s,
+            outcomes=sorted({REJECTED, *SCORED_DECISIONS}),
+            on_error=self.logger.warning,
+        )
         self.logger.info("task %d writes through %s", self.task_index, ", ".join(settings.hosts))
 
     def process(self, tup: Any) -> None:
@@ -221,6 +234,15 @@ class SaveBolt(_StageBolt):
             self.fail(tup)
             return
         self.failovers = self.log_failover(self.writer.rotation, self.failovers)
+        self.metrics.stored(
+            [outcome.decision for outcome in decided], [a.kafka_timestamp_ms for a in applicants]
+        )
+        self.ack(tup)
+
+    def process_tick(self, tup: Any) -> None:
+        """Storm's tick (topology/topologies: every few seconds): write what the last batches
+        counted, also when no batch follows them."""
+        self.metrics.write_if_due()
         self.ack(tup)
 
 

@@ -26,6 +26,7 @@ from lendstream.pipeline.endpoints import task_position
 from lendstream.pipeline.flow import SourceRecord, pack_records
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.offsets import Batch, OffsetLedger, RecordBuffer
+from lendstream.pipeline.textfile_metrics import PipelineMetrics
 from lendstream.pipeline.timing import SPOUT_GATHER_STAGE, SPOUT_POLL_STAGE, TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
 
@@ -72,6 +73,14 @@ class KafkaBatchSpout(Spout):
             self.conf.spout_batch_records, self.conf.spout_linger_ms / 1000.0
         )
         self.timing = TimingLog(self.conf.timing_dir, str(context["componentid"]))
+        # Batches replayed, in this process's file for the node exporter (empty metrics_dir: off).
+        self.metrics = PipelineMetrics(
+            self.conf.metrics_dir,
+            str(context["componentid"]),
+            index,
+            interval_s=self.conf.metrics_interval_s,
+            on_error=self.logger.warning,
+        )
         self.polled_at: list[tuple[int, float]] = []  # (records, epoch ms) per poll in buffer
         self.logger.info(
             "task %d/%d reads %s partitions %s of group %s",
@@ -93,6 +102,7 @@ class KafkaBatchSpout(Spout):
 
     def next_tuple(self) -> None:
         self._commit_if_due()
+        self.metrics.write_if_due()  # a replay counted since the last write, once it is due
         replay = self.ledger.next_replay()
         if replay is not None:
             self.logger.warning("replaying batch %s (attempt %d)", replay.batch_id, replay.attempts)
@@ -159,6 +169,7 @@ class KafkaBatchSpout(Spout):
     def fail(self, tup_id: str) -> None:
         self.logger.warning("batch %s failed; it will be replayed", tup_id)
         self.ledger.fail(tup_id)
+        self.metrics.replayed()
 
     def _commit_if_due(self) -> None:
         now = time.monotonic()
