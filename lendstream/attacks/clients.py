@@ -96,28 +96,44 @@ def _kafka_settings(params: Params, bootstrap: list[str]) -> dict[str, Any]:
     return settings
 
 
-class _ThreadLogs(logging.Handler):
-    """kafka-python's log lines, per thread (attacks run in parallel): a refused sign-in is only
-    logged, the client then gives up its bootstrap as with any unreachable broker."""
+class _KafkaLog(logging.Handler):
+    """kafka-python's log lines: a refused sign-in is only logged (by its I/O thread), the client
+    then gives up its bootstrap as with any unreachable broker. Read by one signing-in attack at
+    a time (``_one_sign_in_at_a_time``)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.lines: dict[int, list[str]] = {}
+        self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.setdefault(record.thread or 0, []).append(record.getMessage())
+        self.lines.append(record.getMessage())
 
     def start(self) -> None:
-        """A new attack on this thread: forget its earlier lines (pooled threads are reused)."""
         if self not in logging.getLogger("kafka").handlers:
             logging.getLogger("kafka").addHandler(self)
-        self.lines[threading.get_ident()] = []
+        self.lines = []
 
     def text(self) -> str:
-        return "\n".join(self.lines.get(threading.get_ident(), []))
+        return "\n".join(self.lines)
 
 
-_KAFKA_LOG = _ThreadLogs()
+_KAFKA_LOG = _KafkaLog()
+_SIGN_IN_LOCK = threading.Lock()
+
+
+def _one_sign_in_at_a_time(attack: Callable[[list[str], int, Params], Result]) -> Any:
+    """SASL_SSL attacks run one at a time, so the log lines read are their own (the others run
+    in parallel and are judged without the log)."""
+
+    def run(hosts: list[str], port: int, params: Params) -> Result:
+        if params.get("security_protocol") != "SASL_SSL":
+            return attack(hosts, port, params)
+        with _SIGN_IN_LOCK:
+            _KAFKA_LOG.start()
+            return attack(hosts, port, params)
+
+    run.__doc__ = attack.__doc__
+    return run
 
 
 def _kafka_failure(
@@ -127,9 +143,9 @@ def _kafka_failure(
     params = params or {}
     if "Authorization" in name or "Sasl" in name or "Authentication" in name:
         return Outcome.DENIED, _short(error)
-    if re.search(r"Sasl\w*Error|[Aa]uthentication failed", log):
-        return Outcome.DENIED, "SCRAM sign-in refused: " + _first_line(log, "uthentication")
     tls_sasl = params.get("security_protocol") == "SASL_SSL"
+    if tls_sasl and re.search(r"Sasl\w*Error|[Aa]uthentication failed", log):
+        return Outcome.DENIED, "SCRAM sign-in refused: " + _first_line(log, "uthentication")
     if tls_sasl and "KafkaSSLTransport" in log and "disconnected" in log:
         # TLS verified, then the broker hung up on the SCRAM exchange (the failure's answer
         # can lose the race with the close): the credentials were refused.
@@ -145,11 +161,11 @@ def _first_line(log: str, word: str) -> str:
     return next((line for line in log.splitlines() if word in line), "")[:160]
 
 
+@_one_sign_in_at_a_time
 def kafka_produce(hosts: list[str], port: int, params: Params) -> Result:
     """Publish one marked record to the applicant topic (the pipeline would dead-letter it)."""
     from kafka import KafkaProducer  # noqa: PLC0415 - a client per attack, imported when used
 
-    _KAFKA_LOG.start()
     try:
         producer = KafkaProducer(
             **_kafka_settings(params, [f"{host}:{port}" for host in hosts]),
@@ -165,11 +181,11 @@ def kafka_produce(hosts: list[str], port: int, params: Params) -> Result:
         return _kafka_failure(error, params, _KAFKA_LOG.text(), hosts[0], port)
 
 
+@_one_sign_in_at_a_time
 def kafka_consume(hosts: list[str], port: int, params: Params) -> Result:
     """Read records of the applicant topic (no group: nothing is committed)."""
     from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
-    _KAFKA_LOG.start()
     try:
         consumer = KafkaConsumer(
             **_kafka_settings(params, [f"{host}:{port}" for host in hosts]),
@@ -199,11 +215,11 @@ def kafka_consume(hosts: list[str], port: int, params: Params) -> Result:
         return _kafka_failure(error, params, _KAFKA_LOG.text(), hosts[0], port)
 
 
+@_one_sign_in_at_a_time
 def kafka_delete_topic(hosts: list[str], port: int, params: Params) -> Result:
     """Delete a topic (one that does not exist: UNKNOWN_TOPIC_OR_PARTITION means authorised)."""
     from kafka import KafkaAdminClient  # noqa: PLC0415
 
-    _KAFKA_LOG.start()
     try:
         admin = KafkaAdminClient(**_kafka_settings(params, [f"{host}:{port}" for host in hosts]))
         try:

@@ -26,6 +26,7 @@ import ssl
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ from local_processes import free_port, running, wait_until
 from render_playbook import CI_INVENTORY
 
 from lendstream import pki
+from lendstream.attacks import clients as attacks
 from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_environment, run_ansible
 from lendstream.kafka_client import PLAINTEXT_SECURITY, SASL_SSL, KafkaSecurity, operator_security
 from lendstream.kafka_topics import (
@@ -625,3 +627,28 @@ def test_the_clients_as_the_cluster_plays_render_them_work_and_a_wrong_principal
     # A wrong principal: the producer's rendered user in the topology's group is refused.
     with pytest.raises(GroupAuthorizationFailedError):
         committed_offsets(kafka.bootstrap, GROUP, TOPIC, settings.kafka_security)
+
+
+def test_the_member_attacks_get_no_answer_in_plaintext_and_are_denied_with_a_wrong_user(
+    secured_kafka: SecuredKafka,
+) -> None:
+    """lendstream.attacks' Kafka clients as a member runs them with lendstream_tls (the suite's
+    params), in parallel as the suite runs them: a plaintext client gets nothing from the open
+    port, one with the deployment's CA and a wrong SCRAM user is refused at sign-in."""
+    host, port = secured_kafka.bootstrap.rsplit(":", 1)
+    wrong = {
+        "credentials": "wrong",
+        "security_protocol": "SASL_SSL",
+        "ca_file": secured_kafka.ca_file,
+    }
+    plan = [
+        (attack, params)
+        for attack in (attacks.kafka_consume, attacks.kafka_delete_topic)
+        for params in ({"topic": TOPIC, "tls_port": True}, {"topic": TOPIC, **wrong})
+    ]
+    with ThreadPoolExecutor(len(plan)) as pool:
+        outcomes = list(pool.map(lambda step: step[0]([host], int(port), step[1]), plan))
+    assert [outcome for outcome, _ in outcomes] == [
+        attacks.Outcome.PLAINTEXT_REFUSED,
+        attacks.Outcome.DENIED,
+    ] * 2, outcomes
