@@ -26,7 +26,8 @@ re-driven (the dead letter holds only a preview of their bytes); they are report
 
 Where (defaults: the single-machine stack's, as the topology's settings):
 ``--bootstrap`` Kafka brokers ``host:port,…`` (a broker that is down is skipped), ``--topic`` the
-applicant topic, ``--dead-letter-topic``.
+applicant topic, ``--dead-letter-topic``. How: lendstream.kafka_client.operator_security (the
+LENDSTREAM_KAFKA_* variables, else a secured cluster node's operator settings, else plaintext).
 
 Exit status: 0 done, 1 some chosen dead letters cannot be re-driven (the others were), 2 Kafka
 could not be read or written.
@@ -49,6 +50,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from lendstream import cli
+from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity, operator_security
 from lendstream.kafka_topics import KafkaReadError, KafkaRecord, end_offsets, read_topic
 from lendstream.pipeline.dead_letter import REDRIVE_HEADER, STAGES, Source
 from lendstream.pipeline.endpoints import split_list
@@ -185,12 +187,14 @@ def redrive_key(letter: Letter) -> bytes | None:
     return None
 
 
-def read_redrive_log(bootstrap: Sequence[str], log_topic: str) -> dict[str, dict[str, Any]]:
+def read_redrive_log(
+    bootstrap: Sequence[str], log_topic: str, security: KafkaSecurity = PLAINTEXT_SECURITY
+) -> dict[str, dict[str, Any]]:
     """Source key → its latest re-drive entry."""
     entries: dict[str, dict[str, Any]] = {}
-    if not end_offsets(bootstrap, log_topic):
+    if not end_offsets(bootstrap, log_topic, security):
         return entries  # no re-drive yet: the log topic does not exist
-    for message in read_topic(bootstrap, log_topic, READ_TIMEOUT_S).records:
+    for message in read_topic(bootstrap, log_topic, READ_TIMEOUT_S, security).records:
         try:
             entries[(message.key or b"").decode()] = json.loads(message.value or b"")
         except ValueError:
@@ -198,9 +202,13 @@ def read_redrive_log(bootstrap: Sequence[str], log_topic: str) -> dict[str, dict
     return entries
 
 
-def ensure_log_topic(bootstrap: Sequence[str], log_topic: str) -> None:
+def ensure_log_topic(
+    bootstrap: Sequence[str], log_topic: str, security: KafkaSecurity = PLAINTEXT_SECURITY
+) -> None:
     """Create the compacted re-drive log topic if it does not exist yet."""
-    admin = KafkaAdminClient(bootstrap_servers=list(bootstrap), request_timeout_ms=30_000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=list(bootstrap), request_timeout_ms=30_000, **security.client_options()
+    )
     try:
         if log_topic in admin.list_topics():
             return
@@ -234,11 +242,12 @@ def redrive(
     *,
     again: bool = False,
     dry_run: bool = False,
+    security: KafkaSecurity = PLAINTEXT_SECURITY,
 ) -> RedriveReport:
     """Publish the chosen letters' records to ``topic`` (each recorded in ``log_topic`` once its
     publish is acknowledged); those already in the log are skipped unless ``again``."""
     report = RedriveReport()
-    log = read_redrive_log(bootstrap, log_topic)
+    log = read_redrive_log(bootstrap, log_topic, security)
     todo: list[tuple[Letter, bytes]] = []
     for letter in letters:
         payload = redrive_payload(letter)
@@ -251,8 +260,10 @@ def redrive(
     if dry_run or not todo:
         report.redriven = [(letter, -1, -1) for letter, _ in todo]
         return report
-    ensure_log_topic(bootstrap, log_topic)
-    producer = KafkaProducer(bootstrap_servers=list(bootstrap), acks="all", linger_ms=5)
+    ensure_log_topic(bootstrap, log_topic, security)
+    producer = KafkaProducer(
+        bootstrap_servers=list(bootstrap), acks="all", linger_ms=5, **security.client_options()
+    )
     try:
         futures = [
             (
@@ -383,7 +394,10 @@ def letter_line(letter: Letter) -> str:
 def run(args: argparse.Namespace, out: Any = sys.stdout) -> int:
     bootstrap = split_list(args.bootstrap)
     log_topic = args.redrive_log_topic or args.dead_letter_topic + REDRIVE_LOG_SUFFIX
-    contents = read_topic(bootstrap, args.dead_letter_topic, READ_TIMEOUT_S)
+    # The node's operator settings (a secured cluster's: read-only, so redrive is refused there
+    # unless LENDSTREAM_KAFKA_* name a user that may write), else plaintext.
+    security = operator_security()
+    contents = read_topic(bootstrap, args.dead_letter_topic, READ_TIMEOUT_S, security)
     letters, unreadable = parse_letters(contents.records)
     chosen = selection_of(args).choose(letters)
     if args.command == "list":
@@ -401,7 +415,13 @@ def run(args: argparse.Namespace, out: Any = sys.stdout) -> int:
             print(json.dumps(letter.as_dict(), indent=2, ensure_ascii=False), file=out)
         return 0
     report = redrive(
-        bootstrap, args.topic, log_topic, chosen, again=args.again, dry_run=args.dry_run
+        bootstrap,
+        args.topic,
+        log_topic,
+        chosen,
+        again=args.again,
+        dry_run=args.dry_run,
+        security=security,
     )
     verb = "would re-drive" if args.dry_run else "re-driven"
     for letter, partition, offset in report.redriven:

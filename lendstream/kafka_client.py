@@ -17,10 +17,17 @@ writer, the pipeline exporter, the operator's reconcile, the admin tools.
 
 From the environment (``from_env``): ``LENDSTREAM_KAFKA_SECURITY_PROTOCOL``,
 ``LENDSTREAM_KAFKA_CA_FILE``, ``LENDSTREAM_KAFKA_USERNAME``, ``LENDSTREAM_KAFKA_PASSWORD_FILE``.
+
+The operators' tools run on a cluster node (lendstream reconcile, dlq, status's node probe, the
+chaos probes) take :func:`operator_security`: those variables when the environment sets the
+protocol, else the node's ``/etc/lendstream/kafka-client/operator.env`` (the kafka role's
+``client`` entry point writes it, with the same variables, when the cluster's Kafka is secured),
+else plaintext (the single-machine stack: nothing to set up).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +38,8 @@ SASL_SSL = "SASL_SSL"
 PROTOCOLS = (PLAINTEXT, SASL_SSL)
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 ENV_PREFIX = "LENDSTREAM_KAFKA_"
+# The operators' settings on a cluster node (role kafka, entry point client: kafka_client_conf_dir).
+OPERATOR_CONFIG_FILE = Path("/etc/lendstream/kafka-client/operator.env")
 
 
 class KafkaSecurityError(ValueError):
@@ -124,3 +133,33 @@ class KafkaSecurity:
 
 
 PLAINTEXT_SECURITY = KafkaSecurity()
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines of an environment file (comments and blank lines skipped)."""
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise KafkaSecurityError(
+            f"the Kafka client settings {path} cannot be read: {error}"
+        ) from None
+    for line in text.splitlines():
+        name, equals, value = line.strip().partition("=")
+        if equals and name and not name.startswith("#"):
+            values[name.strip()] = value.strip()
+    return values
+
+
+def operator_security(
+    env: Mapping[str, str] | None = None, config_file: Path = OPERATOR_CONFIG_FILE
+) -> KafkaSecurity:
+    """How an operator's tool on this machine reaches Kafka: the LENDSTREAM_KAFKA_* variables
+    when ``env`` (default: the process environment) sets the protocol, else ``config_file``
+    when it exists (a secured cluster's node), else plaintext."""
+    env = os.environ if env is None else env
+    if env.get(ENV_PREFIX + "SECURITY_PROTOCOL", "").strip():
+        return KafkaSecurity.from_env(env)
+    if config_file.exists():
+        return KafkaSecurity.from_env(read_env_file(config_file))
+    return PLAINTEXT_SECURITY

@@ -14,7 +14,8 @@ Outcomes:
 - ``dropped``: no answer to the SYN (a drop rule); ``refused``: a reset;
 - ``denied``: the service answered and refused (401, a SASL or authorization error, MariaDB's
   access denied, ZooKeeper's NOAUTH, Storm's AuthorizationException);
-- ``plaintext refused``: a plain HTTP request to a TLS port got no HTTP answer;
+- ``plaintext refused``: a plain HTTP request to a TLS port got no HTTP answer, or a plaintext
+  Kafka client on the SASL_SSL port none at all (the port open, the broker hanging up);
 - ``succeeded``: the attack did what it tried (the finding);
 - ``failed``: the client failed otherwise (the detail says how).
 
@@ -25,9 +26,12 @@ service's "no such thing" answer proves it would have obeyed, and nothing is har
 from __future__ import annotations
 
 import json
+import logging
+import re
 import socket
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -87,18 +91,77 @@ def _kafka_settings(params: Params, bootstrap: list[str]) -> dict[str, Any]:
             "sasl_plain_username": WRONG_USER,
             "sasl_plain_password": WRONG_PASSWORD,
         }
+    if params.get("ca_file"):  # TLS verified against the deployment's CA (a member has it)
+        settings |= {"ssl_cafile": params["ca_file"], "ssl_check_hostname": True}
     return settings
 
 
-def _kafka_failure(error: BaseException) -> Result:
+class _KafkaLog(logging.Handler):
+    """kafka-python's log lines: a refused sign-in is only logged (by its I/O thread), the client
+    then gives up its bootstrap as with any unreachable broker. Read by one signing-in attack at
+    a time (``_one_sign_in_at_a_time``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def start(self) -> None:
+        if self not in logging.getLogger("kafka").handlers:
+            logging.getLogger("kafka").addHandler(self)
+        self.lines = []
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+_KAFKA_LOG = _KafkaLog()
+_SIGN_IN_LOCK = threading.Lock()
+
+
+def _one_sign_in_at_a_time(attack: Callable[[list[str], int, Params], Result]) -> Any:
+    """SASL_SSL attacks run one at a time, so the log lines read are their own (the others run
+    in parallel and are judged without the log)."""
+
+    def run(hosts: list[str], port: int, params: Params) -> Result:
+        if params.get("security_protocol") != "SASL_SSL":
+            return attack(hosts, port, params)
+        with _SIGN_IN_LOCK:
+            _KAFKA_LOG.start()
+            return attack(hosts, port, params)
+
+    run.__doc__ = attack.__doc__
+    return run
+
+
+def _kafka_failure(
+    error: BaseException, params: Params | None = None, log: str = "", host: str = "", port: int = 0
+) -> Result:
     name = type(error).__name__
+    params = params or {}
     if "Authorization" in name or "Sasl" in name or "Authentication" in name:
         return Outcome.DENIED, _short(error)
-    if name == "NoBrokersAvailable":
-        return Outcome.FAILED, "no broker answered (NoBrokersAvailable)"
+    tls_sasl = params.get("security_protocol") == "SASL_SSL"
+    if tls_sasl and re.search(r"Sasl\w*Error|[Aa]uthentication failed", log):
+        return Outcome.DENIED, "SCRAM sign-in refused: " + _first_line(log, "uthentication")
+    if tls_sasl and "KafkaSSLTransport" in log and "disconnected" in log:
+        # TLS verified, then the broker hung up on the SCRAM exchange (the failure's answer
+        # can lose the race with the close): the credentials were refused.
+        return Outcome.DENIED, "closed at the SCRAM sign-in after the TLS handshake"
+    if params.get("tls_port") and not tls_sasl and host and reach(host, port) == "open":
+        return Outcome.PLAINTEXT_REFUSED, "the port is open, no plaintext Kafka answer"
+    if name in {"NoBrokersAvailable", "KafkaTimeoutError"}:
+        return Outcome.FAILED, f"no broker answered ({name})"
     return Outcome.FAILED, _short(error)
 
 
+def _first_line(log: str, word: str) -> str:
+    return next((line for line in log.splitlines() if word in line), "")[:160]
+
+
+@_one_sign_in_at_a_time
 def kafka_produce(hosts: list[str], port: int, params: Params) -> Result:
     """Publish one marked record to the applicant topic (the pipeline would dead-letter it)."""
     from kafka import KafkaProducer  # noqa: PLC0415 - a client per attack, imported when used
@@ -115,9 +178,10 @@ def kafka_produce(hosts: list[str], port: int, params: Params) -> Result:
         finally:
             producer.close(timeout=1)
     except Exception as error:
-        return _kafka_failure(error)
+        return _kafka_failure(error, params, _KAFKA_LOG.text(), hosts[0], port)
 
 
+@_one_sign_in_at_a_time
 def kafka_consume(hosts: list[str], port: int, params: Params) -> Result:
     """Read records of the applicant topic (no group: nothing is committed)."""
     from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
@@ -148,9 +212,10 @@ def kafka_consume(hosts: list[str], port: int, params: Params) -> Result:
         finally:
             consumer.close()
     except Exception as error:
-        return _kafka_failure(error)
+        return _kafka_failure(error, params, _KAFKA_LOG.text(), hosts[0], port)
 
 
+@_one_sign_in_at_a_time
 def kafka_delete_topic(hosts: list[str], port: int, params: Params) -> Result:
     """Delete a topic (one that does not exist: UNKNOWN_TOPIC_OR_PARTITION means authorised)."""
     from kafka import KafkaAdminClient  # noqa: PLC0415
@@ -165,7 +230,7 @@ def kafka_delete_topic(hosts: list[str], port: int, params: Params) -> Result:
     except Exception as error:
         if "UnknownTopicOrPartition" in type(error).__name__ or "UNKNOWN_TOPIC" in str(error):
             return Outcome.SUCCEEDED, "authorised: the broker looked the topic up (no such topic)"
-        return _kafka_failure(error)
+        return _kafka_failure(error, params, _KAFKA_LOG.text(), hosts[0], port)
 
 
 # ---- HBase Thrift, Storm nimbus ------------------------------------------------------------------

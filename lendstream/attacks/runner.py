@@ -29,6 +29,7 @@ TLS_SERVICES = (
     ("applicant_api", "applicant_api_port"),
     ("risk_service", "risk_service_port"),
     ("mysql", "mysql_port"),
+    ("kafka", "kafka_broker_port"),  # SASL_SSL (kafka_security_enabled follows lendstream_tls)
 )
 
 

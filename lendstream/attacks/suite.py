@@ -7,9 +7,10 @@ Two attackers:
   credential is asked for.
 - **a member**: an unprivileged login (the deploy user, no sudo) on a cluster node, which the
   firewall lets in. Where the deployment authenticates (``lendstream_tls``: the applicant API
-  and the risk service's bearer tokens over HTTPS, MariaDB's ``REQUIRE SSL``) the attack must be
-  denied on its own; where it does not yet (Kafka, HBase Thrift, ZooKeeper, nimbus, WebHDFS, the
-  ResourceManager), the row says "not enforced yet" and nothing is asserted.
+  and the risk service's bearer tokens over HTTPS, MariaDB's ``REQUIRE SSL``, Kafka's SASL_SSL
+  with SCRAM and ACLs) the attack must be denied on its own; where it does not yet (HBase Thrift,
+  ZooKeeper, nimbus, WebHDFS, the ResourceManager; Kafka without ``lendstream_tls``), the row says
+  "not enforced yet" and nothing is asserted.
 
 Hosts and ports come from the layout (cluster.yml) and the roles' defaults.
 """
@@ -238,9 +239,13 @@ def _away_from(member: str, hosts: tuple[str, ...]) -> tuple[str, ...]:
 def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
     """From a cluster member, by inventory name: the credential layer on its own."""
     member = member_node(targets)
+    tls = targets.cluster.tls
     attacks = []
     for service in UNAUTHENTICATED:
         group, role, variable = service
+        if tls and service == KAFKA:
+            attacks += _member_kafka_attacks(targets, member)
+            continue
         hosts = _away_from(member, targets.hosts(group))
         for what, attack, params in _unauthenticated(service):
             if attack in {"kafka-produce", "nimbus-submit-topology"}:
@@ -262,7 +267,7 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                     params,
                 )
             )
-    if not targets.cluster.tls:
+    if not tls:
         return attacks
     https = {"scheme": "https", "ca_file": TLS_CA_FILE}
     for service, attack, what in (
@@ -300,6 +305,40 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
             {"user": api_user, "password": secrets["vault_applicant_api_mysql_password"]},
         )
     )
+    return attacks
+
+
+def _member_kafka_attacks(targets: Targets, member: str) -> list[Attack]:
+    """With lendstream_tls Kafka is SASL_SSL with SCRAM: a plaintext client gets no answer on the
+    port, and one with the deployment's CA but a wrong SCRAM user is refused at sign-in."""
+    group, role, variable = KAFKA
+    hosts = _away_from(member, targets.hosts(group))
+    port = targets.port(role, variable)
+    wrong = {"credentials": "wrong", "security_protocol": "SASL_SSL", "ca_file": TLS_CA_FILE}
+    attacks = []
+    for what, attack, params in _unauthenticated(KAFKA):
+        if attack == "kafka-produce":
+            continue  # would change the cluster: shown from the probe only
+        attacks += [
+            Attack(
+                f"{what}, plaintext, no credentials",
+                member,
+                attack,
+                hosts,
+                port,
+                PLAINTEXT_REFUSED,
+                {**params, "tls_port": True},
+            ),
+            Attack(
+                f"{what}, TLS, wrong SCRAM credentials",
+                member,
+                attack,
+                hosts,
+                port,
+                DENIED,
+                {**params, **wrong},
+            ),
+        ]
     return attacks
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import happybase
 
+from lendstream.kafka_client import operator_security
 from lendstream.kafka_topics import end_offsets
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.hbase_writer import SALT_SEPARATOR, member_id_of
@@ -28,8 +29,8 @@ TIMESTAMP_COLUMN = b"result:kafka_timestamp_ms"
 
 def topic_size(bootstrap: str, topic: str) -> int:
     """Records the topic has ever held (its partitions' end offsets: nothing is deleted within a
-    deployment's retention)."""
-    return sum(end_offsets(bootstrap, topic).values())
+    deployment's retention). Read with the node's operator settings (lendstream.kafka_client)."""
+    return sum(end_offsets(bootstrap, topic, operator_security()).values())
 
 
 def member_prefix_filter(prefix: str) -> str:

@@ -38,7 +38,12 @@ from dataclasses import dataclass
 from kafka.errors import KafkaError
 
 from lendstream import cli
-from lendstream.kafka_client import PLAINTEXT_SECURITY, KafkaSecurity, KafkaSecurityError
+from lendstream.kafka_client import (
+    PLAINTEXT_SECURITY,
+    KafkaSecurity,
+    KafkaSecurityError,
+    operator_security,
+)
 from lendstream.kafka_topics import KafkaReadError, read_topic, wait_until_drained
 from lendstream.pipeline.endpoints import split_list
 from lendstream.pipeline.hbase_writer import CONNECTION_ERRORS
@@ -188,7 +193,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="CA certificate https:// risk services must chain to (default: the system's)",
     )
-    kafka = parser.add_argument_group("Kafka security (lendstream.kafka_client; default plaintext)")
+    kafka = parser.add_argument_group(
+        "Kafka security (lendstream.kafka_client; default: the node's operator settings, "
+        "/etc/lendstream/kafka-client/operator.env, else plaintext)"
+    )
     kafka.add_argument("--kafka-security-protocol", choices=["PLAINTEXT", "SASL_SSL"])
     kafka.add_argument("--kafka-ca-file", help="CA certificate the brokers must chain to")
     kafka.add_argument("--kafka-username", help="SCRAM-SHA-512 user (read access suffices)")
@@ -216,6 +224,19 @@ def _settings_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
                 address(endpoint)
         except ValueError as error:
             parser.error(f"{flag}: {error}")
+    try:
+        security = (
+            KafkaSecurity(
+                args.kafka_security_protocol,
+                ca_file=args.kafka_ca_file,
+                username=args.kafka_username,
+                password_file=args.kafka_password_file,
+            )
+            if args.kafka_security_protocol
+            else operator_security()
+        )
+    except KafkaSecurityError as error:
+        parser.error(str(error))
     conf = TopologyConf(
         kafka_bootstrap_servers=args.bootstrap,
         kafka_topic=args.topic,
@@ -227,15 +248,11 @@ def _settings_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
         risk_service_urls=args.risk_url,
         risk_service_token_file=args.risk_token_file,
         risk_service_ca_file=args.risk_ca_file or "",
-        kafka_security_protocol=args.kafka_security_protocol or "PLAINTEXT",
-        kafka_ca_file=args.kafka_ca_file or "",
-        kafka_username=args.kafka_username or "",
-        kafka_password_file=args.kafka_password_file or "",
+        kafka_security_protocol=security.protocol,
+        kafka_ca_file=security.ca_file or "",
+        kafka_username=security.username or "",
+        kafka_password_file=security.password_file or "",
     )
-    try:
-        conf.kafka_security()
-    except KafkaSecurityError as error:
-        parser.error(str(error))
     try:
         return Settings.for_topology(
             conf,

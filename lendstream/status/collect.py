@@ -117,13 +117,16 @@ class Cluster:
             ANSIBLE_TASK_TIMEOUT=str(int(self.settings.ansible_timeout_s)),
         )
 
-    def ad_hoc(self, pattern: str, module: str, arguments: str) -> dict[str, HostAnswer]:
-        """One ad-hoc Ansible call, bounded: host → its answer."""
+    def ad_hoc(
+        self, pattern: str, module: str, arguments: str, *, become: bool = False
+    ) -> dict[str, HostAnswer]:
+        """One ad-hoc Ansible call, bounded: host → its answer (as root with ``become``)."""
         argv = [
             str(Path(sys.executable).parent / "ansible"),
             *("-i", str(self.settings.inventory), pattern),
             *("-m", module, "-a", arguments),
             *("-T", str(int(self.settings.timeout_s * 2))),
+            *(("--become",) if become else ()),
         ]
         try:
             result = run_ansible(
@@ -298,10 +301,12 @@ def node_readings(cluster: Cluster) -> dict[str, Any]:
     venv = cluster.hostvars.get(probe_hosts[0] if probe_hosts else "", {}).get(
         "app_venv_dir", role_default("app_venv", "app_venv_dir")
     )
+    # As root: a secured cluster's Kafka client settings (the operator's) are root's.
     answers = cluster.ad_hoc(
         pattern,
         "ansible.builtin.script",
         f"executable={venv}/bin/python {script} {shlex.quote(document)}",
+        become=True,
     )
     for answer in answers.values():
         if answer.stdout and "{" in answer.stdout:

@@ -26,6 +26,7 @@ from typing import Any
 from kafka import KafkaAdminClient, TopicPartition
 
 from lendstream.hbase_spread import regionserver_writes
+from lendstream.kafka_client import KafkaSecurity, operator_security
 from lendstream.kafka_topics import committed_offsets, consumer, end_offsets
 from lendstream.reconcile.endpoints import broker_address, probe
 
@@ -40,13 +41,16 @@ def guarded(read: Callable[[], Any]) -> Any:
         return {"error": f"{type(error).__name__}: {error}"[:300]}
 
 
-def kafka_state(brokers: list[str], topics: list[str], timeout_s: float) -> dict[str, Any]:
+def kafka_state(
+    brokers: list[str], topics: list[str], timeout_s: float, security: KafkaSecurity
+) -> dict[str, Any]:
     """Registered (unfenced) brokers, the KRaft quorum's leader and voters, and the partitions
     of ``topics`` with fewer in-sync replicas than replicas, or no leader."""
     admin = KafkaAdminClient(
         bootstrap_servers=brokers,
         request_timeout_ms=int(timeout_s * 1000),
         bootstrap_timeout_ms=int(timeout_s * 1000),
+        **security.client_options(),
     )
     try:
         cluster = admin.describe_cluster()
@@ -86,15 +90,17 @@ def kafka_state(brokers: list[str], topics: list[str], timeout_s: float) -> dict
     }
 
 
-def lag(brokers: list[str], topic: str, group: str) -> dict[str, Any]:
-    ends = end_offsets(brokers, topic)
-    committed = committed_offsets(brokers, group, topic)
+def lag(brokers: list[str], topic: str, group: str, security: KafkaSecurity) -> dict[str, Any]:
+    ends = end_offsets(brokers, topic, security)
+    committed = committed_offsets(brokers, group, topic, security)
     return {"partitions": {p: max(0, end - committed.get(p, 0)) for p, end in ends.items()}}
 
 
-def recent(brokers: list[str], topics: dict[str, str], window_s: float) -> dict[str, Any]:
+def recent(
+    brokers: list[str], topics: dict[str, str], window_s: float, security: KafkaSecurity
+) -> dict[str, Any]:
     """Records each topic (label → name) received in the last ``window_s`` seconds."""
-    reader = consumer(brokers)
+    reader = consumer(brokers, security=security)
     try:
         since_ms = int((time.time() - window_s) * 1000)
         counts: dict[str, Any] = {"window_s": window_s}
@@ -138,19 +144,24 @@ def main(argv: list[str]) -> int:
     timeout_s = float(settings["timeout_s"])
     result: dict[str, Any] = {}
     live = guarded(lambda: probe("Kafka broker", settings["brokers"], broker_address, timeout_s))
-    if isinstance(live, dict):
+    # The node's operator settings (a secured cluster's), else plaintext.
+    security = guarded(operator_security)
+    if isinstance(live, dict) or isinstance(security, dict):
         for section in ("kafka", "lag", "recent"):
-            result[section] = live
+            result[section] = live if isinstance(live, dict) else security
     else:
         brokers = list(live.live)
         topics = [settings["topic"], settings["dead_letter_topic"]]
-        result["kafka"] = guarded(lambda: kafka_state(brokers, topics, timeout_s))
-        result["lag"] = guarded(lambda: lag(brokers, settings["topic"], settings["group"]))
+        result["kafka"] = guarded(lambda: kafka_state(brokers, topics, timeout_s, security))
+        result["lag"] = guarded(
+            lambda: lag(brokers, settings["topic"], settings["group"], security)
+        )
         result["recent"] = guarded(
             lambda: recent(
                 brokers,
                 {"applicants": settings["topic"], "dead_letters": settings["dead_letter_topic"]},
                 float(settings["window_s"]),
+                security,
             )
         )
     result["hbase_masters"] = {

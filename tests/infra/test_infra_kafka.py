@@ -14,9 +14,12 @@ from infra_cluster import (
     assert_service,
     groups,
     in_group,
+    pipeline_tls,
 )
 
 testinfra_hosts = ["ansible://all"]
+# With lendstream_tls the broker port is SASL_SSL: the role's own admin client settings (root's).
+ADMIN_CLIENT_CONFIG = "/etc/lendstream/kafka/client/admin.properties"
 
 
 def test_kafka_runs_exactly_on_its_hosts(host: Any) -> None:
@@ -32,11 +35,18 @@ def test_kafka_runs_exactly_on_its_hosts(host: Any) -> None:
 @pytest.mark.cluster_wide
 def test_every_broker_and_controller_is_registered(host: Any) -> None:
     broker = groups(host)["kafka_broker"][0]
+    secured = pipeline_tls(host)
     command = (
         f"java -cp {shlex.quote(KAFKA_LIB + '/*')} org.apache.kafka.tools.MetadataQuorumCommand "
-        f"--bootstrap-server {broker}:{KAFKA_BROKER} describe --replication"
+        f"--bootstrap-server {broker}:{KAFKA_BROKER} "
+        + (f"--command-config {ADMIN_CLIENT_CONFIG} " if secured else "")
+        + "describe --replication"
     )
-    result = host.run(command)
+    if secured:
+        with host.sudo():
+            result = host.run(command)
+    else:
+        result = host.run(command)
     assert result.rc == 0, result.stderr
     node_ids = {int(match) for match in re.findall(r"^(\d+)\s", result.stdout, re.MULTILINE)}
     nodes = set(groups(host)["kafka_broker"]) | set(groups(host)["kafka_controller"])

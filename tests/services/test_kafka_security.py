@@ -26,6 +26,7 @@ import ssl
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,21 +52,31 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 from kafka.structs import OffsetAndMetadata
+from kafka_wiring import render
 from local_processes import free_port, running, wait_until
 from render_playbook import CI_INVENTORY
 
 from lendstream import pki
+from lendstream.attacks import clients as attacks
 from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_environment, run_ansible
-from lendstream.kafka_client import PLAINTEXT_SECURITY, SASL_SSL, KafkaSecurity
-from lendstream.kafka_topics import KafkaReadError, committed_offsets, consumer, read_topic
+from lendstream.kafka_client import PLAINTEXT_SECURITY, SASL_SSL, KafkaSecurity, operator_security
+from lendstream.kafka_topics import (
+    KafkaReadError,
+    committed_offsets,
+    consumer,
+    end_offsets,
+    read_topic,
+    wait_until_drained,
+)
 from lendstream.pipeline.dead_letter import DeadLetter, DeadLetterPublisher, Source
-from lendstream.pipeline.topology_conf import TopologyConf
+from lendstream.pipeline.topology_conf import PREFIX, TopologyConf
 from lendstream.services.pipeline_exporter.reader import PipelineReader
 from lendstream.services.pipeline_exporter.settings import ExporterSettings
 from lendstream.services.producer.cursor import Cursor
 from lendstream.services.producer.reconcile import reconcile
 from lendstream.services.producer.settings import ProducerSettings
 from lendstream.stack.artifacts.bundles import bundle_path
+from lendstream.status import node_probe
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -532,3 +543,112 @@ def _admin(kafka: SecuredKafka) -> KafkaAdminClient:
     password = kafka.role_variables["kafka_security_admin_password"]
     security = KafkaSecurity(SASL_SSL, ca_file=kafka.ca_file, username="admin", password=password)
     return KafkaAdminClient(bootstrap_servers=kafka.bootstrap, **security.client_options())
+
+
+def test_the_clients_as_the_cluster_plays_render_them_work_and_a_wrong_principal_is_denied(
+    secured_kafka: SecuredKafka, tmp_path: Path
+) -> None:
+    """The producer's, the exporter's, the topology's and the operators' settings rendered by the
+    roles from the cluster plays' variables (tests/kafka_wiring.py: lendstream_tls on, this
+    broker's address and CA, its users' passwords as the Vault's) against this broker."""
+    kafka = secured_kafka
+    passwords = {
+        user: Path(kafka.passwords[f"lendstream-{user}"]).read_text().strip()
+        for user in ("producer", "topology", "operator")
+    }
+    rendered = render(
+        tmp_path / "rendered",
+        tls=True,
+        passwords=passwords,
+        bootstrap=[kafka.bootstrap],
+        ca_file=kafka.ca_file,
+    )
+    # The producer (its environment file, its password file) publishes and reads back.
+    settings = ProducerSettings.from_env(rendered.producer_env)
+    producer = _producer(settings.kafka_bootstrap, settings.kafka_security.client_options())
+    try:
+        for number in range(3):
+            producer.send(TOPIC, key=b"rendered", value=b"{}", partition=number % 2).get(30)
+    finally:
+        producer.close(timeout=10)
+    assert (
+        reconcile(
+            settings.kafka_bootstrap, Cursor(TOPIC), 60.0, "rendered", settings.kafka_security
+        ).records_read
+        >= 3
+    )
+
+    # The spout's and dead-letter writer's settings, from the submission's --set pairs.
+    conf = TopologyConf.from_storm_conf(
+        {PREFIX + name: value for name, value in rendered.topology_settings.items()}
+    )
+    assert conf.kafka_security().username == "lendstream-topology"
+    spout = _topology_consumer(conf)
+    try:
+        partitions = [TopicPartition(TOPIC, p) for p in (0, 1)]
+        spout.assign(partitions)
+        ends = spout.end_offsets(partitions)
+        spout.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
+    finally:
+        spout.close()
+    writer = DeadLetterPublisher(
+        conf.kafka_bootstrap_servers, conf.kafka_dead_letter_topic, 30.0, conf.kafka_security()
+    )
+    try:
+        writer.publish([DeadLetter("bad", "parse", "{", Source(TOPIC, 0, 0), "rendered")])
+    finally:
+        writer.close()
+
+    # The exporter (its password file is the role's main task's: written here as it would be).
+    exporter_env = rendered.exporter_env
+    exporter_password = Path(exporter_env["LENDSTREAM_KAFKA_PASSWORD_FILE"])
+    exporter_password.parent.mkdir(parents=True, exist_ok=True)
+    _write(exporter_password, passwords["operator"], 0o640)
+    reader = PipelineReader(ExporterSettings.from_env(exporter_env))
+    try:
+        assert sum(reader.progress().lag.values()) == 0
+    finally:
+        reader.close()
+
+    # The operators' tools on a node: reconcile's drain wait and reads, the status node probe
+    # (brokers and quorum need the cluster's describe), the chaos probe's end offsets.
+    operator = operator_security({}, rendered.operator_env_file)
+    drained = wait_until_drained(
+        kafka.bootstrap, TOPIC, GROUP, 30.0, settle_s=0.5, security=operator
+    )
+    assert drained.drained
+    assert read_topic(kafka.bootstrap, DEAD_LETTER_TOPIC, 30.0, operator).records
+    state = node_probe.kafka_state([kafka.bootstrap], [TOPIC, DEAD_LETTER_TOPIC], 15.0, operator)
+    assert state["brokers"]
+    assert state["quorum"]["leader_id"] == 1
+    assert not state["offline"]
+    assert sum(end_offsets(kafka.bootstrap, TOPIC, operator).values()) == sum(ends.values())
+
+    # A wrong principal: the producer's rendered user in the topology's group is refused.
+    with pytest.raises(GroupAuthorizationFailedError):
+        committed_offsets(kafka.bootstrap, GROUP, TOPIC, settings.kafka_security)
+
+
+def test_the_member_attacks_get_no_answer_in_plaintext_and_are_denied_with_a_wrong_user(
+    secured_kafka: SecuredKafka,
+) -> None:
+    """lendstream.attacks' Kafka clients as a member runs them with lendstream_tls (the suite's
+    params), in parallel as the suite runs them: a plaintext client gets nothing from the open
+    port, one with the deployment's CA and a wrong SCRAM user is refused at sign-in."""
+    host, port = secured_kafka.bootstrap.rsplit(":", 1)
+    wrong = {
+        "credentials": "wrong",
+        "security_protocol": "SASL_SSL",
+        "ca_file": secured_kafka.ca_file,
+    }
+    plan = [
+        (attack, params)
+        for attack in (attacks.kafka_consume, attacks.kafka_delete_topic)
+        for params in ({"topic": TOPIC, "tls_port": True}, {"topic": TOPIC, **wrong})
+    ]
+    with ThreadPoolExecutor(len(plan)) as pool:
+        outcomes = list(pool.map(lambda step: step[0]([host], int(port), step[1]), plan))
+    assert [outcome for outcome, _ in outcomes] == [
+        attacks.Outcome.PLAINTEXT_REFUSED,
+        attacks.Outcome.DENIED,
+    ] * 2, outcomes

@@ -71,6 +71,10 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     assert sorted((a.attack, a.expected) for a in enforced) == [
         ("applicant-api-list", Outcome.DENIED),
         ("applicant-api-list", Outcome.DENIED),
+        ("kafka-consume", Outcome.DENIED),
+        ("kafka-consume", Outcome.PLAINTEXT_REFUSED),
+        ("kafka-delete-topic", Outcome.DENIED),
+        ("kafka-delete-topic", Outcome.PLAINTEXT_REFUSED),
         ("mysql-connect", Outcome.DENIED),
         ("plain-http", Outcome.PLAINTEXT_REFUSED),
         ("plain-http", Outcome.PLAINTEXT_REFUSED),
@@ -80,6 +84,16 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     mysql = next(a for a in enforced if a.attack == "mysql-connect")
     assert mysql.params == {"user": "lendstream_api", "password": "the-api-password"}
     assert all(a.hosts[0] != "m1" for a in enforced if a.attack != "mysql-connect")
+    # Kafka: every broker (bootstrap), the deployment's CA with the wrong SCRAM user.
+    kafka = [a for a in enforced if a.attack.startswith("kafka-")]
+    assert all(a.hosts == ("m2", "m3", "m1") and a.port == 9092 for a in kafka)
+    wrong = [a for a in kafka if a.expected == Outcome.DENIED]
+    assert all(
+        a.params.get("security_protocol") == "SASL_SSL"
+        and a.params.get("ca_file") == "/etc/lendstream/tls/ca.crt"
+        for a in wrong
+    )
+    assert not [a for a in with_tls if a.expected == suite.NOT_ENFORCED and "kafka" in a.attack]
 
 
 @pytest.mark.parametrize(
@@ -142,7 +156,7 @@ def test_service_ports_come_from_the_roles_defaults() -> None:
     # A port a client role names too belongs to the role that serves it.
     assert ports[3306] == "mysql: mysql_port"
     assert ports[2181] == "zookeeper: zookeeper_client_port"
-    assert runner.tls_ports() == (8081, 8090, 3306)
+    assert runner.tls_ports() == (8081, 8090, 3306, 9092)
 
 
 def test_the_clients_module_imports_nothing_of_lendstream() -> None:

@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 
 from lendstream.kafka_client import (
+    OPERATOR_CONFIG_FILE,
     PLAINTEXT_SECURITY,
     SASL_SSL,
     KafkaSecurity,
     KafkaSecurityError,
+    operator_security,
+    read_env_file,
 )
 from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.services.environment import SettingsError
@@ -98,3 +101,48 @@ def test_the_topology_reads_its_kafka_settings_from_the_storm_configuration() ->
         username="lendstream-topology",
         password_file="/etc/lendstream/topology/kafka-password",
     )
+
+
+OPERATOR_ENV = """# Ansible managed
+LENDSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+LENDSTREAM_KAFKA_CA_FILE=/etc/lendstream/tls/ca.crt
+LENDSTREAM_KAFKA_USERNAME=lendstream-operator
+
+LENDSTREAM_KAFKA_PASSWORD_FILE=/etc/lendstream/kafka-client/operator.password
+"""
+
+
+def test_the_operators_tools_read_the_nodes_client_settings(tmp_path: Path) -> None:
+    config = tmp_path / "operator.env"
+    config.write_text(OPERATOR_ENV)
+    assert read_env_file(config)["LENDSTREAM_KAFKA_USERNAME"] == "lendstream-operator"
+    assert operator_security({}, config) == KafkaSecurity(
+        SASL_SSL,
+        ca_file="/etc/lendstream/tls/ca.crt",
+        username="lendstream-operator",
+        password_file="/etc/lendstream/kafka-client/operator.password",
+    )
+    # The role's client entry point writes it where the tools look (kafka_client_conf_dir).
+    assert str(OPERATOR_CONFIG_FILE) == "/etc/lendstream/kafka-client/operator.env"
+
+
+def test_the_environment_wins_over_the_nodes_settings_and_without_either_it_is_plaintext(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "operator.env"
+    config.write_text(OPERATOR_ENV)
+    env = {
+        "LENDSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "LENDSTREAM_KAFKA_CA_FILE": "/ca",
+        "LENDSTREAM_KAFKA_USERNAME": "admin",
+        "LENDSTREAM_KAFKA_PASSWORD_FILE": "/p",
+    }
+    assert operator_security(env, config).username == "admin"
+    assert operator_security({}, tmp_path / "absent.env") == PLAINTEXT_SECURITY
+
+
+def test_incomplete_node_settings_are_refused_naming_what_is_missing(tmp_path: Path) -> None:
+    config = tmp_path / "operator.env"
+    config.write_text("LENDSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n")
+    with pytest.raises(KafkaSecurityError, match="a CA file, a SCRAM user name, a password file"):
+        operator_security({}, config)

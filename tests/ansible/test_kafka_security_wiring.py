@@ -1,0 +1,127 @@
+"""The cluster plays turn Kafka's security on exactly with the inventory's lendstream_tls, and give
+every Kafka client its user, password file and the CA (rendered by the roles for a ci host:
+tests/kafka_wiring.py); with lendstream_tls off nothing of it is rendered."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from kafka_wiring import Rendered, fake_vault, render
+
+from lendstream.kafka_client import PLAINTEXT, SASL_SSL, operator_security
+from lendstream.pipeline.topology_conf import PREFIX, TopologyConf
+from lendstream.services.pipeline_exporter.settings import ExporterSettings
+from lendstream.services.producer.settings import ProducerSettings
+
+CA = "/etc/lendstream/tls/ca.crt"
+VAULT = fake_vault()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render(tmp_path_factory.mktemp("kafka-wiring-tls"), tls=True)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render(tmp_path_factory.mktemp("kafka-wiring-plain"), tls=False)
+
+
+def _secret_file(path: Path, expected: str) -> None:
+    assert path.read_text() == expected + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_the_kafka_play_secures_kafka_with_every_node_a_super_user(secured: Rendered) -> None:
+    kafka = secured.kafka
+    assert kafka["enabled"] is True
+    assert kafka["node_names"] == ["m1", "m2", "m3"]
+    assert kafka["admin_password"] == VAULT["vault_kafka_admin_password"]
+    assert kafka["broker_password"] == VAULT["vault_kafka_broker_password"]
+    assert {user["name"]: user["password"] for user in kafka["users"]} == {
+        f"lendstream-{user}": VAULT[f"vault_kafka_{user}_password"]
+        for user in ("producer", "topology", "operator")
+    }
+    # Run on the topic-creating broker itself, with the virtualenv site.yml installs there.
+    assert kafka["admin_host"] == "m1"
+    assert kafka["admin_python"] == "/opt/lendstream/venv/bin/python"
+    acls = {
+        (a["principal"], a["resource_type"], a["name"], a.get("pattern_type", "literal")): set(
+            a["operations"]
+        )
+        for a in kafka["acls"]
+    }
+    assert acls == {
+        ("lendstream-producer", "topic", "lendstream.applicants", "literal"): {
+            "write",
+            "read",
+            "describe",
+        },
+        ("lendstream-topology", "topic", "lendstream.applicants", "literal"): {"read", "describe"},
+        ("lendstream-topology", "group", "lendstream-topology", "literal"): {"read", "describe"},
+        ("lendstream-topology", "topic", "lendstream.applicants.dlq", "literal"): {
+            "write",
+            "describe",
+        },
+        ("lendstream-operator", "topic", "lendstream.", "prefixed"): {"read", "describe"},
+        ("lendstream-operator", "group", "*", "literal"): {"describe"},
+        ("lendstream-operator", "cluster", "kafka-cluster", "literal"): {"describe"},
+    }
+
+
+def test_each_client_gets_its_user_password_file_and_the_ca(secured: Rendered) -> None:
+    producer = ProducerSettings.from_env(secured.producer_env).kafka_security
+    assert (producer.protocol, producer.ca_file, producer.username) == (
+        SASL_SSL,
+        CA,
+        "lendstream-producer",
+    )
+    assert producer.password_file == str(secured.root / "producer/conf/kafka-password")
+    _secret_file(Path(producer.password_file), VAULT["vault_kafka_producer_password"])
+
+    exporter = ExporterSettings.from_env(secured.exporter_env).kafka_security
+    assert (exporter.protocol, exporter.ca_file, exporter.username) == (
+        SASL_SSL,
+        CA,
+        "lendstream-operator",
+    )
+    assert exporter.password_file == str(secured.root / "exporter/kafka-password")
+
+    settings = secured.topology_settings
+    conf = TopologyConf.from_storm_conf({PREFIX + k: v for k, v in settings.items()})
+    topology = conf.kafka_security()
+    assert (topology.protocol, topology.ca_file, topology.username) == (
+        SASL_SSL,
+        CA,
+        "lendstream-topology",
+    )
+    assert topology.password_file == str(secured.root / "kafka-password")
+    _secret_file(Path(topology.password_file), VAULT["vault_kafka_topology_password"])
+    assert VAULT["vault_kafka_topology_password"] not in str(settings)  # names and paths only
+    assert conf.kafka_bootstrap_servers == "m1:9092,m2:9092,m3:9092"
+
+    operator = operator_security({}, secured.operator_env_file)
+    assert (operator.protocol, operator.ca_file, operator.username) == (
+        SASL_SSL,
+        CA,
+        "lendstream-operator",
+    )
+    _secret_file(Path(str(operator.password_file)), VAULT["vault_kafka_operator_password"])
+    assert operator.read_password() == VAULT["vault_kafka_operator_password"]
+
+
+def test_without_lendstream_tls_every_client_stays_plaintext(plain: Rendered) -> None:
+    assert plain.kafka["enabled"] is False
+    assert plain.kafka["users"] == []
+    assert not [name for name in plain.producer_env if name.startswith("LENDSTREAM_KAFKA_S")]
+    assert ProducerSettings.from_env(plain.producer_env).kafka_security.protocol == PLAINTEXT
+    assert ExporterSettings.from_env(plain.exporter_env).kafka_security.protocol == PLAINTEXT
+    assert not (plain.root / "producer/conf/kafka-password").exists()
+    assert not (plain.root / "kafka-password").exists()
+    assert not {
+        k for k in plain.topology_settings if k.startswith("kafka_") and "bootstrap" not in k
+    }
+    assert not plain.operator_env_file.exists()
+    assert operator_security({}, plain.operator_env_file).protocol == PLAINTEXT
