@@ -44,11 +44,16 @@ def fake_vault(passwords: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def play_vars(playbook: str, name: str) -> dict[str, Any]:
-    """The role variables of the play ``name`` of ``playbook`` (its role's, or its task's)."""
-    for play in yaml.safe_load((ANSIBLE_DIR / playbook).read_text()):
+    """The variables of the play ``name`` of ``playbook``: its vars_files', then its role's (or
+    its task's), which the role variables may refer to."""
+    path = ANSIBLE_DIR / playbook
+    for play in yaml.safe_load(path.read_text()):
         if play.get("name") == name:
+            variables: dict[str, Any] = {}
+            for vars_file in play.get("vars_files") or []:
+                variables.update(yaml.safe_load((path.parent / vars_file).read_text()) or {})
             holder = (play.get("roles") or play.get("tasks"))[0]
-            return dict(holder.get("vars") or {})
+            return variables | dict(holder.get("vars") or {})
     raise AssertionError(f"{playbook} has no play {name!r}")
 
 
