@@ -14,6 +14,8 @@ N ?= 20000
 LOG_LINES ?= 100
 # After `make demo`: keep the stack running, or stop it.
 THEN ?= keep
+# testinfra's parallel workers in `make verify` (pytest-xdist): its checks mostly wait on SSH.
+VERIFY_WORKERS ?= 3
 # A cluster: a checked-in inventory (INVENTORY=montana), or any inventory file (INVENTORY_FILE=…;
 # the simulated ones are .cache/vcluster/<layout>/inventory.yml). Its Vault password file is
 # ~/.config/lendstream/vault/<inventory directory name>.pass (`make secrets`).
@@ -98,7 +100,7 @@ secrets: bootstrap ## Fresh secrets into Ansible Vault for an inventory: make se
 deploy: bootstrap artifacts $(MODEL_ARTIFACT) ## Deploy everything with site.yml: make deploy INVENTORY=montana
 	$(call playbook,$(INVENTORY_FILE)) site.yml
 verify: bootstrap ## testinfra checks of every node: make verify INVENTORY=montana
-	$(PY) -m pytest tests/infra --ansible-inventory=$(INVENTORY_FILE) -q
+	$(PY) -m pytest tests/infra --ansible-inventory=$(INVENTORY_FILE) -q -n $(VERIFY_WORKERS)
 vcluster-deploy: vcluster-up ## Boot the simulated cluster (LAYOUT=ci|montana), make its secrets, deploy
 	$(LENDSTREAM) secrets new --inventory-dir $(dir $(VCLUSTER_INVENTORY))  # only what is missing
 	$(MAKE) deploy INVENTORY_FILE=$(VCLUSTER_INVENTORY)

@@ -325,6 +325,8 @@ def test_testinfra_suite_passes_on_every_node(cluster: Cluster) -> None:
             "tests/infra",
             f"--ansible-inventory={inventory_path(cluster.layout.name)}",
             *("-q", "-p", "no:cacheprovider"),
+            # One xdist worker per node: the checks mostly wait on their SSH round trips.
+            *("-n", str(len(cluster.layout.nodes))),
         ],
         REPOSITORY_ROOT,
     )
