@@ -18,6 +18,7 @@ import yaml
 from render_playbook import run_render_playbook
 
 from lendstream.chaos.cluster import ANSIBLE_DIR
+from lendstream.kafka_client import read_env_file
 
 TOPOLOGY_PLAY = (
     "The topology (workers' Python and token on the supervisors; submitted from the controller)"
@@ -67,12 +68,7 @@ class Rendered:
         return loaded
 
     def env(self, relative: str) -> dict[str, str]:
-        values = {}
-        for line in (self.root / relative).read_text().splitlines():
-            name, equals, value = line.partition("=")
-            if equals and not name.startswith("#"):
-                values[name] = value
-        return values
+        return read_env_file(self.root / relative)
 
     @property
     def producer_env(self) -> dict[str, str]:

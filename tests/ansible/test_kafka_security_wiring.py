@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kafka_wiring import Rendered, fake_vault, render
 
-from lendstream.kafka_client import PLAINTEXT, SASL_SSL, operator_security
+from lendstream.kafka_client import PLAINTEXT, SASL_SSL, KafkaSecurity, operator_security
 from lendstream.pipeline.topology_conf import PREFIX, TopologyConf
 from lendstream.services.pipeline_exporter.settings import ExporterSettings
 from lendstream.services.producer.settings import ProducerSettings
@@ -71,43 +71,33 @@ def test_the_kafka_play_secures_kafka_with_every_node_a_super_user(secured: Rend
     }
 
 
+def _secured_as(security: KafkaSecurity) -> str:
+    """The user of SASL_SSL settings that verify the deployment's CA."""
+    assert (security.protocol, security.ca_file) == (SASL_SSL, CA)
+    return str(security.username)
+
+
 def test_each_client_gets_its_user_password_file_and_the_ca(secured: Rendered) -> None:
     producer = ProducerSettings.from_env(secured.producer_env).kafka_security
-    assert (producer.protocol, producer.ca_file, producer.username) == (
-        SASL_SSL,
-        CA,
-        "lendstream-producer",
-    )
+    assert _secured_as(producer) == "lendstream-producer"
     assert producer.password_file == str(secured.root / "producer/conf/kafka-password")
     _secret_file(Path(producer.password_file), VAULT["vault_kafka_producer_password"])
 
     exporter = ExporterSettings.from_env(secured.exporter_env).kafka_security
-    assert (exporter.protocol, exporter.ca_file, exporter.username) == (
-        SASL_SSL,
-        CA,
-        "lendstream-operator",
-    )
+    assert _secured_as(exporter) == "lendstream-operator"
     assert exporter.password_file == str(secured.root / "exporter/kafka-password")
 
     settings = secured.topology_settings
     conf = TopologyConf.from_storm_conf({PREFIX + k: v for k, v in settings.items()})
     topology = conf.kafka_security()
-    assert (topology.protocol, topology.ca_file, topology.username) == (
-        SASL_SSL,
-        CA,
-        "lendstream-topology",
-    )
+    assert _secured_as(topology) == "lendstream-topology"
     assert topology.password_file == str(secured.root / "kafka-password")
     _secret_file(Path(topology.password_file), VAULT["vault_kafka_topology_password"])
     assert VAULT["vault_kafka_topology_password"] not in str(settings)  # names and paths only
     assert conf.kafka_bootstrap_servers == "m1:9092,m2:9092,m3:9092"
 
     operator = operator_security({}, secured.operator_env_file)
-    assert (operator.protocol, operator.ca_file, operator.username) == (
-        SASL_SSL,
-        CA,
-        "lendstream-operator",
-    )
+    assert _secured_as(operator) == "lendstream-operator"
     _secret_file(Path(str(operator.password_file)), VAULT["vault_kafka_operator_password"])
     assert operator.read_password() == VAULT["vault_kafka_operator_password"]
 
