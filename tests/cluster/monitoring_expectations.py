@@ -11,6 +11,7 @@ from datetime import datetime
 
 from deployment import ANSIBLE_DIR, Cluster
 
+from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.cluster import role_default
 
 # A few scrape intervals (15 s): the monitoring play is the last of site.yml, so Prometheus starts
@@ -28,6 +29,12 @@ JOBS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "pipeline": (("producer",), "pipeline_exporter", "pipeline_exporter_port"),
     "zookeeper": (("zookeeper",), "zookeeper", "zookeeper_jmx_exporter_port"),
     "kafka": (("kafka_controller", "kafka_broker"), "kafka", "kafka_jmx_exporter_port"),
+    "hdfs_namenode": (("hdfs_namenode",), "hdfs", "hdfs_jmx_exporter_namenode_port"),
+    "yarn_resourcemanager": (
+        ("yarn_resourcemanager",),
+        "yarn",
+        "yarn_jmx_exporter_resourcemanager_port",
+    ),
     "hbase_master": (
         ("hbase_master", "hbase_backup_master"),
         "hbase",
@@ -42,6 +49,12 @@ JOBS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "storm_ui": (("storm_ui",), "storm", "storm_ui_port"),
 }
 
+# The JMX exporters' "this one is the active master" gauges: exactly one of each across the HA
+# pairs (the alert rules NoActiveNameNode, NoActiveResourceManager, NoActiveHBaseMaster use them).
+ONE_ACTIVE = ("hdfs_namenode_active", "yarn_resourcemanager_active", "hbase_master_active")
+# And no NameNode in safe mode.
+NONE_IN_SAFE_MODE = "hdfs_namenode_safemode"
+
 
 def expected_targets(cluster: Cluster) -> set[tuple[str, str]]:
     every_node = tuple(node.name for node in cluster.layout.nodes)
@@ -52,6 +65,17 @@ def expected_targets(cluster: Cluster) -> set[tuple[str, str]]:
             hosts = every_node if group == "all" else cluster.groups.get(group, ())
             targets |= {(job, f"{host}:{port}") for host in hosts}
     return targets
+
+
+def sums(prometheus: Prometheus, names: tuple[str, ...]) -> dict[str, list[float]]:
+    """Each metric's sum over its series ([] when no series has it)."""
+    return {
+        name: [
+            float(series["value"][1])
+            for series in prometheus.get("/api/v1/query", query=f"sum({name})")["result"]
+        ]
+        for name in names
+    }
 
 
 def rules_in_templates() -> dict[str, set[str]]:

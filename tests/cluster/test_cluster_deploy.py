@@ -46,8 +46,11 @@ from deployment import (
 from monitoring_expectations import (
     FIRST_SCRAPES_TIMEOUT_S,
     JOBS,
+    NONE_IN_SAFE_MODE,
+    ONE_ACTIVE,
     expected_targets,
     rules_in_templates,
+    sums,
     timestamp,
 )
 
@@ -123,6 +126,9 @@ def test_prometheus_scrapes_every_target_loads_the_rules_and_nothing_fires(
         f"missing {sorted(expected - set(up))}, unexpected {sorted(set(up) - expected)}"
     )
     assert all(value == 1 for value in up.values()), sorted(t for t, v in up.items() if v != 1)
+
+    totals = sums(prometheus, (*ONE_ACTIVE, NONE_IN_SAFE_MODE))
+    assert totals == {**{name: [1.0] for name in ONE_ACTIVE}, NONE_IN_SAFE_MODE: [0.0]}, totals
 
     templates = rules_in_templates()
     loaded = prometheus.alerting_rules()

@@ -60,6 +60,8 @@ def test_scrape_targets_come_from_the_inventory_groups(
             f"{host}:7072"
             for host in dict.fromkeys(groups["kafka_controller"] + groups["kafka_broker"])
         ],
+        "hdfs_namenode": [f"{host}:7073" for host in groups["hdfs_namenode"]],
+        "yarn_resourcemanager": [f"{host}:7074" for host in groups["yarn_resourcemanager"]],
         "hbase_master": [
             f"{host}:7075"
             for host in dict.fromkeys(groups["hbase_master"] + groups["hbase_backup_master"])
