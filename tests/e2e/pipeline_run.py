@@ -148,6 +148,8 @@ class PipelineRun:
             # this run's (no file of an earlier run's or topology's processes).
             metrics_dir=str(Path(base.metrics_dir) / f"e2e-{run_id}"),
         )
+        # Made here, not only by deploy_local: the cluster deploy path (test_replace_topology) too.
+        Path(conf.metrics_dir).mkdir(parents=True, exist_ok=True)
         create_topic(conf.kafka_bootstrap_servers, conf.kafka_topic)
         create_topic(conf.kafka_bootstrap_servers, conf.kafka_dead_letter_topic)
         connection = happybase.Connection(conf.hbase_host, conf.hbase_port, timeout=60_000)
