@@ -23,17 +23,20 @@ encrypted vault itself may be committed: nothing secret is ever written in plain
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import secrets
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 from lendstream import pki
+from lendstream.cluster import REPO_ROOT
 
 # Variable names the roles read (applicant_api, risk_service, mysql roles).
 SECRET_NAMES = (
@@ -50,6 +53,13 @@ SECRET_NAMES = (
     "vault_kafka_topology_password",
     "vault_kafka_operator_password",
 )
+# The deployment's KRaft cluster id: made once, never rotated. A controller formatted with one id
+# refuses a node formatted with another, so every checkout that deploys the inventory must render
+# the same id: it lives with the inventory, not in a checkout (playbooks/vars/kafka.yml).
+KAFKA_CLUSTER_ID_NAME = "vault_kafka_cluster_id"
+# Where a checkout kept the id before it moved into the Vault (taken over once, so a deployed
+# cluster keeps its id).
+LEGACY_KAFKA_CLUSTER_ID_DIR = REPO_ROOT / ".cache" / "deploy"
 # The deployment's certificate authority (role pki): made together, kept together.
 CA_CERT_NAME = "vault_pki_ca_cert"
 CA_KEY_NAME = "vault_pki_ca_key"
@@ -59,6 +69,22 @@ VAULT_TIMEOUT_S = 60.0
 
 class SecretsError(RuntimeError):
     """A vault could not be written or read; says which file and why."""
+
+
+def new_kafka_cluster_id() -> str:
+    """A random UUID in URL-safe base64, as `kafka-storage random-uuid` prints one: never with a
+    leading '-', which the storage tool's argument parser would take for an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _kafka_cluster_id_for(inventory_dir: Path) -> str:
+    legacy = LEGACY_KAFKA_CLUSTER_ID_DIR / inventory_dir.resolve().name / "kafka-cluster-id"
+    if legacy.is_file() and legacy.read_text().strip():
+        return legacy.read_text().strip()
+    return new_kafka_cluster_id()
 
 
 def vault_file(inventory_dir: Path) -> Path:
@@ -123,8 +149,9 @@ def write_vault(inventory_dir: Path, password_file: Path, values: Mapping[str, s
 
 
 def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) -> list[str]:
-    """Generate the secrets missing from the vault (all of them with ``rotate``); the names
-    that were (re)generated. A new CA makes the next deployment replace every host certificate."""
+    """Generate the secrets missing from the vault (all of them with ``rotate``, but for the
+    Kafka cluster id, which is never replaced); the names that were (re)generated. A new CA makes
+    the next deployment replace every host certificate."""
     ensure_password_file(password_file)
     current = read_vault(inventory_dir, password_file) if vault_file(inventory_dir).exists() else {}
     generated = [name for name in SECRET_NAMES if rotate or not current.get(name)]
@@ -134,6 +161,9 @@ def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) 
         ca = pki.new_ca(f"lendstream {inventory_dir.resolve().name} CA")
         updated.update({CA_CERT_NAME: ca.cert_pem, CA_KEY_NAME: ca.key_pem})
         generated += [CA_CERT_NAME, CA_KEY_NAME]
+    if not current.get(KAFKA_CLUSTER_ID_NAME):
+        updated[KAFKA_CLUSTER_ID_NAME] = _kafka_cluster_id_for(inventory_dir)
+        generated.append(KAFKA_CLUSTER_ID_NAME)
     if generated:
         write_vault(inventory_dir, password_file, updated)
     return generated

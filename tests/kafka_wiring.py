@@ -36,6 +36,7 @@ def fake_vault(passwords: dict[str, str] | None = None) -> dict[str, str]:
         "vault_risk_service_token": "risk-token-for-the-render",
         "vault_kafka_admin_password": "admin-password-for-the-render",
         "vault_kafka_broker_password": "broker-password-for-the-render",
+        "vault_kafka_cluster_id": "ClusterIdForTheRender0",
     }
     for user in KAFKA_USERS:
         values[f"vault_kafka_{user}_password"] = (passwords or {}).get(

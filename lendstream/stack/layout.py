@@ -71,6 +71,12 @@ class StackLayout:
         return self.root / "secrets"
 
     @property
+    def pipeline_metrics(self) -> Path:
+        """The topology's metrics files (lendstream.pipeline.textfile_metrics), as a node
+        exporter's textfile directory holds them on a cluster."""
+        return self.root / "pipeline-metrics"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / ".lock"
 

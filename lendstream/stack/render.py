@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lendstream.secrets import new_kafka_cluster_id
 from lendstream.stack.artifacts import bundle_path
 from lendstream.stack.components import COMPONENTS
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.services import ensure_secrets, model_dir
 
 PLAYBOOK_TIMEOUT_S = 300.0
-
-
-def new_kafka_cluster_id() -> str:
-    """A random UUID in URL-safe base64, as `kafka-storage random-uuid` prints one: never with a
-    leading '-', which the storage tool's argument parser would take for an option."""
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id
 
 
 def kafka_cluster_id(layout: StackLayout) -> str:

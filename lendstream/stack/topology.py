@@ -24,6 +24,8 @@ def local_settings(layout: StackLayout | None = None) -> TopologyConf:
         hbase_port=ports.hbase_thrift,
         risk_service_urls=f"http://{layout.host}:{ports.risk_service}",
         risk_service_token_file=str(layout.secrets / "risk-service-token"),
+        # The same metrics files as on a cluster (docs/monitoring.md); deploy_local makes it.
+        metrics_dir=str(layout.pipeline_metrics),
     )
 
 
@@ -52,6 +54,8 @@ def deploy_local(
             "start the risk service first, or point at its token with "
             "--set risk_service_token_file=PATH --set risk_service_urls=URL[,URL…]"
         )
+    if settings.metrics_dir:  # the components write into it, they do not make it
+        Path(settings.metrics_dir).mkdir(parents=True, exist_ok=True)
     nimbus = nimbus or local_nimbus(layout)
     config = render_config("local", settings, nimbus, sys.prefix, extra_options)
     return deploy(

@@ -1,19 +1,22 @@
 """One end-to-end run of the topology on the real stack, and what it left behind.
 
 A run has its own topic, dead-letter topic, HBase table, consumer group and topology name, so
-runs never see each other's data. `expected_outcomes` and `reconcile` are thin wrappers over
-lendstream.reconcile (the operator's check, the one home of the reconcile rules): what the
-topology must have stored or dead-lettered for each record produced, and whether it did.
+runs never see each other's data, and its own directory of pipeline metrics files (under the
+stack's; lendstream.pipeline.textfile_metrics), which `wait_for_metrics` reads.
+`expected_outcomes` and `reconcile` are thin wrappers over lendstream.reconcile (the operator's
+check, the one home of the reconcile rules): what the topology must have stored or dead-lettered
+for each record produced, and whether it did.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any
 
 import happybase
 from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from lendstream import reconcile as reconciliation
 from lendstream.bench import create_topic, drop_run_data, encode, member_key
@@ -33,6 +37,8 @@ from lendstream.stack.topology import deploy_local, local_settings
 from lendstream.storm.deployment import kill
 from lendstream.storm.nimbus import NimbusSession
 
+# Files written every metrics_interval_s (5 s) at most, the save bolt's tick every 5 s.
+METRICS_TIMEOUT_S = 30.0
 WORKER_MAIN_CLASS = "org.apache.storm.daemon.worker.Worker"
 LOG_WRITER_MAIN_CLASS = "org.apache.storm.LogWriter"
 
@@ -51,6 +57,73 @@ class Produced:
         ]
 
 
+@dataclass
+class PipelineMetricTotals:
+    """The pipeline metrics of every ``lendstream-*.prom`` file in a directory, summed over the
+    processes (lendstream.pipeline.textfile_metrics), read with prometheus_client's parser."""
+
+    components: Counter[str] = field(default_factory=Counter)  # files per component
+    decisions: Counter[str] = field(default_factory=Counter)
+    end_to_end_count: float = 0.0
+    end_to_end_sum: float = 0.0
+    replayed: float = 0.0
+
+    @classmethod
+    def read(cls, directory: Path) -> PipelineMetricTotals:
+        totals = cls()
+        for path in sorted(directory.glob("lendstream-*.prom")):
+            text = path.read_text(encoding="utf-8")  # written by rename: never half a file
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    totals._add(sample.name, sample.labels, sample.value)
+            totals.components[path.name.removeprefix("lendstream-").rsplit("-", 1)[0]] += 1
+        return totals
+
+    def _add(self, name: str, labels: dict[str, str], value: float) -> None:
+        if name == "lendstream_pipeline_decisions_total":
+            self.decisions[labels["outcome"]] += int(value)
+        elif name == "lendstream_pipeline_end_to_end_seconds_count":
+            self.end_to_end_count += value
+        elif name == "lendstream_pipeline_end_to_end_seconds_sum":
+            self.end_to_end_sum += value
+        elif name == "lendstream_pipeline_batches_replayed_total":
+            self.replayed += value
+
+    def summary(self) -> dict[str, Any]:
+        count = self.end_to_end_count
+        return {
+            "files": dict(self.components),
+            "decisions": dict(sorted(self.decisions.items())),
+            "end_to_end_count": count,
+            "end_to_end_mean_s": round(self.end_to_end_sum / count, 3) if count else None,
+            "batches_replayed": self.replayed,
+        }
+
+
+def assert_metrics_count_the_rows(
+    totals: PipelineMetricTotals, rows: Mapping[str, int], batch_records: int
+) -> None:
+    """The save bolts' counters against the rows the run stored, ``rows``: their number by the
+    decision each row carries (the reconcile's counts). A replayed batch's applicants are counted
+    again (at least once, like their rows): exact without replays, else within the replays'."""
+    summary = totals.summary()
+    assert {"kafka", "save"} <= set(totals.components), summary
+    stored = sum(rows.values())
+    assert stored > 0, rows
+    outcomes = sorted(totals.decisions.keys() | rows.keys())
+    counted = {outcome: totals.decisions[outcome] for outcome in outcomes}
+    expected = {outcome: rows.get(outcome, 0) for outcome in outcomes}
+    if totals.replayed == 0:
+        assert counted == expected, (summary, expected)
+        assert totals.end_to_end_count == stored, (summary, expected)
+    else:
+        slack = int(totals.replayed) * batch_records
+        for outcome in outcomes:
+            assert expected[outcome] <= counted[outcome] <= expected[outcome] + slack, summary
+        assert stored <= totals.end_to_end_count <= stored + slack, (summary, expected)
+    assert totals.end_to_end_sum > 0, summary
+
+
 @dataclass(frozen=True)
 class PipelineRun:
     run_id: str
@@ -64,13 +137,19 @@ class PipelineRun:
     @classmethod
     def create(cls, base: TopologyConf, nimbus: str) -> PipelineRun:
         run_id = uuid.uuid4().hex[:8]
+        assert base.metrics_dir, "the stack's topology settings write no pipeline metrics"
         conf = replace(
             base,
             kafka_topic=f"e2e.{run_id}",
             kafka_dead_letter_topic=f"e2e.{run_id}.dlq",
             kafka_group_id=f"e2e-{run_id}",
             hbase_table=f"e2e_{run_id}",
+            # A directory of its own: only this run's processes write there, so its counters are
+            # this run's (no file of an earlier run's or topology's processes).
+            metrics_dir=str(Path(base.metrics_dir) / f"e2e-{run_id}"),
         )
+        # Made here, not only by deploy_local: the cluster deploy path (test_replace_topology) too.
+        Path(conf.metrics_dir).mkdir(parents=True, exist_ok=True)
         create_topic(conf.kafka_bootstrap_servers, conf.kafka_topic)
         create_topic(conf.kafka_bootstrap_servers, conf.kafka_dead_letter_topic)
         connection = happybase.Connection(conf.hbase_host, conf.hbase_port, timeout=60_000)
@@ -85,13 +164,34 @@ class PipelineRun:
         kill(self.nimbus, self.topology_name)
 
     def drop(self) -> None:
-        """Delete the run's topics and table."""
+        """Delete the run's topics, table and metrics files."""
         drop_run_data(
             self.conf.kafka_bootstrap_servers,
             [self.conf.kafka_topic, self.conf.kafka_dead_letter_topic],
             self.conf,
             [self.conf.hbase_table],
         )
+        # A component still exiting may write once more: the directory may not empty at once.
+        shutil.rmtree(self.conf.metrics_dir, ignore_errors=True)
+
+    def metrics(self) -> PipelineMetricTotals:
+        return PipelineMetricTotals.read(Path(self.conf.metrics_dir))
+
+    def wait_for_metrics(
+        self, stored: int, timeout_s: float = METRICS_TIMEOUT_S
+    ) -> PipelineMetricTotals:
+        """The run's metrics files once they count ``stored`` applicants (a component writes its
+        file at most every metrics_interval_s; the save bolt's tick writes the last batches),
+        or as they are after ``timeout_s``."""
+        start = time.monotonic()
+        while True:
+            totals = self.metrics()
+            counted = min(totals.decisions.total(), totals.end_to_end_count)
+            waited = time.monotonic() - start
+            if counted >= stored or waited > timeout_s:
+                print(f"pipeline metrics: {counted:,.0f} of {stored:,} after {waited:.1f} s")
+                return totals
+            time.sleep(0.5)
 
     def produce(self, records: list[Any], produced: Produced, rate_per_s: float = 0.0) -> None:
         producer = KafkaProducer(

@@ -15,10 +15,19 @@ from typing import Any
 
 import pytest
 from applicant_source import applicant_source, publish_all
-from pipeline_run import PipelineRun, Produced, expected_outcomes, isolated_run, reconcile
+from pipeline_run import (
+    PipelineRun,
+    Produced,
+    assert_metrics_count_the_rows,
+    expected_outcomes,
+    isolated_run,
+    reconcile,
+)
 from storm_ui_server import get_json, scrape_metrics, storm_ui
 
 from lendstream.model.synthetic import generate
+from lendstream.pipeline.flow import REJECTED
+from lendstream.pipeline.hbase_writer import SCORED_DECISIONS
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.stack.runtime import StackEndpoints
 
@@ -65,7 +74,8 @@ def test_every_applicant_is_stored_once_or_dead_lettered(
     e2e_stack: StackEndpoints, e2e_risk_service: RiskServiceSettings, tmp_path: Path
 ) -> None:
     """Also checks the Storm UI stand-in against the running topology: its pages name the
-    topology's spouts and bolts and show the work each did."""
+    topology's spouts and bolts and show the work each did; and the pipeline's metrics files
+    (what a node exporter serves on a cluster) against the rows stored."""
     produced = Produced()
     with isolated_run(e2e_stack, e2e_risk_service) as run:
         run.produce(applicants_with_garbage(11), produced)
@@ -79,7 +89,13 @@ def test_every_applicant_is_stored_once_or_dead_lettered(
         with storm_ui(e2e_stack, tmp_path / "storm-ui.log") as ui_url:
             shown = _ui_topology(ui_url, run)
             metrics = scrape_metrics(ui_url)
+        # After the UI's checks: by then the save bolts have written their last batches' counts.
+        pipeline_metrics = run.wait_for_metrics(stored=counts["stored"])
     print(f"\nend to end: {dict(counts)}")
+    print(f"pipeline metrics: {pipeline_metrics.summary()}")
+    rows = {decision: counts[decision] for decision in sorted({REJECTED, *SCORED_DECISIONS})}
+    assert sum(rows.values()) == counts["stored"], counts  # no row of another decision
+    assert_metrics_count_the_rows(pipeline_metrics, rows, run.conf.spout_batch_records)
     assert counts["rejected"] > 0
     assert counts["approve"] + counts["review"] + counts["decline"] > 0
     assert shown["summary"]["status"] == "ACTIVE"

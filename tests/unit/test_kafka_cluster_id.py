@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lendstream import secrets
 from lendstream.stack import render
 from lendstream.stack.layout import StackLayout
 
@@ -26,8 +27,8 @@ def _uuids(*values: uuid.UUID) -> Iterator[uuid.UUID]:
 
 def test_an_id_that_would_start_with_a_dash_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
     drawn = _uuids(DASH_FIRST, LETTER_FIRST)
-    monkeypatch.setattr(render.uuid, "uuid4", lambda: next(drawn))
-    cluster_id = render.new_kafka_cluster_id()
+    monkeypatch.setattr(secrets.uuid, "uuid4", lambda: next(drawn))
+    cluster_id = secrets.new_kafka_cluster_id()
     assert cluster_id.startswith("B")
     assert KAFKA_CLUSTER_ID.match(cluster_id)
 
@@ -40,6 +41,6 @@ def test_the_id_is_generated_once_and_kept(tmp_path: Path) -> None:
 
 
 def test_random_ids_all_fit_the_roles_check() -> None:
-    ids = [render.new_kafka_cluster_id() for _ in range(2000)]
+    ids = [secrets.new_kafka_cluster_id() for _ in range(2000)]
     assert all(KAFKA_CLUSTER_ID.match(cluster_id) for cluster_id in ids)
     assert len(set(ids)) == len(ids)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lendstream import pki
+from lendstream import pki, secrets
 from lendstream.secrets import (
     CA_CERT_NAME,
     CA_KEY_NAME,
+    KAFKA_CLUSTER_ID_NAME,
     SECRET_NAMES,
     SecretsError,
     begin_rotation,
@@ -36,7 +37,7 @@ def password_file(tmp_path: Path) -> Path:
 def test_new_writes_an_encrypted_vault_with_every_secret(
     inventory: Path, password_file: Path
 ) -> None:
-    every_name = sorted([*SECRET_NAMES, CA_CERT_NAME, CA_KEY_NAME])
+    every_name = sorted([*SECRET_NAMES, CA_CERT_NAME, CA_KEY_NAME, KAFKA_CLUSTER_ID_NAME])
     assert sorted(new_secrets(inventory, password_file)) == every_name
     text = vault_file(inventory).read_text()
     assert text.startswith("$ANSIBLE_VAULT;1.1;AES256")
@@ -44,8 +45,12 @@ def test_new_writes_an_encrypted_vault_with_every_secret(
     assert "CERTIFICATE" not in text
     values = read_vault(inventory, password_file)
     assert sorted(values) == every_name
+    cluster_id = values.pop(KAFKA_CLUSTER_ID_NAME)
+    assert len(cluster_id) == 22
+    assert not cluster_id.startswith("-")
+    assert cluster_id not in text
     assert all(len(value) >= 40 and value not in text for value in values.values())
-    assert len(set(values.values())) == len(every_name)
+    assert len(set(values.values())) == len(every_name) - 1
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
 
 
@@ -60,6 +65,25 @@ def test_running_again_keeps_the_secrets_and_rotate_replaces_them(
     assert sorted(regenerated) == sorted([*SECRET_NAMES, CA_CERT_NAME, CA_KEY_NAME])
     rotated = read_vault(inventory, password_file)
     assert all(rotated[name] != first[name] for name in regenerated)
+    # The KRaft cluster id is the deployment's identity, not a secret: never replaced.
+    assert rotated[KAFKA_CLUSTER_ID_NAME] == first[KAFKA_CLUSTER_ID_NAME]
+
+
+def test_a_vault_made_before_the_cluster_id_moved_takes_over_the_checkouts_id(
+    inventory: Path, password_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new_secrets(inventory, password_file)
+    earlier = read_vault(inventory, password_file)
+    del earlier[KAFKA_CLUSTER_ID_NAME]
+    write_vault(inventory, password_file, earlier)
+    legacy_dir = tmp_path / "checkout-cache"
+    (legacy_dir / inventory.name).mkdir(parents=True)
+    (legacy_dir / inventory.name / "kafka-cluster-id").write_text("Formatted0ClusterId123\n")
+    monkeypatch.setattr(secrets, "LEGACY_KAFKA_CLUSTER_ID_DIR", legacy_dir)
+    assert new_secrets(inventory, password_file) == [KAFKA_CLUSTER_ID_NAME]
+    now = read_vault(inventory, password_file)
+    assert now[KAFKA_CLUSTER_ID_NAME] == "Formatted0ClusterId123"
+    assert {name: now[name] for name in earlier} == earlier
 
 
 def test_a_deployment_made_before_the_loader_account_gets_only_its_password(

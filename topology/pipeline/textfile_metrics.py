@@ -26,6 +26,7 @@ Metrics (names and meaning: docs/monitoring.md):
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import os
 import re
@@ -131,8 +132,10 @@ class PipelineMetrics:
         if not self.enabled:
             return
         now_ms = time.time() * 1000.0
-        for outcome in outcomes:
-            self._decisions.labels(**self._labels, outcome=outcome).inc()
+        # One increment per outcome, not per applicant: a labels() lookup costs about as much as
+        # 40 increments (docs/monitoring.md: 14 ms → 0.3 ms for a batch of 500).
+        for outcome, count in collections.Counter(outcomes).items():
+            self._decisions.labels(**self._labels, outcome=outcome).inc(count)
         for timestamp_ms in kafka_timestamps_ms:
             self._end_to_end.observe(max(0.0, now_ms - timestamp_ms) / 1000.0)
         self._changed()

@@ -59,7 +59,8 @@ class TopologyConf:
     # empty: none are written. The benchmark sets it to read where the time goes.
     timing_dir: str = ""
     # The node exporter's textfile directory, where each component writes its own metrics file
-    # (lendstream.pipeline.textfile_metrics); empty: none are written (the single-machine stack).
+    # (lendstream.pipeline.textfile_metrics); empty: none are written. The single-machine stack
+    # sets .cache/stack/pipeline-metrics (lendstream.stack.topology.local_settings).
     metrics_dir: str = ""
     metrics_interval_s: float = 5.0
 
