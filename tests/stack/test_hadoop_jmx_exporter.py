@@ -9,13 +9,11 @@ out of safe mode, the lone ResourceManager active. Safe mode entered by `dfsadmi
 from __future__ import annotations
 
 import subprocess
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from jmx_exporter_metrics import rule_names, scrape, scraped
 from local_processes import clean_environment, free_port, running, wait_until
-from prometheus_client.parser import text_string_to_metric_families
 from render_playbook import run_render_playbook
 
 from lendstream.stack.artifacts.bundles import bundle_path
@@ -26,7 +24,6 @@ RENDER_PLAYBOOK = Path(__file__).with_name("render-hadoop-exporter.yml")
 PLAYBOOK_TIMEOUT_S = 120.0
 FORMAT_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 90.0
-SCRAPE_TIMEOUT_S = 5.0
 JAVA = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"
 DFSADMIN = "org.apache.hadoop.hdfs.tools.DFSAdmin"
 
@@ -44,32 +41,6 @@ RESOURCEMANAGER_NAMES = {
     "yarn_resourcemanager_nodemanagers_lost",
     "yarn_resourcemanager_nodemanagers_unhealthy",
 }
-
-
-def _scrape(port: int) -> dict[str, float]:
-    """Every unlabelled sample of the exporter's /metrics, by name ({} while it does not answer)."""
-    try:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/metrics", timeout=SCRAPE_TIMEOUT_S
-        ) as response:
-            text = response.read().decode()
-    except OSError:
-        return {}
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if not sample.labels
-    }
-
-
-def _has(port: int, wanted: Callable[[dict[str, float]], bool]) -> Callable[[], bool]:
-    return lambda: wanted(_scrape(port))
-
-
-def _own(metrics: dict[str, float]) -> set[str]:
-    """The names the rules export, without the agent's own jvm_/process_/jmx_ metrics."""
-    return {name for name in metrics if not name.startswith(("jvm_", "process_", "jmx_"))}
 
 
 def test_namenode_and_resourcemanager_expose_the_alert_rules_names(tmp_path: Path) -> None:
@@ -121,21 +92,21 @@ def test_namenode_and_resourcemanager_expose_the_alert_rules_names(tmp_path: Pat
         ) as resourcemanager_process,
     ):
         wait_until(
-            _has(namenode_port, lambda metrics: metrics.get("hdfs_namenode_safemode") == 0),
+            scraped(namenode_port, lambda metrics: metrics.get("hdfs_namenode_safemode") == 0),
             START_TIMEOUT_S,
             "the NameNode's /metrics out of safe mode",
             namenode_process,
             namenode_log,
         )
         wait_until(
-            _has(resourcemanager_port, lambda m: m.get("yarn_resourcemanager_active") == 1),
+            scraped(resourcemanager_port, lambda m: m.get("yarn_resourcemanager_active") == 1),
             START_TIMEOUT_S,
             "the ResourceManager's /metrics with yarn_resourcemanager_active 1",
             resourcemanager_process,
             resourcemanager_log,
         )
-        namenode_metrics = _scrape(namenode_port)
-        resourcemanager_metrics = _scrape(resourcemanager_port)
+        namenode_metrics = scrape(namenode_port)
+        resourcemanager_metrics = scrape(resourcemanager_port)
         # Safe mode on the active NameNode: still active by its HA state, in safe mode by FSState.
         entered = subprocess.run(
             [JAVA, "-Xmx128m", "-cp", f"{conf}:{bundle}/lib/*", DFSADMIN, "-safemode", "enter"],
@@ -145,9 +116,9 @@ def test_namenode_and_resourcemanager_expose_the_alert_rules_names(tmp_path: Pat
             check=False,
         )
         assert b"Safe mode is ON" in entered.stdout, entered.stdout + entered.stderr
-        in_safe_mode = _scrape(namenode_port)
+        in_safe_mode = scrape(namenode_port)
 
-    assert _own(namenode_metrics) == NAMENODE_NAMES
+    assert rule_names(namenode_metrics) == NAMENODE_NAMES
     assert namenode_metrics["hdfs_namenode_active"] == 1
     assert namenode_metrics["hdfs_namenode_safemode"] == 0
     assert namenode_metrics["hdfs_namenode_datanodes_live"] == 0  # none started
@@ -155,7 +126,7 @@ def test_namenode_and_resourcemanager_expose_the_alert_rules_names(tmp_path: Pat
     assert namenode_metrics["hdfs_namenode_blocks_missing"] == 0
     assert namenode_metrics["hdfs_namenode_blocks_under_replicated"] == 0
     assert (in_safe_mode["hdfs_namenode_active"], in_safe_mode["hdfs_namenode_safemode"]) == (1, 1)
-    assert _own(resourcemanager_metrics) == RESOURCEMANAGER_NAMES
+    assert rule_names(resourcemanager_metrics) == RESOURCEMANAGER_NAMES
     assert resourcemanager_metrics["yarn_resourcemanager_active"] == 1
     assert resourcemanager_metrics["yarn_resourcemanager_nodemanagers_active"] == 0  # none started
     assert resourcemanager_metrics["yarn_resourcemanager_nodemanagers_lost"] == 0

@@ -8,13 +8,11 @@ dead RegionServer; the Storm supervisor's agent answers (nimbus runs without one
 
 from __future__ import annotations
 
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from jmx_exporter_metrics import rule_names, scrape, scraped
 from local_processes import clean_environment, free_port, running, wait_until
-from prometheus_client.parser import text_string_to_metric_families
 
 from lendstream.stack.layout import StackLayout, StackPorts
 from lendstream.stack.render import render_vars, run_render_playbook
@@ -24,7 +22,6 @@ pytestmark = pytest.mark.stack
 PORT_OFFSET = 1020  # ZooKeeper 3201, Kafka 10112/10113: clear of the shared stack's ports
 PLAYBOOK_TIMEOUT_S = 300.0
 START_TIMEOUT_S = 120.0
-SCRAPE_TIMEOUT_S = 5.0
 
 ZOOKEEPER_NAMES = {"zookeeper_quorum_member_serving"}
 KAFKA_NAMES = {
@@ -40,27 +37,6 @@ def _render(layout: StackLayout, exporter_vars: dict[str, object]) -> None:
     extra.update(exporter_vars)
     extra.update({f"{role}_jmx_exporter_enabled": True for role in roles})
     run_render_playbook(layout, extra)
-
-
-def _scrape(port: int) -> dict[str, float]:
-    """Every unlabelled sample of the exporter's /metrics, by name ({} while it does not answer)."""
-    try:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/metrics", timeout=SCRAPE_TIMEOUT_S
-        ) as response:
-            text = response.read().decode()
-    except OSError:
-        return {}
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if not sample.labels
-    }
-
-
-def _has(port: int, wanted: Callable[[dict[str, float]], bool]) -> Callable[[], bool]:
-    return lambda: wanted(_scrape(port))
 
 
 def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> None:
@@ -95,7 +71,7 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
     ):
         zookeeper_port = exporter_ports["zookeeper"]
         wait_until(
-            _has(zookeeper_port, lambda metrics: set(metrics) >= ZOOKEEPER_NAMES),
+            scraped(zookeeper_port, lambda metrics: set(metrics) >= ZOOKEEPER_NAMES),
             START_TIMEOUT_S,
             "ZooKeeper's /metrics with zookeeper_quorum_member_serving",
             zookeeper,
@@ -104,7 +80,7 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
         kafka_port = exporter_ports["kafka"]
         # The broker registers fenced and is unfenced a few seconds later: wait for that.
         wait_until(
-            _has(
+            scraped(
                 kafka_port,
                 lambda metrics: (
                     set(metrics) >= KAFKA_NAMES
@@ -116,8 +92,8 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
             kafka,
             kafka_log,
         )
-        zookeeper_metrics = _scrape(zookeeper_port)
-        kafka_metrics = _scrape(kafka_port)
+        zookeeper_metrics = scrape(zookeeper_port)
+        kafka_metrics = scrape(kafka_port)
 
     # A standalone server (one member listed) registers StandaloneServer_port<N>: it serves.
     assert zookeeper_metrics["zookeeper_quorum_member_serving"] == 1
@@ -126,12 +102,7 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
     assert kafka_metrics["kafka_controller_kafkacontroller_fencedbrokercount"] == 0
     # Only what the rules whitelist, besides the agent's own jvm_/process_/jmx_ metrics.
     for metrics, own in ((zookeeper_metrics, ZOOKEEPER_NAMES), (kafka_metrics, KAFKA_NAMES)):
-        others = {
-            name
-            for name in metrics
-            if name not in own and not name.startswith(("jvm_", "process_", "jmx_"))
-        }
-        assert others == set()
+        assert rule_names(metrics) - own == set()
 
 
 HBASE_MASTER_NAMES = {"hbase_master_active", "hbase_master_regionservers_dead"}
@@ -170,7 +141,7 @@ def test_hbase_master_and_regionserver_expose_the_alert_rules_names(tmp_path: Pa
         ) as zookeeper,
     ):
         wait_until(
-            _has(
+            scraped(
                 zookeeper_port, lambda metrics: metrics.get("zookeeper_quorum_member_serving") == 1
             ),
             START_TIMEOUT_S,
@@ -193,29 +164,24 @@ def test_hbase_master_and_regionserver_expose_the_alert_rules_names(tmp_path: Pa
             ) as regionserver,
         ):
             wait_until(
-                _has(master_port, lambda metrics: metrics.get("hbase_master_active") == 1),
+                scraped(master_port, lambda metrics: metrics.get("hbase_master_active") == 1),
                 START_TIMEOUT_S,
                 "the HBase master's /metrics with hbase_master_active 1",
                 master,
                 logs["hbase-master"],
             )
             wait_until(
-                _has(regionserver_port, lambda metrics: "hbase_regionserver_regions" in metrics),
+                scraped(regionserver_port, lambda metrics: "hbase_regionserver_regions" in metrics),
                 START_TIMEOUT_S,
                 "the RegionServer's /metrics",
                 regionserver,
                 logs["hbase-regionserver"],
             )
-            master_metrics = _scrape(master_port)
+            master_metrics = scrape(master_port)
 
     assert master_metrics["hbase_master_active"] == 1
     assert master_metrics["hbase_master_regionservers_dead"] == 0
-    others = {
-        name
-        for name in master_metrics
-        if name not in HBASE_MASTER_NAMES and not name.startswith(("jvm_", "process_", "jmx_"))
-    }
-    assert others == set()
+    assert rule_names(master_metrics) - HBASE_MASTER_NAMES == set()
 
 
 def test_storm_supervisor_serves_metrics_and_nimbus_runs_without_the_agent(
@@ -248,12 +214,12 @@ def test_storm_supervisor_serves_metrics_and_nimbus_runs_without_the_agent(
         ) as supervisor,
     ):
         wait_until(
-            _has(supervisor_port, lambda metrics: "storm_supervisor_uptime_seconds" in metrics),
+            scraped(supervisor_port, lambda metrics: "storm_supervisor_uptime_seconds" in metrics),
             START_TIMEOUT_S,
             "the supervisor's /metrics",
             supervisor,
             supervisor_log,
         )
-        supervisor_metrics = _scrape(supervisor_port)
+        supervisor_metrics = scrape(supervisor_port)
     assert 0 < supervisor_metrics["storm_supervisor_uptime_seconds"] < START_TIMEOUT_S
     assert supervisor_metrics["jvm_threads_current"] > 0
