@@ -82,9 +82,8 @@ def new_kafka_cluster_id() -> str:
 
 def _kafka_cluster_id_for(inventory_dir: Path) -> str:
     legacy = LEGACY_KAFKA_CLUSTER_ID_DIR / inventory_dir.resolve().name / "kafka-cluster-id"
-    if legacy.is_file() and legacy.read_text().strip():
-        return legacy.read_text().strip()
-    return new_kafka_cluster_id()
+    taken_over = legacy.read_text().strip() if legacy.is_file() else ""
+    return taken_over or new_kafka_cluster_id()
 
 
 def vault_file(inventory_dir: Path) -> Path:
