@@ -30,11 +30,15 @@ JOBS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "zookeeper": (("zookeeper",), "zookeeper", "zookeeper_jmx_exporter_port"),
     "kafka": (("kafka_controller", "kafka_broker"), "kafka", "kafka_jmx_exporter_port"),
     "hdfs_namenode": (("hdfs_namenode",), "hdfs", "hdfs_jmx_exporter_namenode_port"),
+    "hdfs_datanode": (("hdfs_datanode",), "hdfs", "hdfs_jmx_exporter_datanode_port"),
+    # Both layouts run NameNode HA, so their JournalNodes.
+    "hdfs_journalnode": (("hdfs_journalnode",), "hdfs", "hdfs_jmx_exporter_journalnode_port"),
     "yarn_resourcemanager": (
         ("yarn_resourcemanager",),
         "yarn",
         "yarn_jmx_exporter_resourcemanager_port",
     ),
+    "yarn_nodemanager": (("yarn_nodemanager",), "yarn", "yarn_jmx_exporter_nodemanager_port"),
     "hbase_master": (
         ("hbase_master", "hbase_backup_master"),
         "hbase",
@@ -52,8 +56,17 @@ JOBS: dict[str, tuple[tuple[str, ...], str, str]] = {
 # The JMX exporters' "this one is the active master" gauges: exactly one of each across the HA
 # pairs (the alert rules NoActiveNameNode, NoActiveResourceManager, NoActiveHBaseMaster use them).
 ONE_ACTIVE = ("hdfs_namenode_active", "yarn_resourcemanager_active", "hbase_master_active")
-# And no NameNode in safe mode.
-NONE_IN_SAFE_MODE = "hdfs_namenode_safemode"
+# And zero across the cluster: no NameNode in safe mode, no failed DataNode volume, no bad
+# NodeManager directory.
+ALL_ZERO = (
+    "hdfs_namenode_safemode",
+    "hdfs_datanode_volumes_failed",
+    "yarn_nodemanager_local_dirs_bad",
+    "yarn_nodemanager_log_dirs_bad",
+)
+# One series per JournalNode (its copy of the nameservice's journal, written by the active
+# NameNode): as many as the layout's hdfs_journalnode group.
+JOURNAL_WRITTEN = "hdfs_journalnode_last_written_txid"
 
 
 def expected_targets(cluster: Cluster) -> set[tuple[str, str]]:
@@ -67,12 +80,14 @@ def expected_targets(cluster: Cluster) -> set[tuple[str, str]]:
     return targets
 
 
-def sums(prometheus: Prometheus, names: tuple[str, ...]) -> dict[str, list[float]]:
-    """Each metric's sum over its series ([] when no series has it)."""
+def sums(
+    prometheus: Prometheus, names: tuple[str, ...], aggregation: str = "sum"
+) -> dict[str, list[float]]:
+    """Each metric's sum (or other aggregation) over its series ([] when no series has it)."""
     return {
         name: [
             float(series["value"][1])
-            for series in prometheus.get("/api/v1/query", query=f"sum({name})")["result"]
+            for series in prometheus.get("/api/v1/query", query=f"{aggregation}({name})")["result"]
         ]
         for name in names
     }

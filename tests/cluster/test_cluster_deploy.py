@@ -44,9 +44,10 @@ from deployment import (
     site_first_run,
 )
 from monitoring_expectations import (
+    ALL_ZERO,
     FIRST_SCRAPES_TIMEOUT_S,
     JOBS,
-    NONE_IN_SAFE_MODE,
+    JOURNAL_WRITTEN,
     ONE_ACTIVE,
     expected_targets,
     rules_in_templates,
@@ -127,8 +128,15 @@ def test_prometheus_scrapes_every_target_loads_the_rules_and_nothing_fires(
     )
     assert all(value == 1 for value in up.values()), sorted(t for t, v in up.items() if v != 1)
 
-    totals = sums(prometheus, (*ONE_ACTIVE, NONE_IN_SAFE_MODE))
-    assert totals == {**{name: [1.0] for name in ONE_ACTIVE}, NONE_IN_SAFE_MODE: [0.0]}, totals
+    totals = sums(prometheus, (*ONE_ACTIVE, *ALL_ZERO))
+    assert totals == {
+        **{name: [1.0] for name in ONE_ACTIVE},
+        **{name: [0.0] for name in ALL_ZERO},
+    }, totals
+    journal_copies = sums(prometheus, (JOURNAL_WRITTEN,), "count")
+    assert journal_copies == {
+        JOURNAL_WRITTEN: [float(len(cluster.groups.get("hdfs_journalnode", ())))]
+    }, journal_copies
 
     templates = rules_in_templates()
     loaded = prometheus.alerting_rules()

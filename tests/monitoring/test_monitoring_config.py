@@ -61,7 +61,11 @@ def test_scrape_targets_come_from_the_inventory_groups(
             for host in dict.fromkeys(groups["kafka_controller"] + groups["kafka_broker"])
         ],
         "hdfs_namenode": [f"{host}:7073" for host in groups["hdfs_namenode"]],
+        "hdfs_datanode": [f"{host}:7078" for host in groups["hdfs_datanode"]],
+        # ci has NameNode HA: its JournalNodes run and are scraped.
+        "hdfs_journalnode": [f"{host}:7079" for host in groups["hdfs_journalnode"]],
         "yarn_resourcemanager": [f"{host}:7074" for host in groups["yarn_resourcemanager"]],
+        "yarn_nodemanager": [f"{host}:7080" for host in groups["yarn_nodemanager"]],
         "hbase_master": [
             f"{host}:7075"
             for host in dict.fromkeys(groups["hbase_master"] + groups["hbase_backup_master"])
