@@ -70,7 +70,12 @@ def test_missing_tables_are_created_with_their_families(hbase: Any) -> None:
     ]
     result = load_script().create_missing_tables("127.0.0.1", port, tables)
     # a table that wants pre-split regions is left to the RegionSplitter (tasks/tables.yml)
-    assert result == {"existing": ["members"], "created": ["audit"], "presplit": ["spread"]}
+    assert result == {
+        "existing": ["members"],
+        "created": ["audit"],
+        "presplit": ["spread"],
+        "would_create": [],
+    }
     assert "spread" not in handler.tables
     (family,) = handler.tables["audit"]
     assert family.name == b"event:"
@@ -85,7 +90,26 @@ def test_a_table_created_meanwhile_is_not_reported_as_created(hbase: Any) -> Non
         "existing": [],
         "created": [],
         "presplit": [],
+        "would_create": [],
     }
+
+
+def test_a_dry_run_creates_nothing_and_names_every_missing_table(hbase: Any) -> None:
+    handler = TablesHandler(existing=["members"], raced=set())
+    port = hbase(handler)
+    tables = [
+        {"name": "members", "column_families": ["member", "result"]},
+        {"name": "audit", "column_families": ["event"]},
+        {"name": "spread", "column_families": ["f"], "regions": 12},
+    ]
+    result = load_script().create_missing_tables("127.0.0.1", port, tables, dry_run=True)
+    assert result == {
+        "existing": ["members"],
+        "created": [],
+        "presplit": [],
+        "would_create": ["audit", "spread"],
+    }
+    assert set(handler.tables) == {"members"}  # nothing created
 
 
 def test_no_thrift_server_is_an_error_the_role_retries() -> None:

@@ -12,16 +12,19 @@ Thrift 1's createTable takes no split keys, so a missing table whose ``regions``
 created here but listed under "presplit": the caller creates it with HBase's RegionSplitter run
 through the role's bin/hbase-tool launcher on an HBase node (tasks/tables.yml; the single-machine
 stack's lendstream.stack.provision does the same locally). Prints
-{"existing": [...], "created": [...], "presplit": [...]}.
+{"existing": [...], "created": [...], "presplit": [...], "would_create": [...]}.
 
-Usage: hbase_tables.py HOST PORT TABLES_JSON
+With --dry-run (Ansible's check mode) it creates nothing and lists every missing table, either
+kind, under "would_create".
+
+Usage: hbase_tables.py HOST PORT TABLES_JSON [--dry-run]
 (TABLES_JSON: [{"name": ..., "column_families": [...], "regions": N}], as hbase_tables)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from typing import Any
 
 import happybase
@@ -32,17 +35,24 @@ FAMILY_OPTIONS = {"max_versions": 1, "block_cache_enabled": True}
 
 
 def create_missing_tables(
-    host: str, port: int, tables: list[dict[str, Any]]
+    host: str, port: int, tables: list[dict[str, Any]], *, dry_run: bool = False
 ) -> dict[str, list[str]]:
     """Create each table of ``tables`` that HBase does not list; report which existed."""
     connection = happybase.Connection(host, port, timeout=TIMEOUT_MS)
     try:
         existing = sorted(name.decode() for name in connection.tables())
+        missing = [table for table in tables if table["name"] not in existing]
+        if dry_run:
+            would_create = [table["name"] for table in missing]
+            return {
+                "existing": existing,
+                "created": [],
+                "presplit": [],
+                "would_create": would_create,
+            }
         created = []
         presplit = []
-        for table in tables:
-            if table["name"] in existing:
-                continue
+        for table in missing:
             if int(table.get("regions", 1)) > 1:
                 presplit.append(table["name"])
                 continue
@@ -52,14 +62,22 @@ def create_missing_tables(
             except AlreadyExists:  # another run created it since we listed
                 continue
             created.append(table["name"])
-        return {"existing": existing, "created": created, "presplit": presplit}
+        return {"existing": existing, "created": created, "presplit": presplit, "would_create": []}
     finally:
         connection.close()
 
 
 def main() -> None:
-    host, port, tables_json = sys.argv[1:4]
-    print(json.dumps(create_missing_tables(host, int(port), json.loads(tables_json))))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("tables_json")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="create nothing, list what is missing"
+    )
+    args = parser.parse_args()
+    tables = json.loads(args.tables_json)
+    print(json.dumps(create_missing_tables(args.host, args.port, tables, dry_run=args.dry_run)))
 
 
 if __name__ == "__main__":
