@@ -43,6 +43,7 @@ def deploy_local(
     drain_s: int | None = None,
     report: Callable[[str], None] = lambda line: None,
     skip_if_unchanged: bool = False,
+    dry_run: bool = False,
 ) -> str:
     """Build the jar and submit the topology (default: to the local stack's nimbus), replacing
     a running topology of the same name safely (:func:`replace_running`)."""
@@ -65,4 +66,5 @@ def deploy_local(
         drain_s=drain_s,
         report=report,
         skip_if_unchanged=skip_if_unchanged,
+        dry_run=dry_run,
     )

@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="leave a running topology with the same jar and settings alone (prints UNCHANGED)",
     )
     parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="change nothing: print UNCHANGED or WOULD_DEPLOY (what deploy would do)",
+    )
+    parser.add_argument(
         "--drain-seconds",
         type=int,
         help="drain before killing a running topology (default: its message timeout + 10 s)",
@@ -99,6 +104,7 @@ def run_command(args: argparse.Namespace) -> int:
                         workers_venv=args.workers_venv,
                         drain_s=args.drain_seconds,
                         skip_if_unchanged=args.skip_if_unchanged,
+                        dry_run=args.dry_run,
                     )
                 )
             else:
@@ -110,6 +116,7 @@ def run_command(args: argparse.Namespace) -> int:
                         drain_s=args.drain_seconds,
                         report=print,
                         skip_if_unchanged=args.skip_if_unchanged,
+                        dry_run=args.dry_run,
                     )
                 )
         except (FileNotFoundError, RuntimeError, TimeoutError) as error:  # nimbus unavailable too

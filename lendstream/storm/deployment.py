@@ -26,6 +26,7 @@ DRAIN_MARGIN_S = 10  # the drain before a kill: the running topology's message t
 FORGET_TIMEOUT_S = 120.0  # after the drain, how long nimbus may take to forget a killed topology
 DIGEST_OPTION = "lendstream.deployment_digest"  # what a submission deployed (jar + environment)
 UNCHANGED = "UNCHANGED"  # deploy's answer when it left an identical running topology alone
+WOULD_DEPLOY = "WOULD_DEPLOY"  # a dry run's answer when a deploy would submit (or replace)
 
 
 def running_topologies(nimbus: str) -> dict[str, str]:
@@ -110,18 +111,23 @@ def deploy(
     drain_s: int | None = None,
     report: Callable[[str], None] = print,
     skip_if_unchanged: bool = False,
+    dry_run: bool = False,
 ) -> str:
     """Build the jar, replace a running topology of that name safely, submit; returns sparse's
     output. The submission carries ``lendstream.deployment_digest`` (jar and environment); with
     ``skip_if_unchanged``, a running topology with the same digest is left alone and
-    ``UNCHANGED`` returned."""
+    ``UNCHANGED`` returned. A ``dry_run`` (Ansible's check mode) builds the jar and compares
+    digests the same way but changes nothing on nimbus: ``UNCHANGED`` or ``WOULD_DEPLOY``."""
     jar = build_jar()
     digest = deployment_digest(config, jar)
-    if skip_if_unchanged:
+    if skip_if_unchanged or dry_run:
         running = running_conf(nimbus, name) or {}
         if running.get(DIGEST_OPTION) == digest:
             report(f"{name} on {nimbus} already runs deployment {digest}: left alone")
             return UNCHANGED
+        if dry_run:
+            report(f"{name} on {nimbus} runs {running.get(DIGEST_OPTION)}: would deploy {digest}")
+            return WOULD_DEPLOY
     environment = next(iter(config["envs"]))
     config["envs"][environment]["options"][DIGEST_OPTION] = digest
     replaced = replace_running(nimbus, name, drain_s, report)
@@ -141,6 +147,7 @@ def deploy_cluster(
     drain_s: int | None = None,
     report: Callable[[str], None] = print,
     skip_if_unchanged: bool = False,
+    dry_run: bool = False,
     extra_options: dict[str, Any] | None = None,
 ) -> str:
     """Submit to the cluster's leading nimbus, replacing a running topology safely."""
@@ -156,4 +163,5 @@ def deploy_cluster(
         drain_s=drain_s,
         report=report,
         skip_if_unchanged=skip_if_unchanged,
+        dry_run=dry_run,
     )

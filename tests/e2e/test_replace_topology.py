@@ -28,7 +28,7 @@ from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.runtime import StackEndpoints
 from lendstream.stack.topology import deploy_local, local_settings
-from lendstream.storm.deployment import UNCHANGED, deploy_cluster
+from lendstream.storm.deployment import UNCHANGED, WOULD_DEPLOY, deploy_cluster
 from lendstream.storm.inventory import ClusterTarget
 from lendstream.storm.nimbus import NimbusSession
 
@@ -55,14 +55,19 @@ def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
     with isolated_run(e2e_stack, e2e_risk_service) as run:
         report: list[str] = []
 
-        def deploy(skip_if_unchanged: bool = False) -> str:
+        def deploy(
+            skip_if_unchanged: bool = False,
+            dry_run: bool = False,
+            message_timeout_s: int = MESSAGE_TIMEOUT_S,
+        ) -> str:
             return deploy_local(
                 run.conf,
                 run.topology_name,
                 nimbus=run.nimbus,
-                extra_options={"topology.message.timeout.secs": MESSAGE_TIMEOUT_S},
+                extra_options={"topology.message.timeout.secs": message_timeout_s},
                 report=report.append,
                 skip_if_unchanged=skip_if_unchanged,
+                dry_run=dry_run,
             )
 
         applicants = list(generate(APPLICANTS, 21, MALFORMED_RATE))
@@ -91,6 +96,9 @@ def test_replacing_the_topology_mid_stream_loses_and_duplicates_nothing(
             (new_id,) = topology_ids(run)
             # Deploying the same jar and settings again leaves the running topology alone.
             assert deploy(skip_if_unchanged=True) == UNCHANGED
+            # A dry run (Ansible's check mode) says what a deploy would do and touches nothing.
+            assert deploy(dry_run=True) == UNCHANGED
+            assert deploy(dry_run=True, message_timeout_s=MESSAGE_TIMEOUT_S + 1) == WOULD_DEPLOY
             assert topology_ids(run) == [new_id]
             committed = committed_offsets(
                 run.conf.kafka_bootstrap_servers, run.conf.kafka_group_id, run.conf.kafka_topic
