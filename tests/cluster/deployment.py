@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ class Cluster:
     chaos: ChaosCluster
     # site.yml's first run from bare nodes (output, seconds), once per deployment.
     first_run: tuple[str, float] | None = None
+    # The output of site.yml's changed=0 rerun right after it (the check-mode test compares).
+    rerun_output: str | None = None
 
 
 def run(
@@ -84,6 +87,22 @@ def changed_per_host(recap_output: str) -> dict[str, int]:
         host: int(changed)
         for host, changed in re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", recap_output, re.M)
     }
+
+
+def tasks_run(playbook_output: str) -> Counter[tuple[str, str]]:
+    """How many times each task ran (ok or changed, loop items counted) on each host, from the
+    default callback's output: (task, host) → count. Skipped and failed runs are not counted."""
+    counts: Counter[tuple[str, str]] = Counter()
+    task = None
+    for line in playbook_output.splitlines():
+        header = re.match(r"^TASK \[(.+)\] \*+$", line)
+        if header:
+            task = header.group(1)
+            continue
+        result = re.match(r"^(?:ok|changed): \[([^\]]+)\]", line)
+        if result and task is not None:
+            counts[task, result.group(1)] += 1
+    return counts
 
 
 def load_applicants(cluster: Cluster, *extra_vars: str) -> int:

@@ -42,6 +42,7 @@ from deployment import (
     reconcile_on_a_node,
     run,
     site_first_run,
+    tasks_run,
 )
 from monitoring_expectations import (
     ALL_ZERO,
@@ -101,7 +102,29 @@ def test_site_deploys_from_bare_nodes_and_a_second_run_changes_nothing(cluster: 
     changed = changed_per_host(second)
     assert set(changed) == {node.name for node in cluster.layout.nodes} | {"localhost"}
     assert not any(changed.values()), f"second run changed something: {changed}"
+    cluster.rerun_output = second
     FIGURES["site.yml"] = f"first run {first_s:.0f} s, second run {second_s:.0f} s (changed=0)"
+
+
+def test_check_mode_on_the_deployed_cluster_changes_nothing_and_runs_every_probe(
+    cluster: Cluster,
+) -> None:
+    """`site.yml --check --diff` on the deployed cluster: no host changed or failed (the run
+    exits 0), and every task the changed=0 rerun ran (each health gate and read-only probe, loop
+    items counted) ran in check mode too, none skipped for being a command or a wait."""
+    assert cluster.rerun_output is not None, "the changed=0 rerun did not run (test above)"
+    output, check_s = playbook(cluster, "site.yml", "--check", "--diff")
+    changed = changed_per_host(output)
+    assert set(changed) == {node.name for node in cluster.layout.nodes} | {"localhost"}
+    assert not any(changed.values()), f"check mode reported changes: {changed}"
+    in_check_mode = tasks_run(output)
+    skipped = {
+        task_host: times - in_check_mode[task_host]
+        for task_host, times in tasks_run(cluster.rerun_output).items()
+        if in_check_mode[task_host] < times
+    }
+    assert not skipped, f"ran in the rerun, not in check mode: {sorted(skipped)[:20]}"
+    FIGURES["site.yml"] += f", --check --diff {check_s:.0f} s (changed=0, every probe ran)"
 
 
 def test_prometheus_scrapes_every_target_loads_the_rules_and_nothing_fires(
