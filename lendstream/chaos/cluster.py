@@ -96,6 +96,14 @@ def role_default(role: str, name: str) -> Any:
     return defaults[name]
 
 
+@cache
+def role_constant(role: str, name: str) -> Any:
+    """A role's constant (vars/main.yml, the ``__``-prefixed ones), e.g. the JVM options its
+    launchers share: read from there, never copied."""
+    constants = yaml.safe_load((ANSIBLE_DIR / "roles" / role / "vars" / "main.yml").read_text())
+    return constants[name]
+
+
 @dataclass
 class ChaosCluster:
     layout: Layout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import socket
 import time
 import urllib.request
@@ -19,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from lendstream import secrets
-from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_default
+from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_constant, role_default
 from lendstream.vcluster import lifecycle, network, nodes
 from lendstream.vcluster.paths import layout_state_dir
 
@@ -33,11 +34,15 @@ POWERED_OFF_S = 30
 # Beyond KafkaBrokerDown's `for: 1m` plus a scrape and a rule evaluation (15 s each): the alert
 # must fire (a killed broker is back within seconds, systemd restarting it, before it can).
 BROKER_STOPPED_S = 100
-# The same for the other daemons whose alerts have `for: 1m` (HBaseRegionServerDown,
-# StormSupervisorDown), and beyond `for: 2m` for ZooKeeperMemberNotServing and
-# StormNimbusUnreachable.
+# The same for the other conditions whose alerts have `for: 1m` (HBaseRegionServerDown,
+# StormSupervisorDown, NoActiveResourceManager, NoActiveNameNode), and beyond `for: 2m` for
+# ZooKeeperMemberNotServing and StormNimbusUnreachable.
 DOWN_BEYOND_ONE_MINUTE_S = 100
 DOWN_BEYOND_TWO_MINUTES_S = 160
+# The JVM flags of the hdfs role's short-lived tools (its __hdfs_haadmin): the client JIT only and
+# the serial collector start them in about 0.7 of the default time.
+SHORT_TOOL_JVM_FLAGS = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+HDFS_TOOL_TIMEOUT_S = 120
 
 
 def _nothing(_cluster: ChaosCluster, _state: dict[str, Any]) -> None:
@@ -151,6 +156,44 @@ def hdfs_active_namenode(cluster: ChaosCluster) -> str | None:
         if beans and beans[0].get("State") == "active":
             return host
     return None
+
+
+def hdfs_fs_state(cluster: ChaosCluster, host: str) -> str | None:
+    """The NameNode's ``FSState`` (``safeMode`` or ``Operational``); None when it does not
+    answer."""
+    port = role_default("hdfs", "hdfs_namenode_http_port")
+    query = "/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
+    try:
+        beans = _http_json(f"http://{cluster.address(host)}:{port}{query}")["beans"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return str(beans[0].get("FSState")) if beans else None
+
+
+def hdfs_serving_namenode(cluster: ChaosCluster) -> str | None:
+    """The active NameNode when it is out of safe mode (what NoActiveNameNode asks), else None."""
+    active = hdfs_active_namenode(cluster)
+    return active if active and hdfs_fs_state(cluster, active) == "Operational" else None
+
+
+def hdfs_dfsadmin(cluster: ChaosCluster, namenode: str, *arguments: str) -> str:
+    """``hdfs dfsadmin -fs hdfs://NAMENODE:PORT ARGUMENTS`` on the NameNode's node, as the hdfs
+    user with its HDFS configuration (a short-lived JVM started like the role's haadmin); the
+    explicit -fs addresses that NameNode alone, not every NameNode of the nameservice."""
+    conf_dir = role_default("hdfs", "hdfs_conf_dir")
+    rpc_port = role_default("hdfs", "hdfs_namenode_rpc_port")
+    argv = [
+        *("runuser", "-u", role_default("hdfs", "hdfs_user"), "--"),
+        f"{role_default('hdfs', 'hdfs_java_home')}/bin/java",
+        *SHORT_TOOL_JVM_FLAGS,
+        f"-Dlog4j.configuration=file:{conf_dir}/log4j.properties",
+        *role_constant("hdfs", "__hdfs_java_options"),
+        *("-cp", f"{conf_dir}:{role_default('hdfs', 'hdfs_bundle_dir')}/lib/*"),
+        "org.apache.hadoop.hdfs.tools.DFSAdmin",
+        *("-fs", f"hdfs://{namenode}:{rpc_port}"),
+        *arguments,
+    ]
+    return cluster.sh(namenode, shlex.join(argv), timeout_s=HDFS_TOOL_TIMEOUT_S)
 
 
 def yarn_active_resourcemanager(cluster: ChaosCluster) -> str | None:
@@ -301,6 +344,47 @@ def _kill_active_master(
 def _master_back_and_yarn_job(unit: str, cluster: ChaosCluster, state: dict[str, Any]) -> None:
     wait_active(cluster, state["host"], unit)
     cluster.playbook("playbooks/yarn-smoke.yml")
+
+
+def _stop_every_resourcemanager(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    """Every ResourceManager, the active one last (no needless failover on the way): YARN is not
+    in the pipeline's data path, and no job runs under the load."""
+    active = yarn_active_resourcemanager(cluster)
+    hosts = cluster.hosts("yarn_resourcemanager")
+    for host in sorted(hosts, key=lambda host: host == active):
+        cluster.systemctl(host, "stop", "lendstream-yarn-resourcemanager")
+
+
+def _start_every_resourcemanager(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    for host in cluster.hosts("yarn_resourcemanager"):
+        cluster.systemctl(host, "start", "lendstream-yarn-resourcemanager")
+    wait_until(
+        "an active ResourceManager again",
+        lambda: yarn_active_resourcemanager(cluster) is not None,
+    )
+
+
+def _enter_safe_mode(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """The active NameNode into safe mode (what it does by itself when its disk runs low): it
+    stays active but refuses every change of the namespace (new files and blocks, deletes)."""
+    active = hdfs_serving_namenode(cluster)
+    if active is None:
+        raise ChaosError("no active NameNode out of safe mode before the fault")
+    state["host"] = active
+    output = hdfs_dfsadmin(cluster, active, "-safemode", "enter")
+    if "Safe mode is ON" not in output:
+        raise ChaosError(f"{active}: dfsadmin -safemode enter answered {output!r}")
+
+
+def _leave_safe_mode(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    if "host" in state:
+        output = hdfs_dfsadmin(cluster, state["host"], "-safemode", "leave")
+        if "Safe mode is OFF" not in output:
+            raise ChaosError(f"{state['host']}: dfsadmin -safemode leave answered {output!r}")
+    wait_until(
+        "an active NameNode out of safe mode",
+        lambda: hdfs_serving_namenode(cluster) is not None,
+    )
 
 
 def _restart_mariadb(cluster: ChaosCluster, state: dict[str, Any]) -> None:
@@ -456,6 +540,23 @@ CATALOGUE: tuple[Fault, ...] = (
         partial(_master_back_and_yarn_job, "lendstream-yarn-resourcemanager"),
         expected_heal_s=120,
         needs_standby=("yarn_resourcemanager", "ResourceManager"),
+    ),
+    Fault(
+        "resourcemanager-all-stop",
+        f"stop every ResourceManager for {DOWN_BEYOND_ONE_MINUTE_S} s (YARN is off the data path)",
+        _stop_every_resourcemanager,
+        _start_every_resourcemanager,
+        hold_s=DOWN_BEYOND_ONE_MINUTE_S,
+        expected_heal_s=60,
+        alert="NoActiveResourceManager",
+    ),
+    Fault(
+        "namenode-safemode",
+        f"the active NameNode in safe mode for {DOWN_BEYOND_ONE_MINUTE_S} s (no namespace change)",
+        _enter_safe_mode,
+        _leave_safe_mode,
+        hold_s=DOWN_BEYOND_ONE_MINUTE_S,
+        alert="NoActiveNameNode",
     ),
     Fault("mariadb-restart", "restart MariaDB under the producer", _restart_mariadb),
     Fault(

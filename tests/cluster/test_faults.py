@@ -14,9 +14,10 @@ node powered off hard (the victim carries the active NameNode, the HBase master,
 broker, a supervisor and a risk service on the ci layout, so it is the master loss that used to
 stall HBase, and every one of those kills at once). The rest of the catalogue (a broker killed,
 every risk service down beyond the message timeout, the RegionServer, supervisor, ZooKeeper and
-nimbus faults with their alerts, the failovers, the partition, the token rotation) takes longer
-than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs them, and
-docs/faults.md has the whole table measured by `make chaos`.
+nimbus faults with their alerts, every ResourceManager stopped and the NameNode in safe mode
+(NoActiveResourceManager, NoActiveNameNode), the failovers, the partition, the token rotation)
+takes longer than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs
+them, and docs/faults.md has the whole table measured by `make chaos`.
 
 A fault with an alert (faults.Fault.alert) has it watched on the monitoring node's Prometheus:
 when the fault is held longer than the rule's `for:` plus a scrape and an evaluation, the alert

@@ -1,0 +1,114 @@
+"""The fault catalogue against the rest of the project: each alert a fault names is a rule of the
+prometheus role, held long enough for the fault test to require it, and the HDFS admin tool the
+safe-mode fault runs on a node is started like the hdfs role's own (its __hdfs_haadmin)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import jinja2
+import pytest
+import yaml
+
+from lendstream.chaos import faults
+from lendstream.chaos.cluster import ANSIBLE_DIR, ChaosCluster
+
+RULES_DIR = ANSIBLE_DIR / "roles" / "prometheus" / "templates" / "rules"
+HDFS_ROLE = ANSIBLE_DIR / "roles" / "hdfs"
+# tests/cluster/test_faults.py requires an alert to fire when its fault is held longer than the
+# rule's `for:` plus a scrape and an evaluation.
+SCRAPE_AND_EVALUATION_S = 30
+UNIT_S = {"s": 1, "m": 60, "h": 3600}
+
+
+def rule_durations() -> dict[str, int]:
+    """Every alerting rule of the prometheus role's templates, with its `for:` in seconds."""
+    pattern = re.compile(r"- alert: (\w+)\n(?:(?!\s*- alert:).*\n)*?\s*for: (\d+)([smh])\n")
+    return {
+        name: int(amount) * UNIT_S[unit]
+        for path in RULES_DIR.glob("*.yml.j2")
+        for name, amount, unit in pattern.findall(path.read_text())
+    }
+
+
+def test_fault_names_are_unique() -> None:
+    names = [fault.name for fault in faults.CATALOGUE]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    "fault", [f for f in faults.CATALOGUE if f.alert], ids=lambda fault: fault.name
+)
+def test_every_alert_a_fault_names_is_a_rule(fault: faults.Fault) -> None:
+    assert fault.alert in rule_durations()
+
+
+@pytest.mark.parametrize(
+    ("name", "alert"),
+    [
+        ("resourcemanager-all-stop", "NoActiveResourceManager"),
+        ("namenode-safemode", "NoActiveNameNode"),
+    ],
+)
+def test_the_master_faults_are_held_beyond_their_alerts_window(name: str, alert: str) -> None:
+    (fault,) = faults.by_name([name])
+    assert fault.alert == alert
+    assert fault.hold_s > rule_durations()[alert] + SCRAPE_AND_EVALUATION_S
+
+
+@dataclass
+class RecordingCluster:
+    commands: list[tuple[str, str]] = field(default_factory=list)
+
+    def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:
+        self.commands.append((host, command))
+        return "Safe mode is ON\n"
+
+
+def rendered_haadmin() -> list[str]:
+    """The hdfs role's __hdfs_haadmin rendered with its defaults and constants."""
+    defaults = yaml.safe_load((HDFS_ROLE / "defaults" / "main.yml").read_text())
+    constants = yaml.safe_load((HDFS_ROLE / "vars" / "main.yml").read_text())
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        constants["__hdfs_haadmin"]
+    )
+    rendered = template.render(**defaults, **constants)
+    return cast("list[str]", yaml.safe_load(rendered))
+
+
+def test_dfsadmin_starts_like_the_roles_haadmin_as_the_hdfs_user_against_one_namenode() -> None:
+    cluster = RecordingCluster()
+    faults.hdfs_dfsadmin(cast("ChaosCluster", cluster), "m2", "-safemode", "enter")
+    ((host, command),) = cluster.commands
+    argv = shlex.split(command)
+    haadmin = rendered_haadmin()
+    assert host == "m2"
+    assert argv[:4] == ["runuser", "-u", "hdfs", "--"]
+    # The JVM and its flags, the class path: all but haadmin's main class.
+    assert argv[4 : 4 + len(haadmin) - 1] == haadmin[:-1]
+    assert haadmin[-1] == "org.apache.hadoop.hdfs.tools.DFSHAAdmin"
+    assert argv[3 + len(haadmin) :] == [
+        "org.apache.hadoop.hdfs.tools.DFSAdmin",
+        *("-fs", "hdfs://m2:8020", "-safemode", "enter"),
+    ]
+
+
+def test_entering_safe_mode_targets_the_serving_namenode(monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = RecordingCluster()
+    monkeypatch.setattr(faults, "hdfs_serving_namenode", lambda _cluster: "m1")
+    state: dict[str, Any] = {}
+    (fault,) = faults.by_name(["namenode-safemode"])
+    fault.inject(cast("ChaosCluster", cluster), state)
+    assert state == {"host": "m1"}
+    ((host, command),) = cluster.commands
+    assert host == "m1"
+    assert command.endswith("-fs hdfs://m1:8020 -safemode enter")
+
+
+def test_the_rule_parser_reads_each_rules_for() -> None:
+    durations = rule_durations()
+    assert durations["NoActiveNameNode"] == 60
+    assert durations["ZooKeeperMemberNotServing"] == 120
