@@ -7,17 +7,18 @@ dead-lettered for its own defect: nothing lost, nothing extra, no difference. Re
 delays are printed (the table at the end), never asserted. `make chaos LAYOUT=…` runs the whole
 catalogue on a layout deployed by hand.
 
-CI runs the faults of CI_FAULTS, the two kinds of failure the pipeline must ride out that the
+CI runs the faults of CI_FAULTS, the three kinds of failure the pipeline must ride out that the
 stack's own fault tests (tests/e2e/test_pipeline_faults.py) cannot show: a daemon of the data path
-stopped beyond its alert's window (a Kafka broker: KafkaBrokerDown must fire, then resolve), and a
-node powered off hard (the victim carries the active NameNode, the HBase master, a RegionServer, a
-broker, a supervisor and a risk service on the ci layout, so it is the master loss that used to
-stall HBase, and every one of those kills at once). The rest of the catalogue (a broker killed,
-every risk service down beyond the message timeout, the RegionServer, supervisor, ZooKeeper and
-nimbus faults with their alerts, every ResourceManager stopped and the NameNode in safe mode
-(NoActiveResourceManager, NoActiveNameNode), the failovers, the partition, the token rotation)
-takes longer than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs
-them, and docs/faults.md has the whole table measured by `make chaos`.
+stopped beyond its alert's window (a Kafka broker: KafkaBrokerDown must fire, then resolve), the
+file system under HBase refusing every change (the active NameNode in safe mode: NoActiveNameNode
+must fire, then resolve), and a node powered off hard (the victim carries the active NameNode, the
+HBase master, a RegionServer, a broker, a supervisor and a risk service on the ci layout, so it is
+the master loss that used to stall HBase, and every one of those kills at once). The rest of the
+catalogue (a broker killed, every risk service down beyond the message timeout, the RegionServer,
+supervisor, ZooKeeper and nimbus faults with their alerts, every ResourceManager stopped
+(NoActiveResourceManager), the failovers, the partition, the token rotation) takes longer than
+CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs them, and
+docs/faults.md has the whole table measured by `make chaos`.
 
 A fault with an alert (faults.Fault.alert) has it watched on the monitoring node's Prometheus:
 when the fault is held longer than the rule's `for:` plus a scrape and an evaluation, the alert
@@ -44,7 +45,7 @@ from lendstream.cluster import load_cluster
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
-CI_FAULTS = ("kafka-broker-stop", "worker-power-off")
+CI_FAULTS = ("kafka-broker-stop", "namenode-safemode", "worker-power-off")
 # A scrape and a rule evaluation (15 s each) before the alert is pending, and the watch's polling.
 SCRAPE_AND_EVALUATION_S = 30
 ALERT_MARGIN_S = SCRAPE_AND_EVALUATION_S + 15
