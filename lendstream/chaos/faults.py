@@ -39,9 +39,6 @@ BROKER_STOPPED_S = 100
 # ZooKeeperMemberNotServing and StormNimbusUnreachable.
 DOWN_BEYOND_ONE_MINUTE_S = 100
 DOWN_BEYOND_TWO_MINUTES_S = 160
-# The JVM flags of the hdfs role's short-lived tools (its __hdfs_haadmin): the client JIT only and
-# the serial collector start them in about 0.7 of the default time.
-SHORT_TOOL_JVM_FLAGS = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 HDFS_TOOL_TIMEOUT_S = 120
 
 
@@ -145,15 +142,22 @@ def wait_active(cluster: ChaosCluster, host: str, *units: str) -> None:
         wait_until(f"{host} {unit} active", partial(cluster.unit_active, host, unit))
 
 
-def hdfs_active_namenode(cluster: ChaosCluster) -> str | None:
+def namenode_bean(cluster: ChaosCluster, host: str, name: str) -> dict[str, Any] | None:
+    """The NameNode MBean ``Hadoop:service=NameNode,name=NAME`` from the host's ``/jmx``; None
+    when the NameNode does not answer or has no such bean."""
     port = role_default("hdfs", "hdfs_namenode_http_port")
-    query = "/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus"
+    query = f"/jmx?qry=Hadoop:service=NameNode,name={name}"
+    try:
+        beans = _http_json(f"http://{cluster.address(host)}:{port}{query}")["beans"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return dict(beans[0]) if beans else None
+
+
+def hdfs_active_namenode(cluster: ChaosCluster) -> str | None:
     for host in cluster.hosts("hdfs_namenode"):
-        try:
-            beans = _http_json(f"http://{cluster.address(host)}:{port}{query}")["beans"]
-        except (OSError, ValueError, KeyError):
-            continue
-        if beans and beans[0].get("State") == "active":
+        bean = namenode_bean(cluster, host, "NameNodeStatus")
+        if bean and bean.get("State") == "active":
             return host
     return None
 
@@ -161,13 +165,8 @@ def hdfs_active_namenode(cluster: ChaosCluster) -> str | None:
 def hdfs_fs_state(cluster: ChaosCluster, host: str) -> str | None:
     """The NameNode's ``FSState`` (``safeMode`` or ``Operational``); None when it does not
     answer."""
-    port = role_default("hdfs", "hdfs_namenode_http_port")
-    query = "/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
-    try:
-        beans = _http_json(f"http://{cluster.address(host)}:{port}{query}")["beans"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return str(beans[0].get("FSState")) if beans else None
+    bean = namenode_bean(cluster, host, "FSNamesystemState")
+    return str(bean.get("FSState")) if bean else None
 
 
 def hdfs_serving_namenode(cluster: ChaosCluster) -> str | None:
@@ -185,7 +184,7 @@ def hdfs_dfsadmin(cluster: ChaosCluster, namenode: str, *arguments: str) -> str:
     argv = [
         *("runuser", "-u", role_default("hdfs", "hdfs_user"), "--"),
         f"{role_default('hdfs', 'hdfs_java_home')}/bin/java",
-        *SHORT_TOOL_JVM_FLAGS,
+        *role_constant("hdfs", "__hdfs_tool_jvm_flags"),
         f"-Dlog4j.configuration=file:{conf_dir}/log4j.properties",
         *role_constant("hdfs", "__hdfs_java_options"),
         *("-cp", f"{conf_dir}:{role_default('hdfs', 'hdfs_bundle_dir')}/lib/*"),
