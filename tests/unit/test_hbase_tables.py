@@ -60,15 +60,18 @@ def hbase() -> Iterator[Any]:
         yield start
 
 
+# One table that exists ("members" in the fake's listing), one missing, one missing pre-split.
+MEMBERS_AUDIT_SPREAD = [
+    {"name": "members", "column_families": ["member", "result"]},
+    {"name": "audit", "column_families": ["event"]},
+    {"name": "spread", "column_families": ["f"], "regions": 12},
+]
+
+
 def test_missing_tables_are_created_with_their_families(hbase: Any) -> None:
     handler = TablesHandler(existing=["members"], raced=set())
     port = hbase(handler)
-    tables = [
-        {"name": "members", "column_families": ["member", "result"]},
-        {"name": "audit", "column_families": ["event"]},
-        {"name": "spread", "column_families": ["f"], "regions": 12},
-    ]
-    result = load_script().create_missing_tables("127.0.0.1", port, tables)
+    result = load_script().create_missing_tables("127.0.0.1", port, MEMBERS_AUDIT_SPREAD)
     # a table that wants pre-split regions is left to the RegionSplitter (tasks/tables.yml)
     assert result == {
         "existing": ["members"],
@@ -97,12 +100,9 @@ def test_a_table_created_meanwhile_is_not_reported_as_created(hbase: Any) -> Non
 def test_a_dry_run_creates_nothing_and_names_every_missing_table(hbase: Any) -> None:
     handler = TablesHandler(existing=["members"], raced=set())
     port = hbase(handler)
-    tables = [
-        {"name": "members", "column_families": ["member", "result"]},
-        {"name": "audit", "column_families": ["event"]},
-        {"name": "spread", "column_families": ["f"], "regions": 12},
-    ]
-    result = load_script().create_missing_tables("127.0.0.1", port, tables, dry_run=True)
+    result = load_script().create_missing_tables(
+        "127.0.0.1", port, MEMBERS_AUDIT_SPREAD, dry_run=True
+    )
     assert result == {
         "existing": ["members"],
         "created": [],
