@@ -193,6 +193,19 @@ def test_hadoop_daemons_expose_their_rules_names(tmp_path: Path) -> None:
                 and m.get("yarn_resourcemanager_nodemanagers_active") == 1
             ),
         )
+        # The active NameNode's first segment reaches the JournalNode's metrics a moment later.
+        wait_until(
+            lambda: (
+                scrape_by_label(exporter["journalnode"], "journal")
+                .get("hdfs_journalnode_last_written_txid", {})
+                .get(JOURNAL, 0)
+                >= 1
+            ),
+            START_TIMEOUT_S,
+            "the journalnode's /metrics with the NameNode's first transaction written",
+            processes["journalnode"],
+            logs["journalnode"],
+        )
         metrics = {daemon: scrape(port) for daemon, port in exporter.items()}
         journal = scrape_by_label(exporter["journalnode"], "journal")
         # Safe mode on the active NameNode: still active by its HA state, in safe mode by FSState.

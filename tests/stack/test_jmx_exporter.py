@@ -78,28 +78,28 @@ def test_zookeeper_and_kafka_expose_the_alert_rules_names(tmp_path: Path) -> Non
             zookeeper_log,
         )
         kafka_port = exporter_ports["kafka"]
-        # The broker registers fenced and is unfenced a few seconds later: wait for that.
+        # The broker registers fenced and is unfenced a few seconds later, and a busy machine can
+        # fence it again for a missed heartbeat: wait for a scrape with every name at 0.
+        kafka_metrics: dict[str, float] = {}
+
+        def kafka_healthy() -> bool:
+            metrics = scrape(kafka_port)
+            if not (set(metrics) >= KAFKA_NAMES and all(metrics[n] == 0 for n in KAFKA_NAMES)):
+                return False
+            kafka_metrics.update(metrics)
+            return True
+
         wait_until(
-            scraped(
-                kafka_port,
-                lambda metrics: (
-                    set(metrics) >= KAFKA_NAMES
-                    and metrics["kafka_controller_kafkacontroller_fencedbrokercount"] == 0
-                ),
-            ),
+            kafka_healthy,
             START_TIMEOUT_S,
-            "Kafka's /metrics with every alert name and no fenced broker",
+            "Kafka's /metrics with no under-replicated or offline partition and no fenced broker",
             kafka,
             kafka_log,
         )
         zookeeper_metrics = scrape(zookeeper_port)
-        kafka_metrics = scrape(kafka_port)
 
     # A standalone server (one member listed) registers StandaloneServer_port<N>: it serves.
     assert zookeeper_metrics["zookeeper_quorum_member_serving"] == 1
-    assert kafka_metrics["kafka_server_replicamanager_underreplicatedpartitions"] == 0
-    assert kafka_metrics["kafka_controller_kafkacontroller_offlinepartitionscount"] == 0
-    assert kafka_metrics["kafka_controller_kafkacontroller_fencedbrokercount"] == 0
     # Only what the rules whitelist, besides the agent's own jvm_/process_/jmx_ metrics.
     for metrics, own in ((zookeeper_metrics, ZOOKEEPER_NAMES), (kafka_metrics, KAFKA_NAMES)):
         assert rule_names(metrics) - own == set()
