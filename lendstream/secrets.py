@@ -52,6 +52,8 @@ SECRET_NAMES = (
     "vault_kafka_producer_password",
     "vault_kafka_topology_password",
     "vault_kafka_operator_password",
+    # Storm's ZooKeeper digest password (role storm: storm_zookeeper_auth_password).
+    "vault_storm_zookeeper_password",
 )
 # The deployment's KRaft cluster id: made once, never rotated. A controller formatted with one id
 # refuses a node formatted with another, so every checkout that deploys the inventory must render

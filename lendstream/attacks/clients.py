@@ -296,7 +296,8 @@ def nimbus_cluster_info(hosts: list[str], port: int, params: Params) -> Result:
         info = client.getClusterInfo()
         return (
             Outcome.SUCCEEDED,
-            f"{len(info.topologies)} topologies, nimbus {info.nimbuses[0].host}",
+            f"{len(info.topologies)} topologies, {len(info.supervisors)} supervisors, "
+            f"nimbus {info.nimbuses[0].host}",
         )
 
     return _nimbus_call(hosts, port, call)
@@ -344,9 +345,18 @@ def _zk_frame(connection: socket.socket, payload: bytes) -> bytes:
     return _read_exact(connection, length)
 
 
+def _zk_string(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack(">i", len(data)) + data
+
+
 def zookeeper_delete_znode(hosts: list[str], port: int, params: Params) -> Result:
-    """Open a session and delete a znode that does not exist: NONODE (-101) means the server
-    would have deleted it, NOAUTH (-102) that an ACL holds."""
+    """Open a session and delete a znode that does not exist, under ``params["parent"]`` (the
+    root by default), as ``params["digest"]`` ("user:password", ZooKeeper's digest scheme) when
+    given: NONODE (-101) means the server would have deleted it, NOAUTH (-102) that the parent's
+    ACL holds (ZooKeeper checks the parent's DELETE permission before the child exists)."""
+    parent = str(params.get("parent", "/")).rstrip("/")
+    path = f"{parent}{NO_SUCH_ZNODE}"
     try:
         with socket.create_connection((hosts[0], port), timeout=CONNECT_TIMEOUT_S) as connection:
             connection.settimeout(ANSWER_TIMEOUT_S)
@@ -355,19 +365,31 @@ def zookeeper_delete_znode(hosts: list[str], port: int, params: Params) -> Resul
                 connection, struct.pack(">iqiqi16s?", 0, 0, 10_000, 0, 16, b"", False)
             )
             session = struct.unpack(">q", answer[8:16])[0]
-            path = NO_SUCH_ZNODE.encode()
+            digest = params.get("digest")
+            if digest:
+                # AuthPacket (xid -4, type 100): type 0, scheme, credentials. The digest scheme
+                # takes any user and password as that identity; the ACLs decide what it may do.
+                auth_reply = _zk_frame(
+                    connection,
+                    struct.pack(">iii", -4, 100, 0)
+                    + _zk_string("digest")
+                    + _zk_string(str(digest)),
+                )
+                auth_error = struct.unpack(">iqi", auth_reply[:16])[2]
+                if auth_error:
+                    return Outcome.DENIED, f"authentication answered {auth_error}"
             # RequestHeader (xid 1, type 2 = delete), path, version -1.
-            request = struct.pack(">ii", 1, 2) + struct.pack(">i", len(path)) + path
+            request = struct.pack(">ii", 1, 2) + _zk_string(path)
             reply = _zk_frame(connection, request + struct.pack(">i", -1))
             _, _, error = struct.unpack(">iqi", reply[:16])
             connection.sendall(struct.pack(">iii", 8, 2, -11))  # closeSession
     except (OSError, struct.error) as failure:
         return Outcome.FAILED, _short(failure)
     if error == -102:
-        return Outcome.DENIED, "NOAUTH"
+        return Outcome.DENIED, f"NOAUTH on {path}"
     if error in {0, -101}:
-        return Outcome.SUCCEEDED, f"session {session:#x}; delete answered {error} (authorised)"
-    return Outcome.FAILED, f"delete answered {error}"
+        return Outcome.SUCCEEDED, f"session {session:#x}; delete {path}: {error} (authorised)"
+    return Outcome.FAILED, f"delete {path} answered {error}"
 
 
 # ---- HTTP: WebHDFS, ResourceManager, the applicant API, the risk service -------------------------

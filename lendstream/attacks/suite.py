@@ -8,9 +8,10 @@ Two attackers:
 - **a member**: an unprivileged login (the deploy user, no sudo) on a cluster node, which the
   firewall lets in. Where the deployment authenticates (``lendstream_tls``: the applicant API
   and the risk service's bearer tokens over HTTPS, MariaDB's ``REQUIRE SSL``, Kafka's SASL_SSL
-  with SCRAM and ACLs) the attack must be denied on its own; where it does not yet (HBase Thrift,
-  ZooKeeper, nimbus, WebHDFS, the ResourceManager; Kafka without ``lendstream_tls``), the row says
-  "not enforced yet" and nothing is asserted.
+  with SCRAM and ACLs, Storm's znodes behind ZooKeeper digest ACLs) the attack must be denied on
+  its own; where it does not yet (HBase Thrift, ZooKeeper's other znodes, nimbus, WebHDFS, the
+  ResourceManager; everything without ``lendstream_tls``), the row says "not enforced yet" and
+  nothing is asserted.
 
 Hosts and ports come from the layout (cluster.yml) and the roles' defaults.
 """
@@ -267,6 +268,7 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                     params,
                 )
             )
+    attacks += _member_storm_znode_attacks(targets, member)
     if not tls:
         return attacks
     https = {"scheme": "https", "ca_file": TLS_CA_FILE}
@@ -306,6 +308,48 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
         )
     )
     return attacks
+
+
+def _member_storm_znode_attacks(targets: Targets, member: str) -> list[Attack]:
+    """Storm's znodes: with lendstream_tls they are creator-only (the storm role's ZooKeeper digest
+    authentication), so deleting under Storm's root is denied with no or a wrong password."""
+    group, role, variable = ZOOKEEPER
+    host = _away_from(member, targets.hosts(group))[:1]
+    port = targets.port(role, variable)
+    storm_root = {"parent": str(role_default("storm", "storm_zookeeper_root"))}
+    if not targets.cluster.tls:
+        return [
+            Attack(
+                "delete a znode under Storm's root, no credentials",
+                member,
+                "zookeeper-delete-znode",
+                host,
+                port,
+                NOT_ENFORCED,
+                storm_root,
+            )
+        ]
+    user = str(role_default("storm", "storm_zookeeper_auth_user"))
+    return [
+        Attack(
+            "delete a znode under Storm's root, no credentials",
+            member,
+            "zookeeper-delete-znode",
+            host,
+            port,
+            DENIED,
+            storm_root,
+        ),
+        Attack(
+            "delete a znode under Storm's root, wrong digest password",
+            member,
+            "zookeeper-delete-znode",
+            host,
+            port,
+            DENIED,
+            {**storm_root, "digest": f"{user}:{clients.WRONG_PASSWORD}"},
+        ),
+    ]
 
 
 def _member_kafka_attacks(targets: Targets, member: str) -> list[Attack]:

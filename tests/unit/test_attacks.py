@@ -80,7 +80,18 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         ("plain-http", Outcome.PLAINTEXT_REFUSED),
         ("risk-service-score", Outcome.DENIED),
         ("risk-service-score", Outcome.DENIED),
+        ("zookeeper-delete-znode", Outcome.DENIED),
+        ("zookeeper-delete-znode", Outcome.DENIED),
     ]
+    # Storm's znodes (the storm role's digest ACLs): no credentials, then the wrong password.
+    storm = [a for a in enforced if a.attack == "zookeeper-delete-znode"]
+    assert [a.params for a in storm] == [
+        {"parent": "/storm"},
+        {"parent": "/storm", "digest": f"storm:{clients.WRONG_PASSWORD}"},
+    ]
+    assert all(a.hosts == ("m2",) and a.port == 2181 for a in storm)
+    # The root znode stays open to members (HBase and the ZKFC set no ACLs without Kerberos).
+    assert [a.params for a in with_tls if a.attack == "zookeeper-delete-znode"][0] == {}
     mysql = next(a for a in enforced if a.attack == "mysql-connect")
     assert mysql.params == {"user": "lendstream_api", "password": "the-api-password"}
     assert all(a.hosts[0] != "m1" for a in enforced if a.attack != "mysql-connect")
