@@ -12,7 +12,10 @@ from infra_cluster import (
     groups,
     http_json,
     in_group,
+    pipeline_tls,
 )
+
+from lendstream.chaos.cluster import role_default
 
 testinfra_hosts = ["ansible://all"]
 
@@ -44,3 +47,16 @@ def test_one_nimbus_leads_and_every_supervisor_is_registered(host: Any) -> None:
 def test_node_reaches_every_nimbus(host: Any) -> None:
     for nimbus in groups(host)["storm_nimbus"]:
         assert host.addr(nimbus).port(STORM_NIMBUS_THRIFT).is_reachable, nimbus
+
+
+def test_storm_yaml_carries_the_zookeeper_digest_only_to_root_and_storm(host: Any) -> None:
+    """With lendstream_tls Storm authenticates to ZooKeeper (digest): the password is in
+    storm.yaml, which only root and the storm group may read; without, there is none."""
+    storm_yaml = host.file(f"{role_default('storm', 'storm_home_dir')}/conf/storm.yaml")
+    if not any(in_group(host, g) for g in ("storm_nimbus", "storm_supervisor", "storm_ui")):
+        assert not storm_yaml.exists  # the storm role runs on Storm's hosts only
+        return
+    secured = "storm.zookeeper.auth.scheme: digest" in storm_yaml.content_string
+    assert secured == pipeline_tls(host)
+    if secured:
+        assert (storm_yaml.user, storm_yaml.group, storm_yaml.mode) == ("root", "storm", 0o640)
