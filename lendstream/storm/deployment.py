@@ -12,6 +12,7 @@ finished, and nothing is lost.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,19 @@ from lendstream.storm.nimbus import NimbusAddress, NimbusSession, find_leader
 DRAIN_MARGIN_S = 10  # the drain before a kill: the running topology's message timeout + this
 FORGET_TIMEOUT_S = 120.0  # after the drain, how long nimbus may take to forget a killed topology
 DIGEST_OPTION = "lendstream.deployment_digest"  # what a submission deployed (jar + environment)
+ZOOKEEPER_AUTH_SCHEME_OPTION = "storm.zookeeper.topology.auth.scheme"
+ZOOKEEPER_AUTH_PAYLOAD_OPTION = "storm.zookeeper.topology.auth.payload"
+
+
+def zookeeper_topology_auth() -> dict[str, str]:
+    """A new ZooKeeper digest for one submission of the topology, the way Storm's own
+    StormSubmitter makes one (streamparse submits over Thrift without): nimbus with ZooKeeper
+    authentication (the storm role's storm_zookeeper_auth_password) refuses a topology without
+    it and makes its znodes readable by it; nimbus without drops it."""
+    payload = f"{secrets.randbits(63)}:{secrets.randbits(63)}"
+    return {ZOOKEEPER_AUTH_SCHEME_OPTION: "digest", ZOOKEEPER_AUTH_PAYLOAD_OPTION: payload}
+
+
 UNCHANGED = "UNCHANGED"  # deploy's answer when it left an identical running topology alone
 WOULD_DEPLOY = "WOULD_DEPLOY"  # a dry run's answer when a deploy would submit (or replace)
 
@@ -130,6 +144,7 @@ def deploy(
             return WOULD_DEPLOY
     environment = next(iter(config["envs"]))
     config["envs"][environment]["options"][DIGEST_OPTION] = digest
+    config["envs"][environment]["options"].update(zookeeper_topology_auth())
     replaced = replace_running(nimbus, name, drain_s, report)
     output = submit(config, jar, name=name)
     report(
