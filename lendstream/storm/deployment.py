@@ -12,6 +12,7 @@ finished, and nothing is lost.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -20,22 +21,33 @@ from typing import Any
 from streamparse.thrift import KillOptions
 
 from lendstream.storm.inventory import ClusterTarget
-from lendstream.storm.jar import TOPOLOGY_NAME, build_jar, deployment_digest, render_config, submit
+from lendstream.storm.jar import (
+    TOPOLOGY_NAME,
+    ZOOKEEPER_AUTH_PAYLOAD_OPTION,
+    build_jar,
+    deployment_digest,
+    render_config,
+    submit,
+)
 from lendstream.storm.nimbus import NimbusAddress, NimbusSession, find_leader
 
 DRAIN_MARGIN_S = 10  # the drain before a kill: the running topology's message timeout + this
 FORGET_TIMEOUT_S = 120.0  # after the drain, how long nimbus may take to forget a killed topology
 DIGEST_OPTION = "lendstream.deployment_digest"  # what a submission deployed (jar + environment)
 ZOOKEEPER_AUTH_SCHEME_OPTION = "storm.zookeeper.topology.auth.scheme"
-ZOOKEEPER_AUTH_PAYLOAD_OPTION = "storm.zookeeper.topology.auth.payload"
+ZOOKEEPER_PAYLOAD_ENV = "LENDSTREAM_STORM_ZOOKEEPER_PAYLOAD"
 
 
 def zookeeper_topology_auth() -> dict[str, str]:
-    """A new ZooKeeper digest for one submission of the topology, the way Storm's own
-    StormSubmitter makes one (streamparse submits over Thrift without): nimbus with ZooKeeper
+    """The ZooKeeper digest the topology's workers authenticate as, which Storm's own
+    StormSubmitter adds and streamparse (over Thrift) does not: nimbus with ZooKeeper
     authentication (the storm role's storm_zookeeper_auth_password) refuses a topology without
-    it and makes its znodes readable by it; nimbus without drops it."""
-    payload = f"{secrets.randbits(63)}:{secrets.randbits(63)}"
+    one, and nimbus without drops it. ``LENDSTREAM_STORM_ZOOKEEPER_PAYLOAD`` (``user:password``,
+    the topology role passes the storm daemons' own) when set: the workers check Storm's parent
+    znodes, which only that identity may read; else a random one per submission."""
+    payload = os.environ.get(ZOOKEEPER_PAYLOAD_ENV) or (
+        f"{secrets.randbits(63)}:{secrets.randbits(63)}"
+    )
     return {ZOOKEEPER_AUTH_SCHEME_OPTION: "digest", ZOOKEEPER_AUTH_PAYLOAD_OPTION: payload}
 
 

@@ -34,6 +34,9 @@ TOPOLOGY_NAME = "lendstream"  # the name on nimbus
 DEFINITION = "loan_risk"
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed entry times: the same sources give the same jar
 SUBMIT_TIMEOUT_S = 180.0
+# The topology's own ZooKeeper digest (lendstream.storm.deployment.zookeeper_topology_auth).
+ZOOKEEPER_AUTH_PAYLOAD_OPTION = "storm.zookeeper.topology.auth.payload"
+SECRET_OPTIONS = frozenset({ZOOKEEPER_AUTH_PAYLOAD_OPTION})
 
 
 def build_jar(jar_path: Path = BUILD_DIR / "lendstream-topology.jar") -> Path:
@@ -100,6 +103,10 @@ def submit(
     """Run ``sparse submit -j <jar>`` with the rendered config; returns its output."""
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     config_path = BUILD_DIR / f"config.{name}.json"
+    # The environment's options may carry a secret (the topology's ZooKeeper digest): the file is
+    # private, and secrets go to sparse through it, never on its command line.
+    config_path.touch(mode=0o600)
+    config_path.chmod(0o600)
     config_path.write_text(json.dumps(config, indent=2))
     environment = next(iter(config["envs"]))
     command = [
@@ -119,7 +126,8 @@ def submit(
         "1",
     ]
     for key, value in config["envs"][environment].get("options", {}).items():
-        command += ["-o", f"{key}={json.dumps(value)}"]  # JSON is YAML: values keep their type
+        if key not in SECRET_OPTIONS:  # sparse reads them from the config file
+            command += ["-o", f"{key}={json.dumps(value)}"]  # JSON is YAML: values keep their type
     if force:  # streamparse's own replace: kill after 1 s and wait without bound (see deploy)
         command.append("--force")
     # streamparse refuses to run as root unless LEIN_ROOT is set (a lein habit; no lein runs).
