@@ -38,17 +38,18 @@ ZOOKEEPER_AUTH_SCHEME_OPTION = "storm.zookeeper.topology.auth.scheme"
 ZOOKEEPER_PAYLOAD_ENV = "LENDSTREAM_STORM_ZOOKEEPER_PAYLOAD"
 
 
-def zookeeper_topology_auth() -> dict[str, str]:
+def zookeeper_topology_auth() -> tuple[dict[str, str], bool]:
     """The ZooKeeper digest the topology's workers authenticate as, which Storm's own
     StormSubmitter adds and streamparse (over Thrift) does not: nimbus with ZooKeeper
     authentication (the storm role's storm_zookeeper_auth_password) refuses a topology without
     one, and nimbus without drops it. ``LENDSTREAM_STORM_ZOOKEEPER_PAYLOAD`` (``user:password``,
-    the topology role passes the storm daemons' own) when set: the workers check Storm's parent
-    znodes, which only that identity may read; else a random one per submission."""
-    payload = os.environ.get(ZOOKEEPER_PAYLOAD_ENV) or (
-        f"{secrets.randbits(63)}:{secrets.randbits(63)}"
-    )
-    return {ZOOKEEPER_AUTH_SCHEME_OPTION: "digest", ZOOKEEPER_AUTH_PAYLOAD_OPTION: payload}
+    the topology role passes the storm daemons' own) when set, since the workers check Storm's
+    parent znodes, which only that identity may read; else a random one per submission. With it,
+    whether it is fixed (part of what a deployment is: a new password redeploys)."""
+    fixed = os.environ.get(ZOOKEEPER_PAYLOAD_ENV, "")
+    payload = fixed or f"{secrets.randbits(63)}:{secrets.randbits(63)}"
+    options = {ZOOKEEPER_AUTH_SCHEME_OPTION: "digest", ZOOKEEPER_AUTH_PAYLOAD_OPTION: payload}
+    return options, bool(fixed)
 
 
 UNCHANGED = "UNCHANGED"  # deploy's answer when it left an identical running topology alone
@@ -145,6 +146,11 @@ def deploy(
     ``UNCHANGED`` returned. A ``dry_run`` (Ansible's check mode) builds the jar and compares
     digests the same way but changes nothing on nimbus: ``UNCHANGED`` or ``WOULD_DEPLOY``."""
     jar = build_jar()
+    environment = next(iter(config["envs"]))
+    options = config["envs"][environment]["options"]
+    zookeeper_auth, fixed = zookeeper_topology_auth()
+    if fixed:  # before the digest: a changed password is a changed deployment
+        options.update(zookeeper_auth)
     digest = deployment_digest(config, jar)
     if skip_if_unchanged or dry_run:
         running = running_conf(nimbus, name) or {}
@@ -154,9 +160,8 @@ def deploy(
         if dry_run:
             report(f"{name} on {nimbus} runs {running.get(DIGEST_OPTION)}: would deploy {digest}")
             return WOULD_DEPLOY
-    environment = next(iter(config["envs"]))
-    config["envs"][environment]["options"][DIGEST_OPTION] = digest
-    config["envs"][environment]["options"].update(zookeeper_topology_auth())
+    options[DIGEST_OPTION] = digest
+    options.update(zookeeper_auth)
     replaced = replace_running(nimbus, name, drain_s, report)
     output = submit(config, jar, name=name)
     report(
