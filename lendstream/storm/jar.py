@@ -108,6 +108,30 @@ def submit(
     config_path.touch(mode=0o600)
     config_path.chmod(0o600)
     config_path.write_text(json.dumps(config, indent=2))
+    command = submit_command(config, config_path, jar, name, force)
+    # streamparse refuses to run as root unless LEIN_ROOT is set (a lein habit; no lein runs).
+    environ = {**os.environ, "LEIN_ROOT": "1"}
+    result = subprocess.run(
+        command,
+        cwd=PROJECT_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(f"sparse submit failed ({result.returncode}):\n{output[-4000:]}")
+    return output
+
+
+def submit_command(
+    config: dict[str, Any], config_path: Path, jar: Path, name: str, force: bool
+) -> list[str]:
+    """``sparse submit``'s argv: the environment's options as ``-o`` (sparse gives them
+    precedence over the topology's), but for SECRET_OPTIONS, which sparse reads from the private
+    config file only."""
     environment = next(iter(config["envs"]))
     command = [
         str(Path(sys.prefix) / "bin" / "sparse"),
@@ -130,21 +154,7 @@ def submit(
             command += ["-o", f"{key}={json.dumps(value)}"]  # JSON is YAML: values keep their type
     if force:  # streamparse's own replace: kill after 1 s and wait without bound (see deploy)
         command.append("--force")
-    # streamparse refuses to run as root unless LEIN_ROOT is set (a lein habit; no lein runs).
-    environ = {**os.environ, "LEIN_ROOT": "1"}
-    result = subprocess.run(
-        command,
-        cwd=PROJECT_DIR,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise RuntimeError(f"sparse submit failed ({result.returncode}):\n{output[-4000:]}")
-    return output
+    return command
 
 
 def deployment_digest(config: dict[str, Any], jar: Path) -> str:
