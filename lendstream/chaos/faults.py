@@ -58,9 +58,9 @@ class Fault:
     # The groups that need at least two hosts for the fault to make sense (a standby to fail
     # over to), e.g. ("hdfs_namenode", "NameNode").
     needs_standby: tuple[str, str] | None = None
-    # The alert (ansible/roles/prometheus/templates/rules) the fault should raise, watched on the
-    # monitoring node's Prometheus while it runs; "" for none.
-    alert: str = ""
+    # The alerts (ansible/roles/prometheus/templates/rules) the fault should raise, each watched on
+    # the monitoring node's Prometheus while it runs.
+    alerts: tuple[str, ...] = ()
 
     def reason_not_applicable(self, groups: dict[str, tuple[str, ...]]) -> str | None:
         """Why this layout cannot take the fault (e.g. one NameNode, no standby), or None."""
@@ -456,7 +456,7 @@ CATALOGUE: tuple[Fault, ...] = (
         "kill -9 one Kafka broker",
         _kill_broker,
         _broker_back,
-        alert="KafkaBrokerDown",
+        alerts=("KafkaBrokerDown",),
     ),
     Fault(
         "kafka-broker-stop",
@@ -464,7 +464,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_broker,
         _start_broker,
         hold_s=BROKER_STOPPED_S,
-        alert="KafkaBrokerDown",
+        alerts=("KafkaBrokerDown",),
     ),
     Fault(
         "regionserver-kill",
@@ -478,7 +478,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_regionserver,
         _start_regionserver,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
-        alert="HBaseRegionServerDown",
+        alerts=("HBaseRegionServerDown",),
     ),
     Fault(
         "supervisor-stop",
@@ -486,7 +486,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_supervisor,
         _start_supervisor,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
-        alert="StormSupervisorDown",
+        alerts=("StormSupervisorDown",),
     ),
     Fault(
         "zookeeper-follower-stop",
@@ -494,7 +494,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_zookeeper_follower,
         _start_zookeeper_member,
         hold_s=DOWN_BEYOND_TWO_MINUTES_S,
-        alert="ZooKeeperMemberNotServing",
+        alerts=("ZooKeeperMemberNotServing",),
     ),
     Fault(
         "nimbus-all-stop",
@@ -503,7 +503,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _start_every_nimbus,
         hold_s=DOWN_BEYOND_TWO_MINUTES_S,
         expected_heal_s=60,
-        alert="StormNimbusUnreachable",
+        alerts=("StormNimbusUnreachable",),
     ),
     Fault(
         "zookeeper-leader-stop",
@@ -547,7 +547,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _start_every_resourcemanager,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
         expected_heal_s=60,
-        alert="NoActiveResourceManager",
+        alerts=("NoActiveResourceManager",),
     ),
     Fault(
         "namenode-safemode",
@@ -555,7 +555,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _enter_safe_mode,
         _leave_safe_mode,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
-        alert="NoActiveNameNode",
+        alerts=("NoActiveNameNode",),
     ),
     Fault("mariadb-restart", "restart MariaDB under the producer", _restart_mariadb),
     Fault(
@@ -564,7 +564,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_risk_services,
         _start_risk_services,
         hold_s=BEYOND_MESSAGE_TIMEOUT_S,
-        alert="RiskServiceAllDown",
+        alerts=("RiskServiceAllDown",),
     ),
     Fault(
         "worker-power-off",
@@ -573,7 +573,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _boot,
         hold_s=POWERED_OFF_S,
         expected_heal_s=90,
-        alert="NodeDown",
+        alerts=("NodeDown",),
     ),
     Fault(
         "network-partition",
