@@ -113,3 +113,55 @@ def test_the_rule_parser_reads_each_rules_for() -> None:
     durations = rule_durations()
     assert durations["NoActiveNameNode"] == 60
     assert durations["ZooKeeperMemberNotServing"] == 120
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hbase-master-all-stop",
+        "zookeeper-quorum-loss",
+        "producer-stop",
+        "topology-kill",
+        "regionserver-stop",
+        "kafka-broker-stop",
+    ],
+)
+def test_a_held_fault_is_held_beyond_every_alerts_window(name: str) -> None:
+    (fault,) = faults.by_name([name])
+    durations = rule_durations()
+    assert fault.alerts
+    for alert in fault.alerts:
+        assert fault.hold_s > durations[alert] + SCRAPE_AND_EVALUATION_S, alert
+
+
+@dataclass
+class ZooKeeperCluster:
+    """Three members, m2 leading; records what is stopped."""
+
+    groups: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"zookeeper": ("m1", "m2", "m3"), "storm_nimbus": ("m1",)}
+    )
+    stopped: list[str] = field(default_factory=list)
+
+    def hosts(self, group: str) -> tuple[str, ...]:
+        return self.groups.get(group, ())
+
+    def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:
+        assert "list-units" in command
+        return "lendstream-zookeeper.service loaded active running ZooKeeper\n"
+
+    def systemctl(self, host: str, verb: str, unit: str) -> None:
+        assert (verb, unit) == ("stop", "lendstream-zookeeper")
+        self.stopped.append(host)
+
+
+def test_the_quorum_loss_stops_a_majority_followers_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = ZooKeeperCluster()
+    monkeypatch.setattr(faults, "zookeeper_leader", lambda _cluster: "m2")
+    state: dict[str, Any] = {}
+    (fault,) = faults.by_name(["zookeeper-quorum-loss"])
+    fault.inject(cast("ChaosCluster", cluster), state)
+    assert cluster.stopped == ["m1", "m3"]
+    assert state["stopped"] == ["m1", "m3"]
+    # Every node's active services noted, for the healing to restart what exited meanwhile.
+    assert state["units"] == {host: {"lendstream-zookeeper.service"} for host in ("m1", "m2", "m3")}
