@@ -23,6 +23,7 @@ from lendstream import secrets
 from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_constant, role_default
 from lendstream.storm import deployment
+from lendstream.storm.nimbus import CONNECTION_ERRORS
 from lendstream.vcluster import lifecycle, network, nodes
 from lendstream.vcluster.paths import layout_state_dir
 
@@ -549,7 +550,11 @@ def _kill_topology(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     if leader is None:
         raise ChaosError("no nimbus leads before the fault")
     state["host"] = leader
-    if not deployment.kill(nimbus_address(cluster, leader), wait_s=TOPOLOGY_KILL_WAIT_S):
+    try:
+        killed = deployment.kill(nimbus_address(cluster, leader), wait_s=TOPOLOGY_KILL_WAIT_S)
+    except (TimeoutError, *CONNECTION_ERRORS) as failure:
+        raise ChaosError(f"killing the topology through {leader}: {failure}") from failure
+    if not killed:
         raise ChaosError("the topology was not running before the fault")
 
 
