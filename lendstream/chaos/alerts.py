@@ -47,6 +47,15 @@ class Prometheus:
             for series in self.get("/api/v1/query", query="up")["result"]
         }
 
+    def value(self, query: str) -> float | None:
+        """The first sample of an instant query; None when it has none or Prometheus does not
+        answer (its node may be a fault's victim)."""
+        try:
+            result = self.get("/api/v1/query", query=query)["result"]
+        except (OSError, ValueError, ChaosError):
+            return None
+        return float(result[0]["value"][1]) if result else None
+
     def alerting_rules(self) -> dict[str, dict[str, Any]]:
         """The loaded alerting rules by name (each with its group, `duration` in seconds, …)."""
         return {

@@ -20,7 +20,10 @@ from functools import partial
 from typing import Any
 
 from lendstream import secrets
+from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_constant, role_default
+from lendstream.storm import deployment
+from lendstream.storm.nimbus import CONNECTION_ERRORS
 from lendstream.vcluster import lifecycle, network, nodes
 from lendstream.vcluster.paths import layout_state_dir
 
@@ -40,6 +43,8 @@ BROKER_STOPPED_S = 100
 DOWN_BEYOND_ONE_MINUTE_S = 100
 DOWN_BEYOND_TWO_MINUTES_S = 160
 HDFS_TOOL_TIMEOUT_S = 120
+# How long a topology kill may drain (Storm deactivates it first): short, a fault, not a deploy.
+TOPOLOGY_KILL_WAIT_S = 1
 
 
 def _nothing(_cluster: ChaosCluster, _state: dict[str, Any]) -> None:
@@ -58,9 +63,9 @@ class Fault:
     # The groups that need at least two hosts for the fault to make sense (a standby to fail
     # over to), e.g. ("hdfs_namenode", "NameNode").
     needs_standby: tuple[str, str] | None = None
-    # The alert (ansible/roles/prometheus/templates/rules) the fault should raise, watched on the
-    # monitoring node's Prometheus while it runs; "" for none.
-    alert: str = ""
+    # The alerts (ansible/roles/prometheus/templates/rules) the fault should raise, each watched on
+    # the monitoring node's Prometheus while it runs.
+    alerts: tuple[str, ...] = ()
 
     def reason_not_applicable(self, groups: dict[str, tuple[str, ...]]) -> str | None:
         """Why this layout cannot take the fault (e.g. one NameNode, no standby), or None."""
@@ -450,13 +455,120 @@ def _rotate_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         raise ChaosError(f"{refused} scoring requests were refused during the rotation")
 
 
+def prometheus_says(cluster: ChaosCluster, query: str) -> bool:
+    """True when the monitoring node's Prometheus answers the query with a positive value."""
+    value = Prometheus.of(cluster).value(query)
+    return value is not None and value > 0
+
+
+def _stop_every_hbase_master(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    """Every HBase master, the backups first: the RegionServers serve (and write) their regions on
+    without one; only region assignment and table changes wait."""
+    for host in cluster.hosts("hbase_backup_master") + cluster.hosts("hbase_master"):
+        cluster.systemctl(host, "stop", "lendstream-hbase-master")
+
+
+def _start_every_hbase_master(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    for host in cluster.hosts("hbase_master") + cluster.hosts("hbase_backup_master"):
+        cluster.systemctl(host, "start", "lendstream-hbase-master")
+    wait_until(
+        "an active HBase master again",
+        partial(prometheus_says, cluster, 'max(hbase_master_active{job="hbase_master"}) == 1'),
+    )
+
+
+def active_units(cluster: ChaosCluster, host: str) -> set[str]:
+    """The lendstream-* services systemd has active on the node."""
+    listing = cluster.sh(
+        host,
+        "systemctl list-units --type=service --state=active --plain --no-legend 'lendstream-*'",
+    )
+    return {line.split()[0] for line in listing.splitlines() if line.strip()}
+
+
+def _stop_zookeeper_majority(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """A majority of the members, followers first (on ci both followers, the leader left running
+    without a quorum, so no member serves).
+    Every node's active lendstream services are noted first, so the healing can bring back any
+    that a lost ZooKeeper session made exit."""
+    members = cluster.hosts("zookeeper")
+    every_host = sorted({host for hosts in cluster.groups.values() for host in hosts})
+    state["units"] = {host: active_units(cluster, host) for host in every_host}
+    leader = zookeeper_leader(cluster)
+    stopped = sorted(members, key=lambda host: host == leader)[: len(members) // 2 + 1]
+    state["stopped"] = stopped
+    for host in stopped:
+        cluster.systemctl(host, "stop", "lendstream-zookeeper")
+
+
+def _start_zookeeper_majority(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    for host in state.get("stopped", ()):
+        cluster.systemctl(host, "start", "lendstream-zookeeper")
+    wait_until("a ZooKeeper leader", lambda: zookeeper_mode_any(cluster, "leader"))
+    before: dict[str, set[str]] = state.pop("units", {})
+    restarted = []
+    for host, units in before.items():
+        for unit in sorted(units - active_units(cluster, host)):
+            cluster.systemctl(host, "restart", unit)
+            restarted.append(f"{host}:{unit}")
+    state["restarted"] = restarted or "none"
+    for host, units in before.items():
+        wait_active(cluster, host, *sorted(units))
+    wait_until("a nimbus leader again", lambda: nimbus_leader(cluster) is not None)
+    wait_until(
+        "an active HBase master again",
+        partial(prometheus_says, cluster, 'max(hbase_master_active{job="hbase_master"}) == 1'),
+    )
+    wait_until("an active NameNode", lambda: hdfs_active_namenode(cluster) is not None)
+    wait_until(
+        "an active ResourceManager", lambda: yarn_active_resourcemanager(cluster) is not None
+    )
+
+
+def zookeeper_mode_any(cluster: ChaosCluster, mode: str) -> bool:
+    return any(zookeeper_mode(cluster, host) == mode for host in cluster.hosts("zookeeper"))
+
+
+def _stop_producer(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    state["host"] = host = cluster.hosts("producer")[0]
+    cluster.systemctl(host, "stop", "lendstream-producer")
+
+
+def _start_producer(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    cluster.systemctl(state["host"], "start", "lendstream-producer")
+    wait_active(cluster, state["host"], "lendstream-producer")
+
+
+def nimbus_address(cluster: ChaosCluster, host: str) -> str:
+    return f"{cluster.address(host)}:{role_default('storm', 'storm_nimbus_thrift_port')}"
+
+
+def _kill_topology(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """`storm kill` through the leading nimbus, drained TOPOLOGY_KILL_WAIT_S only: the tuples in
+    flight are never acked, their offsets never committed, and the next topology reads them."""
+    leader = nimbus_leader(cluster)
+    if leader is None:
+        raise ChaosError("no nimbus leads before the fault")
+    state["host"] = leader
+    try:
+        killed = deployment.kill(nimbus_address(cluster, leader), wait_s=TOPOLOGY_KILL_WAIT_S)
+    except (TimeoutError, *CONNECTION_ERRORS) as failure:
+        raise ChaosError(f"killing the topology through {leader}: {failure}") from failure
+    if not killed:
+        raise ChaosError("the topology was not running before the fault")
+
+
+def _redeploy_topology(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
+    cluster.playbook("playbooks/deploy-topology.yml")
+
+
 CATALOGUE: tuple[Fault, ...] = (
     Fault(
         "kafka-broker-kill",
         "kill -9 one Kafka broker",
         _kill_broker,
         _broker_back,
-        alert="KafkaBrokerDown",
+        alerts=("KafkaBrokerDown",),
     ),
     Fault(
         "kafka-broker-stop",
@@ -464,7 +576,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_broker,
         _start_broker,
         hold_s=BROKER_STOPPED_S,
-        alert="KafkaBrokerDown",
+        alerts=("KafkaBrokerDown",),
     ),
     Fault(
         "regionserver-kill",
@@ -478,7 +590,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_regionserver,
         _start_regionserver,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
-        alert="HBaseRegionServerDown",
+        alerts=("HBaseRegionServerDown",),
     ),
     Fault(
         "supervisor-stop",
@@ -486,7 +598,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_supervisor,
         _start_supervisor,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
-        alert="StormSupervisorDown",
+        alerts=("StormSupervisorDown",),
     ),
     Fault(
         "zookeeper-follower-stop",
@@ -494,7 +606,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_zookeeper_follower,
         _start_zookeeper_member,
         hold_s=DOWN_BEYOND_TWO_MINUTES_S,
-        alert="ZooKeeperMemberNotServing",
+        alerts=("ZooKeeperMemberNotServing",),
     ),
     Fault(
         "nimbus-all-stop",
@@ -503,7 +615,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _start_every_nimbus,
         hold_s=DOWN_BEYOND_TWO_MINUTES_S,
         expected_heal_s=60,
-        alert="StormNimbusUnreachable",
+        alerts=("StormNimbusUnreachable",),
     ),
     Fault(
         "zookeeper-leader-stop",
@@ -547,7 +659,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _start_every_resourcemanager,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
         expected_heal_s=60,
-        alert="NoActiveResourceManager",
+        alerts=("NoActiveResourceManager",),
     ),
     Fault(
         "namenode-safemode",
@@ -555,7 +667,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _enter_safe_mode,
         _leave_safe_mode,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
-        alert="NoActiveNameNode",
+        alerts=("NoActiveNameNode",),
     ),
     Fault("mariadb-restart", "restart MariaDB under the producer", _restart_mariadb),
     Fault(
@@ -564,7 +676,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_risk_services,
         _start_risk_services,
         hold_s=BEYOND_MESSAGE_TIMEOUT_S,
-        alert="RiskServiceAllDown",
+        alerts=("RiskServiceAllDown",),
     ),
     Fault(
         "worker-power-off",
@@ -573,7 +685,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _boot,
         hold_s=POWERED_OFF_S,
         expected_heal_s=90,
-        alert="NodeDown",
+        alerts=("NodeDown",),
     ),
     Fault(
         "network-partition",
@@ -581,6 +693,41 @@ CATALOGUE: tuple[Fault, ...] = (
         _partition,
         _heal_partition,
         hold_s=PARTITION_S,
+    ),
+    Fault(
+        "hbase-master-all-stop",
+        f"stop every HBase master for {DOWN_BEYOND_ONE_MINUTE_S} s (the RegionServers serve on)",
+        _stop_every_hbase_master,
+        _start_every_hbase_master,
+        hold_s=DOWN_BEYOND_ONE_MINUTE_S,
+        expected_heal_s=60,
+        alerts=("NoActiveHBaseMaster",),
+    ),
+    Fault(
+        "zookeeper-quorum-loss",
+        f"stop a majority of the ZooKeeper members for {DOWN_BEYOND_TWO_MINUTES_S} s",
+        _stop_zookeeper_majority,
+        _start_zookeeper_majority,
+        hold_s=DOWN_BEYOND_TWO_MINUTES_S,
+        expected_heal_s=90,
+        alerts=("ZooKeeperNoQuorum", "ZooKeeperMemberNotServing"),
+    ),
+    Fault(
+        "producer-stop",
+        f"stop the producer for {DOWN_BEYOND_TWO_MINUTES_S} s (applicants wait in MariaDB)",
+        _stop_producer,
+        _start_producer,
+        hold_s=DOWN_BEYOND_TWO_MINUTES_S,
+        alerts=("LendstreamUnitDown",),
+    ),
+    Fault(
+        "topology-kill",
+        f"kill the topology through nimbus, {DOWN_BEYOND_TWO_MINUTES_S} s without it, redeploy",
+        _kill_topology,
+        _redeploy_topology,
+        hold_s=DOWN_BEYOND_TWO_MINUTES_S,
+        expected_heal_s=240,
+        alerts=("StormTopologyNotRunning",),
     ),
     Fault(
         "risk-token-rotation",

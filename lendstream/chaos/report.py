@@ -12,6 +12,16 @@ ON_TIME_S = 10.0
 
 
 @dataclass(frozen=True)
+class AlertResult:
+    """What one alert a fault should raise did (Prometheus on the monitoring node)."""
+
+    alert: str
+    pending_s: float | None = None  # seconds from the injection until first pending
+    fired_s: float | None = None  # … until it fired; None when it never did
+    resolved_s: float | None = None  # seconds from the healing until gone; None: still active
+
+
+@dataclass(frozen=True)
 class FaultResult:
     fault: str
     description: str
@@ -28,18 +38,15 @@ class FaultResult:
     max_delay_s: float | None  # largest Kafka timestamp → HBase write time of this fault's rows
     error: str = ""  # why the fault or its check failed
     details: str = ""  # what the fault observed (victim host, quorum figures, …)
-    # The alert the fault should raise (Prometheus on the monitoring node), "" when none is watched:
-    alert: str = ""
-    alert_pending_s: float | None = None  # seconds from the injection until first pending
-    alert_fired_s: float | None = None  # … until it fired; None when it never did
-    alert_resolved_s: float | None = None  # seconds from the healing until gone; None: still active
+    alerts: tuple[AlertResult, ...] = ()  # one per alert the fault should raise (Fault.alerts)
 
     @property
     def passed(self) -> bool:
         return not self.error and self.lost == 0 and self.extra == 0 and self.differences == 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+        alerts = [asdict(alert) for alert in self.alerts]
+        return {**asdict(self), "alerts": alerts, "passed": self.passed}
 
 
 def recovery_seconds(
@@ -76,8 +83,6 @@ COLUMNS = (
     ("lost", "lost"),
     ("extra", "extra"),
     ("max delay s", "max_delay_s"),
-    ("alert fired s", "alert_fired_s"),
-    ("alert resolved s", "alert_resolved_s"),
     ("result", "result"),
 )
 
@@ -93,31 +98,31 @@ def _cell(result: FaultResult, attribute: str) -> str:
     return str(value)
 
 
-def alert_note(result: FaultResult) -> str:
-    """What the fault's alert did: pending, firing and resolved, each in seconds."""
+ALERT_COLUMNS = ("fault", "alert", "pending s", "fired s", "resolved s")
 
-    if result.alert_pending_s is None:
-        return f"alert {result.alert} never pending nor firing"
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def alert_note(alert: AlertResult) -> str:
+    """What one alert did: pending, firing and resolved, each in seconds."""
+    if alert.pending_s is None:
+        return f"alert {alert.alert} never pending nor firing"
     resolved = (
         "still active after the healing"
-        if result.alert_resolved_s is None
-        else f"gone {result.alert_resolved_s:.0f} s after the healing"
+        if alert.resolved_s is None
+        else f"gone {alert.resolved_s:.0f} s after the healing"
     )
-    fired = (
-        "never firing"
-        if result.alert_fired_s is None
-        else f"firing after {result.alert_fired_s:.0f} s"
-    )
+    fired = "never firing" if alert.fired_s is None else f"firing after {alert.fired_s:.0f} s"
     return (
-        f"alert {result.alert} pending after {result.alert_pending_s:.0f} s, {fired} "
+        f"alert {alert.alert} pending after {alert.pending_s:.0f} s, {fired} "
         f"(from the injection), {resolved}"
     )
 
 
-def table(results: Sequence[FaultResult]) -> str:
-    rows = [[title for title, _ in COLUMNS]]
-    rows += [[_cell(result, attribute) for _, attribute in COLUMNS] for result in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+def _aligned(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
             cell.rjust(w) if i else cell.ljust(w)
@@ -126,7 +131,22 @@ def table(results: Sequence[FaultResult]) -> str:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def table(results: Sequence[FaultResult]) -> str:
+    """One row per fault, then (when a fault watched alerts) one row per alert, then notes."""
+    rows = [[title for title, _ in COLUMNS]]
+    rows += [[_cell(result, attribute) for _, attribute in COLUMNS] for result in results]
+    lines = _aligned(rows)
+    alert_rows = [
+        [r.fault, a.alert, _seconds(a.pending_s), _seconds(a.fired_s), _seconds(a.resolved_s)]
+        for r in results
+        for a in r.alerts
+    ]
+    if alert_rows:
+        lines += ["", *_aligned([list(ALERT_COLUMNS), *alert_rows])]
     notes = [f"{r.fault}: {r.error}" for r in results if r.error]
     notes += [f"{r.fault}: {r.details}" for r in results if r.details]
-    notes += [f"{r.fault}: {alert_note(r)}" for r in results if r.alert]
+    notes += [f"{r.fault}: {alert_note(a)}" for r in results for a in r.alerts]
     return "\n".join([*lines, "", *notes] if notes else lines)

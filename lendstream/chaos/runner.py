@@ -14,6 +14,7 @@ from lendstream.chaos.cluster import REPO_ROOT, ChaosCluster, ChaosError
 from lendstream.chaos.faults import Fault
 from lendstream.chaos.load import SteadyLoad
 from lendstream.chaos.report import (
+    AlertResult,
     FaultResult,
     lost_from,
     max_delay_seconds,
@@ -24,7 +25,7 @@ from lendstream.chaos.report import (
 WARMUP_S = 10  # load before the injection, so the fault hits a pipeline in motion
 TAIL_S = 45  # load after the healing, so the recovery is seen under load
 PUBLISH_TIMEOUT_S = 300
-# How long after the load's tail a fault's alert may stay active (a scrape and a rule evaluation,
+# How long after the load's tail a fault's alerts may stay active (a scrape and a rule evaluation,
 # 15 s each, bring it down once the target answers again; bounded generously).
 ALERT_RESOLVE_TIMEOUT_S = 120
 
@@ -75,6 +76,27 @@ def wait_published(cluster: ChaosCluster, table_rows: int) -> int:
     return size
 
 
+def alert_results(watches: Sequence[AlertWatch], healed: float) -> tuple[AlertResult, ...]:
+    """Wait (one bound for all) until each watched alert is gone, stop the watches, and say what
+    each alert did."""
+    deadline = time.monotonic() + ALERT_RESOLVE_TIMEOUT_S
+    results = []
+    for watch in watches:
+        watch.wait_resolved(max(0.0, deadline - time.monotonic()))
+        watch.stop()
+        # None: still active after the bound, or never active at all (then pending is None too).
+        resolved = None if watch.present else watch.resolved_at
+        results.append(
+            AlertResult(
+                alert=watch.alert,
+                pending_s=watch.seconds(watch.pending_at),
+                fired_s=watch.seconds(watch.firing_at),
+                resolved_s=None if resolved is None else max(0.0, round(resolved - healed, 1)),
+            )
+        )
+    return tuple(results)
+
+
 def run_fault(  # noqa: PLR0917 - one call site, each argument named there
     cluster: ChaosCluster,
     fault: Fault,
@@ -90,11 +112,9 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
     state: dict[str, Any] = {}
     error = ""
     injected = time.time()
-    watch = (
-        AlertWatch(Prometheus.of(cluster), fault.alert, started=injected).start()
-        if fault.alert
-        else None
-    )
+    watches = [
+        AlertWatch(Prometheus.of(cluster), name, started=injected).start() for name in fault.alerts
+    ]
     progress(f"{fault.name}: {fault.description}")
     try:
         fault.inject(cluster, state)
@@ -114,18 +134,7 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         error = (error + "; " if error else "") + f"{unpublished} rows of MariaDB never published"
     summary = cluster.reconcile()
     rows = cluster.stored_delays(load.member_prefix)
-    alert: dict[str, Any] = {}
-    if watch is not None:
-        watch.wait_resolved(ALERT_RESOLVE_TIMEOUT_S)
-        watch.stop()
-        # None: still active after the bound, or never active at all (then pending is None too).
-        resolved = None if watch.present else watch.resolved_at
-        alert = {
-            "alert": fault.alert,
-            "alert_pending_s": watch.seconds(watch.pending_at),
-            "alert_fired_s": watch.seconds(watch.firing_at),
-            "alert_resolved_s": None if resolved is None else max(0.0, round(resolved - healed, 1)),
-        }
+    alerts = alert_results(watches, healed)
     result = FaultResult(
         fault=fault.name,
         description=fault.description,
@@ -140,7 +149,7 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         max_delay_s=max_delay_seconds(rows),
         error=error or "; ".join(summary.get("first_differences", [])[:3]),
         details=", ".join(f"{key} {value}" for key, value in state.items() if key != "since"),
-        **alert,
+        alerts=alerts,
     )
     progress(table([result]))
     return result, summary

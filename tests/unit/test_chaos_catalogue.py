@@ -40,10 +40,11 @@ def test_fault_names_are_unique() -> None:
 
 
 @pytest.mark.parametrize(
-    "fault", [f for f in faults.CATALOGUE if f.alert], ids=lambda fault: fault.name
+    "fault", [f for f in faults.CATALOGUE if f.alerts], ids=lambda fault: fault.name
 )
-def test_every_alert_a_fault_names_is_a_rule(fault: faults.Fault) -> None:
-    assert fault.alert in rule_durations()
+def test_every_alert_a_fault_names_is_a_rule_once(fault: faults.Fault) -> None:
+    assert set(fault.alerts) <= set(rule_durations())
+    assert len(set(fault.alerts)) == len(fault.alerts)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_every_alert_a_fault_names_is_a_rule(fault: faults.Fault) -> None:
 )
 def test_the_master_faults_are_held_beyond_their_alerts_window(name: str, alert: str) -> None:
     (fault,) = faults.by_name([name])
-    assert fault.alert == alert
+    assert alert in fault.alerts
     assert fault.hold_s > rule_durations()[alert] + SCRAPE_AND_EVALUATION_S
 
 
@@ -112,3 +113,55 @@ def test_the_rule_parser_reads_each_rules_for() -> None:
     durations = rule_durations()
     assert durations["NoActiveNameNode"] == 60
     assert durations["ZooKeeperMemberNotServing"] == 120
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hbase-master-all-stop",
+        "zookeeper-quorum-loss",
+        "producer-stop",
+        "topology-kill",
+        "regionserver-stop",
+        "kafka-broker-stop",
+    ],
+)
+def test_a_held_fault_is_held_beyond_every_alerts_window(name: str) -> None:
+    (fault,) = faults.by_name([name])
+    durations = rule_durations()
+    assert fault.alerts
+    for alert in fault.alerts:
+        assert fault.hold_s > durations[alert] + SCRAPE_AND_EVALUATION_S, alert
+
+
+@dataclass
+class ZooKeeperCluster:
+    """Three members, m2 leading; records what is stopped."""
+
+    groups: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"zookeeper": ("m1", "m2", "m3"), "storm_nimbus": ("m1",)}
+    )
+    stopped: list[str] = field(default_factory=list)
+
+    def hosts(self, group: str) -> tuple[str, ...]:
+        return self.groups.get(group, ())
+
+    def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:
+        assert "list-units" in command
+        return "lendstream-zookeeper.service loaded active running ZooKeeper\n"
+
+    def systemctl(self, host: str, verb: str, unit: str) -> None:
+        assert (verb, unit) == ("stop", "lendstream-zookeeper")
+        self.stopped.append(host)
+
+
+def test_the_quorum_loss_stops_a_majority_followers_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = ZooKeeperCluster()
+    monkeypatch.setattr(faults, "zookeeper_leader", lambda _cluster: "m2")
+    state: dict[str, Any] = {}
+    (fault,) = faults.by_name(["zookeeper-quorum-loss"])
+    fault.inject(cast("ChaosCluster", cluster), state)
+    assert cluster.stopped == ["m1", "m3"]
+    assert state["stopped"] == ["m1", "m3"]
+    # Every node's active services noted, for the healing to restart what exited meanwhile.
+    assert state["units"] == {host: {"lendstream-zookeeper.service"} for host in ("m1", "m2", "m3")}

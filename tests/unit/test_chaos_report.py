@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lendstream.chaos.report import (
+    AlertResult,
     FaultResult,
     lost_from,
     max_delay_seconds,
@@ -81,21 +82,58 @@ def test_the_table_has_a_row_per_fault_and_names_the_failures() -> None:
     assert "14.2" in lines[2]
 
 
-def test_the_table_shows_the_alert_seconds_and_a_note_of_what_it_did() -> None:
+def test_the_table_has_a_row_and_a_note_per_alert() -> None:
     fired = result(
         fault="kafka-broker-stop",
-        alert="KafkaBrokerDown",
-        alert_pending_s=14.0,
-        alert_fired_s=76.0,
-        alert_resolved_s=21.0,
+        alerts=(
+            AlertResult("KafkaBrokerDown", pending_s=14.0, fired_s=76.0, resolved_s=21.0),
+            AlertResult("KafkaBrokerFenced", pending_s=20.0, fired_s=81.0, resolved_s=None),
+        ),
     )
-    silent = result(alert="KafkaBrokerDown")
+    silent = result(alerts=(AlertResult("KafkaBrokerDown"),))
     lines = table([fired, silent]).splitlines()
-    assert "alert fired s" in lines[0]
-    assert lines[2].split()[-3:] == ["76.0", "21.0", "ok"]
-    assert lines[3].split()[-3:] == ["-", "-", "ok"]
+    header = lines.index(
+        next(line for line in lines if line.startswith("fault  ") and "alert" in line)
+    )
+    assert lines[header].split() == [
+        "fault",
+        "alert",
+        "pending",
+        "s",
+        "fired",
+        "s",
+        "resolved",
+        "s",
+    ]
+    assert lines[header + 2].split() == [
+        "kafka-broker-stop",
+        "KafkaBrokerDown",
+        "14.0",
+        "76.0",
+        "21.0",
+    ]
+    assert lines[header + 3].split() == [
+        "kafka-broker-stop",
+        "KafkaBrokerFenced",
+        "20.0",
+        "81.0",
+        "-",
+    ]
+    assert lines[header + 4].split() == ["kafka-broker-kill", "KafkaBrokerDown", "-", "-", "-"]
     assert (
         "kafka-broker-stop: alert KafkaBrokerDown pending after 14 s, firing after 76 s "
         "(from the injection), gone 21 s after the healing"
     ) in lines
+    assert (
+        "kafka-broker-stop: alert KafkaBrokerFenced pending after 20 s, firing after 81 s "
+        "(from the injection), still active after the healing"
+    ) in lines
     assert "kafka-broker-kill: alert KafkaBrokerDown never pending nor firing" in lines
+
+
+def test_the_json_has_an_entry_per_alert() -> None:
+    document = result(alerts=(AlertResult("NoActiveHBaseMaster", 20.0, 80.0, 15.0),)).as_dict()
+    assert document["alerts"] == [
+        {"alert": "NoActiveHBaseMaster", "pending_s": 20.0, "fired_s": 80.0, "resolved_s": 15.0}
+    ]
+    assert document["passed"] is True
