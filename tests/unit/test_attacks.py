@@ -91,7 +91,7 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     ]
     assert all(a.hosts == ("m2",) and a.port == 2181 for a in storm)
     # The root znode stays open to members (HBase and the ZKFC set no ACLs without Kerberos).
-    assert [a.params for a in with_tls if a.attack == "zookeeper-delete-znode"][0] == {}
+    assert next(a.params for a in with_tls if a.attack == "zookeeper-delete-znode") == {}
     mysql = next(a for a in enforced if a.attack == "mysql-connect")
     assert mysql.params == {"user": "lendstream_api", "password": "the-api-password"}
     assert all(a.hosts[0] != "m1" for a in enforced if a.attack != "mysql-connect")
