@@ -525,7 +525,7 @@ def stage_breakdown(
 
 
 def print_point(point: LatencyPoint) -> None:
-    print(f"  produced at {point.produced_per_s:.0f}/s (paced producer in this process)")
+    print(f"  produced at {point.produced_per_s:.0f}/s (the bench's producer)")
     print(
         f"  latency over {point.rows} rows: p50 {point.p50_ms:.0f} ms, "
         f"p99 {point.p99_ms:.0f} ms, max {point.max_ms:.0f} ms "
