@@ -70,8 +70,11 @@ else
 endif
 
 .PHONY: bench
-bench: bootstrap artifacts $(MODEL_ARTIFACT) ## Benchmark: baseline loop vs the Storm topology (prints figures)
-	$(LENDSTREAM) bench --applicants $(N)
+# LAYOUT=… on the command line: the topology on that deployed simulated cluster (lendstream.bench_cluster).
+bench_layout = $(if $(filter command line,$(origin LAYOUT)),$(LAYOUT))
+bench: bootstrap $(if $(bench_layout),,artifacts $(MODEL_ARTIFACT)) ## Benchmark: baseline loop vs the Storm topology; LAYOUT=ci: the topology on that deployed cluster (prints figures)
+	$(if $(filter command line,$(origin INVENTORY)),@echo "make bench: a cluster bench runs on a deployed simulated layout (LAYOUT=ci) only: INVENTORY=$(INVENTORY) is not supported" >&2; exit 2)
+	$(LENDSTREAM) bench $(if $(bench_layout),--layout $(bench_layout) )--applicants $(N)
 
 # ---- the simulated cluster ------------------------------------------------------------------
 .PHONY: vcluster-up vcluster-down vcluster-status

@@ -21,7 +21,6 @@ A is timed from its first poll to its last commit, in this process.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import signal
@@ -40,11 +39,12 @@ from typing import Any
 
 import happybase
 import requests
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 from lendstream.bench_curve import LatencyPoint, RunParameters, write_curve
+from lendstream.bench_producer import encode, produce, tag_member_ids
 from lendstream.hbase_spread import render, spread
 from lendstream.kafka_topics import end_offsets, wait_until_drained
 from lendstream.model.synthetic import generate
@@ -173,50 +173,6 @@ def create_topic(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> No
         consumer.close()
 
 
-def encode(record: Any) -> bytes:
-    if isinstance(record, bytes):
-        return record
-    if isinstance(record, str):
-        return record.encode("utf-8")
-    return json.dumps(record).encode("utf-8")
-
-
-def member_key(record: Any) -> bytes | None:
-    if isinstance(record, dict) and record.get("member_id") not in (None, ""):
-        return str(record["member_id"]).encode("utf-8")
-    return None
-
-
-def produce(
-    bootstrap: str,
-    topic: str,
-    records: Sequence[Any],
-    rate_per_s: float = 0.0,
-    acked_after_ms: list[float] | None = None,
-) -> None:
-    """Publish the records (key member_id, acks=all); paced at ``rate_per_s`` if given. With
-    ``acked_after_ms``, appends each record's time from its timestamp to the broker's ack."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    start = time.monotonic()
-
-    def acked(metadata: Any) -> None:
-        if acked_after_ms is not None:
-            acked_after_ms.append(now_ms() - metadata.timestamp)
-
-    try:
-        for index, record in enumerate(records):
-            if rate_per_s > 0:
-                delay = start + index / rate_per_s - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            future = producer.send(topic, key=member_key(record), value=encode(record))
-            if acked_after_ms is not None:
-                future.add_callback(acked)
-        producer.flush(timeout=120)
-    finally:
-        producer.close(timeout=30)
-
-
 def drop_run_data(
     bootstrap: str, topics: Sequence[str], hbase: TopologyConf, tables: Sequence[str]
 ) -> None:
@@ -343,11 +299,6 @@ def round_b(
     return Round("B", len(applicants), wall, cpu)
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def wait_topology_consuming(conf: TopologyConf, timeout_s: float) -> None:
     """Submit returns before the worker runs: wait until a probe record is committed past."""
     produce(conf.kafka_bootstrap_servers, conf.kafka_topic, ["warm-up probe: not JSON"])
@@ -421,6 +372,21 @@ class BenchSetup:
     valid: int
 
 
+def bench_applicants(count: int, seed: int, malformed_rate: float) -> list[Any]:
+    """The bench's applicants: synthetic (lendstream.model.synthetic), ``malformed_rate`` of
+    them malformed on purpose; the same for the single-machine and the cluster bench."""
+    return list(generate(count, seed, malformed_rate))
+
+
+def valid_count(records: Sequence[Any]) -> int:
+    """How many of the records the topology stores (the rest go to the dead letters)."""
+    return sum(
+        1
+        for r in records
+        if isinstance(triage(SourceRecord("t", 0, 0, 0, encode(r).decode())), Applicant)
+    )
+
+
 def prepare(args: argparse.Namespace, risk: RiskServiceSettings, timing_dir: Path) -> BenchSetup:
     """Topics and tables of this run; the applicants preloaded into A's topic. The topology
     (B) logs its stage timings to ``timing_dir``."""
@@ -446,12 +412,8 @@ def prepare(args: argparse.Namespace, risk: RiskServiceSettings, timing_dir: Pat
         create_topic(base.kafka_bootstrap_servers, topic)
     recreate_table(conf_a)
     recreate_table(conf_b)
-    applicants = list(generate(args.applicants, args.seed, args.malformed_rate))
-    valid = sum(
-        1
-        for r in applicants
-        if isinstance(triage(SourceRecord("t", 0, 0, 0, encode(r).decode())), Applicant)
-    )
+    applicants = bench_applicants(args.applicants, args.seed, args.malformed_rate)
+    valid = valid_count(applicants)
     produce(base.kafka_bootstrap_servers, conf_a.kafka_topic, applicants)
     return BenchSetup(run_id, conf_a, conf_b, applicants, valid)
 
@@ -486,10 +448,7 @@ def measure_latency(
     """Pace fresh applicants into the running topology; p50/p99 of Kafka time → HBase write,
     and the per-stage breakdown the components logged meanwhile."""
     count = max(1, min(len(setup.applicants), int(rate * seconds)))
-    paced = [
-        {**r, "member_id": f"{label}-{i}"} if isinstance(r, dict) else r
-        for i, r in enumerate(setup.applicants[:count])
-    ]
+    paced = tag_member_ids(setup.applicants[:count], f"{label}-")
     print(f" {count} applicants paced at {rate:.0f}/s into the topology")
     start_ms = int(time.time() * 1000)
     conf = setup.conf_b
@@ -513,16 +472,11 @@ def measure_latency(
         key=lambda r: r.kafka_timestamp_ms,
     )
     latencies = [r.written_ms - r.kafka_timestamp_ms for r in rows]
-    thirds = [latencies[i * len(latencies) // 3 : (i + 1) * len(latencies) // 3] for i in range(3)]
-    point = LatencyPoint(
+    point = LatencyPoint.measured(
         fraction=fraction,
         offered_per_s=rate,
         produced_per_s=count / produced_in,
-        rows=len(latencies),
-        p50_ms=percentile(latencies, 0.5),
-        p99_ms=percentile(latencies, 0.99),
-        max_ms=max(latencies),
-        thirds_p50_ms=tuple(percentile(part, 0.5) for part in thirds if part),
+        latencies_ms=latencies,
         stages=stage_breakdown(published, latencies, conf.timing_dir, start_ms, end_ms),
         load_average=(load[0], load[1], load[2]),
     )
@@ -571,7 +525,7 @@ def stage_breakdown(
 
 
 def print_point(point: LatencyPoint) -> None:
-    print(f"  produced at {point.produced_per_s:.0f}/s (paced producer in this process)")
+    print(f"  produced at {point.produced_per_s:.0f}/s (the bench's producer)")
     print(
         f"  latency over {point.rows} rows: p50 {point.p50_ms:.0f} ms, "
         f"p99 {point.p99_ms:.0f} ms, max {point.max_ms:.0f} ms "

@@ -251,9 +251,9 @@ class ChaosCluster:
         ]
         return self.on_a_node(argv, timeout_s=drain_timeout_s + 300)
 
-    def topic_size(self) -> int:
+    def topic_size(self, topic: str = TOPIC) -> int:
         argv = [NODE_PYTHON, "-m", "lendstream.chaos.probe", "topic-size"]
-        argv += ["--bootstrap", self.bootstrap(), "--topic", TOPIC]
+        argv += ["--bootstrap", self.bootstrap(), "--topic", topic]
         return int(self.on_a_node(argv, timeout_s=120)["records"])
 
     def stored_delays(self, prefix: str) -> list[tuple[int, int]]:

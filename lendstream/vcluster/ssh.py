@@ -103,11 +103,13 @@ def sshd_answers(node: Node, expected_public_key: str, timeout_s: int = 2) -> bo
 
 
 def run(
-    layout: Layout, node: Node, command: str, timeout_s: float = 30
+    layout: Layout, node: Node, command: str, timeout_s: float = 30, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a shell command on the node over SSH as the deploy user."""
+    """Run a shell command on the node over SSH as the deploy user (``stdin``: its input,
+    e.g. a secret that must not go on a command line)."""
     return subprocess.run(
         ["ssh", "-F", str(ssh_config_path(layout.name)), "-o", "BatchMode=yes", node.name, command],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout_s,

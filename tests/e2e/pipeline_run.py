@@ -27,7 +27,8 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from lendstream import reconcile as reconciliation
-from lendstream.bench import create_topic, drop_run_data, encode, member_key
+from lendstream.bench import create_topic, drop_run_data
+from lendstream.bench_producer import encode, member_key
 from lendstream.pipeline.hbase_writer import FAMILIES
 from lendstream.pipeline.scoring import RiskServiceSettings
 from lendstream.pipeline.topology_conf import TopologyConf
