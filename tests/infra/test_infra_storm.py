@@ -56,7 +56,9 @@ def test_storm_yaml_carries_the_zookeeper_digest_only_to_root_and_storm(host: An
     if not any(in_group(host, g) for g in ("storm_nimbus", "storm_supervisor", "storm_ui")):
         assert not storm_yaml.exists  # the storm role runs on Storm's hosts only
         return
-    secured = "storm.zookeeper.auth.scheme: digest" in storm_yaml.content_string
+    with host.sudo():  # 0640 root:storm with the password
+        secured = "storm.zookeeper.auth.scheme: digest" in storm_yaml.content_string
+        owner = (storm_yaml.user, storm_yaml.group, storm_yaml.mode)
     assert secured == pipeline_tls(host)
     if secured:
-        assert (storm_yaml.user, storm_yaml.group, storm_yaml.mode) == ("root", "storm", 0o640)
+        assert owner == ("root", "storm", 0o640)
