@@ -317,29 +317,22 @@ def _member_storm_znode_attacks(targets: Targets, member: str) -> list[Attack]:
     host = _away_from(member, targets.hosts(group))[:1]
     port = targets.port(role, variable)
     storm_root = {"parent": str(role_default("storm", "storm_zookeeper_root"))}
-    if not targets.cluster.tls:
-        return [
-            Attack(
-                "delete a znode under Storm's root, no credentials",
-                member,
-                "zookeeper-delete-znode",
-                host,
-                port,
-                NOT_ENFORCED,
-                storm_root,
-            )
-        ]
+    tls = targets.cluster.tls
+    anonymous = Attack(
+        "delete a znode under Storm's root, no credentials",
+        member,
+        "zookeeper-delete-znode",
+        host,
+        port,
+        DENIED if tls else NOT_ENFORCED,
+        storm_root,
+    )
+    if not tls:
+        return [anonymous]
     user = str(role_default("storm", "storm_zookeeper_auth_user"))
+    wrong = {**storm_root, "digest": f"{user}:{clients.WRONG_PASSWORD}"}
     return [
-        Attack(
-            "delete a znode under Storm's root, no credentials",
-            member,
-            "zookeeper-delete-znode",
-            host,
-            port,
-            DENIED,
-            storm_root,
-        ),
+        anonymous,
         Attack(
             "delete a znode under Storm's root, wrong digest password",
             member,
@@ -347,7 +340,7 @@ def _member_storm_znode_attacks(targets: Targets, member: str) -> list[Attack]:
             host,
             port,
             DENIED,
-            {**storm_root, "digest": f"{user}:{clients.WRONG_PASSWORD}"},
+            wrong,
         ),
     ]
 
