@@ -461,6 +461,13 @@ def prometheus_says(cluster: ChaosCluster, query: str) -> bool:
     return value is not None and value > 0
 
 
+def wait_for_active_hbase_master(cluster: ChaosCluster) -> None:
+    wait_until(
+        "an active HBase master again",
+        partial(prometheus_says, cluster, 'max(hbase_master_active{job="hbase_master"}) == 1'),
+    )
+
+
 def _stop_every_hbase_master(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
     """Every HBase master, the backups first: the RegionServers serve (and write) their regions on
     without one; only region assignment and table changes wait."""
@@ -471,10 +478,7 @@ def _stop_every_hbase_master(cluster: ChaosCluster, _state: dict[str, Any]) -> N
 def _start_every_hbase_master(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
     for host in cluster.hosts("hbase_master") + cluster.hosts("hbase_backup_master"):
         cluster.systemctl(host, "start", "lendstream-hbase-master")
-    wait_until(
-        "an active HBase master again",
-        partial(prometheus_says, cluster, 'max(hbase_master_active{job="hbase_master"}) == 1'),
-    )
+    wait_for_active_hbase_master(cluster)
 
 
 def active_units(cluster: ChaosCluster, host: str) -> set[str]:
@@ -515,10 +519,7 @@ def _start_zookeeper_majority(cluster: ChaosCluster, state: dict[str, Any]) -> N
     for host, units in before.items():
         wait_active(cluster, host, *sorted(units))
     wait_until("a nimbus leader again", lambda: nimbus_leader(cluster) is not None)
-    wait_until(
-        "an active HBase master again",
-        partial(prometheus_says, cluster, 'max(hbase_master_active{job="hbase_master"}) == 1'),
-    )
+    wait_for_active_hbase_master(cluster)
     wait_until("an active NameNode", lambda: hdfs_active_namenode(cluster) is not None)
     wait_until(
         "an active ResourceManager", lambda: yarn_active_resourcemanager(cluster) is not None
