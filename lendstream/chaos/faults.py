@@ -22,6 +22,7 @@ from typing import Any
 from lendstream import secrets
 from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_constant, role_default
+from lendstream.chaos.load import SteadyLoad
 from lendstream.storm import deployment
 from lendstream.storm.nimbus import CONNECTION_ERRORS
 from lendstream.vcluster import lifecycle, network, nodes
@@ -42,6 +43,13 @@ BROKER_STOPPED_S = 100
 # ZooKeeperMemberNotServing and StormNimbusUnreachable.
 DOWN_BEYOND_ONE_MINUTE_S = 100
 DOWN_BEYOND_TWO_MINUTES_S = 160
+# Beyond `for: 5m` (KafkaUnderReplicatedPartitions, DeadLetterRateHigh) plus the condition's own
+# onset (a 5-minute rate must first cross its threshold), a scrape and an evaluation.
+BEYOND_FIVE_MINUTES_S = 400
+# The burst of malformed applicants beside the steady load: all malformed, at a fifth of the
+# default steady rate, so dead letters are about a sixth of what is committed (threshold 5 %).
+MALFORMED_BURST_RATE_PER_S = 5.0
+MALFORMED_BURST_TIMEOUT_S = 120
 HDFS_TOOL_TIMEOUT_S = 120
 # How long a topology kill may drain (Storm deactivates it first): short, a fault, not a deploy.
 TOPOLOGY_KILL_WAIT_S = 1
@@ -540,6 +548,25 @@ def _start_producer(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     wait_active(cluster, state["host"], "lendstream-producer")
 
 
+def _start_malformed_burst(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """A second loader beside the steady load, every applicant malformed, for the fault's hold.
+    Its seed is the injection's millisecond clock: member ids the run's own seeds never reach."""
+    burst = SteadyLoad.start(
+        cluster,
+        seed=int(time.time() * 1000),
+        count=int(MALFORMED_BURST_RATE_PER_S * BEYOND_FIVE_MINUTES_S),
+        rate_per_s=MALFORMED_BURST_RATE_PER_S,
+        malformed_rate=1.0,
+    )
+    state["burst"] = burst
+
+
+def _end_malformed_burst(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    burst: SteadyLoad = state.pop("burst")
+    burst.wait(cluster, timeout_s=MALFORMED_BURST_TIMEOUT_S)
+    state["malformed burst"] = f"{burst.count} applicants at {burst.rate_per_s:g}/s"
+
+
 def nimbus_address(cluster: ChaosCluster, host: str) -> str:
     return f"{cluster.address(host)}:{role_default('storm', 'storm_nimbus_thrift_port')}"
 
@@ -578,6 +605,20 @@ CATALOGUE: tuple[Fault, ...] = (
         _start_broker,
         hold_s=BROKER_STOPPED_S,
         alerts=("KafkaBrokerDown",),
+    ),
+    Fault(
+        "kafka-broker-long-stop",
+        f"stop one Kafka broker for {BEYOND_FIVE_MINUTES_S} s (beyond every Kafka alert's window)",
+        _stop_broker,
+        _start_broker,
+        hold_s=BEYOND_FIVE_MINUTES_S,
+        alerts=(
+            "KafkaBrokerDown",
+            "KafkaBrokerFenced",
+            "KafkaUnderReplicatedPartitions",
+            "LendstreamUnitDown",
+            "ScrapeTargetDown",
+        ),
     ),
     Fault(
         "regionserver-kill",
@@ -711,7 +752,12 @@ CATALOGUE: tuple[Fault, ...] = (
         _start_zookeeper_majority,
         hold_s=DOWN_BEYOND_TWO_MINUTES_S,
         expected_heal_s=90,
-        alerts=("ZooKeeperNoQuorum", "ZooKeeperMemberNotServing"),
+        alerts=(
+            "ZooKeeperNoQuorum",
+            "ZooKeeperMemberNotServing",
+            "LendstreamUnitDown",
+            "ScrapeTargetDown",
+        ),
     ),
     Fault(
         "producer-stop",
@@ -719,7 +765,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_producer,
         _start_producer,
         hold_s=DOWN_BEYOND_TWO_MINUTES_S,
-        alerts=("LendstreamUnitDown",),
+        alerts=("LendstreamUnitDown", "ScrapeTargetDown"),
     ),
     Fault(
         "topology-kill",
@@ -729,6 +775,15 @@ CATALOGUE: tuple[Fault, ...] = (
         hold_s=DOWN_BEYOND_TWO_MINUTES_S,
         expected_heal_s=240,
         alerts=("StormTopologyNotRunning",),
+    ),
+    Fault(
+        "malformed-burst",
+        f"{MALFORMED_BURST_RATE_PER_S:g} malformed applicants/s beside the load for "
+        f"{BEYOND_FIVE_MINUTES_S} s",
+        _start_malformed_burst,
+        _end_malformed_burst,
+        hold_s=BEYOND_FIVE_MINUTES_S,
+        alerts=("DeadLetterRateHigh",),
     ),
     Fault(
         "risk-token-rotation",

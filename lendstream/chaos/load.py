@@ -26,7 +26,15 @@ class SteadyLoad:
     process: subprocess.Popen[str]
 
     @classmethod
-    def start(cls, cluster: ChaosCluster, seed: int, count: int, rate_per_s: float) -> SteadyLoad:
+    def start(
+        cls,
+        cluster: ChaosCluster,
+        seed: int,
+        count: int,
+        rate_per_s: float,
+        *,
+        malformed_rate: float = MALFORMED_RATE,
+    ) -> SteadyLoad:
         argv = [
             "ansible-playbook",
             *("-i", str(inventory_path(cluster.layout.name))),
@@ -34,7 +42,7 @@ class SteadyLoad:
             *("-e", "load_applicants_real=false"),
             *("-e", f"load_applicants_synthetic={count}"),
             *("-e", f"load_applicants_seed={seed}"),
-            *("-e", f"load_applicants_malformed_rate={MALFORMED_RATE}"),
+            *("-e", f"load_applicants_malformed_rate={malformed_rate}"),
             *("-e", f"load_applicants_rate={rate_per_s}"),
         ]
         process = subprocess.Popen(

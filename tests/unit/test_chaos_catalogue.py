@@ -124,6 +124,8 @@ def test_the_rule_parser_reads_each_rules_for() -> None:
         "topology-kill",
         "regionserver-stop",
         "kafka-broker-stop",
+        "kafka-broker-long-stop",
+        "malformed-burst",
     ],
 )
 def test_a_held_fault_is_held_beyond_every_alerts_window(name: str) -> None:
