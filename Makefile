@@ -76,6 +76,10 @@ bench: bootstrap $(if $(bench_layout),,artifacts $(MODEL_ARTIFACT)) ## Benchmark
 	$(if $(filter command line,$(origin INVENTORY)),@echo "make bench: a cluster bench runs on a deployed simulated layout (LAYOUT=ci) only: INVENTORY=$(INVENTORY) is not supported" >&2; exit 2)
 	$(LENDSTREAM) bench $(if $(bench_layout),--layout $(bench_layout) )--applicants $(N)
 
+.PHONY: monitoring-overhead
+monitoring-overhead: bootstrap ## What monitoring costs a deployed simulated cluster: B with it on, off, off, on, twice (LAYOUT=ci)
+	$(LENDSTREAM) bench --layout $(LAYOUT) --applicants 5000 --monitoring-overhead 2
+
 # ---- the simulated cluster ------------------------------------------------------------------
 .PHONY: vcluster-up vcluster-down vcluster-status
 vcluster-up: bootstrap ## Boot the simulated cluster (LAYOUT=ci|montana)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lendstream import bench_producer
+from lendstream import bench_monitoring, bench_producer
 from lendstream.bench import (
     END_TO_END,
     PUBLISH_STAGE,
@@ -289,6 +289,50 @@ def run_round(
     return RoundResult(point, stored_per_s, len(tagged) - valid)
 
 
+def measure_monitoring_overhead(
+    bench: ClusterBench, applicants: Sequence[Any], run_id: str, args: argparse.Namespace
+) -> None:
+    """B with monitoring running and stopped (lendstream.bench_monitoring), and the monitoring
+    processes' memory per node; the figures also go to ``latest-monitoring-overhead.json``."""
+    cluster = bench.cluster
+    memory = bench_monitoring.resident_mib(cluster)
+    print("resident memory of the monitoring processes (MiB):")
+    for host, units in memory.items():
+        listed = ", ".join(f"{unit} {mib:.0f}" for unit, mib in units.items())
+        print(f"  {host}: {sum(units.values()):.0f} ({listed})")
+    rounds = []
+    running = True
+    with bench_monitoring.monitoring_restored(cluster):
+        for index in range(args.monitoring_overhead * len(bench_monitoring.ON_OFF_CYCLE)):
+            wanted = bench_monitoring.ON_OFF_CYCLE[index % len(bench_monitoring.ON_OFF_CYCLE)]
+            if wanted != running:
+                bench_monitoring.set_monitoring(cluster, running=wanted)
+                running = wanted
+                time.sleep(bench_monitoring.SETTLE_S)
+            state = "on" if running else "off"
+            print(f"\nround {index + 1}, monitoring {state}:", end="")
+            result = run_round(
+                bench,
+                applicants,
+                prefix=f"BENCH-{run_id}-mon{index}-",
+                fraction=1.0,
+                rate_per_s=0.0,
+                timeout_s=args.round_timeout_s,
+            )
+            rounds.append(bench_monitoring.OverheadRound(running, result.stored_per_s))
+    summary = bench_monitoring.overhead_summary(rounds)
+    print(
+        f"\nB with monitoring {summary['with_monitoring_per_s']:.0f}/s, without "
+        f"{summary['without_monitoring_per_s']:.0f}/s (medians of {len(rounds) // 2} rounds "
+        f"each): monitoring costs {summary['overhead_percent']:.1f} % of B"
+    )
+    document = {"run_id": run_id, "layout": args.layout, "memory_mib": memory, **summary}
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    path = args.out_dir / "latest-monitoring-overhead.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"written: {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="lendstream bench --layout", description=__doc__)
     parser.add_argument("--layout", required=True, help="a deployed simulated layout (ci)")
@@ -305,6 +349,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--round-timeout-s", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out-dir", type=Path, default=Path(".cache/bench"))
+    parser.add_argument(
+        "--monitoring-overhead",
+        type=int,
+        default=0,
+        metavar="CYCLES",
+        help="instead of the curve: saturation rounds with monitoring on, off, off, on, CYCLES "
+        "times (lendstream.bench_monitoring)",
+    )
     args = parser.parse_args(argv)
 
     cluster = ChaosCluster.open(args.layout)
@@ -314,6 +366,9 @@ def main(argv: list[str] | None = None) -> None:
     count = max(args.applicants, 1)
     applicants = bench_applicants(count, args.seed, args.malformed_rate)
     print(f"cluster bench {run_id} on {args.layout}: member ids BENCH-{run_id}-*")
+    if args.monitoring_overhead:
+        measure_monitoring_overhead(bench, applicants, run_id, args)
+        return
     regions_before, dead_before = bench.regions(), bench.dead_letters()
 
     print("\nsaturation round:", end="")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from lendstream import bench_monitoring
+from lendstream.bench_monitoring import OverheadRound
+
+
+@dataclass
+class Layout:
+    groups: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "monitoring": ("m2",),
+            "producer": ("m3",),
+            "zookeeper": ("m1", "m2", "m3"),
+        }
+    )
+
+    def hosts(self, group: str) -> tuple[str, ...]:
+        return self.groups.get(group, ())
+
+
+def test_each_node_stops_its_own_monitoring_units() -> None:
+    units = bench_monitoring.monitoring_units(Layout())  # type: ignore[arg-type]
+    assert units == {
+        "m1": ("prometheus-node-exporter",),
+        "m2": (
+            "prometheus-node-exporter",
+            "prometheus",
+            "prometheus-alertmanager",
+            "lendstream-alert-log",
+        ),
+        "m3": ("prometheus-node-exporter", "lendstream-pipeline-exporter"),
+    }
+
+
+def test_the_overhead_is_the_lost_share_of_the_median_without_monitoring() -> None:
+    rounds = [
+        OverheadRound(monitoring=True, stored_per_s=190),
+        OverheadRound(monitoring=False, stored_per_s=200),
+        OverheadRound(monitoring=False, stored_per_s=210),
+        OverheadRound(monitoring=True, stored_per_s=200),
+    ]
+    summary = bench_monitoring.overhead_summary(rounds)
+    assert summary["with_monitoring_per_s"] == 195
+    assert summary["without_monitoring_per_s"] == 205
+    assert summary["overhead_percent"] == pytest.approx(100 * 10 / 205)
+
+
+def test_a_cycle_measures_both_sides_alike_in_time() -> None:
+    cycle = bench_monitoring.ON_OFF_CYCLE
+    assert cycle.count(True) == cycle.count(False)
+    assert cycle == tuple(reversed(cycle))
