@@ -632,7 +632,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_regionserver,
         _start_regionserver,
         hold_s=DOWN_BEYOND_ONE_MINUTE_S,
-        alerts=("HBaseRegionServerDown",),
+        alerts=("HBaseRegionServerDown", "HBaseDeadRegionServers"),
     ),
     Fault(
         "supervisor-stop",
