@@ -101,7 +101,8 @@ def _modes(port: int) -> dict[str, str]:
 
 def _quorum_tls_settings(render_dir: Path, member: str) -> list[str]:
     text = (render_dir / member / "conf" / "zoo.cfg").read_text()
-    return [line for line in text.splitlines() if line.startswith(("sslQuorum=", "portUnification="))]
+    phase_lines = ("sslQuorum=", "portUnification=")
+    return [line for line in text.splitlines() if line.startswith(phase_lines)]
 
 
 class Ensemble:
