@@ -8,6 +8,7 @@ followed by a rolling restart, the leader last, every member serving in between.
 sslQuorum=true without port unification, every election port and the leader's quorum port hang
 up on a plaintext opening (the attack suite's client), a member started with a plaintext
 zoo.cfg never joins while the other two keep serving, and the three form a fresh quorum over TLS.
+Then back to plaintext the same way, in reverse.
 
 Loopback trap: a member's outgoing connections leave from 127.0.0.1 whatever its own address,
 and ZooKeeper checks a quorum client's certificate against its source address, so every test
@@ -216,5 +217,14 @@ def test_quorum_moves_to_tls_rolling_and_refuses_plaintext_peers(tmp_path: Path)
         for member in MEMBERS:
             ensemble.start(member)
         ensemble.wait_serving("fresh TLS ensemble")
+
+        # And back: without zookeeper_quorum_tls_enabled the same steps in reverse.
+        for phase, settings in reversed(list(enumerate([[], *expected_phases[:-1]]))):
+            _render(render_dir, ports, quorum_tls=False)
+            for member in MEMBERS:
+                assert _quorum_tls_settings(render_dir, member) == settings, (phase, member)
+            ensemble.rolling_restart(f"back to phase {phase}")
+        after = _plaintext_opening(MEMBERS[:1], ports["election"])
+        assert after[0] == Outcome.SUCCEEDED, after
     finally:
         ensemble.stop_all()
