@@ -392,6 +392,42 @@ def zookeeper_delete_znode(hosts: list[str], port: int, params: Params) -> Resul
     return Outcome.FAILED, f"delete {path} answered {error}"
 
 
+QUORUM_HOLD_S = 2.0  # how long a plaintext quorum peer's opening must be held to count as read
+
+
+def _quorum_opening(host: str, connection: socket.socket) -> Result:
+    try:
+        connection.sendall(struct.pack(">q", -65535))
+        connection.settimeout(QUORUM_HOLD_S)
+        answer = connection.recv(64)
+    except TimeoutError:
+        return Outcome.SUCCEEDED, f"{host}: held a plaintext peer's opening {QUORUM_HOLD_S} s"
+    except OSError as failure:
+        return Outcome.PLAINTEXT_REFUSED, f"{host}: {_short(failure)}"
+    if answer[:1] == b"\x15":
+        return Outcome.PLAINTEXT_REFUSED, f"{host}: TLS alert {answer[:7].hex()}, then closed"
+    if not answer:
+        return Outcome.PLAINTEXT_REFUSED, f"{host}: closed without a word"
+    return Outcome.SUCCEEDED, f"{host}: answered a plaintext peer ({answer[:8].hex()})"
+
+
+def zookeeper_quorum_plaintext(hosts: list[str], port: int, params: Params) -> Result:
+    """A plaintext peer's opening on a member's quorum or election port (the first host that
+    accepts: only the leader listens on the quorum port): the 8-byte protocol version a member
+    sends first (election protocol 2), nothing a member acts on. A TLS port hangs up on it at
+    once (a TLS alert, then the close); a plaintext one reads it and waits for the rest."""
+    for host in hosts:
+        try:
+            connection = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
+        except ConnectionRefusedError:
+            continue
+        except OSError as failure:
+            return Outcome.FAILED, f"{host}: {_short(failure)}"
+        with connection:
+            return _quorum_opening(host, connection)
+    return Outcome.REFUSED, "no host accepted the connection"
+
+
 # ---- HTTP: WebHDFS, ResourceManager, the applicant API, the risk service -------------------------
 def _http(method: str, url: str, params: Params, **extra: Any) -> Any:
     import requests  # noqa: PLC0415
@@ -547,6 +583,7 @@ ATTACKS: dict[str, Callable[[list[str], int, Params], Result]] = {
     "nimbus-kill-topology": nimbus_kill_topology,
     "nimbus-submit-topology": nimbus_submit_topology,
     "zookeeper-delete-znode": zookeeper_delete_znode,
+    "zookeeper-quorum-plaintext": zookeeper_quorum_plaintext,
     "webhdfs-liststatus": webhdfs_liststatus,
     "yarn-new-application": yarn_new_application,
     "applicant-api-list": applicant_api_list,

@@ -123,6 +123,8 @@ class Targets:
 KAFKA = ("kafka_broker", "kafka", "kafka_broker_port")
 THRIFT = ("hbase_thrift", "hbase", "hbase_thrift_port")
 ZOOKEEPER = ("zookeeper", "zookeeper", "zookeeper_client_port")
+ZOOKEEPER_QUORUM = ("zookeeper", "zookeeper", "zookeeper_quorum_port")
+ZOOKEEPER_ELECTION = ("zookeeper", "zookeeper", "zookeeper_election_port")
 NIMBUS = ("storm_nimbus", "storm", "storm_nimbus_thrift_port")
 NAMENODE = ("hdfs_namenode", "hdfs", "hdfs_namenode_http_port")
 RESOURCEMANAGER = ("yarn_resourcemanager", "yarn", "yarn_resourcemanager_http_port")
@@ -188,6 +190,7 @@ def probe_plan(targets: Targets) -> list[Attack]:
                 {**params, "credentials": "wrong"},
             )
         )
+    attacks += _zookeeper_quorum_attacks(targets, "probe", targets.addresses(ZOOKEEPER[0]), FAILS)
     mysql_port = targets.port(MYSQL[1], MYSQL[2])
     attacks.append(
         Attack(
@@ -269,6 +272,12 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                 )
             )
     attacks += _member_storm_znode_attacks(targets, member)
+    attacks += _zookeeper_quorum_attacks(
+        targets,
+        member,
+        _away_from(member, targets.hosts(ZOOKEEPER[0])),
+        PLAINTEXT_REFUSED if tls else NOT_ENFORCED,
+    )
     if not tls:
         return attacks
     https = {"scheme": "https", "ca_file": TLS_CA_FILE}
@@ -342,6 +351,28 @@ def _member_storm_znode_attacks(targets: Targets, member: str) -> list[Attack]:
             DENIED,
             wrong,
         ),
+    ]
+
+
+def _zookeeper_quorum_attacks(
+    targets: Targets, origin: str, hosts: tuple[str, ...], expected: str
+) -> list[Attack]:
+    """A plaintext peer's opening on the members' election port (one member) and quorum port
+    (every member: only the leader listens). With lendstream_tls the quorum is TLS only (the
+    zookeeper role's sslQuorum), so a member hangs up on it; the probe's the firewall stops."""
+    return [
+        Attack(
+            f"plaintext connection to ZooKeeper's {what} port",
+            origin,
+            "zookeeper-quorum-plaintext",
+            chosen,
+            targets.port(role, variable),
+            expected,
+        )
+        for what, (_, role, variable), chosen in (
+            ("election", ZOOKEEPER_ELECTION, hosts[:1]),
+            ("quorum", ZOOKEEPER_QUORUM, hosts),
+        )
     ]
 
 

@@ -7,7 +7,8 @@ new-application, a MariaDB login, the applicant API and the risk services withou
 plain HTTP. From a cluster member (which the firewall lets in), what the deployment
 authenticates must be denied on its own (with lendstream_tls: no or a wrong token → 401, plain
 HTTP to the TLS ports refused, MariaDB without TLS refused for the API's own account, Kafka's
-SASL_SSL port giving a plaintext client nothing and refusing a wrong SCRAM user that has the CA);
+SASL_SSL port giving a plaintext client nothing and refusing a wrong SCRAM user that has the CA,
+ZooKeeper's election and quorum ports hanging up on a plaintext peer's opening);
 the rest is listed as "not enforced yet" and not asserted.
 
 A capture on the bridge while applicants flow end to end (and a member reads them back through
@@ -70,9 +71,10 @@ def test_a_member_without_credentials_is_denied_what_the_deployment_authenticate
             "kafka-consume",
             "kafka-delete-topic",
             "zookeeper-delete-znode",  # under Storm's root (the storm role's digest ACLs)
+            "zookeeper-quorum-plaintext",  # the quorum's TLS (the zookeeper role's sslQuorum)
         }
         assert {f.attack.attack for f in enforced} == expected
-        assert len(enforced) == 13
+        assert len(enforced) == 15
     else:
         assert not enforced
 

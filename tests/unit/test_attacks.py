@@ -48,7 +48,7 @@ def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fai
     names = {attack.attack for attack in plan}
     assert names == set(clients.ATTACKS) - {"tls-traffic"}
     ports = {attack.port for attack in plan}
-    assert ports == {9092, 9090, 2181, 6627, 9870, 8088, 3306, 8081, 8090}
+    assert ports == {9092, 9090, 2181, 2888, 3888, 6627, 9870, 8088, 3306, 8081, 8090}
     wrong = [a for a in plan if a.params.get("credentials") == "wrong"]
     assert {a.attack for a in wrong} == {"kafka-produce", "kafka-consume", "kafka-delete-topic"}
     # Every risk service and the API, without a token and in plain HTTP.
@@ -82,7 +82,13 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         ("risk-service-score", Outcome.DENIED),
         ("zookeeper-delete-znode", Outcome.DENIED),
         ("zookeeper-delete-znode", Outcome.DENIED),
+        ("zookeeper-quorum-plaintext", Outcome.PLAINTEXT_REFUSED),
+        ("zookeeper-quorum-plaintext", Outcome.PLAINTEXT_REFUSED),
     ]
+    # The quorum (the zookeeper role's sslQuorum): one member's election port, the quorum port
+    # of every member (only the leader listens there).
+    quorum = [a for a in enforced if a.attack == "zookeeper-quorum-plaintext"]
+    assert [(a.hosts, a.port) for a in quorum] == [(("m2",), 3888), (("m2", "m3", "m1"), 2888)]
     # Storm's znodes (the storm role's digest ACLs): no credentials, then the wrong password.
     storm = [a for a in enforced if a.attack == "zookeeper-delete-znode"]
     assert [a.params for a in storm] == [
