@@ -35,8 +35,8 @@ RECOVERY_TIMEOUT_S = 300
 BEYOND_MESSAGE_TIMEOUT_S = 135
 PARTITION_S = 120
 POWERED_OFF_S = 30
-# Beyond KafkaBrokerDown's `for: 1m` plus a scrape and a rule evaluation (15 s each): the alert
-# must fire (a killed broker is back within seconds, systemd restarting it, before it can).
+# Beyond `for: 1m` of KafkaBrokerDown and KafkaBrokerFenced plus a scrape and an evaluation (15 s
+# each): they must fire (a killed broker is back within seconds, systemd restarting it, before).
 BROKER_STOPPED_S = 100
 # The same for the other conditions whose alerts have `for: 1m` (HBaseRegionServerDown,
 # StormSupervisorDown, NoActiveResourceManager, NoActiveNameNode), and beyond `for: 2m` for
@@ -604,7 +604,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _stop_broker,
         _start_broker,
         hold_s=BROKER_STOPPED_S,
-        alerts=("KafkaBrokerDown",),
+        alerts=("KafkaBrokerDown", "KafkaBrokerFenced"),
     ),
     Fault(
         "kafka-broker-long-stop",

@@ -9,7 +9,8 @@ catalogue on a layout deployed by hand.
 
 CI runs the faults of CI_FAULTS, the three kinds of failure the pipeline must ride out that the
 stack's own fault tests (tests/e2e/test_pipeline_faults.py) cannot show: a daemon of the data path
-stopped beyond its alert's window (a Kafka broker: KafkaBrokerDown must fire, then resolve), the
+stopped beyond its alerts' window (a Kafka broker: KafkaBrokerDown and KafkaBrokerFenced must
+fire, then resolve), the
 file system under HBase refusing every change (the active NameNode in safe mode: NoActiveNameNode
 must fire, then resolve), and a node powered off hard (the victim carries the active NameNode, the
 HBase master, a RegionServer, a broker, a supervisor and a risk service on the ci layout, so it is
