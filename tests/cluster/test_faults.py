@@ -9,17 +9,16 @@ catalogue on a layout deployed by hand.
 
 CI runs the faults of CI_FAULTS, the three kinds of failure the pipeline must ride out that the
 stack's own fault tests (tests/e2e/test_pipeline_faults.py) cannot show: a daemon of the data path
-stopped beyond its alerts' window (a Kafka broker: KafkaBrokerDown and KafkaBrokerFenced must
-fire, then resolve), the
-file system under HBase refusing every change (the active NameNode in safe mode: NoActiveNameNode
-must fire, then resolve), and a node powered off hard (the victim carries the active NameNode, the
-HBase master, a RegionServer, a broker, a supervisor and a risk service on the ci layout, so it is
-the master loss that used to stall HBase, and every one of those kills at once). The rest of the
-catalogue (a broker killed, every risk service down beyond the message timeout, the RegionServer,
-supervisor, ZooKeeper and nimbus faults with their alerts, every ResourceManager stopped
-(NoActiveResourceManager), the failovers, the partition, the token rotation) takes longer than
-CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs them, and
-docs/faults.md has the whole table measured by `make chaos`.
+stopped beyond its alerts' window (a Kafka broker: KafkaBrokerDown and KafkaBrokerFenced must fire,
+then resolve), the file system under HBase refusing every change (the active NameNode in safe mode:
+NoActiveNameNode must fire, then resolve), and a node powered off hard (the victim carries the
+active NameNode, the HBase master, a RegionServer, a broker, a supervisor and a risk service on the
+ci layout, so it is the master loss that used to stall HBase, and every one of those kills at
+once). The rest of the catalogue (a broker killed, every risk service down beyond the message
+timeout, the RegionServer, supervisor, ZooKeeper and nimbus faults with their alerts, every
+ResourceManager stopped (NoActiveResourceManager), the failovers, the partition, the token
+rotation) takes longer than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated
+list) runs them, and docs/faults.md has the whole table measured by `make chaos`.
 
 Each alert a fault names (faults.Fault.alerts) is watched on the monitoring node's Prometheus:
 when the fault is held longer than the rule's `for:` plus a scrape and an evaluation, the alert
