@@ -74,6 +74,10 @@ class Fault:
     # The alerts (ansible/roles/prometheus/templates/rules) the fault should raise, each watched on
     # the monitoring node's Prometheus while it runs.
     alerts: tuple[str, ...] = ()
+    # How much longer than a scrape and an evaluation its alerts may take to resolve after the
+    # healing: the window of a rate in the rule (DeadLetterRateHigh's 5 minutes still hold the
+    # fault's dead letters after it ends).
+    alert_window_s: float = 0.0
 
     def reason_not_applicable(self, groups: dict[str, tuple[str, ...]]) -> str | None:
         """Why this layout cannot take the fault (e.g. one NameNode, no standby), or None."""
@@ -784,6 +788,7 @@ CATALOGUE: tuple[Fault, ...] = (
         _end_malformed_burst,
         hold_s=BEYOND_FIVE_MINUTES_S,
         alerts=("DeadLetterRateHigh",),
+        alert_window_s=300,
     ),
     Fault(
         "risk-token-rotation",

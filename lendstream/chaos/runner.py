@@ -76,10 +76,12 @@ def wait_published(cluster: ChaosCluster, table_rows: int) -> int:
     return size
 
 
-def alert_results(watches: Sequence[AlertWatch], healed: float) -> tuple[AlertResult, ...]:
-    """Wait (one bound for all) until each watched alert is gone, stop the watches, and say what
-    each alert did."""
-    deadline = time.monotonic() + ALERT_RESOLVE_TIMEOUT_S
+def alert_results(
+    watches: Sequence[AlertWatch], healed: float, window_s: float = 0.0
+) -> tuple[AlertResult, ...]:
+    """Wait (one bound for all, longer by the rules' rate window) until each watched alert is
+    gone, stop the watches, and say what each alert did."""
+    deadline = time.monotonic() + ALERT_RESOLVE_TIMEOUT_S + window_s
     results = []
     for watch in watches:
         watch.wait_resolved(max(0.0, deadline - time.monotonic()))
@@ -134,7 +136,7 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         error = (error + "; " if error else "") + f"{unpublished} rows of MariaDB never published"
     summary = cluster.reconcile()
     rows = cluster.stored_delays(load.member_prefix)
-    alerts = alert_results(watches, healed)
+    alerts = alert_results(watches, healed, fault.alert_window_s)
     result = FaultResult(
         fault=fault.name,
         description=fault.description,

@@ -34,6 +34,36 @@ def rule_durations() -> dict[str, int]:
     }
 
 
+def rule_rate_windows() -> dict[str, int]:
+    """Each alerting rule's longest range window (`rate(…[5m])`, `deriv(…[2m])`) in seconds, 0
+    when its expression has none."""
+    windows: dict[str, int] = {}
+    for path in RULES_DIR.glob("*.yml.j2"):
+        for block in re.split(r"\n\s*- alert: ", path.read_text())[1:]:
+            name = block.split("\n", 1)[0].strip()
+            expression = block.split("for:", 1)[0]
+            ranges = re.findall(r"\[(\d+)([smh])\]", expression)
+            windows[name] = max((int(n) * UNIT_S[unit] for n, unit in ranges), default=0)
+    return windows
+
+
+@pytest.mark.parametrize(
+    "fault", [f for f in faults.CATALOGUE if f.alerts], ids=lambda fault: fault.name
+)
+def test_a_fault_waits_out_its_rules_rate_window_before_calling_an_alert_stuck(
+    fault: faults.Fault,
+) -> None:
+    windows = rule_rate_windows()
+    assert fault.alert_window_s >= max(windows[alert] for alert in fault.alerts)
+
+
+def test_the_rate_windows_are_read_from_the_rules() -> None:
+    windows = rule_rate_windows()
+    assert windows["DeadLetterRateHigh"] == 300
+    assert windows["ConsumerLagGrowing"] == 120
+    assert windows["KafkaBrokerDown"] == 0
+
+
 def test_fault_names_are_unique() -> None:
     names = [fault.name for fault in faults.CATALOGUE]
     assert len(names) == len(set(names))
