@@ -63,19 +63,24 @@ def monitoring_restored(cluster: ChaosCluster) -> Iterator[None]:
         set_monitoring(cluster, running=True)
 
 
+def unit_resident_kib(ps_output: str, units: Sequence[str]) -> dict[str, int]:
+    """Resident KiB per unit from ``ps -e -o unit=,rss=``: every process systemd counts in the
+    unit, helpers beside the main process included."""
+    kib: dict[str, int] = {}
+    for line in ps_output.splitlines():
+        unit, _, rss = line.strip().rpartition(" ")
+        name = unit.strip().removesuffix(".service")
+        if name in units and rss.isdigit():
+            kib[name] = kib.get(name, 0) + int(rss)
+    return kib
+
+
 def resident_mib(cluster: ChaosCluster) -> dict[str, dict[str, float]]:
-    """Resident memory (MiB) of each running monitoring unit, per node: every process of the
-    unit's cgroup, helpers beside the main process included."""
+    """Resident memory (MiB) of each running monitoring unit, per node."""
     memory: dict[str, dict[str, float]] = {}
     for host, units in monitoring_units(cluster).items():
-        memory[host] = {}
-        for unit in units:
-            procs = f"/sys/fs/cgroup/system.slice/{unit}.service/cgroup.procs"
-            pids = cluster.sh(host, f"cat {procs}", check=False).split()
-            if not pids:
-                continue
-            rss_kib = cluster.sh(host, f"ps -o rss= -p {','.join(pids)}", check=False).split()
-            memory[host][unit] = sum(int(value) for value in rss_kib) / 1024
+        kib = unit_resident_kib(cluster.sh(host, "ps -e -o unit=,rss="), units)
+        memory[host] = {unit: value / 1024 for unit, value in kib.items()}
     return memory
 
 

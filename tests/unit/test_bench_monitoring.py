@@ -53,3 +53,15 @@ def test_a_cycle_measures_both_sides_alike_in_time() -> None:
     cycle = bench_monitoring.ON_OFF_CYCLE
     assert cycle.count(True) == cycle.count(False)
     assert cycle == tuple(reversed(cycle))
+
+
+def test_a_units_memory_sums_its_processes_and_leaves_other_units_out() -> None:
+    ps_output = (
+        "prometheus.service              95000\n"
+        "lendstream-alert-log.service    18000\n"
+        "lendstream-alert-log.service     2000\n"
+        "lendstream-kafka.service       900000\n"
+        "-                                 120\n"
+    )
+    kib = bench_monitoring.unit_resident_kib(ps_output, ("prometheus", "lendstream-alert-log"))
+    assert kib == {"prometheus": 95000, "lendstream-alert-log": 20000}
