@@ -7,7 +7,6 @@ as the textfile collector reads it (promtool's linter agrees)."""
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
 import stat
 import subprocess
