@@ -35,6 +35,7 @@ ROLE_UNITS = [
     "lendstream-producer",
     "lendstream-pipeline-exporter",
     "lendstream-alert-log",
+    "lendstream-certificate-check",
 ]
 
 _OVERALL = re.compile(r"Overall exposure level for \S+: (\d+\.\d+)")

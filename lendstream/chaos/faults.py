@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from lendstream import secrets
+from lendstream import pki, secrets
 from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_constant, role_default
 from lendstream.chaos.load import SteadyLoad
@@ -51,6 +51,15 @@ BEYOND_FIVE_MINUTES_S = 400
 MALFORMED_BURST_RATE_PER_S = 5.0
 MALFORMED_BURST_TIMEOUT_S = 120
 HDFS_TOOL_TIMEOUT_S = 120
+# Beyond CertificateExpiringSoon's `for: 10m` plus a scrape and an evaluation (15 s each) and the
+# check's own run; the certificate expires within the rule's 30 days.
+BEYOND_TEN_MINUTES_S = 645
+EXPIRING_CERTIFICATE_DAYS = 5
+# Where the fault puts the certificate, and the list that makes the node's certificate check (role
+# node_exporter, tasks_from certificates) read it.
+EXPIRING_CERTIFICATE = "/etc/lendstream/tls/chaos-expiring.crt"
+EXPIRING_CERTIFICATE_LIST = "/etc/lendstream/certificates.d/chaos.list"
+CERTIFICATE_CHECK_UNIT = "lendstream-certificate-check.service"
 # How long a topology kill may drain (Storm deactivates it first): short, a fault, not a deploy.
 TOPOLOGY_KILL_WAIT_S = 1
 
@@ -467,6 +476,34 @@ def _rotate_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         raise ChaosError(f"{refused} scoring requests were refused during the rotation")
 
 
+def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """A certificate signed by the deployment CA (the inventory's Vault), expiring in
+    EXPIRING_CERTIFICATE_DAYS, listed for the victim's certificate check, which runs at once."""
+    inventory_dir = layout_state_dir(cluster.layout.name)
+    password_file = cluster.vault_password_file or secrets.default_password_file(inventory_dir)
+    vault = secrets.read_vault(inventory_dir, password_file)
+    ca = pki.Issued(cert_pem=vault[secrets.CA_CERT_NAME], key_pem=vault[secrets.CA_KEY_NAME])
+    name = "chaos-expiring.lendstream.internal"
+    short = pki.issue_host_certificate(
+        ca, pki.HostNames(name, (name,)), days=EXPIRING_CERTIFICATE_DAYS
+    )
+    host = state["victim"] = victim_worker(cluster)
+    cluster.sh(
+        host,
+        f"umask 022 && printf %s {shlex.quote(short.cert_pem)} > {EXPIRING_CERTIFICATE}"
+        f" && echo {EXPIRING_CERTIFICATE} > {EXPIRING_CERTIFICATE_LIST}"
+        f" && systemctl start {CERTIFICATE_CHECK_UNIT}",
+    )
+
+
+def _remove_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    cluster.sh(
+        state["victim"],
+        f"rm -f {EXPIRING_CERTIFICATE_LIST} {EXPIRING_CERTIFICATE}"
+        f" && systemctl start {CERTIFICATE_CHECK_UNIT}",
+    )
+
+
 def prometheus_says(cluster: ChaosCluster, query: str) -> bool:
     """True when the monitoring node's Prometheus answers the query with a positive value."""
     value = Prometheus.of(cluster).value(query)
@@ -789,6 +826,15 @@ CATALOGUE: tuple[Fault, ...] = (
         hold_s=BEYOND_FIVE_MINUTES_S,
         alerts=("DeadLetterRateHigh",),
         alert_window_s=300,
+    ),
+    Fault(
+        "certificate-expiring",
+        f"a certificate of the deployment CA expiring in {EXPIRING_CERTIFICATE_DAYS} days, listed"
+        f" for the victim's certificate check, for {BEYOND_TEN_MINUTES_S} s",
+        _install_expiring_certificate,
+        _remove_expiring_certificate,
+        hold_s=BEYOND_TEN_MINUTES_S,
+        alerts=("CertificateExpiringSoon",),
     ),
     Fault(
         "risk-token-rotation",

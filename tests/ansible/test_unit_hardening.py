@@ -54,6 +54,7 @@ NATIVE_UNITS = {
     "lendstream-producer",
     "lendstream-pipeline-exporter",
     "lendstream-alert-log",
+    "lendstream-certificate-check",
 }
 # Units with the whole file system read-only: they keep nothing (the pipeline exporter reads
 # its counts again from Kafka at start).
@@ -62,7 +63,11 @@ WRITES_NOTHING = {"lendstream-storm-ui", "lendstream-pipeline-exporter"}
 ROLES_WITH_UNITS = {
     *("zookeeper", "kafka", "hdfs", "yarn", "hbase", "storm", "mysql"),
     *("applicant_api", "risk_service", "producer", "pipeline_exporter", "alertmanager"),
+    "node_exporter",
 }
+# Units that write the node exporter's textfile directory (its metrics files), nothing else.
+TEXTFILE_WRITERS = {"lendstream-certificate-check"}
+TEXTFILE_DIRECTORY = "/var/lib/prometheus/node-exporter"  # role node_exporter's default
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +141,9 @@ def test_writable_paths_are_the_units_own(rendered_units: Path, unit: str) -> No
     settings = unit_settings(rendered_units / f"{unit}.service")
     paths = [path for value in settings.get("ReadWritePaths", []) for path in value.split()]
     allowed_roots = ("/var/lib/lendstream/", "/var/log/lendstream/", "/run/lendstream/")
+    if unit in TEXTFILE_WRITERS:
+        assert paths == [TEXTFILE_DIRECTORY], f"{unit}: {paths}"
+        return
     assert all(path.startswith(allowed_roots) for path in paths), f"{unit}: {paths}"
     if unit not in WRITES_NOTHING:
         assert paths, f"{unit} writes nothing?"

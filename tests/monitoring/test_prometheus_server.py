@@ -56,6 +56,6 @@ def test_prometheus_loads_every_rendered_rules_file_with_the_rendered_flags(
         flags = requests.get(f"{url}/api/v1/status/flags", timeout=10).json()["data"]
     rendered_groups = sorted(path.stem for path in rendered_monitoring.rules_dir.glob("*.yml"))
     assert sorted(group["name"] for group in rules) == rendered_groups
-    assert sum(len(group["rules"]) for group in rules) == 28
+    assert sum(len(group["rules"]) for group in rules) == 29
     assert flags["storage.tsdb.retention.time"] == "15d"
     assert flags["storage.tsdb.retention.size"] == "2GiB"  # Prometheus reads GB as GiB

@@ -156,6 +156,7 @@ def test_the_rule_parser_reads_each_rules_for() -> None:
         "kafka-broker-stop",
         "kafka-broker-long-stop",
         "malformed-burst",
+        "certificate-expiring",
     ],
 )
 def test_a_held_fault_is_held_beyond_every_alerts_window(name: str) -> None:
