@@ -61,9 +61,7 @@ from lendstream.chaos.cluster import (
     role_default,
 )
 from lendstream.kafka_client import SASL_SSL
-from lendstream.secrets import read_vault
 from lendstream.vcluster import ssh
-from lendstream.vcluster.paths import layout_state_dir
 
 PRODUCER_PASSWORD = "vault_kafka_producer_password"
 POLL_INTERVAL_S = 3.0
@@ -178,8 +176,7 @@ class ClusterBench:
         when the layout's Kafka is plaintext (no lendstream_tls)."""
         if not self.cluster.tls:
             return None
-        state = layout_state_dir(self.cluster.layout.name)
-        vault = read_vault(state, self.cluster.vault_password_file)
+        vault = self.cluster.vault()
         return {
             "protocol": SASL_SSL,
             "ca_file": TLS_CA_FILE,

@@ -145,13 +145,16 @@ class ChaosCluster:
     def http_scheme(self) -> str:
         return "https" if self.tls else "http"
 
+    def vault(self) -> dict[str, str]:
+        """The layout's Vault, decrypted with its password file (the deployment's secrets)."""
+        return read_vault(layout_state_dir(self.layout.name), self.vault_password_file)
+
     def tls_context(self) -> ssl.SSLContext | None:
         """For the controller's own requests to the pipeline's services: the deployment CA from
         the Vault (host names checked), or None when they speak plain HTTP."""
         if not self.tls:
             return None
-        vault = read_vault(layout_state_dir(self.layout.name), self.vault_password_file)
-        return ssl.create_default_context(cadata=vault[CA_CERT_NAME])
+        return ssl.create_default_context(cadata=self.vault()[CA_CERT_NAME])
 
     # ---- commands ----------------------------------------------------------------------------
     def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:

@@ -479,9 +479,7 @@ def _rotate_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """A certificate signed by the deployment CA (the inventory's Vault), expiring in
     EXPIRING_CERTIFICATE_DAYS, listed for the victim's certificate check, which runs at once."""
-    inventory_dir = layout_state_dir(cluster.layout.name)
-    password_file = cluster.vault_password_file or secrets.default_password_file(inventory_dir)
-    vault = secrets.read_vault(inventory_dir, password_file)
+    vault = cluster.vault()
     ca = pki.Issued(cert_pem=vault[secrets.CA_CERT_NAME], key_pem=vault[secrets.CA_KEY_NAME])
     name = "chaos-expiring.lendstream.internal"
     short = pki.issue_host_certificate(
