@@ -275,6 +275,50 @@ def _start_broker(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     _broker_back(cluster, state)
 
 
+# A topic of one partition with one replica, on the broker the fault stops: every pipeline
+# topic has a replica on each broker of ci, so only such a topic can go offline with one broker.
+OFFLINE_PROBE_TOPIC = "lendstream-chaos-one-replica"
+
+
+def kafka_topics(cluster: ChaosCluster, host: str, *arguments: str) -> str:
+    """Kafka's topic tool on a broker node, as the kafka role runs it (its admin client
+    configuration when the cluster is secured)."""
+    conf_dir = role_default("kafka", "kafka_conf_dir")
+    argv = [
+        role_default("kafka", "kafka_java_binary"),
+        *role_constant("kafka", "__kafka_tool_java_options"),
+        *("-cp", f"{role_default('kafka', 'kafka_bundle_dir')}/lib/*"),
+        role_constant("kafka", "__kafka_tool_classes")["topics"],
+        *("--bootstrap-server", f"{host}:{role_default('kafka', 'kafka_broker_port')}"),
+        *arguments,
+    ]
+    if cluster.tls:
+        argv += ["--command-config", f"{conf_dir}/client/admin.properties"]
+    return cluster.sh(host, shlex.join(argv), timeout_s=180)
+
+
+def _take_a_partition_offline(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """OFFLINE_PROBE_TOPIC made with its one replica on the victim broker, then that broker
+    stopped: the partition has no leader left."""
+    host = victim_worker(cluster)
+    other = next(h for h in cluster.hosts("kafka_broker") if h != host)
+    conf_dir = role_default("kafka", "kafka_conf_dir")
+    node_id = cluster.sh(host, f"sed -n 's/^node.id=//p' {conf_dir}/server.properties").strip()
+    kafka_topics(
+        cluster,
+        other,
+        *("--create", "--if-not-exists", "--topic", OFFLINE_PROBE_TOPIC),
+        *("--replica-assignment", node_id),
+    )
+    state["probe topic on node.id"] = node_id
+    _stop_broker(cluster, state)
+
+
+def _bring_the_partition_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    _start_broker(cluster, state)
+    kafka_topics(cluster, state["host"], "--delete", "--if-exists", "--topic", OFFLINE_PROBE_TOPIC)
+
+
 def _kill_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     state["host"] = host = victim_worker(cluster)
     cluster.kill_unit(host, "lendstream-hbase-regionserver")
@@ -758,6 +802,15 @@ CATALOGUE: tuple[Fault, ...] = (
             "LendstreamUnitDown",
             "ScrapeTargetDown",
         ),
+    ),
+    Fault(
+        "kafka-partition-offline",
+        f"a one-replica probe topic on one Kafka broker, that broker stopped for"
+        f" {BROKER_STOPPED_S} s",
+        _take_a_partition_offline,
+        _bring_the_partition_back,
+        hold_s=BROKER_STOPPED_S,
+        alerts=("KafkaOfflinePartitions", "KafkaBrokerDown"),
     ),
     Fault(
         "regionserver-kill",

@@ -159,6 +159,7 @@ def test_the_rule_parser_reads_each_rules_for() -> None:
         "certificate-expiring-and-unreadable",
         "worker-long-power-off",
         "disk-full",
+        "kafka-partition-offline",
         "topology-long-kill",
         "risk-token-refused",
         "risk-services-freezing",
