@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from lendstream.cluster import Layout, Node
-from lendstream.vcluster import nodes
+from lendstream.vcluster import nodes, processes
 
 DEVICE_NODE = "/dev/lendstream-extra-disk"
 COMMAND_TIMEOUT_S = 60
@@ -41,17 +41,16 @@ def _run(*argv: str) -> str:
 
 
 def init_pid(layout: Layout, node: Node) -> int:
-    """The node's PID 1 as the controller sees it: the child of its systemd-nspawn."""
-    launcher = nodes.launcher_pid(layout, node)
-    if launcher is None:
-        raise DiskError(f"node {node.name} is not running")
-    pid = launcher
-    for what in ("systemd-nspawn", "the node's init"):
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        if not children:
-            raise DiskError(f"node {node.name}: no {what} under pid {pid}")
-        pid = int(children[0])
-    return pid
+    """The node's PID 1 as the controller sees it: the child of its systemd-nspawn (found by its
+    machine name, whichever checkout started it)."""
+    machine = f"--machine={nodes.machine_name(layout, node)} "
+    nspawn = processes.find("systemd-nspawn", machine)
+    if len(nspawn) != 1:
+        raise DiskError(f"node {node.name}: {len(nspawn)} systemd-nspawn processes, not one")
+    children = Path(f"/proc/{nspawn[0]}/task/{nspawn[0]}/children").read_text().split()
+    if not children:
+        raise DiskError(f"node {node.name}: systemd-nspawn has no init yet")
+    return int(children[0])
 
 
 def _in_node(layout: Layout, node: Node, script: str) -> str:
