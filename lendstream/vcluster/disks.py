@@ -60,6 +60,7 @@ def _in_node(layout: Layout, node: Node, script: str) -> str:
 def loop_devices_under(directory: Path) -> list[str]:
     """Loop devices whose backing file is under directory (what a teardown must not leave)."""
     listing = _run("losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE")
+    directory = directory.resolve()  # losetup shows the backing file's real path
     return [
         name
         for name, _, back_file in (line.partition(" ") for line in listing.splitlines())
