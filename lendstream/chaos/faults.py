@@ -574,8 +574,10 @@ def _remove_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -
 def _fill_a_disk(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """An extra disk on the victim, written by root until nothing is left (dd stops at ENOSPC)."""
     host = state["host"] = victim_worker(cluster)
-    node = cluster.node(host)
-    disks.attach(cluster.layout, node, EXTRA_DISK_MOUNTPOINT, EXTRA_DISK_MIB)
+    try:
+        disks.attach(cluster.layout, cluster.node(host), EXTRA_DISK_MOUNTPOINT, EXTRA_DISK_MIB)
+    except disks.DiskError as failure:
+        raise ChaosError(f"adding a disk to {host}: {failure}") from failure
     cluster.sh(
         host,
         f"dd if=/dev/zero of={EXTRA_DISK_MOUNTPOINT}/fill bs=1M count={EXTRA_DISK_MIB}"
@@ -585,7 +587,10 @@ def _fill_a_disk(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 
 
 def _free_the_disk(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    disks.detach(cluster.layout, cluster.node(state["host"]), EXTRA_DISK_MOUNTPOINT)
+    try:
+        disks.detach(cluster.layout, cluster.node(state["host"]), EXTRA_DISK_MOUNTPOINT)
+    except disks.DiskError as failure:
+        raise ChaosError(f"removing the disk of {state['host']}: {failure}") from failure
 
 
 def _risk_token_file() -> str:
