@@ -62,11 +62,9 @@ def up(layout: Layout) -> float:
 
 def _check_not_running_elsewhere(layout: Layout) -> None:
     """One instance of a layout per machine: refuse if another checkout runs its nodes."""
-    # Both spellings: a clone whose .cache links to the checkout that booted the nodes is here.
-    ours = (str(layout_state_dir(layout.name)), str(layout_state_dir(layout.name).resolve()))
+    ours = str(layout_state_dir(layout.name))
     for line in processes.command_lines():
-        here = any(state in line for state in ours)
-        if "systemd-nspawn" in line and f"--machine={layout.name}-" in line and not here:
+        if "systemd-nspawn" in line and f"--machine={layout.name}-" in line and ours not in line:
             raise ClusterError(
                 f"layout {layout.name} is already running from another place ({line[:160]}); "
                 "stop it there first (python -m lendstream.vcluster down in that checkout)"
