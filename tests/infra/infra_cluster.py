@@ -40,6 +40,12 @@ def address(host: Any) -> str:
     return str(variables(host)["ansible_host"])
 
 
+def inventory_addresses(host: Any) -> set[str]:
+    """Every inventory host's cluster address (ansible_host)."""
+    runner = host.backend.ansible_runner
+    return {str(runner.get_variables(name)["ansible_host"]) for name in groups(host)["all"]}
+
+
 # The deployment CA on every node (role pki); https:// URLs are verified against it.
 TLS_CA_FILE = "/etc/lendstream/tls/ca.crt"
 
