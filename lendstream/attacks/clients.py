@@ -447,8 +447,23 @@ def _http(method: str, url: str, params: Params, **extra: Any) -> Any:
     )
 
 
+def _reason(response: Any) -> str:
+    """The first words of a refusal's body (Hadoop says why): a WebHDFS RemoteException's
+    message, or the text with markup stripped."""
+    try:
+        text = str(response.json()["RemoteException"]["message"])
+    except (ValueError, KeyError, TypeError):
+        text = re.sub(r"<[^>]*>", " ", response.text or "")
+    return " ".join(text.split())[:100]
+
+
 def _http_attack(
-    method: str, path: str, hosts: list[str], port: int, params: Params, **extra: Any
+    method: str,
+    path: str,
+    hosts: list[str],
+    port: int,
+    params: Params,
+    **extra: Any,
 ) -> Result:
     """The most successful answer among the hosts (HA pairs: only the active one serves)."""
     scheme = params.get("scheme", "http")
@@ -459,8 +474,9 @@ def _http_attack(
         except Exception as error:
             results.append((Outcome.FAILED, f"{host}: {_short(error)}"))
             continue
-        if response.status_code in {401, 403} and "Standby" not in response.text:
-            results.append((Outcome.DENIED, f"{host}: HTTP {response.status_code}"))
+        status = response.status_code
+        if status in {401, 403} and "Standby" not in response.text:
+            results.append((Outcome.DENIED, f"{host}: HTTP {status} {_reason(response)}".strip()))
         elif response.status_code < 300 or response.status_code in {400, 404, 422}:
             results.append((Outcome.SUCCEEDED, f"{host}: HTTP {response.status_code}"))
         else:
@@ -469,7 +485,27 @@ def _http_attack(
 
 
 def webhdfs_liststatus(hosts: list[str], port: int, params: Params) -> Result:
-    return _http_attack("GET", "/webhdfs/v1/?op=LISTSTATUS&user.name=hdfs", hosts, port, params)
+    """LISTSTATUS / over WebHDFS, as ``user`` (``user.name``; none: the static web user). It
+    succeeds when the listing comes back; a refused user name (the hdfs role's user pattern) is a
+    denial, whatever the NameNode's HA state."""
+    user = params.get("user")
+    query = "op=LISTSTATUS" + (f"&user.name={user}" if user else "")
+    results = []
+    for host in hosts:
+        try:
+            response = _http("GET", f"http://{host}:{port}/webhdfs/v1/?{query}", params)
+        except Exception as error:
+            results.append((Outcome.FAILED, f"{host}: {_short(error)}"))
+            continue
+        status, text = response.status_code, response.text
+        if status == 200 and "FileStatuses" in text:
+            entries = text.count("pathSuffix")
+            results.append((Outcome.SUCCEEDED, f"{host}: HTTP 200, {entries} entries"))
+        elif status in {400, 401, 403, 404} and "Standby" not in text:
+            results.append((Outcome.DENIED, f"{host}: HTTP {status} {_reason(response)}".strip()))
+        else:
+            results.append((Outcome.FAILED, f"{host}: HTTP {status}"))
+    return _best(results)
 
 
 def yarn_new_application(hosts: list[str], port: int, params: Params) -> Result:
@@ -491,6 +527,128 @@ def plain_http(hosts: list[str], port: int, params: Params) -> Result:
     except Exception as error:
         return Outcome.PLAINTEXT_REFUSED, f"no HTTP answer: {_short(error)}"
     return Outcome.SUCCEEDED, f"HTTP {response.status_code} in clear text"
+
+
+# ---- Hadoop RPC (its wire protocol, version 9: no Hadoop client in the virtualenv) ---------------
+HADOOP_CLIENT_PROTOCOL = "org.apache.hadoop.hdfs.protocol.ClientProtocol"
+_RPC_CONNECTION_CONTEXT_CALL_ID = -3
+
+
+def _varint(value: int) -> bytes:
+    out = b""
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+
+
+def _zigzag(value: int) -> int:
+    return (value << 1) ^ (value >> 31)
+
+
+def _pb_int(field: int, value: int) -> bytes:
+    return _varint(field << 3) + _varint(value)
+
+
+def _pb_bytes(field: int, value: bytes | str) -> bytes:
+    data = value.encode() if isinstance(value, str) else value
+    return _varint(field << 3 | 2) + _varint(len(data)) + data
+
+
+def _delimited(message: bytes) -> bytes:
+    return _varint(len(message)) + message
+
+
+def _rpc_header(call_id: int, client_id: bytes) -> bytes:
+    """RpcRequestHeaderProto: protocol-buffer kind, final packet, the call id, no retry."""
+    return _delimited(
+        _pb_int(1, 2)
+        + _pb_int(2, 0)
+        + _pb_int(3, _zigzag(call_id))
+        + _pb_bytes(4, client_id)
+        + _pb_int(5, _zigzag(-1))
+    )
+
+
+def _rpc_packet(*parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return struct.pack(">i", len(body)) + body
+
+
+def _read_varint(data: bytes, index: int) -> tuple[int, int]:
+    """A varint at ``index``: its value and the index after it."""
+    value, shift = 0, 0
+    while True:
+        byte = data[index]
+        index += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, index
+
+
+def _pb_fields(message: bytes) -> dict[int, Any]:
+    """The varint and length-delimited fields of a protocol-buffer message (last one wins)."""
+    fields: dict[int, Any] = {}
+    index = 0
+    while index < len(message):
+        key, index = _read_varint(message, index)
+        if key & 7 == 0:
+            fields[key >> 3], index = _read_varint(message, index)
+        elif key & 7 == 2:
+            length, index = _read_varint(message, index)
+            fields[key >> 3] = message[index : index + length]
+            index += length
+        else:
+            break  # no other wire type among the response header's fields read here
+    return fields
+
+
+def hadoop_rpc_call(hosts: list[str], port: int, params: Params) -> Result:
+    """One harmless NameNode call (``getServerDefaults``) over Hadoop RPC, from ``source`` when
+    given (a local address: a NameNode on this host is then reached from outside its allowed
+    hosts). Simple authentication: the connection context names a user, nothing proves it.
+    Service-level authorization refuses the connection context (FATAL, AuthorizationException)."""
+    source = params.get("source")
+    try:
+        connection = socket.create_connection(
+            (hosts[0], port),
+            timeout=CONNECT_TIMEOUT_S,
+            source_address=(source, 0) if source else None,
+        )
+    except OSError as error:
+        return Outcome.FAILED, _short(error)
+    client_id = bytes(range(16))
+    context = _pb_bytes(2, _pb_bytes(1, params.get("user", "hdfs"))) + _pb_bytes(
+        3, HADOOP_CLIENT_PROTOCOL
+    )
+    call = _pb_bytes(1, "getServerDefaults") + _pb_bytes(2, HADOOP_CLIENT_PROTOCOL) + _pb_int(3, 1)
+    try:
+        with connection:
+            connection.settimeout(ANSWER_TIMEOUT_S)
+            connection.sendall(
+                b"hrpc"
+                + bytes([9, 0, 0])  # version 9, default service class, no SASL
+                + _rpc_packet(
+                    _rpc_header(_RPC_CONNECTION_CONTEXT_CALL_ID, client_id), _delimited(context)
+                )
+                + _rpc_packet(_rpc_header(0, client_id), _delimited(call), _delimited(b""))
+            )
+            (length,) = struct.unpack(">i", _read_exact(connection, 4))
+            answer = _read_exact(connection, length)
+    except (OSError, struct.error) as error:
+        return Outcome.FAILED, f"{hosts[0]}: no RPC answer: {_short(error)}"
+    header_length, index = _read_varint(answer, 0)
+    header = _pb_fields(answer[index : index + header_length])
+    status = header.get(2, -1)
+    exception = bytes(header.get(4, b"")).decode(errors="replace")
+    message = bytes(header.get(5, b"")).decode(errors="replace")
+    if status == 0:
+        return Outcome.SUCCEEDED, f"{hosts[0]}: getServerDefaults answered"
+    if "AuthorizationException" in exception:
+        return Outcome.DENIED, f"{hosts[0]}: {message}"[:160]
+    return Outcome.FAILED, f"{hosts[0]}: status {status} {exception}: {message}"[:160]
 
 
 # ---- MariaDB ------------------------------------------------------------------------------------
@@ -586,6 +744,7 @@ ATTACKS: dict[str, Callable[[list[str], int, Params], Result]] = {
     "zookeeper-quorum-plaintext": zookeeper_quorum_plaintext,
     "webhdfs-liststatus": webhdfs_liststatus,
     "yarn-new-application": yarn_new_application,
+    "hadoop-rpc-call": hadoop_rpc_call,
     "applicant-api-list": applicant_api_list,
     "risk-service-score": risk_service_score,
     "plain-http": plain_http,

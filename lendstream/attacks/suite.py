@@ -8,10 +8,12 @@ Two attackers:
 - **a member**: an unprivileged login (the deploy user, no sudo) on a cluster node, which the
   firewall lets in. Where the deployment authenticates (``lendstream_tls``: the applicant API
   and the risk service's bearer tokens over HTTPS, MariaDB's ``REQUIRE SSL``, Kafka's SASL_SSL
-  with SCRAM and ACLs, Storm's znodes behind ZooKeeper digest ACLs) the attack must be denied on
-  its own; where it does not yet (HBase Thrift, ZooKeeper's other znodes, nimbus, WebHDFS, the
-  ResourceManager; everything without ``lendstream_tls``), the row says "not enforced yet" and
-  nothing is asserted.
+  with SCRAM and ACLs, Storm's znodes behind ZooKeeper digest ACLs; on every cluster HDFS and
+  YARN: WebHDFS refuses named users, the ResourceManager's REST API application submission, the
+  NameNode an RPC from an address outside hadoop-policy.xml's hosts) the attack must be denied on
+  its own; where it does not yet (HBase Thrift, ZooKeeper's other znodes, nimbus, WebHDFS naming
+  no user; the TLS rows without ``lendstream_tls``), the row says "not enforced yet" and nothing
+  is asserted.
 
 Hosts and ports come from the layout (cluster.yml) and the roles' defaults.
 """
@@ -127,6 +129,7 @@ ZOOKEEPER_QUORUM = ("zookeeper", "zookeeper", "zookeeper_quorum_port")
 ZOOKEEPER_ELECTION = ("zookeeper", "zookeeper", "zookeeper_election_port")
 NIMBUS = ("storm_nimbus", "storm", "storm_nimbus_thrift_port")
 NAMENODE = ("hdfs_namenode", "hdfs", "hdfs_namenode_http_port")
+NAMENODE_RPC = ("hdfs_namenode", "hdfs", "hdfs_namenode_rpc_port")
 RESOURCEMANAGER = ("yarn_resourcemanager", "yarn", "yarn_resourcemanager_http_port")
 MYSQL = ("mysql", "mysql", "mysql_port")
 API = ("applicant_api", "applicant_api", "applicant_api_port")
@@ -149,7 +152,10 @@ def _unauthenticated(service: tuple[str, str, str]) -> list[tuple[str, str, dict
             ("nimbus submit (beginFileUpload)", "nimbus-submit-topology", {}),
             ("nimbus killTopology", "nimbus-kill-topology", {}),
         ],
-        "hdfs_namenode": [("WebHDFS LISTSTATUS /", "webhdfs-liststatus", {})],
+        "hdfs_namenode": [
+            ("WebHDFS LISTSTATUS / as user hdfs", "webhdfs-liststatus", {"user": "hdfs"}),
+            ("WebHDFS LISTSTATUS /, no user named", "webhdfs-liststatus", {}),
+        ],
         "yarn_resourcemanager": [("YARN new-application", "yarn-new-application", {})],
     }
     return catalogue[group]
@@ -191,6 +197,17 @@ def probe_plan(targets: Targets) -> list[Attack]:
             )
         )
     attacks += _zookeeper_quorum_attacks(targets, "probe", targets.addresses(ZOOKEEPER[0]), FAILS)
+    group, role, variable = NAMENODE_RPC
+    attacks.append(
+        Attack(
+            "Hadoop RPC (getServerDefaults)",
+            "probe",
+            "hadoop-rpc-call",
+            targets.addresses(group)[:1],
+            targets.port(role, variable),
+            FAILS,
+        )
+    )
     mysql_port = targets.port(MYSQL[1], MYSQL[2])
     attacks.append(
         Attack(
@@ -267,10 +284,11 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                     attack,
                     chosen,
                     targets.port(role, variable),
-                    NOT_ENFORCED,
+                    _member_expectation(attack, params),
                     params,
                 )
             )
+    attacks += _member_hadoop_rpc_attacks(targets, member)
     attacks += _member_storm_znode_attacks(targets, member)
     attacks += _zookeeper_quorum_attacks(
         targets,
@@ -317,6 +335,36 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
         )
     )
     return attacks
+
+
+def _member_expectation(attack: str, params: dict[str, Any]) -> str:
+    """What a member's unauthenticated attack must come to. HDFS and YARN refuse on every cluster
+    (the roles' defaults, not lendstream_tls): WebHDFS any named user (the hdfs role's user
+    pattern; Hadoop 3.4 cannot turn WebHDFS off, so a request naming no user still lists as the
+    static web user), the ResourceManager's REST new-application (the yarn role)."""
+    if attack == "yarn-new-application" or (attack == "webhdfs-liststatus" and params.get("user")):
+        return DENIED
+    return NOT_ENFORCED
+
+
+def _member_hadoop_rpc_attacks(targets: Targets, member: str) -> list[Attack]:
+    """Hadoop RPC from an address outside the inventory that the firewall lets in: the member's
+    loopback address to the NameNode on its own host (when it has one). The NameNode's
+    service-level authorization (hadoop-policy.xml's hosts) must refuse it by itself."""
+    group, role, variable = NAMENODE_RPC
+    if member not in targets.hosts(group):
+        return []
+    return [
+        Attack(
+            "Hadoop RPC (getServerDefaults) from 127.0.0.1, outside hadoop-policy.xml's hosts",
+            member,
+            "hadoop-rpc-call",
+            (member,),
+            targets.port(role, variable),
+            DENIED,
+            {"source": "127.0.0.1"},
+        )
+    ]
 
 
 def _member_storm_znode_attacks(targets: Targets, member: str) -> list[Attack]:

@@ -18,6 +18,7 @@ import pytest
 from bundle_processes import run_java, wait_until
 from local_processes import free_port
 
+from lendstream.attacks import clients as attack_clients
 from lendstream.stack.artifacts import bundles, catalogue, files, jars, maven
 from lendstream.stack.artifacts.errors import BundleError
 from lendstream.stack.layout import CHECKOUT_ROOT
@@ -382,6 +383,71 @@ def test_hdfs_namenode_and_datanode_store_a_file(bundle, tmp_path: Path, start_j
 
     wait_until(file_round_trips, 240, "HDFS put and cat", namenode)
     files.verify(path)  # NameNode and DataNode wrote nothing into the bundle
+
+
+@pytest.mark.slow
+def test_namenode_refuses_rpc_from_hosts_outside_its_policy_and_webhdfs_users(
+    bundle, tmp_path: Path, start_java
+) -> None:
+    """The hdfs role's settings on a real NameNode, met by the attack suite's own clients:
+    service-level authorization with a hosts list (hadoop-policy.xml; the NameNode listens on
+    127.0.0.1, the same call from 127.0.0.2, another loopback address, is outside the list) and
+    WebHDFS's user pattern matching no name."""
+    path = bundle("hadoop")
+    rpc_port, http_port = free_port(), free_port()
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "core-site.xml").write_text(
+        _hadoop_xml(
+            {"fs.defaultFS": f"hdfs://127.0.0.1:{rpc_port}", "hadoop.security.authorization": True}
+        )
+    )
+    (conf / "hadoop-policy.xml").write_text(
+        _hadoop_xml(
+            {
+                "security.service.authorization.default.acl": "*",
+                "security.service.authorization.default.hosts": "127.0.0.1",
+            }
+        )
+    )
+    (conf / "hdfs-site.xml").write_text(
+        _hadoop_xml(
+            {
+                "dfs.namenode.name.dir": f"file://{tmp_path / 'name'}",
+                "dfs.namenode.http-address": f"127.0.0.1:{http_port}",
+                "dfs.webhdfs.user.provider.user.pattern": "(?!)",
+            }
+        )
+    )
+    (conf / "log4j.properties").write_text(
+        "log4j.rootLogger=INFO,out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.out.Target=System.err\n"
+        "log4j.appender.out.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.out.layout.ConversionPattern=%d %p %c{1} %m%n\n"
+    )
+    formatted = run_java(_command(path, "namenode-format", tmp_path), timeout=180)
+    assert formatted.returncode == 0, formatted.stdout[-3000:] + formatted.stderr[-3000:]
+    namenode = start_java(_command(path, "namenode", tmp_path), "namenode")
+    answers: dict[str, tuple[str, str]] = {}
+
+    def both_answered() -> bool:
+        for source in ("127.0.0.1", "127.0.0.2"):
+            answers[source] = attack_clients.hadoop_rpc_call(
+                ["127.0.0.1"], rpc_port, {"source": source}
+            )
+        return all(outcome != attack_clients.Outcome.FAILED for outcome, _ in answers.values())
+
+    wait_until(both_answered, 180, "the NameNode's RPC answers", namenode)
+    assert answers["127.0.0.1"][0] == attack_clients.Outcome.SUCCEEDED, answers
+    outcome, detail = answers["127.0.0.2"]
+    assert outcome == attack_clients.Outcome.DENIED, answers
+    assert "127.0.0.2 is not authorized" in detail, detail
+    named = attack_clients.webhdfs_liststatus(["127.0.0.1"], http_port, {"user": "hdfs"})
+    assert named[0] == attack_clients.Outcome.DENIED, named
+    assert '"hdfs" does not belong to the domain' in named[1], named
+    # Hadoop 3.4.2 has no switch for WebHDFS: anonymous requests still run as the static web user.
+    anonymous = attack_clients.webhdfs_liststatus(["127.0.0.1"], http_port, {})
+    assert anonymous[0] == attack_clients.Outcome.SUCCEEDED, anonymous
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from typing import Any
+from xml.etree import ElementTree
 
 # Ports the roles' defaults give each daemon.
 HDFS_NAMENODE_RPC = 8020
@@ -39,6 +40,12 @@ def address(host: Any) -> str:
     return str(variables(host)["ansible_host"])
 
 
+def inventory_addresses(host: Any) -> set[str]:
+    """Every inventory host's cluster address (ansible_host)."""
+    runner = host.backend.ansible_runner
+    return {str(runner.get_variables(name)["ansible_host"]) for name in groups(host)["all"]}
+
+
 # The deployment CA on every node (role pki); https:// URLs are verified against it.
 TLS_CA_FILE = "/etc/lendstream/tls/ca.crt"
 
@@ -71,6 +78,35 @@ def http_json(host: Any, url: str, headers: dict[str, str] | None = None) -> Any
     node = variables(host)["inventory_hostname"]
     assert result.rc == 0, f"GET {url} from {node}: {result.stderr}"
     return json.loads(result.stdout)
+
+
+def http_answer(host: Any, url: str, method: str = "GET") -> tuple[int, str]:
+    """The status and body of a plain-HTTP request from the node itself, error answers included."""
+    script = (
+        "import sys, urllib.error, urllib.request; "
+        "request = urllib.request.Request(sys.argv[1], method=sys.argv[2]); "
+        "answer = None\n"
+        "try:\n"
+        f"    answer = urllib.request.urlopen(request, timeout={HTTP_TIMEOUT_S})\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    answer = error\n"
+        "sys.stdout.write(str(answer.status) + ' ' + answer.read().decode(errors='replace'))"
+    )
+    result = host.run(f"python3 -c {shlex.quote(script)} {shlex.quote(url)} {method}")
+    node = variables(host)["inventory_hostname"]
+    assert result.rc == 0, f"{method} {url} from {node}: {result.stderr}"
+    status, _, body = result.stdout.partition(" ")
+    return int(status), body
+
+
+HADOOP_CONF_DIR = "/etc/lendstream/hadoop"
+
+
+def hadoop_properties(host: Any, name: str) -> dict[str, str]:
+    """The properties of one of the Hadoop configuration files the roles render."""
+    content = host.file(f"{HADOOP_CONF_DIR}/{name}").content_string
+    root = ElementTree.fromstring(content)
+    return {prop.findtext("name", ""): prop.findtext("value", "") for prop in root.iter("property")}
 
 
 # Ports of the stack roles' defaults (zookeeper, kafka, hbase, storm).

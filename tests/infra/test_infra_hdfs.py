@@ -1,10 +1,12 @@
 """HDFS: daemons running and enabled on their groups' hosts, ports listening on the node's
 address, one active NameNode (the other standby with HA) out of safe mode with every DataNode
 live, nodes reaching the NameNodes. Two hosts in hdfs_namenode mean NameNode HA: a ZKFC beside
-each NameNode, JournalNodes on hdfs_journalnode, no SecondaryNameNode."""
+each NameNode, JournalNodes on hdfs_journalnode, no SecondaryNameNode. Service-level
+authorization open to the inventory's addresses only; WebHDFS refusing every named user."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -17,8 +19,12 @@ from infra_cluster import (
     HDFS_ZKFC,
     assert_service,
     groups,
+    hadoop_properties,
+    http_answer,
     http_json,
     in_group,
+    inventory_addresses,
+    variables,
 )
 
 testinfra_hosts = ["ansible://all"]
@@ -111,3 +117,51 @@ def test_namenode_format_ran_once(host: Any) -> None:
         version = host.file("/var/lib/lendstream/hdfs/namenode/current/VERSION")
         assert version.exists
         assert "clusterID=lendstream" in version.content_string
+
+
+HADOOP_GROUPS = (
+    "hdfs_namenode",
+    "hdfs_journalnode",
+    "hdfs_secondary",
+    "hdfs_datanode",
+    "yarn_resourcemanager",
+    "yarn_nodemanager",
+)
+
+
+@pytest.mark.in_groups(*HADOOP_GROUPS)
+def test_service_level_authorization_admits_the_inventory_hosts_only(host: Any) -> None:
+    """Every Hadoop RPC server on the node (HDFS's, YARN's) reads core-site.xml's switch and
+    hadoop-policy.xml: the hosts list is every inventory host's address, nothing else."""
+    assert hadoop_properties(host, "core-site.xml")["hadoop.security.authorization"] == "true"
+    policy = hadoop_properties(host, "hadoop-policy.xml")
+    hosts = set(policy["security.service.authorization.default.hosts"].split(","))
+    assert hosts == inventory_addresses(host)
+    assert policy["security.service.authorization.default.acl"] == "*"
+
+
+@pytest.mark.in_groups("hdfs_namenode", "hdfs_datanode")
+def test_webhdfs_refuses_every_named_user(host: Any) -> None:
+    """Hadoop 3.4 cannot turn WebHDFS off: its user pattern matches no name, so a request as
+    user hdfs is refused (HTTP 400) by the NameNode, and by the DataNode, which needs a user."""
+    assert hadoop_properties(host, "hdfs-site.xml")["dfs.webhdfs.user.provider.user.pattern"] == (
+        "(?!)"
+    )
+    node = variables(host)["inventory_hostname"]
+    namenode = groups(host)["hdfs_namenode"][0]
+    ports = []
+    if in_group(host, "hdfs_namenode"):
+        ports.append((HDFS_NAMENODE_HTTP, "/webhdfs/v1/?op=LISTSTATUS&user.name=hdfs"))
+    if in_group(host, "hdfs_datanode"):
+        ports.append(
+            (
+                HDFS_DATANODE_PORTS[1],
+                "/webhdfs/v1/hbase/hbase.version?op=OPEN&user.name=hdfs"
+                f"&namenoderpcaddress={namenode}:{HDFS_NAMENODE_RPC}",
+            )
+        )
+    for port, path in ports:
+        status, body = http_answer(host, f"http://{node}:{port}{path}")
+        assert status == 400, (port, status, body[:300])
+        message = json.loads(body)["RemoteException"]["message"]
+        assert message.endswith('Invalid value: "hdfs" does not belong to the domain (?!)'), message

@@ -15,6 +15,8 @@ from infra_cluster import (
     YARN_RESOURCEMANAGER_TRACKER,
     assert_service,
     groups,
+    hadoop_properties,
+    http_answer,
     http_json,
     in_group,
     variables,
@@ -95,3 +97,14 @@ def test_node_reaches_the_resourcemanagers(host: Any) -> None:
     for resourcemanager in groups(host)["yarn_resourcemanager"]:
         port = YARN_RESOURCEMANAGER_HTTP
         assert host.addr(resourcemanager).port(port).is_reachable, (resourcemanager, port)
+
+
+@pytest.mark.in_groups("yarn_resourcemanager")
+def test_rest_api_submits_no_application(host: Any) -> None:
+    """The REST API's new-application (an application id, the first step of a submission) is
+    refused by the active ResourceManager (yarn.webapp.enable-rest-app-submissions off)."""
+    properties = hadoop_properties(host, "yarn-site.xml")
+    assert properties["yarn.webapp.enable-rest-app-submissions"] == "false"
+    url = f"http://{active_resourcemanager(host)}:{YARN_RESOURCEMANAGER_HTTP}"
+    status, body = http_answer(host, f"{url}/ws/v1/cluster/apps/new-application", "POST")
+    assert (status, body.strip()) == (403, "App submission via REST is disabled.")

@@ -48,7 +48,7 @@ def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fai
     names = {attack.attack for attack in plan}
     assert names == set(clients.ATTACKS) - {"tls-traffic"}
     ports = {attack.port for attack in plan}
-    assert ports == {9092, 9090, 2181, 2888, 3888, 6627, 9870, 8088, 3306, 8081, 8090}
+    assert ports == {9092, 9090, 2181, 2888, 3888, 6627, 9870, 8020, 8088, 3306, 8081, 8090}
     wrong = [a for a in plan if a.params.get("credentials") == "wrong"]
     assert {a.attack for a in wrong} == {"kafka-produce", "kafka-consume", "kafka-delete-topic"}
     # Every risk service and the API, without a token and in plain HTTP.
@@ -61,16 +61,26 @@ def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fai
     ]
 
 
+HADOOP_ROWS = [
+    ("hadoop-rpc-call", Outcome.DENIED),
+    ("webhdfs-liststatus", Outcome.DENIED),
+    ("yarn-new-application", Outcome.DENIED),
+]
+
+
 def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() -> None:
     with_tls = suite.member_plan(_targets(tls=True), SECRETS)
     without = suite.member_plan(_targets(tls=False), SECRETS)
     assert {attack.origin for attack in with_tls} == {"m1"}  # not the API's node (m3)
     assert not {"kafka-produce", "nimbus-submit-topology"} & {a.attack for a in with_tls}
-    assert {a.expected for a in without} == {suite.NOT_ENFORCED}
+    # HDFS and YARN refuse on every cluster (the roles' defaults), TLS or not.
+    enforced_without = [a for a in without if a.expected != suite.NOT_ENFORCED]
+    assert sorted((a.attack, a.expected) for a in enforced_without) == HADOOP_ROWS
     enforced = [a for a in with_tls if a.expected != suite.NOT_ENFORCED]
     assert sorted((a.attack, a.expected) for a in enforced) == [
         ("applicant-api-list", Outcome.DENIED),
         ("applicant-api-list", Outcome.DENIED),
+        ("hadoop-rpc-call", Outcome.DENIED),
         ("kafka-consume", Outcome.DENIED),
         ("kafka-consume", Outcome.PLAINTEXT_REFUSED),
         ("kafka-delete-topic", Outcome.DENIED),
@@ -80,6 +90,8 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         ("plain-http", Outcome.PLAINTEXT_REFUSED),
         ("risk-service-score", Outcome.DENIED),
         ("risk-service-score", Outcome.DENIED),
+        ("webhdfs-liststatus", Outcome.DENIED),
+        ("yarn-new-application", Outcome.DENIED),
         ("zookeeper-delete-znode", Outcome.DENIED),
         ("zookeeper-delete-znode", Outcome.DENIED),
         ("zookeeper-quorum-plaintext", Outcome.PLAINTEXT_REFUSED),
@@ -100,7 +112,16 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     assert next(a.params for a in with_tls if a.attack == "zookeeper-delete-znode") == {}
     mysql = next(a for a in enforced if a.attack == "mysql-connect")
     assert mysql.params == {"user": "lendstream_api", "password": "the-api-password"}
-    assert all(a.hosts[0] != "m1" for a in enforced if a.attack != "mysql-connect")
+    assert all(
+        a.hosts[0] != "m1" for a in enforced if a.attack not in {"mysql-connect", "hadoop-rpc-call"}
+    )
+    # WebHDFS: a named user is refused; naming none still lists (Hadoop 3.4 has no switch).
+    webhdfs = [(a.params, a.expected) for a in with_tls if a.attack == "webhdfs-liststatus"]
+    assert webhdfs == [({"user": "hdfs"}, Outcome.DENIED), ({}, suite.NOT_ENFORCED)]
+    # Hadoop RPC from the member's loopback address to its own NameNode: past the firewall,
+    # outside hadoop-policy.xml's hosts.
+    rpc = next(a for a in enforced if a.attack == "hadoop-rpc-call")
+    assert (rpc.hosts, rpc.port, rpc.params) == (("m1",), 8020, {"source": "127.0.0.1"})
     # Kafka: every broker (bootstrap), the deployment's CA with the wrong SCRAM user.
     kafka = [a for a in enforced if a.attack.startswith("kafka-")]
     assert all(a.hosts == ("m2", "m3", "m1") and a.port == 9092 for a in kafka)
