@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from secrets import token_urlsafe
 from typing import Any
 
 from lendstream import pki, secrets
@@ -32,7 +33,7 @@ from lendstream.chaos.cluster import (
 from lendstream.chaos.load import SteadyLoad
 from lendstream.storm import deployment
 from lendstream.storm.nimbus import CONNECTION_ERRORS
-from lendstream.vcluster import lifecycle, network, nodes
+from lendstream.vcluster import disks, lifecycle, network, nodes
 from lendstream.vcluster.paths import layout_state_dir
 
 Step = Callable[[ChaosCluster, dict[str, Any]], None]
@@ -62,10 +63,28 @@ HDFS_TOOL_TIMEOUT_S = 120
 # check's own run; the certificate expires within the rule's 30 days.
 BEYOND_TEN_MINUTES_S = 645
 EXPIRING_CERTIFICATE_DAYS = 5
+# Beyond `for: 5m` of ConsumerLagGrowing plus the lag's own onset: it must first pass the rule's
+# floor (prometheus_alert_consumer_lag_min_records, 1,000 records: 40 s at 25 applicants/s).
+LAG_BEYOND_FIVE_MINUTES_S = 460
+# Beyond StormSupervisorMissing's `for: 2m` plus nimbus's supervisor timeout (60 s), which must
+# pass before nimbus stops listing a node that died.
+NODE_DOWN_BEYOND_SUPERVISOR_TIMEOUT_S = 240
+# The risk services frozen (SIGSTOP) for RISK_FROZEN_S of every RISK_FREEZE_PERIOD_S, as a node
+# whose CPU is stolen or a process in long pauses: requests that arrive in a pause take up to the
+# pause. Held beyond PipelineLatencyHigh's `for: 10m` plus its onset and an evaluation.
+RISK_FROZEN_S = 2.0
+RISK_FREEZE_PERIOD_S = 2.5
+BEYOND_TEN_MINUTES_AND_ONSET_S = 720
+# A small data disk added to the victim and written full (docs/vcluster.md: the nodes' own root
+# is an overlay, which the node exporter leaves out).
+EXTRA_DISK_MOUNTPOINT = "/var/lib/lendstream-extra-disk"
+EXTRA_DISK_MIB = 64
 # Where the fault puts the certificate, and the list that makes the node's certificate check (role
 # node_exporter, tasks_from certificates) read it.
 EXPIRING_CERTIFICATE = "/etc/lendstream/tls/chaos-expiring.crt"
 EXPIRING_CERTIFICATE_LIST = "/etc/lendstream/certificates.d/chaos.list"
+# Listed beside it: a file that is no certificate (a truncated copy, as a failed renewal leaves).
+UNREADABLE_CERTIFICATE = "/etc/lendstream/tls/chaos-unreadable.crt"
 CERTIFICATE_CHECK_UNIT = "lendstream-certificate-check.service"
 # How long a topology kill may drain (Storm deactivates it first): short, a fault, not a deploy.
 TOPOLOGY_KILL_WAIT_S = 1
@@ -110,6 +129,8 @@ def victim_worker(cluster: ChaosCluster) -> str:
     single = set(
         cluster.hosts("mysql") + cluster.hosts("applicant_api") + cluster.hosts("producer")
     )
+    # ...nor what watches the fault: Prometheus and the Storm UI it reads nimbus through.
+    single |= set(cluster.hosts("monitoring") + cluster.hosts("storm_ui"))
     if len(cluster.hosts("hdfs_namenode")) < 2:
         single |= set(cluster.hosts("hdfs_namenode"))
     workers = [h for h in cluster.hosts("storm_supervisor") if h not in single]
@@ -259,6 +280,50 @@ def _stop_broker(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 def _start_broker(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     cluster.systemctl(state["host"], "start", "lendstream-kafka")
     _broker_back(cluster, state)
+
+
+# A topic of one partition with one replica, on the broker the fault stops: every pipeline
+# topic has a replica on each broker of ci, so only such a topic can go offline with one broker.
+OFFLINE_PROBE_TOPIC = "lendstream-chaos-one-replica"
+
+
+def kafka_topics(cluster: ChaosCluster, host: str, *arguments: str) -> str:
+    """Kafka's topic tool on a broker node, as the kafka role runs it (its admin client
+    configuration when the cluster is secured)."""
+    conf_dir = role_default("kafka", "kafka_conf_dir")
+    argv = [
+        role_default("kafka", "kafka_java_binary"),
+        *role_constant("kafka", "__kafka_tool_java_options"),
+        *("-cp", f"{role_default('kafka', 'kafka_bundle_dir')}/lib/*"),
+        role_constant("kafka", "__kafka_tool_classes")["topics"],
+        *("--bootstrap-server", f"{host}:{role_default('kafka', 'kafka_broker_port')}"),
+        *arguments,
+    ]
+    if cluster.tls:
+        argv += ["--command-config", f"{conf_dir}/client/admin.properties"]
+    return cluster.sh(host, shlex.join(argv), timeout_s=180)
+
+
+def _take_a_partition_offline(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """OFFLINE_PROBE_TOPIC made with its one replica on the victim broker, then that broker
+    stopped: the partition has no leader left."""
+    host = victim_worker(cluster)
+    other = next(h for h in cluster.hosts("kafka_broker") if h != host)
+    conf_dir = role_default("kafka", "kafka_conf_dir")
+    node_id = cluster.sh(host, f"sed -n 's/^node.id=//p' {conf_dir}/server.properties").strip()
+    kafka_topics(
+        cluster,
+        other,
+        *("--create", "--if-not-exists", "--topic", OFFLINE_PROBE_TOPIC),
+        *("--replica-assignment", node_id),
+    )
+    state["probe topic on node.id"] = node_id
+    _stop_broker(cluster, state)
+
+
+def _bring_the_partition_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    _start_broker(cluster, state)
+    kafka_topics(cluster, state["host"], "--delete", "--if-exists", "--topic", OFFLINE_PROBE_TOPIC)
 
 
 def _kill_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
@@ -578,18 +643,22 @@ def _rotate_mysql_passwords(cluster: ChaosCluster, state: dict[str, Any]) -> Non
 
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """A certificate signed by the deployment CA (the inventory's Vault), expiring in
-    EXPIRING_CERTIFICATE_DAYS, listed for the victim's certificate check, which runs at once."""
+    EXPIRING_CERTIFICATE_DAYS, and a file that does not parse as one (the certificate cut in
+    half), both listed for the victim's certificate check, which runs at once."""
     vault = cluster.vault()
     ca = pki.Issued(cert_pem=vault[secrets.CA_CERT_NAME], key_pem=vault[secrets.CA_KEY_NAME])
     name = "chaos-expiring.lendstream.internal"
     short = pki.issue_host_certificate(
         ca, pki.HostNames(name, (name,)), days=EXPIRING_CERTIFICATE_DAYS
     )
+    truncated = short.cert_pem[: len(short.cert_pem) // 2]
     host = state["victim"] = victim_worker(cluster)
     cluster.sh(
         host,
         f"umask 022 && printf %s {shlex.quote(short.cert_pem)} > {EXPIRING_CERTIFICATE}"
-        f" && echo {EXPIRING_CERTIFICATE} > {EXPIRING_CERTIFICATE_LIST}"
+        f" && printf %s {shlex.quote(truncated)} > {UNREADABLE_CERTIFICATE}"
+        f" && printf '%s\\n' {EXPIRING_CERTIFICATE} {UNREADABLE_CERTIFICATE}"
+        f" > {EXPIRING_CERTIFICATE_LIST}"
         f" && systemctl start {CERTIFICATE_CHECK_UNIT}",
     )
 
@@ -597,9 +666,89 @@ def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) 
 def _remove_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     cluster.sh(
         state["victim"],
-        f"rm -f {EXPIRING_CERTIFICATE_LIST} {EXPIRING_CERTIFICATE}"
+        f"rm -f {EXPIRING_CERTIFICATE_LIST} {EXPIRING_CERTIFICATE} {UNREADABLE_CERTIFICATE}"
         f" && systemctl start {CERTIFICATE_CHECK_UNIT}",
     )
+
+
+def _fill_a_disk(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """An extra disk on the victim, written by root until nothing is left (dd stops at ENOSPC)."""
+    host = state["host"] = victim_worker(cluster)
+    try:
+        disks.attach(cluster.layout, cluster.node(host), EXTRA_DISK_MOUNTPOINT, EXTRA_DISK_MIB)
+    except disks.DiskError as failure:
+        raise ChaosError(f"adding a disk to {host}: {failure}") from failure
+    cluster.sh(
+        host,
+        f"dd if=/dev/zero of={EXTRA_DISK_MOUNTPOINT}/fill bs=1M count={EXTRA_DISK_MIB}"
+        " status=none || true; sync",
+    )
+    state["disk"] = f"{EXTRA_DISK_MIB} MiB at {EXTRA_DISK_MOUNTPOINT}"
+
+
+def _free_the_disk(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    try:
+        disks.detach(cluster.layout, cluster.node(state["host"]), EXTRA_DISK_MOUNTPOINT)
+    except disks.DiskError as failure:
+        raise ChaosError(f"removing the disk of {state['host']}: {failure}") from failure
+
+
+def _risk_token_file() -> str:
+    return f"{role_default('risk_service', 'risk_service_conf_dir')}/token"
+
+
+def _refuse_the_clients_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """Every risk service accepts only a token no client has (a rotation half done: the services'
+    token file replaced, the bolts' not), through the service's graceful reload."""
+    token = _risk_token_file()
+    stranger = token_urlsafe(32)
+    for host in cluster.hosts("risk_service"):
+        cluster.sh(
+            host,
+            f"cp -p {token} {token}.chaos && printf '%s\\n' {stranger} > {token}"
+            " && systemctl reload lendstream-risk-service",
+        )
+    state["refused_before"] = refused_requests(cluster)
+
+
+def _restore_the_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    token = _risk_token_file()
+    for host in cluster.hosts("risk_service"):
+        cluster.sh(host, f"mv {token}.chaos {token} && systemctl reload lendstream-risk-service")
+    state["refused"] = refused_requests(cluster) - state.pop("refused_before")
+
+
+FREEZER_UNIT = "lendstream-chaos-freezer"
+
+
+def _freeze_risk_services_in_turn(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """On every risk-service node a transient unit (bounded by RuntimeMaxSec) stops the service's
+    processes for RISK_FROZEN_S out of every RISK_FREEZE_PERIOD_S."""
+    thawed_s = RISK_FREEZE_PERIOD_S - RISK_FROZEN_S
+    loop = (
+        "while :; do systemctl kill --signal=SIGSTOP lendstream-risk-service;"
+        f" sleep {RISK_FROZEN_S:g}; systemctl kill --signal=SIGCONT lendstream-risk-service;"
+        f" sleep {thawed_s:g}; done"
+    )
+    bound_s = int(BEYOND_TEN_MINUTES_AND_ONSET_S + 120)
+    for host in cluster.hosts("risk_service"):
+        cluster.sh(
+            host,
+            f"systemd-run --quiet --unit={FREEZER_UNIT} --property=RuntimeMaxSec={bound_s}"
+            f" bash -c {shlex.quote(loop)}",
+        )
+    state["frozen"] = f"{RISK_FROZEN_S:g} s of every {RISK_FREEZE_PERIOD_S:g} s"
+
+
+def _thaw_risk_services(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    for host in cluster.hosts("risk_service"):
+        cluster.sh(
+            host,
+            f"systemctl stop {FREEZER_UNIT}; systemctl reset-failed {FREEZER_UNIT};"
+            " systemctl kill --signal=SIGCONT lendstream-risk-service",
+            check=False,
+        )
+    _start_risk_services(cluster, state)
 
 
 def prometheus_says(cluster: ChaosCluster, query: str) -> bool:
@@ -758,6 +907,15 @@ CATALOGUE: tuple[Fault, ...] = (
             "LendstreamUnitDown",
             "ScrapeTargetDown",
         ),
+    ),
+    Fault(
+        "kafka-partition-offline",
+        f"a one-replica probe topic on one Kafka broker, that broker stopped for"
+        f" {BROKER_STOPPED_S} s",
+        _take_a_partition_offline,
+        _bring_the_partition_back,
+        hold_s=BROKER_STOPPED_S,
+        alerts=("KafkaOfflinePartitions", "KafkaBrokerDown"),
     ),
     Fault(
         "regionserver-kill",
@@ -926,13 +1084,69 @@ CATALOGUE: tuple[Fault, ...] = (
         alert_window_s=300,
     ),
     Fault(
-        "certificate-expiring",
-        f"a certificate of the deployment CA expiring in {EXPIRING_CERTIFICATE_DAYS} days, listed"
-        f" for the victim's certificate check, for {BEYOND_TEN_MINUTES_S} s",
+        "certificate-expiring-and-unreadable",
+        f"a certificate of the deployment CA expiring in {EXPIRING_CERTIFICATE_DAYS} days and a"
+        f" file that is no certificate, listed for the victim's certificate check, for"
+        f" {BEYOND_TEN_MINUTES_S} s",
         _install_expiring_certificate,
         _remove_expiring_certificate,
         hold_s=BEYOND_TEN_MINUTES_S,
-        alerts=("CertificateExpiringSoon",),
+        alerts=("CertificateExpiringSoon", "CertificateCheckFailing"),
+    ),
+    Fault(
+        "worker-long-power-off",
+        f"power a worker node off hard for {NODE_DOWN_BEYOND_SUPERVISOR_TIMEOUT_S} s, then boot it",
+        _power_off,
+        _boot,
+        hold_s=NODE_DOWN_BEYOND_SUPERVISOR_TIMEOUT_S,
+        expected_heal_s=150,
+        alerts=(
+            "NodeDown",
+            "StormSupervisorDown",
+            "StormSupervisorMissing",
+            "KafkaBrokerDown",
+            "HBaseRegionServerDown",
+        ),
+    ),
+    Fault(
+        "disk-full",
+        f"a {EXTRA_DISK_MIB} MiB data disk on a worker written full for {BEYOND_FIVE_MINUTES_S} s",
+        _fill_a_disk,
+        _free_the_disk,
+        hold_s=BEYOND_FIVE_MINUTES_S,
+        alerts=("DiskAlmostFull",),
+    ),
+    Fault(
+        "topology-long-kill",
+        f"kill the topology through nimbus, {LAG_BEYOND_FIVE_MINUTES_S} s without it, redeploy",
+        _kill_topology,
+        _redeploy_topology,
+        hold_s=LAG_BEYOND_FIVE_MINUTES_S,
+        expected_heal_s=300,
+        alerts=("StormTopologyNotRunning", "ConsumerLagGrowing"),
+        alert_window_s=120,
+    ),
+    Fault(
+        "risk-token-refused",
+        f"every risk service accepts only a token the bolts do not have, for"
+        f" {BEYOND_FIVE_MINUTES_S} s",
+        _refuse_the_clients_token,
+        _restore_the_token,
+        hold_s=BEYOND_FIVE_MINUTES_S,
+        expected_heal_s=240,
+        alerts=("RiskServiceRefusingClients",),
+        alert_window_s=300,
+    ),
+    Fault(
+        "risk-services-freezing",
+        f"every risk service frozen {RISK_FROZEN_S:g} s of every {RISK_FREEZE_PERIOD_S:g} s for"
+        f" {BEYOND_TEN_MINUTES_AND_ONSET_S} s",
+        _freeze_risk_services_in_turn,
+        _thaw_risk_services,
+        hold_s=BEYOND_TEN_MINUTES_AND_ONSET_S,
+        expected_heal_s=120,
+        alerts=("RiskServiceSlow", "PipelineLatencyHigh"),
+        alert_window_s=300,
     ),
     Fault(
         "risk-token-rotation",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lendstream.cluster import Layout, Node
-from lendstream.vcluster import aptproxy, cgroups, network, nodes, processes, ssh
+from lendstream.vcluster import aptproxy, cgroups, disks, network, nodes, processes, ssh
 from lendstream.vcluster.hostdeps import check_host
 from lendstream.vcluster.inventory import write_inventory
 from lendstream.vcluster.paths import inventory_path, layout_state_dir
@@ -146,6 +146,7 @@ def down(layout: Layout) -> float:
         processes.terminate(pid, timeout_s=30)
     for node in layout.nodes:
         leftovers += nodes.stop(layout, node)
+        disks.release(layout, node)
     aptproxy.stop(layout)
     for node in layout.nodes:
         network.delete_link(nodes.veth_name(layout, node))
@@ -185,6 +186,7 @@ def leftovers_of(layout: Layout) -> list[str]:
             found.append(f"process: {cmdline[:120]}")
     with open("/proc/self/mountinfo") as mounts:
         found += [f"mount {line.split()[4]}" for line in mounts if state in line]
+    found += [f"loop device {device}" for device in disks.loop_devices_under(Path(state))]
     if layout_state_dir(layout.name).exists():
         found.append(f"state dir {layout_state_dir(layout.name)}")
     return found

@@ -15,8 +15,10 @@ def shared_cache_dir() -> Path:
 
 
 def layout_state_dir(layout_name: str) -> Path:
-    """This checkout's state for one layout: node upper dirs, SSH keys, inventory, ssh_config."""
-    return REPO_ROOT / ".cache" / "vcluster" / layout_name
+    """This checkout's state for one layout: node upper dirs, SSH keys, inventory, ssh_config.
+    Its real path: a clone whose .cache links here must name the same launchers and nodes
+    (their command lines carry this path)."""
+    return (REPO_ROOT / ".cache" / "vcluster" / layout_name).resolve()
 
 
 def inventory_path(layout_name: str) -> Path:

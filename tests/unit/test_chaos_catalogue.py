@@ -156,7 +156,13 @@ def test_the_rule_parser_reads_each_rules_for() -> None:
         "kafka-broker-stop",
         "kafka-broker-long-stop",
         "malformed-burst",
-        "certificate-expiring",
+        "certificate-expiring-and-unreadable",
+        "worker-long-power-off",
+        "disk-full",
+        "kafka-partition-offline",
+        "topology-long-kill",
+        "risk-token-refused",
+        "risk-services-freezing",
     ],
 )
 def test_a_held_fault_is_held_beyond_every_alerts_window(name: str) -> None:

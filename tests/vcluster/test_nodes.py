@@ -11,7 +11,7 @@ import pytest
 import testinfra
 
 from lendstream.cluster import Layout
-from lendstream.vcluster import aptproxy, lifecycle, nodes, ssh
+from lendstream.vcluster import aptproxy, disks, lifecycle, nodes, ssh
 from lendstream.vcluster.paths import inventory_path
 
 pytestmark = pytest.mark.vcluster
@@ -165,3 +165,27 @@ def test_ansible_reboot_module_reboots_a_node(vcluster: Layout) -> None:
 def test_status_lists_every_node_running(vcluster: Layout) -> None:
     states = {entry.node.name: entry.state for entry in lifecycle.status(vcluster)}
     assert states == {node.name: "running" for node in vcluster.nodes}
+
+
+def test_an_extra_disk_is_an_ext4_mount_in_the_node_and_leaves_nothing(vcluster: Layout) -> None:
+    """The disk-full fault's disk: the node sees an ext4 filesystem of its size (what the node
+    exporter reports), written full it has nothing left, and detaching frees the loop device."""
+    node = vcluster.nodes[-1]
+    mountpoint = "/var/lib/lendstream-test-disk"
+    disks.attach(vcluster, node, mountpoint, size_mib=16)
+    try:
+        seen = ssh.run(
+            vcluster,
+            node,
+            f"findmnt --noheadings --output FSTYPE {mountpoint};"
+            f" sudo -n dd if=/dev/zero of={mountpoint}/fill bs=1M count=16 status=none;"
+            f" df --output=avail -B1 {mountpoint} | tail -1",
+        )
+        fstype, available = seen.stdout.split()
+        assert fstype == "ext4"
+        assert int(available) == 0
+        assert "No space left on device" in seen.stderr
+    finally:
+        disks.detach(vcluster, node, mountpoint)
+    assert ssh.run(vcluster, node, f"findmnt {mountpoint}").returncode != 0
+    assert not disks.loop_devices_under(nodes.node_dir(vcluster, node))
