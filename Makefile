@@ -124,6 +124,20 @@ rotate-risk-token: bootstrap ## Rotate the risk-service token under load, no ref
 	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-risk-token.yml
 	$(LENDSTREAM) secrets rotate-finish --inventory-dir $(dir $(INVENTORY_FILE)) \
 	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
+.PHONY: rotate-kafka-passwords
+rotate-kafka-passwords: bootstrap ## Rotate the Kafka clients' SCRAM passwords under load (alternating users): make rotate-kafka-passwords INVENTORY=montana
+	$(LENDSTREAM) secrets rotate-begin --name kafka --inventory-dir $(dir $(INVENTORY_FILE)) \
+	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
+	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-kafka-passwords.yml
+	$(LENDSTREAM) secrets rotate-finish --name kafka --inventory-dir $(dir $(INVENTORY_FILE)) \
+	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
+.PHONY: rotate-mysql-passwords
+rotate-mysql-passwords: bootstrap ## Rotate MariaDB's service-account passwords under load (both accepted meanwhile): make rotate-mysql-passwords INVENTORY=montana
+	$(LENDSTREAM) secrets rotate-begin --name mysql --inventory-dir $(dir $(INVENTORY_FILE)) \
+	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
+	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-mysql-passwords.yml
+	$(LENDSTREAM) secrets rotate-finish --name mysql --inventory-dir $(dir $(INVENTORY_FILE)) \
+	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
 .PHONY: chaos
 chaos: vcluster-deploy ## Fault suite under steady load on the simulated cluster; prints a table (LAYOUT=ci|montana)
 	$(LENDSTREAM) chaos --layout $(LAYOUT)

@@ -7,7 +7,8 @@ The kafka role (``tasks/access.yml``, with ``kafka_security_enabled``) runs, on 
 with a JSON request on stdin (passwords travel there, never on a command line):
 ``{"bootstrap": "host:port", "ca_cert": PEM, "admin_user", "admin_password",
 "users": [{"name", "password"}], "acls": [{"principal", "resource_type", "name", "pattern_type",
-"operations": [...]}], "check": bool}`` and prints ``{"changes": ["what", ...]}`` (no secret).
+"operations": [...]}], "retired_users": [name, ...], "check": bool}`` and prints
+``{"changes": ["what", ...]}`` (no secret).
 
 - A user is (re)set (``alter_user_scram_credentials``, SCRAM-SHA-512) when it has no such
   credential, or cannot sign in with its password (changed in the Vault, or behind the role's
@@ -15,6 +16,10 @@ with a JSON request on stdin (passwords travel there, never on a command line):
 - ACLs: for every principal the request names, the ALLOW bindings on host ``*`` are made exactly
   the requested ones: missing ones are created, others of that principal deleted. Principals the
   request does not name (the super users, anyone an operator added) are left alone.
+- ``retired_users``: users no client signs in as any more (the previous of two alternating users
+  after a password rotation, docs/security.md "Rotation"): their SCRAM-SHA-512 credential is
+  deleted and every ALLOW binding of theirs removed, so the old password opens nothing. A user
+  both kept and retired is refused.
 - ``check``: say what would change, change nothing (``ansible-playbook --check``).
 A second run with the same request changes nothing.
 """
@@ -40,6 +45,7 @@ from kafka.admin import (
     ResourcePatternFilter,
     ResourceType,
     ScramMechanism,
+    UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
 from kafka.errors import KafkaError
@@ -160,6 +166,38 @@ def keep_users(
     return [f"SCRAM user {name}: password set" for name in stale]
 
 
+def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> list[str]:
+    """Deletes the SCRAM-SHA-512 credential and every ALLOW binding (host *) of each user in
+    ``names`` that still has either; what was (or would be) removed."""
+    if not names:
+        return []
+    described = admin.describe_user_scram_credentials(sorted(names))
+    with_credential = sorted(
+        name
+        for name, found in described.items()
+        if any(info["mechanism"] == MECHANISM for info in found["credential_infos"])
+    )
+    bindings = sorted(
+        (binding for name in sorted(names) for binding in current_bindings(admin, f"User:{name}")),
+        key=describe,
+    )
+    if not check:
+        if with_credential:
+            deletions = [UserScramCredentialDeletion(name, MECHANISM) for name in with_credential]
+            failed = {
+                name: error
+                for name, error in admin.alter_user_scram_credentials(deletions).items()
+                if error
+            }
+            if failed:
+                raise KafkaAccessError(f"SCRAM credentials not deleted: {failed}")
+        if bindings:
+            admin.delete_acls([_exact_filter(binding) for binding in bindings])
+    return [f"SCRAM user {name}: retired" for name in with_credential] + [
+        f"ACL removed: {describe(b)}" for b in bindings
+    ]
+
+
 def current_bindings(admin: KafkaAdminClient, principal: str) -> set[ACL]:
     """Every ALLOW binding on host * of ``principal``."""
     found, error = admin.describe_acls(
@@ -215,7 +253,8 @@ def _exact_filter(binding: ACL) -> ACLFilter:
 
 
 def apply(request: dict[str, Any]) -> list[str]:
-    """Users first (an ACL may name a user created here), then ACLs; what changed."""
+    """Users first (an ACL may name a user created here), then ACLs, then the retired users;
+    what changed."""
     try:
         bootstrap = [str(server) for server in _as_list(request["bootstrap"])]
         ca_cert = str(request["ca_cert"])
@@ -225,11 +264,15 @@ def apply(request: dict[str, Any]) -> list[str]:
         }
         users = {str(user["name"]): str(user["password"]) for user in request.get("users", [])}
         specs = [AclSpec.from_dict(acl) for acl in request.get("acls", [])]
+        retired = [str(name) for name in request.get("retired_users", [])]
         check = bool(request.get("check", False))
     except (KeyError, TypeError, ValueError) as error:
         raise KafkaAccessError(f"a malformed request: {error!r}") from None
     if any(not password for password in users.values()):
         raise KafkaAccessError("every user needs a password (from the Vault)")
+    kept_and_retired = sorted(set(retired) & (set(users) | {spec.principal for spec in specs}))
+    if kept_and_retired:
+        raise KafkaAccessError(f"users both kept and retired: {', '.join(kept_and_retired)}")
     with tempfile.TemporaryDirectory(prefix="lendstream-kafka-access-") as scratch:
         ca_file = Path(scratch) / "ca.crt"
         ca_file.write_text(ca_cert)
@@ -247,7 +290,8 @@ def apply(request: dict[str, Any]) -> list[str]:
             ) from None
         try:
             changed = keep_users(admin, bootstrap, str(ca_file), users, check)
-            return changed + keep_acls(admin, specs, check)
+            changed += keep_acls(admin, specs, check)
+            return changed + retire_users(admin, retired, check)
         except KafkaError as error:
             raise KafkaAccessError(f"the admin API refused: {error!r}") from None
         finally:

@@ -2,7 +2,7 @@
 
     python -m lendstream.secrets new --inventory-dir ansible/inventories/montana [--rotate]
     python -m lendstream.secrets show --inventory-dir ansible/inventories/montana
-    python -m lendstream.secrets rotate-begin|rotate-finish --inventory-dir … [--name NAME]
+    python -m lendstream.secrets rotate-begin|rotate-finish --inventory-dir … [--name ROTATION]
 
 Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
 passwords (admin, the applicant loader's account, the applicant API's read-only account), Kafka's
@@ -11,9 +11,10 @@ service and the applicant API, and the deployment's certificate authority
 (``vault_pki_ca_cert``, ``vault_pki_ca_key``: lendstream.pki; its key stays on the controller, in
 this vault). ``new`` adds only what is missing, so an existing deployment gets a
 newly introduced secret (e.g. ``vault_mysql_loader_password``) on the next ``make secrets``.
-A token is rotated in two steps around ``playbooks/rotate-risk-token.yml`` (``make
-rotate-risk-token``): ``rotate-begin`` keeps the current value as ``<name>_previous`` (still
-accepted) and generates a new one; ``rotate-finish`` drops ``<name>_previous``.
+A token or a set of passwords is rotated in two steps around its playbook (``make
+rotate-risk-token``, ``rotate-kafka-passwords``, ``rotate-mysql-passwords``; ``ROTATIONS``):
+``rotate-begin`` keeps each current value as ``<name>_previous`` (still accepted) and generates
+a new one; ``rotate-finish`` drops the ``_previous`` values.
 The vault password is generated too, into a file outside the repository
 (``~/.config/lendstream/vault/<inventory>.pass``, mode 0600), which is what a team shares out of
 band; plays read it with ``--vault-password-file`` or ``ANSIBLE_VAULT_PASSWORD_FILE``. The
@@ -170,34 +171,68 @@ def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) 
     return generated
 
 
-ROTATABLE = ("vault_risk_service_token",)
+# What ``rotate-begin``/``rotate-finish`` rotate, by name: the secrets each rotation replaces
+# together (its playbook switches their clients together; docs/security.md, "Rotation").
+ROTATIONS: dict[str, tuple[str, ...]] = {
+    "vault_risk_service_token": ("vault_risk_service_token",),  # playbooks/rotate-risk-token.yml
+    # playbooks/rotate-kafka-passwords.yml: the clients' SCRAM users, which alternate (below)
+    "kafka": (
+        "vault_kafka_producer_password",
+        "vault_kafka_topology_password",
+        "vault_kafka_operator_password",
+    ),
+    # playbooks/rotate-mysql-passwords.yml: MariaDB's service accounts (both passwords accepted
+    # while their clients switch)
+    "mysql": ("vault_mysql_loader_password", "vault_applicant_api_mysql_password"),
+}
+ROTATABLE = tuple(ROTATIONS)
 PREVIOUS_SUFFIX = "_previous"
+# Kafka keeps one SCRAM password per user and mechanism, so its clients' users alternate between
+# two of the same grants: slot "a" (the historical names) and slot "b" (playbooks/vars/
+# kafka_users.yml). Not a secret; kept in the Vault because it is per deployment, as the users.
+KAFKA_USER_SLOT_NAME = "vault_kafka_user_slot"
+KAFKA_USER_SLOTS = ("a", "b")
 
 
 def begin_rotation(inventory_dir: Path, password_file: Path, name: str) -> None:
-    """A new value for ``name``; the current one stays accepted as ``<name>_previous``."""
-    if name not in ROTATABLE:
+    """New values for the secrets of rotation ``name``; each current one stays accepted as
+    ``<secret>_previous`` (for "kafka", the users' slot flips, the previous one kept too)."""
+    if name not in ROTATIONS:
         raise SecretsError(f"{name} cannot be rotated this way; these can: {', '.join(ROTATABLE)}")
     current = read_vault(inventory_dir, password_file)
-    if current.get(name + PREVIOUS_SUFFIX):
+    names = ROTATIONS[name]
+    under_way = [secret for secret in names if current.get(secret + PREVIOUS_SUFFIX)]
+    if under_way:
         raise SecretsError(
-            f"a rotation of {name} is already under way ({name}{PREVIOUS_SUFFIX} is set): "
+            f"a rotation of {name} is already under way ({under_way[0]}{PREVIOUS_SUFFIX} is set): "
             "run the rotation playbook again, then rotate-finish"
         )
+    missing = [secret for secret in names if not current.get(secret)]
+    if missing:
+        raise SecretsError(f"nothing to rotate: {', '.join(missing)} missing (make secrets)")
     updated = dict(current)
-    updated[name + PREVIOUS_SUFFIX] = current[name]
-    updated[name] = secrets.token_urlsafe(SECRET_BYTES)
+    for secret in names:
+        updated[secret + PREVIOUS_SUFFIX] = current[secret]
+        updated[secret] = secrets.token_urlsafe(SECRET_BYTES)
+    if name == "kafka":
+        slot = current.get(KAFKA_USER_SLOT_NAME) or KAFKA_USER_SLOTS[0]
+        updated[KAFKA_USER_SLOT_NAME + PREVIOUS_SUFFIX] = slot
+        updated[KAFKA_USER_SLOT_NAME] = next(other for other in KAFKA_USER_SLOTS if other != slot)
     write_vault(inventory_dir, password_file, updated)
 
 
 def finish_rotation(inventory_dir: Path, password_file: Path, name: str) -> None:
-    """The old value is no longer accepted anywhere: forget it."""
+    """The old values are no longer accepted anywhere: forget them."""
+    if name not in ROTATIONS:
+        raise SecretsError(f"{name} cannot be rotated this way; these can: {', '.join(ROTATABLE)}")
     current = read_vault(inventory_dir, password_file)
-    if name + PREVIOUS_SUFFIX in current:
+    extra = (KAFKA_USER_SLOT_NAME,) if name == "kafka" else ()
+    previous = {secret + PREVIOUS_SUFFIX for secret in (*ROTATIONS[name], *extra)}
+    if previous & set(current):
         write_vault(
             inventory_dir,
             password_file,
-            {key: value for key, value in current.items() if key != name + PREVIOUS_SUFFIX},
+            {key: value for key, value in current.items() if key not in previous},
         )
 
 
@@ -207,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inventory-dir", type=Path, required=True)
     parser.add_argument("--vault-password-file", type=Path, default=None)
     parser.add_argument("--rotate", action="store_true", help="replace every existing secret")
-    parser.add_argument("--name", choices=ROTATABLE, default=ROTATABLE[0], help="to rotate")
+    parser.add_argument(
+        "--name", choices=ROTATABLE, default=ROTATABLE[0], help="the rotation (its secrets)"
+    )
     args = parser.parse_args(argv)
     password_file = args.vault_password_file or default_password_file(args.inventory_dir)
     try:
@@ -218,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
             print("generated: " + (", ".join(generated) or "nothing (all present; --rotate)"))
         elif args.action == "rotate-begin":
             begin_rotation(args.inventory_dir, password_file, args.name)
-            print(f"{args.name}: new value; the old one is kept as {args.name}{PREVIOUS_SUFFIX}")
+            for secret in ROTATIONS[args.name]:
+                print(f"{secret}: new value; the old one is kept as {secret}{PREVIOUS_SUFFIX}")
         elif args.action == "rotate-finish":
             finish_rotation(args.inventory_dir, password_file, args.name)
-            print(f"{args.name}{PREVIOUS_SUFFIX}: removed")
+            print(f"{args.name}: the previous values are removed")
         else:
             names = read_vault(args.inventory_dir, password_file)
             print("\n".join(f"{name}: <{len(value)} characters>" for name, value in names.items()))

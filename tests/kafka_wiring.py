@@ -98,9 +98,11 @@ def render(
     passwords: dict[str, str] | None = None,
     bootstrap: list[str] | None = None,
     ca_file: str | None = None,
+    vault: dict[str, str] | None = None,
 ) -> Rendered:
     """Render for m1 with ``lendstream_tls`` = ``tls``; a private broker's ``bootstrap`` and
-    ``ca_file`` replace the cluster's when given."""
+    ``ca_file`` replace the cluster's when given; ``vault`` adds to (or replaces) the fake
+    Vault's values (e.g. a rotation's slot and previous passwords)."""
     root.mkdir(parents=True, exist_ok=True)
     variables: dict[str, Any] = {
         **play_vars("playbooks/pipeline.yml", "Producer (applicant API to Kafka)"),
@@ -114,6 +116,7 @@ def render(
             "The operators' Kafka client settings on the supervisors and the producer's node",
         ),
         **fake_vault(passwords),
+        **(vault or {}),
         "lendstream_tls": tls,
         "render_dir": str(root),
         "producer_manage_service": False,

@@ -22,7 +22,14 @@ from typing import Any
 
 from lendstream import pki, secrets
 from lendstream.chaos.alerts import Prometheus
-from lendstream.chaos.cluster import ChaosCluster, ChaosError, role_constant, role_default
+from lendstream.chaos.cluster import (
+    NODE_PYTHON,
+    TLS_CA_FILE,
+    ChaosCluster,
+    ChaosError,
+    role_constant,
+    role_default,
+)
 from lendstream.chaos.load import SteadyLoad
 from lendstream.storm import deployment
 from lendstream.storm.nimbus import CONNECTION_ERRORS
@@ -541,6 +548,99 @@ def _rotate_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         raise ChaosError(f"{refused} scoring requests were refused during the rotation")
 
 
+def _metric_sum(cluster: ChaosCluster, host: str, url: str, pattern: re.Pattern[str]) -> float:
+    """The sum of ``pattern``'s values in the /metrics at ``url``, read on ``host`` (these ports
+    are open to cluster members only), verifying HTTPS against the deployment CA."""
+    script = (
+        "import ssl, sys, urllib.request as u; "
+        f"c = ssl.create_default_context(cafile={TLS_CA_FILE!r}); "
+        "sys.stdout.write(u.urlopen(sys.argv[1], timeout=10, context=c).read().decode())"
+    )
+    text = cluster.sh(host, f"{NODE_PYTHON} -c {shlex.quote(script)} {shlex.quote(url)}")
+    return sum(float(value) for value in pattern.findall(text))
+
+
+def failed_api_requests(cluster: ChaosCluster) -> int:
+    """Requests the applicant API answered with a 5xx (503: its database refused or failed), and
+    pages the producer could not get from it (their /metrics)."""
+    api_port = role_default("applicant_api", "applicant_api_port")
+    producer_port = role_default("producer", "producer_metrics_port")
+    api = re.compile(r'^lendstream_api_requests_total\{[^}]*status="5\d\d"[^}]*\} (\S+)$', re.M)
+    polls = re.compile(r'^lendstream_producer_api_polls_total\{outcome="error"\} (\S+)$', re.M)
+    total = 0.0
+    for host in cluster.hosts("applicant_api"):
+        url = f"{cluster.http_scheme}://{host}:{api_port}/metrics"
+        total += _metric_sum(cluster, host, url, api)
+    for host in cluster.hosts("producer"):
+        total += _metric_sum(cluster, host, f"http://{host}:{producer_port}/metrics", polls)
+    return int(total)
+
+
+def mariadb_access_denied(cluster: ChaosCluster) -> int:
+    """MariaDB's count of refused sign-ins since it started (Access_denied_errors)."""
+    conf_dir = role_default("mysql", "mysql_conf_dir")
+    query = "SHOW GLOBAL STATUS LIKE 'Access_denied_errors'"
+    total = 0
+    for host in cluster.hosts("mysql"):
+        out = cluster.sh(
+            host,
+            f"mariadb --defaults-file={conf_dir}/my.cnf --user=root -N -e {shlex.quote(query)}",
+        )
+        total += int(out.split()[-1])
+    return total
+
+
+def kafka_failed_authentications(cluster: ChaosCluster, since: float) -> int:
+    """Sign-ins the brokers refused since ``since`` (Unix time): their log's "Failed
+    authentication" lines (Kafka's Selector, INFO)."""
+    total = 0
+    for host in cluster.hosts("kafka_broker"):
+        out = cluster.sh(
+            host,
+            f"journalctl -u lendstream-kafka --since @{int(since)} --no-pager -o cat"
+            " | grep -cE 'Failed (re-)?authentication with' || true",
+        )
+        total += int(out.strip() or 0)
+    return total
+
+
+def _rotate_kafka_passwords(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """make rotate-kafka-passwords: every client moves to its other SCRAM user, the old retired."""
+    inventory_dir = layout_state_dir(cluster.layout.name)
+    since = time.time()
+    producer_restarts = {
+        host: cluster.unit_restarts(host, "lendstream-producer")
+        for host in cluster.hosts("producer")
+    }
+    secrets.begin_rotation(inventory_dir, cluster.vault_password_file, "kafka")
+    cluster.playbook("playbooks/rotate-kafka-passwords.yml")
+    secrets.finish_rotation(inventory_dir, cluster.vault_password_file, "kafka")
+    state["slot"] = cluster.vault().get(secrets.KAFKA_USER_SLOT_NAME, "a")
+    state["failed_authentications"] = refused = kafka_failed_authentications(cluster, since)
+    state["producer_failures"] = failures = sum(
+        cluster.unit_restarts(host, "lendstream-producer") - before
+        for host, before in producer_restarts.items()
+    )
+    if refused or failures:
+        raise ChaosError(
+            f"{refused} Kafka sign-ins refused, {failures} producer failures during the rotation"
+        )
+
+
+def _rotate_mysql_passwords(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """make rotate-mysql-passwords: both passwords accepted while the clients switch."""
+    inventory_dir = layout_state_dir(cluster.layout.name)
+    denied_before = mariadb_access_denied(cluster)
+    failed_before = failed_api_requests(cluster)
+    secrets.begin_rotation(inventory_dir, cluster.vault_password_file, "mysql")
+    cluster.playbook("playbooks/rotate-mysql-passwords.yml")
+    secrets.finish_rotation(inventory_dir, cluster.vault_password_file, "mysql")
+    state["access_denied"] = denied = mariadb_access_denied(cluster) - denied_before
+    state["failed_requests"] = failed = failed_api_requests(cluster) - failed_before
+    if denied or failed:
+        raise ChaosError(f"{denied} MariaDB sign-ins refused, {failed} failed API requests")
+
+
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """A certificate signed by the deployment CA (the inventory's Vault), expiring in
     EXPIRING_CERTIFICATE_DAYS, and a file that does not parse as one (the certificate cut in
@@ -1053,6 +1153,18 @@ CATALOGUE: tuple[Fault, ...] = (
         "the risk-service token rotated by playbooks/rotate-risk-token.yml",
         _rotate_token,
         expected_heal_s=150,
+    ),
+    Fault(
+        "kafka-password-rotation",
+        "the Kafka clients' SCRAM passwords rotated by playbooks/rotate-kafka-passwords.yml",
+        _rotate_kafka_passwords,
+        expected_heal_s=480,
+    ),
+    Fault(
+        "mysql-password-rotation",
+        "MariaDB's service-account passwords rotated by playbooks/rotate-mysql-passwords.yml",
+        _rotate_mysql_passwords,
+        expected_heal_s=180,
     ),
 )
 

@@ -65,6 +65,14 @@ class AdminConnection:
     user: str
     password: str
     ssl_ca: str | None = None
+    # The environment's password variable when it names a file: read again for every connection,
+    # so a paced load outliving a password rotation reconnects with the new one.
+    password_variable: str | None = None
+
+    def current_password(self) -> str:
+        if not self.password_variable:
+            return self.password
+        return env_vars.secret(env_vars.environment(), self.password_variable) or self.password
 
 
 @dataclass(slots=True)
@@ -83,7 +91,7 @@ def connect_admin(admin: AdminConnection, database: str | None = None) -> Any:
         host=admin.host,
         port=admin.port,
         user=admin.user,
-        password=admin.password,
+        password=admin.current_password(),
         database=database,
         charset="utf8mb4",
         autocommit=True,
@@ -328,19 +336,39 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
 
 
+ACCOUNT_PASSWORD_VARIABLES = ("LENDSTREAM_MYSQL_LOADER_PASSWORD", "LENDSTREAM_MYSQL_ADMIN_PASSWORD")
+
+
 def account_password(env: Mapping[str, str]) -> str:
     """The password of the account the loader connects as: the loader account's
     (LENDSTREAM_MYSQL_LOADER_PASSWORD(_FILE)), else the administrator's (…_ADMIN_PASSWORD…)."""
-    for name in ("LENDSTREAM_MYSQL_LOADER_PASSWORD", "LENDSTREAM_MYSQL_ADMIN_PASSWORD"):
+    for name in ACCOUNT_PASSWORD_VARIABLES:
         password = env_vars.secret(env, name, required=False)
         if password:
             return password
     return ""
 
 
+def account_password_file_variable(env: Mapping[str, str]) -> str | None:
+    """The variable ``account_password`` takes its password from, when that is a file's."""
+    for name in ACCOUNT_PASSWORD_VARIABLES:
+        if env.get(f"{name}_FILE", "").strip():
+            return name
+        if env.get(name, "").strip():
+            return None
+    return None
+
+
 def _load(args: argparse.Namespace) -> int:
     env = env_vars.environment()
-    admin = AdminConnection(args.host, args.port, args.user, account_password(env), args.ssl_ca)
+    admin = AdminConnection(
+        args.host,
+        args.port,
+        args.user,
+        account_password(env),
+        args.ssl_ca,
+        account_password_file_variable(env),
+    )
     connection = connect_admin(admin, args.database if args.load_only else None)
     try:
         if not args.load_only:

@@ -1,7 +1,8 @@
 """Reading applicants from MariaDB/MySQL as the API's read-only user.
 
-Each thread keeps one connection and reconnects after a failure; any database failure surfaces
-as :class:`DatabaseUnavailable`, which the API answers with 503.
+Each thread keeps one connection and reconnects after a failure, with the password its file
+holds then (a rotation needs no restart); any database failure surfaces as
+:class:`DatabaseUnavailable`, which the API answers with 503.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
+from lendstream.services import environment as env_vars
 from lendstream.services.applicant_api.schema import TABLE, select_columns_sql
 from lendstream.services.applicant_api.settings import MySQLSettings, tls_arguments
 
@@ -60,11 +62,15 @@ class ApplicantRepository:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             settings = self._settings
+            try:
+                password = settings.current_password()
+            except env_vars.SettingsError as error:
+                raise pymysql.OperationalError(f"no password: {error}") from error
             connection = pymysql.connect(
                 host=settings.host,
                 port=settings.port,
                 user=settings.user,
-                password=settings.password,
+                password=password,
                 database=settings.database,
                 charset="utf8mb4",
                 autocommit=True,

@@ -4,6 +4,8 @@
 - ``LENDSTREAM_MYSQL_DATABASE`` (``lendstream``): the database holding ``applicants``.
 - ``LENDSTREAM_MYSQL_USER`` (``lendstream_api``): the API's read-only user.
 - ``LENDSTREAM_MYSQL_PASSWORD_FILE`` (preferred) or ``LENDSTREAM_MYSQL_PASSWORD``: its password.
+  The file is read again for every new connection, so a rotated password (written there while
+  MariaDB accepts both, docs/security.md "Rotation") is used from the next one on, no restart.
 - ``LENDSTREAM_MYSQL_SSL_CA``: connect over TLS only, verifying the server's certificate against
   this CA file and its name against the host (unset: pymysql's default, TLS unverified if the
   server offers it, else plain TCP — the single-machine stack's loopback MariaDB).
@@ -44,6 +46,7 @@ class MySQLSettings:
     connect_timeout_s: int = 3
     read_timeout_s: int = 10
     ssl_ca: str | None = None
+    password_file: str | None = None  # read again at each connection (``current_password``)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> MySQLSettings:
@@ -57,7 +60,18 @@ class MySQLSettings:
             user=env_vars.text(env, "LENDSTREAM_MYSQL_USER", DEFAULT_READER_USER),
             ssl_ca=env.get("LENDSTREAM_MYSQL_SSL_CA") or None,
             password=password,
+            password_file=env.get("LENDSTREAM_MYSQL_PASSWORD_FILE", "").strip() or None,
         )
+
+    def current_password(self) -> str:
+        """The password for a new connection: the file's content now when there is a file."""
+        if not self.password_file:
+            return self.password
+        value = env_vars.secret(
+            {"LENDSTREAM_MYSQL_PASSWORD_FILE": self.password_file}, "LENDSTREAM_MYSQL_PASSWORD"
+        )
+        assert value is not None  # required=True raises instead
+        return value
 
 
 def tls_arguments(ca_file: str | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from lendstream.services.producer.settings import ProducerSettings
 
 CA = "/etc/lendstream/tls/ca.crt"
 VAULT = fake_vault()
+CLIENTS = ("producer", "topology", "operator")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,12 @@ def test_the_kafka_play_secures_kafka_with_every_node_a_super_user(secured: Rend
         f"lendstream-{user}": VAULT[f"vault_kafka_{user}_password"]
         for user in ("producer", "topology", "operator")
     }
+    # No rotation under way: the other slot's users are retired (nothing once they are gone).
+    assert kafka["retired_users"] == [
+        "lendstream-producer-b",
+        "lendstream-topology-b",
+        "lendstream-operator-b",
+    ]
     # Run on the topic-creating broker itself, with the virtualenv site.yml installs there.
     assert kafka["admin_host"] == "m1"
     assert kafka["admin_python"] == "/opt/lendstream/venv/bin/python"
@@ -91,7 +98,7 @@ def test_each_client_gets_its_user_password_file_and_the_ca(secured: Rendered) -
     conf = TopologyConf.from_storm_conf({PREFIX + k: v for k, v in settings.items()})
     topology = conf.kafka_security()
     assert _secured_as(topology) == "lendstream-topology"
-    assert topology.password_file == str(secured.root / "kafka-password")
+    assert topology.password_file == str(secured.root / "kafka-lendstream-topology.password")
     _secret_file(Path(topology.password_file), VAULT["vault_kafka_topology_password"])
     assert VAULT["vault_kafka_topology_password"] not in str(settings)  # names and paths only
     assert conf.kafka_bootstrap_servers == "m1:9092,m2:9092,m3:9092"
@@ -115,3 +122,52 @@ def test_without_lendstream_tls_every_client_stays_plaintext(plain: Rendered) ->
     }
     assert not plain.operator_env_file.exists()
     assert operator_security({}, plain.operator_env_file).protocol == PLAINTEXT
+
+
+@pytest.fixture(scope="module")
+def rotating(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """Half-way through `make rotate-kafka-passwords`: slot b is current, a is the previous."""
+    previous = {
+        f"vault_kafka_{user}_password_previous": f"old-{user}-password"
+        for user in ("producer", "topology", "operator")
+    }
+    return render(
+        tmp_path_factory.mktemp("kafka-wiring-rotating"),
+        tls=True,
+        vault={"vault_kafka_user_slot": "b", "vault_kafka_user_slot_previous": "a", **previous},
+    )
+
+
+def test_during_a_rotation_both_users_of_each_client_sign_in_with_the_same_acls(
+    rotating: Rendered,
+) -> None:
+    kafka = rotating.kafka
+    assert {user["name"]: user["password"] for user in kafka["users"]} == {
+        **{f"lendstream-{u}-b": VAULT[f"vault_kafka_{u}_password"] for u in CLIENTS},
+        **{f"lendstream-{u}": f"old-{u}-password" for u in CLIENTS},
+    }
+    assert kafka["retired_users"] == []  # nothing retired before every client has switched
+    grants: dict[str, set[tuple[str, str, str]]] = {}
+    for acl in kafka["acls"]:
+        grants.setdefault(acl["principal"], set()).update(
+            (acl["resource_type"], acl["name"], operation) for operation in acl["operations"]
+        )
+    for client in CLIENTS:
+        assert grants[f"lendstream-{client}-b"] == grants[f"lendstream-{client}"]
+    assert len(grants) == 6
+    # Every client is given its new user, and the topology a file of that user's.
+    assert ProducerSettings.from_env(rotating.producer_env).kafka_security.username == (
+        "lendstream-producer-b"
+    )
+    assert ExporterSettings.from_env(rotating.exporter_env).kafka_security.username == (
+        "lendstream-operator-b"
+    )
+    conf = TopologyConf.from_storm_conf(
+        {PREFIX + k: v for k, v in rotating.topology_settings.items()}
+    ).kafka_security()
+    assert conf.username == "lendstream-topology-b"
+    assert conf.password_file == str(rotating.root / "kafka-lendstream-topology-b.password")
+    _secret_file(Path(conf.password_file), VAULT["vault_kafka_topology_password"])
+    operator = operator_security({}, rotating.operator_env_file)
+    assert operator.username == "lendstream-operator-b"
+    assert operator.read_password() == VAULT["vault_kafka_operator_password"]

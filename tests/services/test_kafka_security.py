@@ -56,9 +56,9 @@ from kafka_wiring import render
 from local_processes import free_port, running, wait_until
 from render_playbook import CI_INVENTORY
 
-from lendstream import pki
+from lendstream import kafka_access, pki
 from lendstream.attacks import clients as attacks
-from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_environment, run_ansible
+from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_environment, role_default, run_ansible
 from lendstream.kafka_client import PLAINTEXT_SECURITY, SASL_SSL, KafkaSecurity, operator_security
 from lendstream.kafka_topics import (
     KafkaReadError,
@@ -652,3 +652,90 @@ def test_the_member_attacks_get_no_answer_in_plaintext_and_are_denied_with_a_wro
         attacks.Outcome.PLAINTEXT_REFUSED,
         attacks.Outcome.DENIED,
     ] * 2, outcomes
+
+
+def _publish_and_read_back(kafka: SecuredKafka, producer: KafkaProducer, user: str) -> None:
+    """``producer`` writes one record, and ``user`` (the producer's ACLs) reads the topic."""
+    producer.send(TOPIC, key=user.encode(), value=b'{"rotation": true}').get(timeout=20)
+    security = kafka.security(user)
+    assert sum(end_offsets(kafka.bootstrap, TOPIC, security).values()) > 0
+
+
+def _access_request(kafka: SecuredKafka, **changes: Any) -> dict[str, Any]:
+    """lendstream.kafka_access's request for the role's users, ACLs and admin, with changes."""
+    variables = kafka.role_variables
+    return {
+        "bootstrap": kafka.bootstrap,
+        "ca_cert": Path(kafka.ca_file).read_text(),
+        "admin_user": "admin",
+        "admin_password": variables["kafka_security_admin_password"],
+        "users": variables["kafka_security_users"],
+        "acls": role_default("kafka", "kafka_security_acls"),
+        **changes,
+    }
+
+
+def test_a_rotation_to_the_other_user_never_refuses_a_client_then_retires_the_old_one(
+    secured_kafka: SecuredKafka, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """playbooks/rotate-kafka-passwords.yml's Kafka steps through the role's access entry point:
+    the producer's second user made beside the first with the same ACLs (the first untouched: a
+    client of it, connected or connecting anew with its password, keeps working), then the first
+    retired (its credential and ACLs gone: its password opens nothing), the second unaffected."""
+    kafka = secured_kafka
+    old, new = "lendstream-producer", "lendstream-producer-b"
+    new_password = secrets.token_urlsafe(32)
+    new_file = _write(tmp_path / "new.password", new_password + "\n", 0o600)
+    kafka.passwords[new] = str(new_file)
+    acls = role_default("kafka", "kafka_security_acls")
+    both = [*acls, *({**acl, "principal": new} for acl in acls if acl["principal"] == old)]
+    users = kafka.role_variables["kafka_security_users"]
+    connected = _producer(kafka.bootstrap, kafka.security(old).client_options())
+    try:
+        _publish_and_read_back(kafka, connected, old)
+        begin = {
+            **kafka.role_variables,
+            "kafka_security_users": [*users, {"name": new, "password": new_password}],
+            "kafka_security_acls": both,
+        }
+        made = run_role(["access"], begin)
+        assert f"SCRAM user {new}: password set" in made
+        assert f"SCRAM user {old}:" not in made
+        # The window: the connected client, a client connecting anew as the old user, the new one.
+        _publish_and_read_back(kafka, connected, old)
+        for user in (old, new):
+            fresh = _producer(kafka.bootstrap, kafka.security(user).client_options())
+            _publish_and_read_back(kafka, fresh, user)
+            fresh.close()
+
+        retire = {
+            **begin,
+            "kafka_security_users": [u for u in begin["kafka_security_users"] if u["name"] != old],
+            "kafka_security_acls": [acl for acl in both if acl["principal"] != old],
+            "kafka_security_retired_users": [old],
+        }
+        retired = run_role(["access"], retire)
+        assert f"SCRAM user {old}: retired" in retired
+        assert f"ACL removed: User:{old} WRITE topic lendstream.applicants" in retired
+        _refused_at_bootstrap(
+            kafka, kafka.security(old).client_options(), caplog, "KafkaSSLTransport"
+        )
+        fresh = _producer(kafka.bootstrap, kafka.security(new).client_options())
+        _publish_and_read_back(kafka, fresh, new)
+        fresh.close()
+        # A rerun retires nothing more (check mode says what it would change: nothing).
+        request = _access_request(
+            kafka,
+            users=retire["kafka_security_users"],
+            acls=retire["kafka_security_acls"],
+            retired_users=[old],
+            check=True,
+        )
+        assert kafka_access.apply(request) == []
+        with pytest.raises(kafka_access.KafkaAccessError, match="both kept and retired"):
+            kafka_access.apply({**request, "retired_users": [new]})
+    finally:
+        connected.close()
+        # Back as the other tests found it: the first user, the second retired.
+        kafka_access.apply(_access_request(kafka, retired_users=[new]))
+        del kafka.passwords[new]

@@ -33,6 +33,12 @@ from service_databases import run_loader
 from lendstream import pki
 from lendstream.attacks import clients
 from lendstream.deploy.schema import schema_statements
+from lendstream.services.applicant_api.loader import (
+    AdminConnection,
+    account_password,
+    account_password_file_variable,
+    connect_admin,
+)
 from lendstream.services.applicant_api.repository import ApplicantRepository, DatabaseUnavailable
 from lendstream.services.applicant_api.settings import MySQLSettings, tls_arguments
 from lendstream.stack.mysql_admin import run_over_socket
@@ -531,3 +537,87 @@ def test_the_attack_suites_mysql_attack_is_denied_by_require_ssl_and_logs_in_wit
         params = {"user": READER_USER, "password": server.reader_password}
         outcome, detail = clients.mysql_connect([HOST], server.port, params)
         assert outcome == expected, detail
+
+
+def _signs_in(server: PrivateMariaDB, user: str, password: str) -> bool:
+    """Whether ``user`` gets in with ``password`` over verified TLS (False: access denied,
+    1045; any other failure is raised)."""
+    try:
+        _connect(server, user, password, **tls_arguments(str(server.ca_file))).close()
+    except pymysql.OperationalError as error:
+        if error.args[0] != 1045:
+            raise
+        return False
+    return True
+
+
+def test_a_password_rotation_accepts_both_passwords_until_the_clients_read_the_new_one(
+    tls_mariadb: PrivateMariaDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """playbooks/rotate-mysql-passwords.yml's steps with the role's own provisioning: each account
+    accepts its new password beside its old one; the API's repository and the loader, reading
+    their password files at each new connection, switch with no restart; then the old passwords
+    open nothing, while connections made with them stay signed in."""
+    server = tls_mariadb
+    old = {LOADER_USER: server.loader_password, READER_USER: server.reader_password}
+    new = {user: f"new-{user}-" + os.urandom(12).hex() for user in old}
+    api_file = _write(tmp_path / "mysql-password", old[READER_USER] + "\n", 0o600)
+    loader_file = _write(tmp_path / "loader-password", old[LOADER_USER] + "\n", 0o600)
+    monkeypatch.setenv("LENDSTREAM_MYSQL_LOADER_PASSWORD_FILE", str(loader_file))
+    loader_env = {"LENDSTREAM_MYSQL_LOADER_PASSWORD_FILE": str(loader_file)}
+    loader = AdminConnection(
+        HOST,
+        server.port,
+        LOADER_USER,
+        account_password(loader_env),
+        str(server.ca_file),
+        account_password_file_variable(loader_env),
+    )
+    repository = ApplicantRepository(
+        MySQLSettings.from_env(
+            {
+                "LENDSTREAM_MYSQL_HOST": HOST,
+                "LENDSTREAM_MYSQL_PORT": str(server.port),
+                "LENDSTREAM_MYSQL_USER": READER_USER,
+                "LENDSTREAM_MYSQL_PASSWORD_FILE": str(api_file),
+                "LENDSTREAM_MYSQL_SSL_CA": str(server.ca_file),
+            }
+        )
+    )
+    repository.ping()  # a connection made with the old password, kept by its thread
+    provision = {
+        **server.role_variables,
+        "mysql_loader_password": new[LOADER_USER],
+        "mysql_readonly_password": new[READER_USER],
+    }
+    try:
+        run_render_playbook(
+            PROVISION_PLAYBOOK,
+            {
+                **provision,
+                "mysql_loader_previous_password": old[LOADER_USER],
+                "mysql_readonly_previous_password": old[READER_USER],
+            },
+            timeout_s=RENDER_TIMEOUT_S,
+        )
+        for user, password in old.items():
+            assert _signs_in(server, user, password), user
+            assert _signs_in(server, user, new[user]), user
+        # The clients' files get the new passwords: no restart, the next connection reads them.
+        api_file.write_text(new[READER_USER] + "\n")
+        loader_file.write_text(new[LOADER_USER] + "\n")
+
+        run_render_playbook(PROVISION_PLAYBOOK, provision, timeout_s=RENDER_TIMEOUT_S)
+        for user, password in old.items():
+            assert not _signs_in(server, user, password), user
+            assert _signs_in(server, user, new[user]), user
+        repository.ping()  # the old connection is still signed in
+        repository._drop_connection()  # as after a failure: the next query connects anew
+        repository.ping()
+        with connect_admin(loader, DATABASE) as connection:
+            assert _tls_version(connection) in {"TLSv1.2", "TLSv1.3"}
+        grants = _as_socket_root(server.rendered, f"SHOW CREATE USER '{READER_USER}'@'%'")
+        assert " OR " not in grants.stdout  # one password again, not a chain
+    finally:
+        # The module's other tests use the fixture's passwords.
+        run_render_playbook(PROVISION_PLAYBOOK, server.role_variables, timeout_s=RENDER_TIMEOUT_S)

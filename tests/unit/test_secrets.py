@@ -168,3 +168,45 @@ def test_only_the_tokens_made_for_it_rotate_this_way(tmp_path: Path) -> None:
         begin_rotation(
             tmp_path / "inventory", tmp_path / "vault.pass", "vault_mysql_admin_password"
         )
+
+
+def test_a_kafka_rotation_renews_the_clients_passwords_together_and_flips_their_users(
+    tmp_path: Path,
+) -> None:
+    inventory, password = tmp_path / "inventory", tmp_path / "vault.pass"
+    new_secrets(inventory, password)
+    before = read_vault(inventory, password)
+    names = secrets.ROTATIONS["kafka"]
+    for slot, previous_slot in (("b", "a"), ("a", "b")):  # a, the default, then back
+        begin_rotation(inventory, password, "kafka")
+        during = read_vault(inventory, password)
+        for name in names:
+            assert during[name + "_previous"] == before[name]
+            assert during[name] not in {before[name], ""}
+        assert during["vault_kafka_user_slot"] == slot
+        assert during["vault_kafka_user_slot_previous"] == previous_slot
+        # Nothing else moves: the admin's and the broker's passwords, MariaDB's, the token.
+        unchanged = set(before) - {*names, "vault_kafka_user_slot"}
+        assert {key: during[key] for key in unchanged} == {key: before[key] for key in unchanged}
+        finish_rotation(inventory, password, "kafka")
+        after = read_vault(inventory, password)
+        assert not [key for key in after if key.endswith("_previous")]
+        assert after["vault_kafka_user_slot"] == slot
+        before = after
+
+
+def test_a_mysql_rotation_keeps_both_service_passwords_until_it_finishes(tmp_path: Path) -> None:
+    inventory, password = tmp_path / "inventory", tmp_path / "vault.pass"
+    new_secrets(inventory, password)
+    before = read_vault(inventory, password)
+    begin_rotation(inventory, password, "mysql")
+    during = read_vault(inventory, password)
+    for name in ("vault_mysql_loader_password", "vault_applicant_api_mysql_password"):
+        assert during[name + "_previous"] == before[name]
+        assert during[name] != before[name]
+    assert during["vault_mysql_admin_password"] == before["vault_mysql_admin_password"]
+    assert "vault_kafka_user_slot" not in during
+    with pytest.raises(SecretsError, match="already under way"):
+        begin_rotation(inventory, password, "mysql")
+    finish_rotation(inventory, password, "mysql")
+    assert sorted(read_vault(inventory, password)) == sorted(before)
