@@ -175,7 +175,7 @@ def test_hadoop_daemons_expose_their_rules_names(tmp_path: Path) -> None:
             timeout=FORMAT_TIMEOUT_S,
             check=False,
         )
-        assert formatted.returncode == 0, formatted.stdout[-3000:]
+        assert formatted.returncode == 0, formatted.stderr.decode(errors="replace")[-3000:]
         for daemon in ("namenode", "datanode"):
             start(daemon)
         wait_for(
