@@ -130,6 +130,26 @@ def test_batches_survive_the_tuple_round_trip() -> None:
     assert unpack_outcomes(None, 2) == [None, None]
 
 
+def test_a_packed_batch_is_short_plain_text_and_the_same_for_a_replay() -> None:
+    """What the worker JVM carries: no character its JSON library must escape, far shorter
+    than the batch's JSON, and the same text when the same records are packed again (a replay:
+    the poison count and the score bolt's fields grouping go by it)."""
+    raws = [raw_applicant(f"M-{i}") | {"addr_state": "\u00e9\ud800"} for i in range(200)]
+    records = [record(encoded(raw), offset=i) for i, raw in enumerate(raws)]
+    applicants, dead_letters = triage_all(records)
+    assert len(applicants) == 200 and not dead_letters
+    assert applicants[0].clean().addr_state == "\u00e9\ud800"  # a lone surrogate, kept
+    for packed, batch, unpacked in [
+        (pack(applicants), applicants, unpack),
+        (pack_records(records), records, unpack_records),
+    ]:
+        assert packed.isascii() and packed.isprintable()
+        assert not set(packed) & set('"\\/')
+        assert unpacked(json.loads(json.dumps(packed))) == batch
+        assert len(packed) * 4 < len(json.dumps([item.as_list() for item in batch]))
+    assert pack(triage_all(records)[0]) == pack(applicants)
+
+
 def test_a_batch_is_split_into_items_and_dead_letters_in_order() -> None:
     records = [
         record(encoded(raw_applicant("A")), offset=1),
