@@ -137,13 +137,15 @@ def test_a_packed_batch_is_short_plain_text_and_the_same_for_a_replay() -> None:
     raws = [raw_applicant(f"M-{i}") | {"addr_state": "\u00e9\ud800"} for i in range(200)]
     records = [record(encoded(raw), offset=i) for i, raw in enumerate(raws)]
     applicants, dead_letters = triage_all(records)
-    assert len(applicants) == 200 and not dead_letters
+    assert len(applicants) == 200
+    assert not dead_letters
     assert applicants[0].clean().addr_state == "\u00e9\ud800"  # a lone surrogate, kept
     for packed, batch, unpacked in [
         (pack(applicants), applicants, unpack),
         (pack_records(records), records, unpack_records),
     ]:
-        assert packed.isascii() and packed.isprintable()
+        assert packed.isascii()
+        assert packed.isprintable()
         assert not set(packed) & set('"\\/')
         assert unpacked(json.loads(json.dumps(packed))) == batch
         assert len(packed) * 4 < len(json.dumps([item.as_list() for item in batch]))
