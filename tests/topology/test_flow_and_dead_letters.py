@@ -27,7 +27,7 @@ from lendstream.pipeline.flow import (
     unpack_outcomes,
     unpack_records,
 )
-from lendstream.pipeline.rules import clean
+from lendstream.pipeline.rules import clean, decide
 from lendstream.pipeline.scoring import (
     RiskServiceClient,
     RiskServiceSettings,
@@ -185,6 +185,23 @@ def test_rules_mark_rejections_and_scoring_decides_the_rest(
     assert scored[0].probability_of_default == 0.075
     assert scored[0].model_version == "test-1"
     assert scored[1].probability_of_default is None
+
+
+def test_the_decide_stage_rules_as_the_typed_clean_record_would() -> None:
+    """apply_rules reads grade and income from the clean JSON: the same outcome, rule and detail
+    as rules.decide on the typed record, at and around every rule's edge."""
+    raws = [
+        raw_applicant(f"M-{grade}-{income}", grade=grade, sub_grade=f"{grade}3", annual_inc=income)
+        for grade in "ABCDEFG"
+        for income in ["19999.994", "19999.995", "20000", "20000.0", "1e5", "0", " 78,000 "]
+    ]
+    applicants, dead_letters = triage_all([record(encoded(raw)) for raw in raws])
+    assert not dead_letters
+    expected = [decide(applicant.clean()) for applicant in applicants]
+    assert [o and (o.decision, o.rule, o.detail) for o in apply_rules(applicants)] == [
+        r and (REJECTED, r.rule, r.detail) for r in expected
+    ]
+    assert {r and r.rule for r in expected} == {None, "grade", "low_income"}
 
 
 def test_a_batch_of_only_rejections_makes_no_request(risk_service: ScriptedRiskService) -> None:
