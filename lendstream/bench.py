@@ -118,12 +118,27 @@ def _descendants(table: dict[int, ProcessInfo], root: int) -> set[int]:
     return found
 
 
+def stack_services(table: dict[int, ProcessInfo], stack_root: str) -> dict[str, dict[int, float]]:
+    """Shared service → pid → CPU seconds, of the stack's own daemons only: their command lines
+    name the stack's directory (log and config paths). Other daemons on the machine (another
+    engineer's stack, a simulated cluster's nodes, whose processes this host's /proc lists too)
+    do not count."""
+    return {
+        name: {
+            process.pid: process.cpu_s
+            for process in table.values()
+            if marker in process.cmdline and stack_root in process.cmdline
+        }
+        for name, marker in SHARED_SERVICES.items()
+    }
+
+
 def cpu_snapshot(risk_pid: int, topology_name: str = "") -> dict[str, dict[int, float]]:
     """Group → pid → CPU seconds: this process (the baseline loop), our risk service, our
-    topology's worker JVM and each of its Python components, and the shared services."""
+    topology's worker JVM and each of its Python components, and the stack's shared services."""
     table = _process_table()
     groups: dict[str, dict[int, float]] = {"this process": {}, "risk service": {}}
-    groups |= {name: {} for name in SHARED_SERVICES}
+    groups |= stack_services(table, str(StackLayout.default().root))
     groups["this process"][os.getpid()] = table[os.getpid()].cpu_s
     for pid in _descendants(table, risk_pid):
         groups["risk service"][pid] = table[pid].cpu_s
@@ -136,10 +151,6 @@ def cpu_snapshot(risk_pid: int, topology_name: str = "") -> dict[str, dict[int, 
             for pid in _descendants(table, process.pid) - {process.pid}:
                 component = table[pid].cmdline.split()[-1].rsplit(".", 1)[-1]
                 groups.setdefault(f"python {component}", {})[pid] = table[pid].cpu_s
-    for name, marker in SHARED_SERVICES.items():
-        for process in table.values():
-            if marker in process.cmdline:
-                groups[name][process.pid] = process.cpu_s
     return groups
 
 

@@ -27,7 +27,7 @@ from lendstream.pipeline.flow import (
     unpack_outcomes,
     unpack_records,
 )
-from lendstream.pipeline.rules import clean
+from lendstream.pipeline.rules import clean, decide
 from lendstream.pipeline.scoring import (
     RiskServiceClient,
     RiskServiceSettings,
@@ -130,6 +130,28 @@ def test_batches_survive_the_tuple_round_trip() -> None:
     assert unpack_outcomes(None, 2) == [None, None]
 
 
+def test_a_packed_batch_is_short_plain_text_and_the_same_for_a_replay() -> None:
+    """What the worker JVM carries: no character its JSON library must escape, far shorter
+    than the batch's JSON, and the same text when the same records are packed again (a replay:
+    the poison count and the score bolt's fields grouping go by it)."""
+    raws = [raw_applicant(f"M-{i}") | {"addr_state": "\u00e9\ud800"} for i in range(200)]
+    records = [record(encoded(raw), offset=i) for i, raw in enumerate(raws)]
+    applicants, dead_letters = triage_all(records)
+    assert len(applicants) == 200
+    assert not dead_letters
+    assert applicants[0].clean().addr_state == "\u00e9\ud800"  # a lone surrogate, kept
+    for packed, batch, unpacked in [
+        (pack(applicants), applicants, unpack),
+        (pack_records(records), records, unpack_records),
+    ]:
+        assert packed.isascii()
+        assert packed.isprintable()
+        assert not set(packed) & set('"\\/')
+        assert unpacked(json.loads(json.dumps(packed))) == batch
+        assert len(packed) * 4 < len(json.dumps([item.as_list() for item in batch]))
+    assert pack(triage_all(records)[0]) == pack(applicants)
+
+
 def test_a_batch_is_split_into_items_and_dead_letters_in_order() -> None:
     records = [
         record(encoded(raw_applicant("A")), offset=1),
@@ -163,6 +185,23 @@ def test_rules_mark_rejections_and_scoring_decides_the_rest(
     assert scored[0].probability_of_default == 0.075
     assert scored[0].model_version == "test-1"
     assert scored[1].probability_of_default is None
+
+
+def test_the_decide_stage_rules_as_the_typed_clean_record_would() -> None:
+    """apply_rules reads grade and income from the clean JSON: the same outcome, rule and detail
+    as rules.decide on the typed record, at and around every rule's edge."""
+    raws = [
+        raw_applicant(f"M-{grade}-{income}", grade=grade, sub_grade=f"{grade}3", annual_inc=income)
+        for grade in "ABCDEFG"
+        for income in ["19999.994", "19999.995", "20000", "20000.0", "1e5", "0", " 78,000 "]
+    ]
+    applicants, dead_letters = triage_all([record(encoded(raw)) for raw in raws])
+    assert not dead_letters
+    expected = [decide(applicant.clean()) for applicant in applicants]
+    assert [o and (o.decision, o.rule, o.detail) for o in apply_rules(applicants)] == [
+        r and (REJECTED, r.rule, r.detail) for r in expected
+    ]
+    assert {r and r.rule for r in expected} == {None, "grade", "low_income"}
 
 
 def test_a_batch_of_only_rejections_makes_no_request(risk_service: ScriptedRiskService) -> None:

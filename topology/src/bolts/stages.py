@@ -1,9 +1,10 @@
 """The topology's bolts: thin wrappers over lendstream.pipeline, one micro-batch per tuple.
 
-A tuple between bolts is ``[applicants, outcomes, sent_ms]``: the batch packed as one JSON
-string (``flow.pack``; cheap for the worker JVM to carry), the outcomes decided so far (``None``
-until the decide bolt) and the epoch time the sender emitted it, from which the receiver measures
-the hop (lendstream.pipeline.timing; samples are written only when ``timing_dir`` is set).
+A tuple between bolts is ``[applicants, outcomes, sent_ms]``: the batch packed as one string
+(``flow.pack``: deflated JSON in base64, cheap for the worker JVM to carry), the outcomes
+decided so far (``None`` until the decide bolt) and the epoch time the sender emitted it, from
+which the receiver measures the hop (lendstream.pipeline.timing; samples are written only when
+``timing_dir`` is set).
 The save bolt counts what it stored, by decision, and each applicant's Kafka record timestamp →
 stored latency, in its metrics file for the node exporter (lendstream.pipeline.textfile_metrics;
 written only when ``metrics_dir`` is set).
