@@ -30,6 +30,7 @@ TLS_SERVICES = (
     ("risk_service", "risk_service_port"),
     ("mysql", "mysql_port"),
     ("kafka", "kafka_broker_port"),  # SASL_SSL (kafka_security_enabled follows lendstream_tls)
+    ("hbase", "hbase_regionserver_port"),  # RPC TLS (hbase_rpc_tls_enabled follows it too)
 )
 
 

@@ -77,10 +77,11 @@ def test_a_member_without_credentials_is_denied_what_the_deployment_authenticate
             "kafka-delete-topic",
             "zookeeper-delete-znode",  # under Storm's root (the storm role's digest ACLs)
             "zookeeper-quorum-plaintext",  # the quorum's TLS (the zookeeper role's sslQuorum)
+            "hbase-rpc-plaintext",  # HBase RPC TLS (the hbase role's phase 3)
             *HADOOP_ATTACKS,
         }
         assert {f.attack.attack for f in enforced} == expected
-        assert len(enforced) == 18
+        assert len(enforced) == 20
     else:
         assert {f.attack.attack for f in enforced} == HADOOP_ATTACKS
 
