@@ -687,13 +687,17 @@ def certificate_serials(cluster: ChaosCluster) -> dict[str, dict[str, int | None
     for host, endpoints in tls_endpoints(cluster).items():
         node_cert = cluster.sh(host, f"cat {NODE_CERTIFICATE}")
         found: dict[str, int | None] = {"file": pki.load_certificate(node_cert).serial_number}
-        served = json.loads(
-            cluster.sh(
-                host,
-                f"{NODE_PYTHON} -c {shlex.quote(script)} {shlex.join(endpoints)}",
-                timeout_s=120,
+        # Only where a service serves it (a montana master may have no lendstream virtualenv).
+        served = (
+            json.loads(
+                cluster.sh(
+                    host,
+                    f"{NODE_PYTHON} -c {shlex.quote(script)} {shlex.join(endpoints)}",
+                    timeout_s=120,
+                )
             )
-            or "{}"
+            if endpoints
+            else {}
         )
         for endpoint in endpoints:
             pem = served.get(endpoint)

@@ -46,6 +46,8 @@ class RotatingCluster:
 
     ca: pki.Issued
     keep: set[str] = field(default_factory=set)
+    # Nodes that run none of the TLS services read (a montana master such as m1 there).
+    bare: set[str] = field(default_factory=set)
     stale: set[str] = field(default_factory=set)
     playbook_error: str = ""
     producer_restarts_during: int = 0
@@ -69,7 +71,7 @@ class RotatingCluster:
 
     def hosts(self, group: str) -> tuple[str, ...]:
         single = {"applicant_api", "mysql", "producer"}
-        return ("m3",) if group in single else HOSTS
+        return ("m3",) if group in single else tuple(h for h in HOSTS if h not in self.bare)
 
     def address(self, host: str) -> str:
         return ADDRESSES[host]
@@ -78,6 +80,7 @@ class RotatingCluster:
         if command == f"cat {faults.NODE_CERTIFICATE}":
             return self.files[host]
         argv = shlex.split(command)
+        assert host not in self.bare, f"{host} has nothing to read: {command}"
         assert argv[:2] == [faults.NODE_PYTHON, "-c"], command
         assert argv[2] == faults._served_certificates_script()
         return json.dumps({endpoint: self.served.get(endpoint) for endpoint in argv[3:]})
@@ -136,6 +139,14 @@ def test_the_endpoints_are_each_nodes_tls_services() -> None:
     endpoints = faults.tls_endpoints(cast("ChaosCluster", cluster))
     assert endpoints["m3"] == ["192.168.61.13:8081", "192.168.61.13:8090", "192.168.61.13:9092"]
     assert endpoints["m1"] == ["192.168.61.11:8090", "192.168.61.11:9092"]
+
+
+def test_a_node_without_tls_services_is_checked_by_its_certificate_file_alone(
+    ca: pki.Issued, counters: dict[str, list[int]]
+) -> None:
+    cluster = RotatingCluster(ca, bare={"m1"})
+    assert faults.tls_endpoints(cast("ChaosCluster", cluster))["m1"] == []
+    assert _inject(cluster)["nodes_renewed"] == len(HOSTS)
 
 
 def test_a_node_that_kept_its_certificate_fails_the_fault(
