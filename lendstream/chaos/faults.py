@@ -729,6 +729,7 @@ def _rotate_certificates(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     since = time.time()
     before = certificate_serials(cluster)
     failed_before = failed_api_requests(cluster)
+    refused_before = refused_requests(cluster)
     producer_restarts = {
         host: cluster.unit_restarts(host, "lendstream-producer")
         for host in cluster.hosts("producer")
@@ -742,15 +743,17 @@ def _rotate_certificates(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     )
     state["failed_authentications"] = refused = kafka_failed_authentications(cluster, since)
     state["failed_requests"] = failed = failed_api_requests(cluster) - failed_before
+    state["refused_scoring_requests"] = refused_scoring = refused_requests(cluster) - refused_before
     state["producer_failures"] = failures = sum(
         cluster.unit_restarts(host, "lendstream-producer") - count
         for host, count in producer_restarts.items()
     )
     problems = unrotated(before, after)
-    if refused or failed or failures:
+    if refused or failed or refused_scoring or failures:
         problems.append(
             f"{refused} Kafka sign-ins or TLS handshakes refused, {failed} failed API requests,"
-            f" {failures} producer failures during the rotation"
+            f" {refused_scoring} scoring requests refused, {failures} producer failures during"
+            " the rotation"
         )
     if problems:
         raise ChaosError("; ".join(problems))

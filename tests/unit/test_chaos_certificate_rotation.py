@@ -107,8 +107,9 @@ class RotatingCluster:
 @pytest.fixture
 def counters(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """The fault's refusal counters, read before and after the rotation (in that order)."""
-    readings: dict[str, list[int]] = {"api": [0, 0], "kafka": [0]}
+    readings: dict[str, list[int]] = {"api": [0, 0], "kafka": [0], "scoring": [0, 0]}
     monkeypatch.setattr(faults, "failed_api_requests", lambda _c: readings["api"].pop(0))
+    monkeypatch.setattr(faults, "refused_requests", lambda _c: readings["scoring"].pop(0))
     monkeypatch.setattr(
         faults, "kafka_failed_authentications", lambda _c, _since: readings["kafka"].pop(0)
     )
@@ -130,6 +131,7 @@ def test_a_full_rotation_passes_and_says_what_it_renewed(
     assert cluster.playbooks == [ROTATION]
     assert state["nodes_renewed"] == len(HOSTS)
     assert (state["failed_requests"], state["failed_authentications"]) == (0, 0)
+    assert state["refused_scoring_requests"] == 0
     assert state["producer_failures"] == 0
     assert isinstance(state["rotation_s"], int)
 
@@ -170,9 +172,23 @@ def test_refused_requests_or_a_producer_failure_fail_the_fault(
 ) -> None:
     counters["api"] = [4, 6]
     counters["kafka"] = [1]
+    counters["scoring"] = [7, 10]
     cluster = RotatingCluster(ca, producer_restarts_during=1)
-    with pytest.raises(ChaosError, match="1 Kafka sign-ins or TLS handshakes refused, 2 failed"):
+    with pytest.raises(ChaosError) as failure:
         _inject(cluster)
+    assert str(failure.value) == (
+        "1 Kafka sign-ins or TLS handshakes refused, 2 failed API requests, 3 scoring requests"
+        " refused, 1 producer failures during the rotation"
+    )
+
+
+@pytest.mark.parametrize("counter", ["api", "kafka", "scoring"])
+def test_each_refusal_alone_fails_the_fault(
+    ca: pki.Issued, counters: dict[str, list[int]], counter: str
+) -> None:
+    counters[counter] = [0, 1] if len(counters[counter]) == 2 else [1]
+    with pytest.raises(ChaosError, match=r"during the rotation$"):
+        _inject(RotatingCluster(ca))
 
 
 def test_the_playbooks_failure_is_the_faults(
