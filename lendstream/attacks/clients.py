@@ -392,16 +392,21 @@ def zookeeper_delete_znode(hosts: list[str], port: int, params: Params) -> Resul
     return Outcome.FAILED, f"delete {path} answered {error}"
 
 
-QUORUM_HOLD_S = 2.0  # how long a plaintext quorum peer's opening must be held to count as read
+OPENING_HOLD_S = 2.0  # how long a plaintext peer's opening must be held to count as read
+# A ZooKeeper member's first 8 bytes (election protocol 2).
+QUORUM_OPENING = struct.pack(">q", -65535)
+HBASE_RPC_OPENING = b"HBas\x00\x50"  # HBase RPC's preamble: magic, version 0, SIMPLE authentication
 
 
-def _quorum_opening(host: str, connection: socket.socket) -> Result:
+def _plaintext_opening(host: str, connection: socket.socket, opening: bytes) -> Result:
+    """Send a plaintext protocol's first bytes: a TLS-only port hangs up on them at once (a TLS
+    alert, then the close, or the close alone); a plaintext one reads them and waits for more."""
     try:
-        connection.sendall(struct.pack(">q", -65535))
-        connection.settimeout(QUORUM_HOLD_S)
+        connection.sendall(opening)
+        connection.settimeout(OPENING_HOLD_S)
         answer = connection.recv(64)
     except TimeoutError:
-        return Outcome.SUCCEEDED, f"{host}: held a plaintext peer's opening {QUORUM_HOLD_S} s"
+        return Outcome.SUCCEEDED, f"{host}: held a plaintext peer's opening {OPENING_HOLD_S} s"
     except OSError as failure:
         return Outcome.PLAINTEXT_REFUSED, f"{host}: {_short(failure)}"
     if answer[:1] == b"\x15":
@@ -411,11 +416,8 @@ def _quorum_opening(host: str, connection: socket.socket) -> Result:
     return Outcome.SUCCEEDED, f"{host}: answered a plaintext peer ({answer[:8].hex()})"
 
 
-def zookeeper_quorum_plaintext(hosts: list[str], port: int, params: Params) -> Result:
-    """A plaintext peer's opening on a member's quorum or election port (the first host that
-    accepts: only the leader listens on the quorum port): the 8-byte protocol version a member
-    sends first (election protocol 2), nothing a member acts on. A TLS port hangs up on it at
-    once (a TLS alert, then the close); a plaintext one reads it and waits for the rest."""
+def _first_plaintext_opening(hosts: list[str], port: int, opening: bytes) -> Result:
+    """``_plaintext_opening`` on the first host that accepts the connection."""
     for host in hosts:
         try:
             connection = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
@@ -424,8 +426,21 @@ def zookeeper_quorum_plaintext(hosts: list[str], port: int, params: Params) -> R
         except OSError as failure:
             return Outcome.FAILED, f"{host}: {_short(failure)}"
         with connection:
-            return _quorum_opening(host, connection)
+            return _plaintext_opening(host, connection, opening)
     return Outcome.REFUSED, "no host accepted the connection"
+
+
+def zookeeper_quorum_plaintext(hosts: list[str], port: int, params: Params) -> Result:
+    """A plaintext peer's opening on a member's quorum or election port (the first host that
+    accepts: only the leader listens on the quorum port): the 8-byte protocol version a member
+    sends first (election protocol 2), nothing a member acts on."""
+    return _first_plaintext_opening(hosts, port, QUORUM_OPENING)
+
+
+def hbase_rpc_plaintext(hosts: list[str], port: int, params: Params) -> Result:
+    """A plaintext HBase RPC client's preamble on a master's or RegionServer's RPC port: a
+    plaintext server reads it and waits for the connection header; a TLS-only one hangs up."""
+    return _first_plaintext_opening(hosts, port, HBASE_RPC_OPENING)
 
 
 # ---- HTTP: WebHDFS, ResourceManager, the applicant API, the risk service -------------------------
@@ -737,6 +752,7 @@ ATTACKS: dict[str, Callable[[list[str], int, Params], Result]] = {
     "kafka-consume": kafka_consume,
     "kafka-delete-topic": kafka_delete_topic,
     "hbase-thrift-tables": hbase_thrift_tables,
+    "hbase-rpc-plaintext": hbase_rpc_plaintext,
     "nimbus-cluster-info": nimbus_cluster_info,
     "nimbus-kill-topology": nimbus_kill_topology,
     "nimbus-submit-topology": nimbus_submit_topology,

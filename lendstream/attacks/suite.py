@@ -197,6 +197,7 @@ def probe_plan(targets: Targets) -> list[Attack]:
             )
         )
     attacks += _zookeeper_quorum_attacks(targets, "probe", targets.addresses(ZOOKEEPER[0]), FAILS)
+    attacks += _hbase_rpc_attacks(targets, None, FAILS)
     group, role, variable = NAMENODE_RPC
     attacks.append(
         Attack(
@@ -296,6 +297,7 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
         _away_from(member, targets.hosts(ZOOKEEPER[0])),
         PLAINTEXT_REFUSED if tls else NOT_ENFORCED,
     )
+    attacks += _hbase_rpc_attacks(targets, member, PLAINTEXT_REFUSED if tls else NOT_ENFORCED)
     if not tls:
         return attacks
     https = {"scheme": "https", "ca_file": TLS_CA_FILE}
@@ -422,6 +424,34 @@ def _zookeeper_quorum_attacks(
             ("quorum", ZOOKEEPER_QUORUM, hosts),
         )
     ]
+
+
+def _hbase_rpc_attacks(targets: Targets, member: str | None, expected: str) -> list[Attack]:
+    """A plaintext HBase RPC client's preamble on a RegionServer's and a master's RPC port (the
+    masters: active and backup), from the probe by address or from ``member`` to another node.
+    With lendstream_tls HBase RPC is TLS only (the hbase role's RPC TLS, phase 3), so the server
+    hangs up on it; the probe's the firewall stops."""
+    attacks = []
+    for what, groups, variable in (
+        ("RegionServer", ("hbase_regionserver",), "hbase_regionserver_port"),
+        ("master", ("hbase_master", "hbase_backup_master"), "hbase_master_port"),
+    ):
+        names = tuple(dict.fromkeys(host for group in groups for host in targets.hosts(group)))
+        if member is None:
+            hosts = tuple(targets.cluster.address(name) for name in names)
+        else:
+            hosts = _away_from(member, names)
+        attacks.append(
+            Attack(
+                f"plaintext HBase RPC to a {what}",
+                member or "probe",
+                "hbase-rpc-plaintext",
+                hosts[:1],
+                targets.port("hbase", variable),
+                expected,
+            )
+        )
+    return attacks
 
 
 def _member_kafka_attacks(targets: Targets, member: str) -> list[Attack]:

@@ -759,6 +759,53 @@ def _rotate_certificates(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         raise ChaosError("; ".join(problems))
 
 
+# The hbase-site.xml lines that tell HBase's RPC TLS phases apart (the hbase role's vars/main.yml).
+HBASE_TLS_SERVER = "<name>hbase.server.netty.tls.enabled</name><value>true</value>"
+HBASE_TLS_PLAINTEXT = "<name>hbase.server.netty.tls.supportplaintext</name><value>true</value>"
+HBASE_TLS_CLIENT = "<name>hbase.client.netty.tls.enabled</name><value>true</value>"
+HBASE_TLS_MAX_RUNS = 4  # a step back and three forward at most
+
+
+def hbase_rpc_tls_phases(cluster: ChaosCluster) -> dict[str, int]:
+    """Each HBase host's RPC TLS phase, read from its hbase-site.xml (0 plaintext … 3 TLS only)."""
+    hosts = dict.fromkeys(
+        host
+        for group in ("hbase_master", "hbase_backup_master", "hbase_regionserver", "hbase_thrift")
+        for host in cluster.hosts(group)
+    )
+    phases = {}
+    for host in hosts:
+        site = cluster.sh(host, "cat /etc/lendstream/hbase/hbase-site.xml")
+        phases[host] = (
+            0
+            if HBASE_TLS_SERVER not in site
+            else 3
+            if HBASE_TLS_PLAINTEXT not in site
+            else 2
+            if HBASE_TLS_CLIENT in site
+            else 1
+        )
+    return phases
+
+
+def _roll_hbase_rpc_tls(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """site.yml --tags hbase until every HBase host runs RPC TLS only (phase 3), one rolling
+    restart per run; a cluster already there first steps back one phase (TLS off: servers accept
+    plaintext again), so that every run of the fault rolls servers and clients at least twice."""
+    if not cluster.tls:
+        raise ChaosError("hbase-rpc-tls-rollout needs lendstream_tls on the layout")
+    phases = hbase_rpc_tls_phases(cluster)
+    state["runs"] = runs = [phases]
+    if set(phases.values()) == {3}:
+        cluster.playbook("site.yml", "--tags", "hbase", "-e", "hbase_rpc_tls_enabled=false")
+        runs.append(hbase_rpc_tls_phases(cluster))
+    while set(runs[-1].values()) != {3}:
+        if len(runs) > HBASE_TLS_MAX_RUNS:
+            raise ChaosError(f"HBase RPC TLS did not reach phase 3: {runs}")
+        cluster.playbook("site.yml", "--tags", "hbase")
+        runs.append(hbase_rpc_tls_phases(cluster))
+
+
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """A certificate signed by the deployment CA (the inventory's Vault), expiring in
     EXPIRING_CERTIFICATE_DAYS, and a file that does not parse as one (the certificate cut in
@@ -1277,6 +1324,13 @@ CATALOGUE: tuple[Fault, ...] = (
         "the Kafka clients' SCRAM passwords rotated by playbooks/rotate-kafka-passwords.yml",
         _rotate_kafka_passwords,
         expected_heal_s=480,
+    ),
+    Fault(
+        "hbase-rpc-tls-rollout",
+        "HBase RPC moved to TLS only through its phases by site.yml --tags hbase, one rolling"
+        " restart per run (a step back first when it is there already)",
+        _roll_hbase_rpc_tls,
+        expected_heal_s=240,
     ),
     Fault(
         "mysql-password-rotation",

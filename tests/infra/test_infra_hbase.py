@@ -1,9 +1,11 @@
 """HBase: masters (active and backup), RegionServers and Thrift servers on their hosts; exactly
 one master is active (whichever: a failover or a rolling restart moves it), and it counts every
-RegionServer live."""
+RegionServer live; with lendstream_tls HBase RPC speaks TLS only, mutual, with the node's
+certificate from the deployment CA."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
@@ -12,10 +14,13 @@ from infra_cluster import (
     HBASE_MASTER_PORTS,
     HBASE_REGIONSERVER_PORTS,
     HBASE_THRIFT,
+    TLS_CA_FILE,
     assert_service,
     groups,
     http_json,
     in_group,
+    pipeline_tls,
+    variables,
 )
 
 testinfra_hosts = ["ansible://all"]
@@ -58,3 +63,55 @@ def test_one_active_master_counts_every_regionserver_live(host: Any) -> None:
     server = servers[active[0]]
     assert server["numRegionServers"] == len(groups(host)["hbase_regionserver"])
     assert server["numDeadRegionServers"] == 0
+
+
+HBASE_CONF = "/etc/lendstream/hbase"  # the role's hbase_conf_dir
+NODE_CERT, NODE_KEY = "/etc/lendstream/tls/node.crt", "/etc/lendstream/tls/node.key"
+# A mutual TLS handshake with an HBase RPC port of this node: the node's own certificate as the
+# client's, the server's verified against the deployment CA and the node's name.
+TLS_HANDSHAKE = """
+import socket, ssl, sys
+name, port, ca, cert, key = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+context = ssl.create_default_context(cafile=ca)
+context.load_cert_chain(cert, key)
+with socket.create_connection((name, port), timeout=5) as raw:
+    with context.wrap_socket(raw, server_hostname=name) as tls:
+        print(tls.version(), dict(x[0] for x in tls.getpeercert()["subject"])["commonName"])
+"""
+
+
+def test_rpc_speaks_tls_only_with_lendstream_tls(host: Any) -> None:
+    """hbase-site.xml turns RPC TLS on for servers and clients, plaintext refused, exactly with
+    lendstream_tls; the keystore is 0640 root:hbase; this node's master and RegionServer RPC
+    ports complete a mutual TLS handshake with its own certificate, signed by the deployment CA."""
+    site_file = host.file(f"{HBASE_CONF}/hbase-site.xml")
+    ports = [
+        port
+        for group, port in (
+            ("hbase_master", HBASE_MASTER_PORTS[0]),
+            ("hbase_backup_master", HBASE_MASTER_PORTS[0]),
+            ("hbase_regionserver", HBASE_REGIONSERVER_PORTS[0]),
+        )
+        if in_group(host, group)
+    ]
+    if not site_file.exists:
+        assert not ports
+        return
+    site = site_file.content_string
+    tls = pipeline_tls(host)
+    assert ("<name>hbase.server.netty.tls.enabled</name><value>true</value>" in site) == tls
+    assert "<name>hbase.server.netty.tls.supportplaintext</name><value>true</value>" not in site
+    if not tls:
+        return
+    assert "<name>hbase.client.netty.tls.enabled</name><value>true</value>" in site
+    with host.sudo():
+        keystore = host.file(f"{HBASE_CONF}/tls/keystore.pem")
+        assert (keystore.user, keystore.group, keystore.mode) == ("root", "hbase", 0o640)
+        name = variables(host)["inventory_hostname"]
+        for port in sorted(set(ports)):
+            result = host.run(
+                f"python3 -c {shlex.quote(TLS_HANDSHAKE)} {shlex.quote(name)} {port} "
+                f"{TLS_CA_FILE} {NODE_CERT} {NODE_KEY}"
+            )
+            assert result.rc == 0, f"{name}:{port}: {result.stderr[-800:]}"
+            assert result.stdout.split()[1] == name, result.stdout

@@ -9,6 +9,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -48,7 +49,22 @@ def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fai
     names = {attack.attack for attack in plan}
     assert names == set(clients.ATTACKS) - {"tls-traffic"}
     ports = {attack.port for attack in plan}
-    assert ports == {9092, 9090, 2181, 2888, 3888, 6627, 9870, 8020, 8088, 3306, 8081, 8090}
+    assert ports == {
+        9092,
+        9090,
+        2181,
+        2888,
+        3888,
+        6627,
+        9870,
+        8020,
+        8088,
+        3306,
+        8081,
+        8090,
+        16000,
+        16020,
+    }
     wrong = [a for a in plan if a.params.get("credentials") == "wrong"]
     assert {a.attack for a in wrong} == {"kafka-produce", "kafka-consume", "kafka-delete-topic"}
     # Every risk service and the API, without a token and in plain HTTP.
@@ -81,6 +97,8 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         ("applicant-api-list", Outcome.DENIED),
         ("applicant-api-list", Outcome.DENIED),
         ("hadoop-rpc-call", Outcome.DENIED),
+        ("hbase-rpc-plaintext", Outcome.PLAINTEXT_REFUSED),
+        ("hbase-rpc-plaintext", Outcome.PLAINTEXT_REFUSED),
         ("kafka-consume", Outcome.DENIED),
         ("kafka-consume", Outcome.PLAINTEXT_REFUSED),
         ("kafka-delete-topic", Outcome.DENIED),
@@ -101,6 +119,9 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     # of every member (only the leader listens there).
     quorum = [a for a in enforced if a.attack == "zookeeper-quorum-plaintext"]
     assert [(a.hosts, a.port) for a in quorum] == [(("m2",), 3888), (("m2", "m3", "m1"), 2888)]
+    # HBase RPC (the hbase role's RPC TLS): a RegionServer's port, then a master's.
+    hbase = [a for a in enforced if a.attack == "hbase-rpc-plaintext"]
+    assert [a.port for a in hbase] == [16020, 16000]
     # Storm's znodes (the storm role's digest ACLs): no credentials, then the wrong password.
     storm = [a for a in enforced if a.attack == "zookeeper-delete-znode"]
     assert [a.params for a in storm] == [
@@ -241,3 +262,43 @@ def test_a_port_served_in_plain_http_is_a_successful_attack(plain_server: int) -
         }
     )
     assert result["outcome"] == Outcome.SUCCEEDED, result
+
+
+def _opening_server(answer: bytes | None) -> tuple[socket.socket, list[bytes]]:
+    """A one-connection server that reads the opening, then answers ``answer`` and closes, or,
+    with None, holds the connection (a plaintext server waiting for the rest)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            received.append(connection.recv(64))
+            if answer is None:
+                connection.settimeout(clients.OPENING_HOLD_S + 2)
+                with suppress(OSError):
+                    connection.recv(64)  # until the client gives up
+            else:
+                connection.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, received
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (None, Outcome.SUCCEEDED),  # read and held: a plaintext server
+        (b"\x15\x03\x03\x00\x02\x02\x50", Outcome.PLAINTEXT_REFUSED),  # a TLS alert
+        (b"", Outcome.PLAINTEXT_REFUSED),  # closed without a word
+    ],
+)
+def test_the_hbase_rpc_plaintext_probe_tells_a_plaintext_server_from_a_tls_one(
+    answer: bytes | None, outcome: str
+) -> None:
+    listener, received = _opening_server(answer)
+    with listener:
+        port = listener.getsockname()[1]
+        result, detail = clients.hbase_rpc_plaintext(["127.0.0.1"], port, {})
+    assert result == outcome, detail
+    assert received == [clients.HBASE_RPC_OPENING]
