@@ -138,6 +138,9 @@ rotate-mysql-passwords: bootstrap ## Rotate MariaDB's service-account passwords 
 	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-mysql-passwords.yml
 	$(LENDSTREAM) secrets rotate-finish --name mysql --inventory-dir $(dir $(INVENTORY_FILE)) \
 	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
+.PHONY: rotate-certificates
+rotate-certificates: bootstrap ## Renew every node's host certificate under load, one node at a time (same CA): make rotate-certificates INVENTORY=montana
+	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-certificates.yml
 .PHONY: chaos
 chaos: vcluster-deploy ## Fault suite under steady load on the simulated cluster; prints a table (LAYOUT=ci|montana)
 	$(LENDSTREAM) chaos --layout $(LAYOUT)

@@ -10,7 +10,9 @@ delegated to the controller with a JSON request on stdin (the CA, the node's cur
 if any, its names and addresses) and pushes what it prints: ``{"reason": null}`` when the current
 certificate is still good, else ``{"reason": "<why>", "cert": PEM, "key": PEM}`` — a new key and a
 certificate for it. A certificate is renewed when it is missing, not signed by this CA, names
-other hosts or addresses than asked, or expires within ``renew_within_days``.
+other hosts or addresses than asked, or expires within ``renew_within_days``; or whatever its state
+when the request says ``"force": true`` (the role's ``pki_force_renew``, which only the rotation
+playbook ``playbooks/rotate-certificates.yml`` sets).
 
 Keys are ECDSA P-256: small, fast handshakes, and understood by OpenSSL, Java and Python alike.
 """
@@ -34,6 +36,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 CA_DAYS = 3650
 HOST_DAYS = 397  # the longest lifetime browsers accept; the role renews well before
 RENEW_WITHIN_DAYS = 30
+FORCED_REASON = "renewal forced (pki_force_renew: a certificate rotation)"
 # Certificates are back-dated this much, so a node whose clock lags a little accepts them.
 BACKDATE = datetime.timedelta(minutes=5)
 
@@ -245,6 +248,15 @@ def renewal_reason(
     return None
 
 
+def _flag(value: object) -> bool:
+    """A JSON flag: true or false, or Ansible's rendering of one ("True", "false")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise PkiError(f"a flag must be true or false, not {value!r}")
+
+
 def host_certificate_answer(request: dict[str, Any]) -> dict[str, str | None]:
     """What ``host-cert`` prints for one request (see the module's docstring)."""
     try:
@@ -258,10 +270,13 @@ def host_certificate_answer(request: dict[str, Any]) -> dict[str, str | None]:
         renew_within = int(request.get("renew_within_days", RENEW_WITHIN_DAYS))
     except (KeyError, TypeError, ValueError) as error:
         raise PkiError(f"a host-cert request needs ca_cert, ca_key, common_name: {error}") from None
+    forced = _flag(request.get("force", False))
     current = request.get("current_cert") or None
     reason = renewal_reason(current, ca.cert_pem, names, renew_within)
     if reason is None and not request.get("key_present", True):
         reason = "the certificate's key is missing on the host"
+    if reason is None and forced:
+        reason = FORCED_REASON
     if reason is None:
         return {"reason": None}
     issued = issue_host_certificate(ca, names, days)

@@ -128,6 +128,11 @@ class ChaosCluster:
     def hosts(self, group: str) -> tuple[str, ...]:
         return self.groups.get(group, ())
 
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """Every node of the layout, in its order (the inventory's `all`)."""
+        return tuple(node.name for node in self.layout.nodes)
+
     def node(self, name: str) -> Node:
         return self.layout.node(name)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import pymysql
 import pytest
+from cryptography import x509
 from local_processes import clean_environment, free_port, running, wait_until
 from render_playbook import ANSIBLE_DIR, run_render_playbook
 from service_databases import run_loader
@@ -47,6 +48,7 @@ pytestmark = pytest.mark.mysql
 
 RENDER_PLAYBOOK = Path(__file__).resolve().parent / "render-mysql.yml"
 PROVISION_PLAYBOOK = Path(__file__).resolve().parent / "provision-mysql.yml"
+TLS_PLAYBOOK = Path(__file__).resolve().parent / "tls-mysql.yml"
 RENDER_TIMEOUT_S = 120.0
 START_TIMEOUT_S = 90.0
 CLIENT_TIMEOUT_S = 30.0
@@ -70,6 +72,7 @@ class PrivateMariaDB:
     reader_password: str
     rendered: Path
     role_variables: dict[str, Any]
+    ca: pki.Issued
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> Path:
@@ -148,6 +151,7 @@ def _private_mariadb(root: Path, *, tls_enabled: bool) -> Iterator[PrivateMariaD
             reader_password=reader_password,
             rendered=rendered,
             role_variables=role_variables,
+            ca=ca,
         )
 
 
@@ -621,3 +625,41 @@ def test_a_password_rotation_accepts_both_passwords_until_the_clients_read_the_n
     finally:
         # The module's other tests use the fixture's passwords.
         run_render_playbook(PROVISION_PLAYBOOK, server.role_variables, timeout_s=RENDER_TIMEOUT_S)
+
+
+def _served_serial(connection: pymysql.Connection) -> int:
+    """The serial number of the certificate the server presented to this connection."""
+    # pymysql exposes its TLS socket only as this attribute.
+    der = connection._sock.getpeercert(binary_form=True)
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_a_renewed_certificate_is_served_after_flush_ssl_without_a_restart(
+    tls_mariadb: PrivateMariaDB,
+) -> None:
+    """tasks/tls.yml, as the certificate rotation runs it: the new certificate (same CA and
+    names) is served to new connections; a connection opened before stays signed in."""
+    before = _loader(tls_mariadb)
+    old_serial = _served_serial(before)
+    variables = {**tls_mariadb.role_variables, "mysql_manage_service": True}
+    run_render_playbook(TLS_PLAYBOOK, variables, timeout_s=PLAYBOOK_TIMEOUT_S)
+    marker = tls_mariadb.rendered / "tls-certificate.sha256"
+    noted = marker.read_text()
+    assert _served_serial(_loader(tls_mariadb)) == old_serial  # nothing renewed, nothing changed
+
+    tls = Path(variables["mysql_tls_cert_file"]).parent
+    renewed = pki.issue_host_certificate(
+        tls_mariadb.ca,
+        pki.HostNames("mysql.lendstream.test", ("mysql.lendstream.test",), (HOST,)),
+    )
+    _write(tls / "node.key", renewed.key_pem, 0o600)
+    _write(tls / "node.crt", renewed.cert_pem)
+    assert _served_serial(_loader(tls_mariadb)) == old_serial  # MariaDB keeps what it loaded
+    run_render_playbook(TLS_PLAYBOOK, variables, timeout_s=PLAYBOOK_TIMEOUT_S)
+
+    assert marker.read_text() != noted
+    after = _loader(tls_mariadb)
+    assert _served_serial(after) == pki.load_certificate(renewed.cert_pem).serial_number
+    with before.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM applicants")
+        assert cursor.fetchone() is not None

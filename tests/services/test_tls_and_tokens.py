@@ -5,10 +5,15 @@ host name — and refused with a wrong CA, a wrong host name, plain HTTP or no t
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import ssl
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +261,89 @@ def test_the_attack_suites_http_attacks_tell_denied_from_served_and_refused_plai
     assert wrong_token[0] == clients.Outcome.DENIED, wrong_token
     assert with_token[0] == clients.Outcome.SUCCEEDED, with_token
     assert plain[0] == clients.Outcome.PLAINTEXT_REFUSED, plain
+
+
+def _served_serial(port: int) -> int:
+    """The serial of the certificate a new connection to the port gets."""
+    return pki.load_certificate(ssl.get_server_certificate((HOST, port), timeout=10)).serial_number
+
+
+@dataclass
+class Poller:
+    """The producer's API client polling in a thread, as the producer does, counting failures."""
+
+    client: ApplicantApiClient
+    polls: int = 0
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.client.page(after=0, limit=5)
+            except ApiUnavailableError as error:
+                self.failures.append(str(error))
+            self.polls += 1
+
+
+@contextmanager
+def polling(client: ApplicantApiClient) -> Iterator[Poller]:
+    poller = Poller(client)
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        yield poller
+    finally:
+        poller.stop.set()
+        thread.join(timeout=30)
+        client.close()
+
+
+def _install(directory: Path, issued: pki.Issued) -> None:
+    """As role pki installs a renewed pair: both written beside, then renamed into place."""
+    (directory / "node.key.new").write_text(issued.key_pem)
+    (directory / "node.crt.new").write_text(issued.cert_pem)
+    os.replace(directory / "node.key.new", directory / "node.key")
+    os.replace(directory / "node.crt.new", directory / "node.crt")
+
+
+def test_a_renewed_certificate_reaches_new_connections_and_the_reload_refuses_no_poll(
+    applicant_database: ApplicantDatabase, tmp_path: Path
+) -> None:
+    """As the certificate rotation renews it (playbooks/rotate-certificates.yml): role pki moves
+    a new key and certificate of the same CA into place, the applicant_api role reloads gunicorn
+    (HUP). gunicorn builds each new connection's TLS context from the files, so new connections
+    get the new certificate at once; the reload ends the connections opened before. The
+    producer's client, polling on its keep-alive session all along, is never refused."""
+    ca = pki.new_ca("rotation test CA")
+    names = pki.HostNames(HOST, (HOST,))
+    (tmp_path / "ca.crt").write_text(ca.cert_pem)
+    _install(tmp_path, pki.issue_host_certificate(ca, names))
+    token, token_file = _token_file(tmp_path)
+    port = free_port()
+    env = {
+        **applicant_database.api_environment(port),
+        "LENDSTREAM_API_TOKEN_FILE": str(token_file),
+        "LENDSTREAM_API_TLS_CERT_FILE": str(tmp_path / "node.crt"),
+        "LENDSTREAM_API_TLS_KEY_FILE": str(tmp_path / "node.key"),
+    }
+    served = Served(port=port, token=token, log=tmp_path / "gunicorn.log")
+    with running("lendstream.services.applicant_api", env, served.log, None) as process:
+        _wait_for_https(served, tmp_path / "ca.crt", process)
+        client = ApplicantApiClient(served.url(), 10.0, token, str(tmp_path / "ca.crt"))
+        with polling(client) as poller:
+            time.sleep(1)
+            renewed = pki.issue_host_certificate(ca, names)
+            _install(tmp_path, renewed)
+            new_serial = pki.load_certificate(renewed.cert_pem).serial_number
+            assert _served_serial(port) == new_serial
+            polls_before_reload = poller.polls
+            os.kill(process.pid, signal.SIGHUP)
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while "Handling signal: hup" not in served.log.read_text():
+                assert time.monotonic() < deadline, tail(served.log)
+                time.sleep(0.2)
+            time.sleep(3)  # the old workers retire, the new ones serve
+        assert poller.failures == []
+        assert poller.polls > polls_before_reload > 0
+        assert _served_serial(port) == new_serial

@@ -125,3 +125,38 @@ def test_the_role_command_says_what_is_wrong_with_a_bad_request() -> None:
     )
     assert result.returncode == 2
     assert "needs ca_cert, ca_key, common_name" in result.stderr
+
+
+def test_a_forced_request_renews_a_good_certificate_from_the_same_ca(ca: pki.Issued) -> None:
+    """pki_force_renew (the rotation playbook): a new key and serial, the same CA and names."""
+    good = pki.issue_host_certificate(ca, NAMES)
+    request: dict[str, object] = {
+        "ca_cert": ca.cert_pem,
+        "ca_key": ca.key_pem,
+        "common_name": "w1",
+        "dns_names": list(NAMES.dns_names),
+        "ip_addresses": list(NAMES.ip_addresses),
+        "current_cert": good.cert_pem,
+        "key_present": True,
+        "renew_within_days": 30,
+    }
+    # Ansible renders the role's flag as a bool or as its text: both are understood.
+    assert _host_cert({**request, "force": False}) == {"reason": None}
+    assert _host_cert({**request, "force": "False"}) == {"reason": None}
+    forced = _host_cert({**request, "force": "True"})
+    assert forced["reason"] == pki.FORCED_REASON
+    old, new = pki.load_certificate(good.cert_pem), pki.load_certificate(str(forced["cert"]))
+    assert new.serial_number != old.serial_number
+    assert new.public_key() != old.public_key()
+    new.verify_directly_issued_by(pki.load_certificate(ca.cert_pem))
+    assert pki.renewal_reason(str(forced["cert"]), ca.cert_pem, NAMES) is None
+    # A certificate that must be renewed anyway says why, forced or not.
+    expiring = pki.issue_host_certificate(ca, NAMES, days=10)
+    answer = _host_cert({**request, "current_cert": expiring.cert_pem, "force": True})
+    assert "expires within 30 days" in str(answer["reason"])
+
+
+def test_a_force_flag_that_is_no_boolean_is_refused(ca: pki.Issued) -> None:
+    request = {"ca_cert": ca.cert_pem, "ca_key": ca.key_pem, "common_name": "w1"}
+    with pytest.raises(pki.PkiError, match=r"^a flag must be true or false"):
+        pki.host_certificate_answer({**request, "dns_names": ["w1"], "force": "yes please"})
