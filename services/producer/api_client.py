@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+# One more try of a page whose connection broke before an answer came (a read or connect error:
+# the API closed an idle keep-alive connection just as the producer reused it, gunicorn's
+# keep-alive being as short as the poll interval). GET is idempotent; a status is never retried.
+DROPPED_CONNECTION_RETRY = Retry(
+    total=1, connect=1, read=1, status=0, other=0, redirect=0, raise_on_status=False
+)
 
 
 class ApiUnavailableError(RuntimeError):
@@ -29,6 +38,9 @@ class ApplicantApiClient:
         self._url = f"{base_url.rstrip('/')}/v1/applicants"
         self._timeout_s = timeout_s
         self._session = requests.Session()
+        adapter = HTTPAdapter(max_retries=DROPPED_CONNECTION_RETRY)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
         # Passed on every request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.

@@ -193,3 +193,56 @@ def test_a_taken_metrics_port_stops_the_producer_with_a_clear_error(tmp_path: Pa
     assert f"cannot serve /metrics on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "cursor.json").exists()
+
+
+def _keep_alive_then_drop_server(connections: int) -> tuple[socket.socket, list[int]]:
+    """A loopback API that answers the first request on a connection with keep-alive, then reads
+    the next request on it and closes without an answer (an idle keep-alive connection closed
+    by the server just as the client reused it); every later connection gets its answer."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    answered: list[int] = []
+    body = json.dumps({"applicants": [], "next_after": None}).encode()
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n".encode()
+        + body
+    )
+
+    def serve() -> None:
+        for connection_number in range(1, connections + 1):
+            connection, _ = listener.accept()
+            with connection:
+                connection.settimeout(10)
+                connection.recv(65536)
+                answered.append(connection_number)  # before the answer: the client may be quicker
+                connection.sendall(answer)
+                if connection_number == 1:
+                    connection.recv(65536)  # the reused connection's request: no answer
+
+    import threading  # noqa: PLC0415
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, answered
+
+
+def test_a_page_whose_keep_alive_connection_was_dropped_is_asked_again_once() -> None:
+    import requests  # noqa: PLC0415
+
+    from lendstream.services.producer.api_client import ApplicantApiClient  # noqa: PLC0415
+
+    # The race itself: a plain session's second request fails on the dropped connection.
+    listener, answered = _keep_alive_then_drop_server(1)
+    with listener, requests.Session() as plain:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/applicants"
+        assert plain.get(url, timeout=5).status_code == 200
+        with pytest.raises(requests.ConnectionError):
+            plain.get(url, timeout=5)
+    # The producer's client asks again on a new connection and gets its page.
+    listener, answered = _keep_alive_then_drop_server(2)
+    with listener:
+        client = ApplicantApiClient(f"http://127.0.0.1:{listener.getsockname()[1]}", 5)
+        assert client.page(0, 10).entries == []
+        assert client.page(0, 10).entries == []
+        client.close()
+    assert answered == [1, 2]
