@@ -23,12 +23,14 @@ def run_render_playbook(
     timeout_s: float,
     limit: str | None = None,
     wrapper: Sequence[str] = (),
+    inventory: str = str(CI_INVENTORY),
 ) -> None:
-    """``ansible-playbook`` of the venv on the ci inventory (``wrapper`` before it, e.g.
-    ``unshare --net``); fails the test with the output's tail when it fails."""
+    """``ansible-playbook`` of the venv on ``inventory`` (the ci inventory, or e.g. a list of
+    loopback hosts ``"127.0.0.1,"``; ``wrapper`` before it, e.g. ``unshare --net``); fails the
+    test with the output's tail when it fails."""
     bin_dir = Path(sys.executable).parent
     environment = ansible_environment(None, ANSIBLE_ROLES_PATH=str(ANSIBLE_DIR / "roles"))
-    argv = [*wrapper, str(bin_dir / "ansible-playbook"), "-i", str(CI_INVENTORY)]
+    argv = [*wrapper, str(bin_dir / "ansible-playbook"), "-i", inventory]
     if limit:
         argv += ["--limit", limit]
     argv += ["-e", json.dumps(extra_vars), str(playbook)]

@@ -7,15 +7,18 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kafka.partitioner.default import DefaultPartitioner
 from local_processes import clean_environment, free_port
 
 from lendstream.services.environment import SettingsError
 from lendstream.services.producer import cursor as cursor_file
+from lendstream.services.producer.api_client import ApplicantApiClient
 from lendstream.services.producer.cursor import Cursor, CursorError
 from lendstream.services.producer.messages import (
     UnpublishableEntryError,
@@ -220,16 +223,11 @@ def _keep_alive_then_drop_server(connections: int) -> tuple[socket.socket, list[
                 if connection_number == 1:
                     connection.recv(65536)  # the reused connection's request: no answer
 
-    import threading  # noqa: PLC0415
-
     threading.Thread(target=serve, daemon=True).start()
     return listener, answered
 
 
 def test_a_page_whose_keep_alive_connection_was_dropped_is_asked_again_once() -> None:
-    import requests  # noqa: PLC0415
-
-    from lendstream.services.producer.api_client import ApplicantApiClient  # noqa: PLC0415
 
     # The race itself: a plain session's second request fails on the dropped connection.
     listener, answered = _keep_alive_then_drop_server(1)

@@ -14,10 +14,8 @@ accept both, clients still TLS), as the role's phases promise a running cluster.
 from __future__ import annotations
 
 import grp
-import json
 import os
 import stat
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,11 +23,11 @@ from pathlib import Path
 import happybase
 import pytest
 from local_processes import clean_environment, free_port, running, tail
+from render_playbook import run_render_playbook
 
 from lendstream import pki
 from lendstream.attacks import clients
 from lendstream.attacks.clients import Outcome
-from lendstream.chaos.cluster import ansible_environment, run_ansible
 from lendstream.stack.artifacts.bundles import bundle_path
 
 pytestmark = pytest.mark.stack
@@ -66,16 +64,7 @@ def _render(render_dir: Path, ports: dict[str, int], rpc_tls: bool) -> str:
         "rpc_tls": rpc_tls,
         "ports": ports,
     }
-    argv = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        f"{HOST},",
-        "-e",
-        json.dumps(extra),
-        str(RENDER_PLAYBOOK),
-    ]
-    result = run_ansible(argv, ansible_environment(None), PLAYBOOK_TIMEOUT_S)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    run_render_playbook(RENDER_PLAYBOOK, extra, timeout_s=PLAYBOOK_TIMEOUT_S, inventory=f"{HOST},")
     return (render_dir / "hbase/conf/hbase-site.xml").read_text()
 
 
