@@ -93,17 +93,20 @@ def _host_cert(request: dict[str, object]) -> dict[str, str | None]:
     return answer
 
 
-def test_the_role_command_issues_once_then_keeps_the_certificate(ca: pki.Issued) -> None:
-    request: dict[str, object] = {
+def _request(ca: pki.Issued, **fields: object) -> dict[str, object]:
+    """A host-cert request for w1 (NAMES) signed by ``ca``, with ``fields`` on top."""
+    return {
         "ca_cert": ca.cert_pem,
         "ca_key": ca.key_pem,
         "common_name": "w1",
         "dns_names": list(NAMES.dns_names),
         "ip_addresses": list(NAMES.ip_addresses),
-        "current_cert": "",
-        "key_present": False,
-        "renew_within_days": 30,
+        **fields,
     }
+
+
+def test_the_role_command_issues_once_then_keeps_the_certificate(ca: pki.Issued) -> None:
+    request = _request(ca, current_cert="", key_present=False, renew_within_days=30)
     first = _host_cert(request)
     assert first["reason"] == "no certificate yet"
     assert first["cert"]
@@ -130,16 +133,7 @@ def test_the_role_command_says_what_is_wrong_with_a_bad_request() -> None:
 def test_a_forced_request_renews_a_good_certificate_from_the_same_ca(ca: pki.Issued) -> None:
     """pki_force_renew (the rotation playbook): a new key and serial, the same CA and names."""
     good = pki.issue_host_certificate(ca, NAMES)
-    request: dict[str, object] = {
-        "ca_cert": ca.cert_pem,
-        "ca_key": ca.key_pem,
-        "common_name": "w1",
-        "dns_names": list(NAMES.dns_names),
-        "ip_addresses": list(NAMES.ip_addresses),
-        "current_cert": good.cert_pem,
-        "key_present": True,
-        "renew_within_days": 30,
-    }
+    request = _request(ca, current_cert=good.cert_pem, key_present=True, renew_within_days=30)
     # Ansible renders the role's flag as a bool or as its text: both are understood.
     assert _host_cert({**request, "force": False}) == {"reason": None}
     assert _host_cert({**request, "force": "False"}) == {"reason": None}
