@@ -8,6 +8,7 @@ API, the producer), nor the only NameNode when HDFS has no standby.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from secrets import token_urlsafe
 from typing import Any
+from xml.etree import ElementTree
 
 from lendstream import pki, secrets
 from lendstream.chaos.alerts import Prometheus
@@ -79,6 +81,12 @@ BEYOND_TEN_MINUTES_AND_ONSET_S = 720
 # is an overlay, which the node exporter leaves out).
 EXTRA_DISK_MOUNTPOINT = "/var/lib/lendstream-extra-disk"
 EXTRA_DISK_MIB = 64
+# A second data directory the DataNode cannot write: outside its unit's ReadWritePaths, so
+# read-only to it (ProtectSystem=strict), as a disk whose file system went read-only after errors.
+UNWRITABLE_VOLUME = "/var/lib/lendstream-chaos-volume"
+DATANODE_UNIT = "lendstream-hdfs-datanode"
+# HDFSDataNodeVolumeFailed's for: 1m, after the DataNode's restart and a scrape.
+VOLUME_FAILED_S = 180
 # Where the fault puts the certificate, and the list that makes the node's certificate check (role
 # node_exporter, tasks_from certificates) read it.
 EXPIRING_CERTIFICATE = "/etc/lendstream/tls/chaos-expiring.crt"
@@ -858,6 +866,68 @@ def _free_the_disk(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         raise ChaosError(f"removing the disk of {state['host']}: {failure}") from failure
 
 
+def with_an_unwritable_volume(hdfs_site: str, volume: str) -> str:
+    """hdfs-site.xml with ``volume`` added to the DataNode's data directories and one failed volume
+    tolerated (with none tolerated the DataNode would refuse to start)."""
+    parser = ElementTree.XMLParser(target=ElementTree.TreeBuilder(insert_comments=True))
+    configuration = ElementTree.fromstring(hdfs_site, parser=parser)
+    values: dict[str, ElementTree.Element] = {}
+    for prop in configuration.iter("property"):
+        value = prop.find("value")
+        if value is not None:
+            values[prop.findtext("name", "").strip()] = value
+    data_dirs = values.get("dfs.datanode.data.dir")
+    current = (data_dirs.text or "").strip() if data_dirs is not None else ""
+    if data_dirs is None or not current:
+        raise ChaosError("hdfs-site.xml names no dfs.datanode.data.dir")
+    data_dirs.text = f"{current},file://{volume}"
+    tolerated = values.get("dfs.datanode.failed.volumes.tolerated")
+    if tolerated is None:
+        prop = ElementTree.SubElement(configuration, "property")
+        ElementTree.SubElement(prop, "name").text = "dfs.datanode.failed.volumes.tolerated"
+        tolerated = ElementTree.SubElement(prop, "value")
+    tolerated.text = "1"
+    prolog = hdfs_site[: max(hdfs_site.find("<configuration"), 0)]  # declaration, comments
+    return prolog + ElementTree.tostring(configuration, encoding="unicode") + "\n"
+
+
+def _hdfs_site() -> str:
+    return f"{role_default('hdfs', 'hdfs_conf_dir')}/hdfs-site.xml"
+
+
+def _fail_a_datanode_volume(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """A DataNode restarted with a second data directory it cannot write: its volume check fails
+    it at start, and it serves on from its own volume (one failure tolerated)."""
+    datanodes = cluster.hosts("hdfs_datanode")
+    worker = victim_worker(cluster)
+    host = state["host"] = worker if worker in datanodes else datanodes[-1]
+    conf = _hdfs_site()
+    changed = with_an_unwritable_volume(cluster.sh(host, f"cat {conf}"), UNWRITABLE_VOLUME)
+    user = role_default("hdfs", "hdfs_user")
+    encoded = base64.b64encode(changed.encode("utf-8")).decode("ascii")
+    cluster.sh(
+        host,
+        f"cp -p {conf} {conf}.chaos"
+        f' && install -d -o {user} -g "$(id -gn {user})" -m 0750 {UNWRITABLE_VOLUME}'
+        f" && printf %s {encoded} | base64 -d > {conf}"
+        f" && systemctl restart {DATANODE_UNIT}",
+        timeout_s=180,
+    )
+    state["volume"] = f"{UNWRITABLE_VOLUME} (read-only to the DataNode)"
+
+
+def _restore_the_datanode_volumes(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    host, conf = state["host"], _hdfs_site()
+    cluster.sh(
+        host,
+        f"if [ -f {conf}.chaos ]; then mv {conf}.chaos {conf}; fi; rm -rf {UNWRITABLE_VOLUME}"
+        f" && systemctl restart {DATANODE_UNIT}",
+        timeout_s=180,
+    )
+    wait_active(cluster, host, DATANODE_UNIT)
+    cluster.wait_port(host, role_default("hdfs", "hdfs_datanode_port"), RECOVERY_TIMEOUT_S)
+
+
 def _risk_token_file() -> str:
     return f"{role_default('risk_service', 'risk_service_conf_dir')}/token"
 
@@ -1280,6 +1350,16 @@ CATALOGUE: tuple[Fault, ...] = (
         _free_the_disk,
         hold_s=BEYOND_FIVE_MINUTES_S,
         alerts=("DiskAlmostFull",),
+    ),
+    Fault(
+        "datanode-volume-failed",
+        f"a DataNode restarted with a second data directory it cannot write, for"
+        f" {VOLUME_FAILED_S} s",
+        _fail_a_datanode_volume,
+        _restore_the_datanode_volumes,
+        hold_s=VOLUME_FAILED_S,
+        expected_heal_s=60,
+        alerts=("HDFSDataNodeVolumeFailed",),
     ),
     Fault(
         "topology-long-kill",
