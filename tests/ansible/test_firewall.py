@@ -280,13 +280,39 @@ def test_every_port_the_templates_bind_is_in_the_roles_firewall_rules(role: str)
     assert not missing, f"{role}: ports its templates bind, not in {role}_firewall_rules: {missing}"
 
 
+def _argument_spec(role: str, entry_point: str) -> dict[str, Any]:
+    specs = yaml.safe_load((ROLES_DIR / role / "meta/argument_specs.yml").read_text())
+    options: dict[str, Any] = specs["argument_specs"][entry_point]["options"]
+    return options
+
+
+def _without_descriptions(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_descriptions(v) for k, v in value.items() if k != "description"}
+    return value
+
+
+@pytest.mark.parametrize("role", FIREWALL_ROLES)
+def test_role_spec_checks_its_rules_as_the_firewall_entry_point_would(role: str) -> None:
+    # The roles import common's firewall_rules without its argument check (one task per role
+    # and run fewer): their own main spec must check the rules with the same options.
+    expected = _argument_spec("common", "firewall_rules")["common_firewall_rules"]
+    declared = _argument_spec(role, "main").get(f"{role}_firewall_rules")
+    assert declared, f"{role}'s argument spec does not check {role}_firewall_rules"
+    assert _without_descriptions(declared) == _without_descriptions(expected)
+
+
 @pytest.mark.parametrize("role", FIREWALL_ROLES)
 def test_role_opens_its_ports_before_anything_else(role: str) -> None:
     tasks = yaml.safe_load((ROLES_DIR / role / "tasks/main.yml").read_text())
     first = tasks[0]
-    assert first.get("ansible.builtin.include_role") == {
+    # Imported (no include task at run time) and not validated again by common's entry point: the
+    # role's own argument spec checks the rules with the same options (render-firewall.yml still
+    # renders every role's rules through the validated entry point).
+    assert first.get("ansible.builtin.import_role") == {
         "name": "common",
         "tasks_from": "firewall_rules",
+        "rolespec_validate": False,
     }, f"{role}/tasks/main.yml must open its ports first: {first}"
     # The role's rules, plus its JMX exporter's port only while the exporter is on.
     with_exporter = (
