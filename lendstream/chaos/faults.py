@@ -9,10 +9,11 @@ API, the producer), nor the only NameNode when HDFS has no standby.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import re
 import shlex
-import socket
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from secrets import token_urlsafe
 from typing import Any
 from xml.etree import ElementTree
 
-from lendstream import pki, secrets
+from lendstream import pki, secrets, zookeeper_words
 from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.cluster import (
     NODE_PYTHON,
@@ -37,6 +38,9 @@ from lendstream.storm import deployment
 from lendstream.storm.nimbus import CONNECTION_ERRORS
 from lendstream.vcluster import disks, lifecycle, network, nodes
 from lendstream.vcluster.paths import layout_state_dir
+
+# Sent to a node's python3 (lendstream need not be installed there).
+ZOOKEEPER_WORDS_SOURCE = inspect.getsource(zookeeper_words)
 
 Step = Callable[[ChaosCluster, dict[str, Any]], None]
 RECOVERY_TIMEOUT_S = 300
@@ -156,18 +160,21 @@ def _http_json(url: str, timeout_s: float = 5) -> Any:
 
 def zookeeper_mode(cluster: ChaosCluster, host: str, timeout_s: float = 3) -> str | None:
     """The member's ``Mode:`` from its ``srvr`` answer (leader, follower, …); "not serving" when
-    it answers without one (electing), None when it does not answer at all."""
+    it answers without one (electing), None when it does not answer at all. Asked on the member
+    itself as root, over mutual TLS with the node's certificate when its client port asks for it
+    (the controller has no client certificate), else in plaintext."""
     port = role_default("zookeeper", "zookeeper_client_port")
+    command = f"python3 -c {shlex.quote(ZOOKEEPER_WORDS_SOURCE)} srvr {port} {shlex.quote(host)}"
     try:
-        with socket.create_connection((cluster.address(host), port), timeout=timeout_s) as sock:
-            sock.sendall(b"srvr")
-            answer = sock.makefile("rb").read().decode(errors="replace")
-    except OSError:
+        output = cluster.sh(host, command, timeout_s=timeout_s + 12, check=False)
+    except (ChaosError, OSError, subprocess.TimeoutExpired):
         return None
-    for line in answer.splitlines():
-        if line.startswith("Mode:"):
-            return line.split(":", 1)[1].strip()
-    return "not serving"
+    for line in output.splitlines():
+        name, _, answer = line.partition(" ")
+        if name == host:
+            text = json.loads(answer or "null")
+            return None if text is None else (zookeeper_words.srvr_mode(text) or "not serving")
+    return None
 
 
 def zookeeper_leader(cluster: ChaosCluster) -> str:
