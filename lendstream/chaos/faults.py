@@ -821,6 +821,56 @@ def _roll_hbase_rpc_tls(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         runs.append(hbase_rpc_tls_phases(cluster))
 
 
+# ZooKeeper's client TLS phases (the zookeeper role's tasks/client_tls_read.yml): zoo.cfg tells
+# 0, port unification (1 or 2, told apart by the phase file beside it) and 3.
+ZOOKEEPER_CONF = "/etc/lendstream/zookeeper"
+ZOOKEEPER_TLS_TAGS = "zookeeper,hdfs,yarn,hbase,storm"  # the ensemble and its JVM clients
+ZOOKEEPER_TLS_MAX_RUNS = 4  # a step back and three forward at most
+
+
+def zookeeper_client_tls_phase(zoo_cfg: str, phase_file: str) -> int:
+    """A member's client TLS phase from its zoo.cfg and phase file (0 plaintext … 3 TLS only)."""
+    lines = [line.strip() for line in zoo_cfg.splitlines()]
+    if any(line.startswith("secureClientPort=") for line in lines):
+        return 3
+    if "client.portUnification=true" not in lines:
+        return 0
+    noted = [line.strip() for line in phase_file.splitlines() if line.strip().isdigit()]
+    return 2 if noted[-1:] == ["2"] else 1
+
+
+def zookeeper_client_tls_phases(cluster: ChaosCluster) -> dict[str, int]:
+    """Each ZooKeeper member's client TLS phase, read from its files."""
+    return {
+        host: zookeeper_client_tls_phase(
+            cluster.sh(host, f"cat {ZOOKEEPER_CONF}/zoo.cfg"),
+            cluster.sh(host, f"cat {ZOOKEEPER_CONF}/client-tls-phase", check=False),
+        )
+        for host in cluster.hosts("zookeeper")
+    }
+
+
+def _roll_zookeeper_client_tls(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """site.yml (ZooKeeper and its JVM clients' plays) until every member's client port is TLS
+    only (phase 3), one step per run; an ensemble already there first steps back one phase (port
+    unification again, the clients still on TLS), so that every run of the fault rolls the
+    ensemble at least twice while applicants stream and the clients stay connected."""
+    if not cluster.tls:
+        raise ChaosError("zookeeper-client-tls-rollout needs lendstream_tls on the layout")
+    phases = zookeeper_client_tls_phases(cluster)
+    state["runs"] = runs = [phases]
+    if set(phases.values()) == {3}:
+        cluster.playbook(
+            "site.yml", "--tags", ZOOKEEPER_TLS_TAGS, "-e", "zookeeper_client_tls_enabled=false"
+        )
+        runs.append(zookeeper_client_tls_phases(cluster))
+    while set(runs[-1].values()) != {3}:
+        if len(runs) > ZOOKEEPER_TLS_MAX_RUNS:
+            raise ChaosError(f"ZooKeeper client TLS did not reach phase 3: {runs}")
+        cluster.playbook("site.yml", "--tags", ZOOKEEPER_TLS_TAGS)
+        runs.append(zookeeper_client_tls_phases(cluster))
+
+
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """A certificate signed by the deployment CA (the inventory's Vault), expiring in
     EXPIRING_CERTIFICATE_DAYS, and a file that does not parse as one (the certificate cut in
@@ -1422,6 +1472,14 @@ CATALOGUE: tuple[Fault, ...] = (
         "HBase RPC moved to TLS only through its phases by site.yml --tags hbase, one rolling"
         " restart per run (a step back first when it is there already)",
         _roll_hbase_rpc_tls,
+        expected_heal_s=240,
+    ),
+    Fault(
+        "zookeeper-client-tls-rollout",
+        "ZooKeeper's client port moved to mutual TLS only through its phases by site.yml (the"
+        " ensemble and its JVM clients' plays), one step per run (a step back first when it is"
+        " there already)",
+        _roll_zookeeper_client_tls,
         expected_heal_s=240,
     ),
     Fault(
