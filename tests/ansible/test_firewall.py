@@ -37,8 +37,11 @@ CLIENT_PORT_VARIABLES = {
     "storm_zookeeper_port",
     "yarn_zookeeper_port",
     "applicant_api_mysql_port",
-    # Bound to 127.0.0.1 (alertmanager's own webhook receiver): nothing to open.
+    # Bound to 127.0.0.1 (alertmanager's own webhook receiver; HBase's Thrift server and its web
+    # UI, hbase_thrift_address): nothing to open.
     "alertmanager_log_receiver_port",
+    "hbase_thrift_port",
+    "hbase_thrift_info_port",
     # sshd's, opened by the base ruleset itself (the common role's).
     "common_firewall_ssh_port",
 }
@@ -224,6 +227,22 @@ def test_each_rule_of_the_role_is_loaded_for_its_sources(
             and _sources(found) == _expected_sources(rule["from"])
         ]
         assert len(matching) == 1, f"{role}: {rule} not loaded once; loaded: {loaded}"
+
+
+def test_no_rule_opens_the_loopback_thrift_ports(rendered: RenderedFirewall) -> None:
+    # HBase's Thrift server and its web UI listen on 127.0.0.1 only (happybase has no TLS or
+    # SASL): no source, the cluster's or the controller's, is let in on their ports.
+    thrift = [
+        int(_defaults("hbase")[name]) for name in ("hbase_thrift_port", "hbase_thrift_info_port")
+    ]
+
+    def opens_thrift(rule: dict[str, Any]) -> bool:
+        port = _match(rule, "tcp", "dport")
+        first, last = port["range"] if isinstance(port, dict) else (port, port)
+        return port is not None and any(first <= number <= last for number in thrift)
+
+    opened = [rule for rule in _input_rules(rendered.loaded()) if opens_thrift(rule)]
+    assert not opened, opened
 
 
 @pytest.mark.parametrize("role", FIREWALL_ROLES)
