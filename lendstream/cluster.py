@@ -210,8 +210,23 @@ def _parse_layout(
         nodes=nodes,
         placements=placements,
     )
-    layout.groups()  # resolves every selector now, so a bad one fails at load time
+    # Resolves every selector now, so a bad one fails at load time.
+    check_thrift_beside_supervisors(layout.groups(), where)
     return layout
+
+
+def check_thrift_beside_supervisors(groups: Mapping[str, Sequence[str]], where: str) -> None:
+    """The topology's save bolts write through their own node's HBase Thrift server, which
+    listens on 127.0.0.1 only (docs/security.md): every ``storm_supervisor`` host must be in
+    ``hbase_thrift``. Raises ClusterDescriptionError naming the hosts that are not."""
+    thrift = set(groups.get("hbase_thrift", ()))
+    missing = [host for host in groups.get("storm_supervisor", ()) if host not in thrift]
+    if missing:
+        raise ClusterDescriptionError(
+            f"{where}: {', '.join(missing)} run a Storm supervisor but no HBase Thrift server; "
+            "the save bolts write through their own node's Thrift server (it listens on "
+            "127.0.0.1 only), so group hbase_thrift must hold every storm_supervisor host"
+        )
 
 
 def _parse_node(

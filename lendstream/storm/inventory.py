@@ -1,6 +1,7 @@
 """The cluster target an Ansible inventory describes (``--inventory PATH``, read with
 ``ansible-inventory``): nimbus from group ``storm_nimbus``, Kafka brokers from ``kafka_broker``,
-risk services from ``risk_service``, HBase Thrift servers from ``hbase_thrift``; the workers' venv
+risk services from ``risk_service``; each save bolt writes through the HBase Thrift server of its
+own node, on 127.0.0.1 (group ``hbase_thrift`` must hold every supervisor); the workers' venv
 and the risk-service token file are the ones the ``topology`` Ansible role puts on the
 supervisors.
 """
@@ -14,11 +15,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lendstream.cluster import check_thrift_beside_supervisors
 from lendstream.pipeline.topology_conf import TopologyConf
 
 # On a cluster (the topology Ansible role's defaults; --token-file / --workers-venv override them).
 CLUSTER_TOKEN_FILE = "/etc/lendstream/topology/risk-service-token"
 CLUSTER_PORTS = {"kafka_broker": 9092, "risk_service": 8090, "hbase_thrift": 9090, "nimbus": 6627}
+# Where every save bolt reaches its node's Thrift server (the hbase role's hbase_thrift_address).
+LOCAL_THRIFT_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,13 @@ def inventory_groups(inventory: Path) -> tuple[dict[str, list[str]], dict[str, d
 def cluster_target(
     inventory: Path, token_file: str = CLUSTER_TOKEN_FILE, base: TopologyConf | None = None
 ) -> ClusterTarget:
-    """The topology's settings on the cluster of ``inventory``: every Kafka broker, risk service
-    and HBase Thrift server by its inventory name; nimbus seeds by the address the controller
-    reaches them at. Ports: the host's ``kafka_broker_port`` / ``risk_service_port`` /
-    ``hbase_thrift_port`` / ``storm_nimbus_thrift_port`` variables if the inventory sets them."""
+    """The topology's settings on the cluster of ``inventory``: every Kafka broker and risk
+    service by its inventory name, the node's own HBase Thrift server on 127.0.0.1 (ValueError
+    when a supervisor has none); nimbus seeds by the address the controller reaches them at.
+    Ports: the host's ``kafka_broker_port`` / ``risk_service_port`` / ``hbase_thrift_port`` /
+    ``storm_nimbus_thrift_port`` variables if the inventory sets them."""
     groups, hostvars = inventory_groups(inventory)
+    check_thrift_beside_supervisors(groups, f"inventory {inventory}")
 
     def members(group: str) -> list[str]:
         hosts = groups.get(group, [])
@@ -98,7 +104,7 @@ def cluster_target(
         kafka_bootstrap_servers=",".join(brokers),
         risk_service_urls=",".join(risk_urls),
         risk_service_token_file=token_file,
-        hbase_hosts=",".join(thrift_hosts),
+        hbase_hosts=LOCAL_THRIFT_HOST,
         hbase_port=thrift_ports.pop(),
     )
     return ClusterTarget(seeds, members("storm_supervisor"), settings)

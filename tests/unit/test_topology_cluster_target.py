@@ -18,12 +18,14 @@ MONTANA = INVENTORIES / "montana" / "hosts.yml"
 WORKERS = [f"w{index}" for index in range(1, 7)]
 
 
-def test_montana_target_lists_every_broker_risk_service_thrift_server_and_nimbus() -> None:
+def test_montana_target_lists_every_broker_risk_service_and_nimbus_and_the_local_thrift() -> None:
     target = cluster_target(MONTANA)
     groups, hostvars = inventory_groups(MONTANA)
     settings = target.settings
     assert split_list(settings.kafka_bootstrap_servers) == tuple(f"{w}:9092" for w in WORKERS)
-    assert split_list(settings.hbase_hosts) == tuple(groups["hbase_thrift"])
+    # Each save bolt writes through its own node's Thrift server, which listens on loopback only.
+    assert settings.hbase_hosts == "127.0.0.1"
+    assert set(groups["storm_supervisor"]) <= set(groups["hbase_thrift"])
     assert settings.hbase_port == 9090
     assert split_list(settings.risk_service_urls) == tuple(
         f"http://{host}:8090" for host in groups["risk_service"]
@@ -55,7 +57,7 @@ all:
     assert target.nimbus_seeds == {"a": "10.0.0.1:7627"}
     assert target.settings.kafka_bootstrap_servers == "b:19092"
     assert target.settings.risk_service_urls == "http://b:18090"
-    assert (target.settings.hbase_hosts, target.settings.hbase_port) == ("b", 19090)
+    assert (target.settings.hbase_hosts, target.settings.hbase_port) == ("127.0.0.1", 19090)
     assert target.settings.risk_service_token_file == "/srv/token"
 
 
@@ -63,6 +65,13 @@ def test_an_inventory_without_a_needed_group_is_refused(tmp_path: Path) -> None:
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  children:\n    storm_nimbus: {hosts: {a: }}\n")
     with pytest.raises(ValueError, match="kafka_broker"):
+        cluster_target(inventory)
+    # A supervisor without a Thrift server of its own: its save bolt could write nowhere.
+    inventory.write_text(
+        "all:\n  children:\n    storm_supervisor: {hosts: {b: , c: }}\n"
+        "    hbase_thrift: {hosts: {b: }}\n"
+    )
+    with pytest.raises(ValueError, match="c run a Storm supervisor but no HBase Thrift server"):
         cluster_target(inventory)
 
 

@@ -208,6 +208,19 @@ def test_a_group_without_reason_or_with_a_bad_selector_is_refused() -> None:
         parse_cluster(document)
 
 
+def test_every_storm_supervisor_must_run_a_thrift_server() -> None:
+    # The save bolts write through their own node's Thrift server, on 127.0.0.1 only.
+    document = small()
+    document["groups"]["storm_supervisor"] = {"hosts": ["workers"], "reason": "r"}
+    document["groups"]["hbase_thrift"] = {"hosts": ["workers"], "reason": "r"}
+    parse_cluster(document)
+    document["groups"]["hbase_thrift"] = {"hosts": ["workers.1"], "reason": "r"}
+    with pytest.raises(
+        ClusterDescriptionError, match=r"layout tiny: b2 run a Storm supervisor but no HBase Thrift"
+    ):
+        parse_cluster(document)
+
+
 def test_an_unknown_layout_lists_the_known_ones() -> None:
     with pytest.raises(ClusterDescriptionError, match="known: ci, montana"):
         load_cluster().layout("texas")

@@ -5,7 +5,8 @@ and carry only addresses and file paths — the risk-service token and the Kafka
 from files on the worker, so they never show in the Storm UI's topology configuration.
 
 ``risk_service_urls`` and ``hbase_hosts`` are comma-separated lists (one entry on the
-single-machine stack, one per node on a cluster); :meth:`TopologyConf.risk_service_settings` and
+single-machine stack; on a cluster one risk service per node, and one Thrift server, 127.0.0.1:
+every node's own, which listens on loopback only); :meth:`TopologyConf.risk_service_settings` and
 :meth:`TopologyConf.hbase_settings` give a task its own first endpoint and the others to fail
 over to (lendstream.pipeline.endpoints).
 """
@@ -51,7 +52,7 @@ class TopologyConf:
     # Record-caused failures of one batch (risk service refusing it without naming the applicant)
     # before its next delivery is split down to the refused applicants (lendstream.pipeline.poison).
     poison_batch_failures: int = DEFAULT_POISON_BATCH_FAILURES
-    hbase_hosts: str = "127.0.0.1"  # comma-separated Thrift servers
+    hbase_hosts: str = "127.0.0.1"  # comma-separated Thrift servers (a cluster: the node's own)
     hbase_port: int = 9090
     hbase_table: str = "members"
     hbase_batch_size: int = 500

@@ -53,9 +53,10 @@ class Lendstream(Topology):
     # Parallelism per environment of config.json: one task each on the single machine but two
     # of score, whose risk-service call is the longest stage (two calls overlap instead of
     # batches queueing in front of one; docs/topology.md, "Cutting latency"); on a
-    # cluster (topology.workers there: config.json) the score and save bolts have three tasks,
-    # which spread over the risk services and HBase Thrift servers (task i starts at endpoint
-    # i % n, see lendstream.pipeline.endpoints), and the spout two (partitions p % 2).
+    # cluster (topology.workers there: config.json) the score and save bolts have three tasks:
+    # score tasks spread over the risk services (task i starts at endpoint i % n, see
+    # lendstream.pipeline.endpoints), each save task writes through the HBase Thrift server of
+    # its own node (127.0.0.1: Thrift listens on loopback only); the spout has two (p % 2).
     kafka = KafkaBatchSpout.spec(name="kafka", par={"local": 1, "cluster": 2})
     clean = CleanBolt.spec(name="clean", inputs=[kafka], par={"local": 1, "cluster": 2})
     decide = DecideBolt.spec(name="decide", inputs=[clean])

@@ -14,6 +14,8 @@ tuple, so the spout replays the batch. Nothing is ever dropped silently.
 
 With several risk services or HBase Thrift servers, task i of a bolt starts at endpoint i % n and
 fails over to the next on a connection error (TopologyConf.risk_service_settings / hbase_settings).
+On a cluster the save bolt has one: its own node's Thrift server on 127.0.0.1 (the only address it
+listens on); while that one is down the bolt fails its batches and the spout replays them.
 """
 
 from __future__ import annotations
