@@ -54,6 +54,7 @@ from lendstream.bench_producer import tag_member_ids
 from lendstream.chaos.cluster import (
     DEAD_LETTER_TOPIC,
     HBASE_TABLE,
+    LOCAL_THRIFT_HOST,
     NODE_PYTHON,
     TLS_CA_FILE,
     TOPIC,
@@ -230,9 +231,8 @@ class ClusterBench:
     def regions(self) -> list[dict[str, Any]]:
         """``members``' regions with their servers and write requests (hbase_spread --json)."""
         info = role_default("hbase", "hbase_regionserver_info_port")
-        thrift = (
-            f"{self.cluster.hosts('hbase_thrift')[0]}:{role_default('hbase', 'hbase_thrift_port')}"
-        )
+        # On a supervisor (on_a_node), through that node's own loopback-only Thrift server.
+        thrift = f"{LOCAL_THRIFT_HOST}:{role_default('hbase', 'hbase_thrift_port')}"
         argv = [NODE_PYTHON, "-m", "lendstream.hbase_spread", "--json", "--table", HBASE_TABLE]
         argv += ["--thrift", thrift]
         for host in self.cluster.hosts("hbase_regionserver"):

@@ -2,8 +2,9 @@
 
 ``python -m lendstream.hbase_spread --thrift HOST:PORT --table members [--rows]
 [--regionserver-info HOST:PORT ...]``, run where the Thrift server and the RegionServers' web ports
-answer (the controller for the single-machine stack; a cluster node on the cluster, whose
-firewall lets only cluster members reach the RegionServers' web ports). Prints, per RegionServer,
+answer (the controller for the single-machine stack; on the cluster a supervisor, through its own
+Thrift server on 127.0.0.1 — the only address it listens on — while the firewall lets only
+cluster members reach the RegionServers' web ports). Prints, per RegionServer,
 its regions of the table and the write requests they served (each RegionServer's
 ``/jmx`` bean ``RegionServer,sub=Regions``, attribute
 ``Namespace_<ns>_table_<table>_region_<encoded>_metric_writeRequestCount``: counted since the

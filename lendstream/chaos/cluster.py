@@ -3,7 +3,8 @@
 Everything runs from the controller: commands on nodes over the harness's SSH (as the deploy user,
 through sudo), playbooks with the layout's inventory and Vault, and the read-only tools that must
 run on a node (``lendstream.reconcile`` and :mod:`lendstream.chaos.probe`), because only the nodes
-resolve the names Kafka advertises. Ports come from the roles' defaults, their one home.
+resolve the names Kafka advertises and reach their own HBase Thrift server (on 127.0.0.1 only).
+Ports come from the roles' defaults, their one home.
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ def role_default(role: str, name: str) -> Any:
     """A role's default (defaults/main.yml): ports and unit settings have their home there."""
     defaults = yaml.safe_load((ANSIBLE_DIR / "roles" / role / "defaults" / "main.yml").read_text())
     return defaults[name]
+
+
+# The HBase Thrift server every supervisor runs, as a tool on that node reaches it: it listens on
+# loopback only (the hbase role's hbase_thrift_address), so the tools that read HBase run there.
+LOCAL_THRIFT_HOST = str(role_default("hbase", "hbase_thrift_address"))
 
 
 @cache
@@ -197,6 +203,19 @@ class ChaosCluster:
                 time.sleep(1)
         raise ChaosError(f"{host}:{port} still closed after {timeout_s:.0f} s")
 
+    def wait_local_port(self, host: str, port: int, timeout_s: float) -> float:
+        """Seconds until ``port`` on the node's own loopback accepts a TCP connection, asked on
+        the node (a loopback-only server, such as HBase Thrift; bounded)."""
+        started = time.monotonic()
+        probe = f"until nc -z 127.0.0.1 {port}; do sleep 1; done"
+        try:
+            self.sh(host, f"timeout {int(timeout_s)} sh -c {shlex.quote(probe)}", timeout_s + 30)
+        except ChaosError as error:
+            raise ChaosError(
+                f"{host}: 127.0.0.1:{port} still closed after {timeout_s:.0f} s ({error})"
+            ) from None
+        return time.monotonic() - started
+
     def environment(self) -> dict[str, str]:
         return ansible_environment(self.vault_password_file)
 
@@ -211,7 +230,8 @@ class ChaosCluster:
     def on_a_node(self, argv: list[str], timeout_s: float = 1200) -> dict[str, Any]:
         """Run a read-only tool with the node virtualenv on the first supervisor that answers
         and parse the JSON document it prints (whatever its exit status: the reconcile exits 1
-        when it finds a difference, which is a finding, not a failure to run)."""
+        when it finds a difference, which is a finding, not a failure to run). A tool that
+        prints none (e.g. its node's loopback Thrift server is down) is run on the next."""
         failures = []
         for host in self.hosts("storm_supervisor"):
             command = f"sudo -n {shlex.join(argv)}"
@@ -244,7 +264,7 @@ class ChaosCluster:
             *("--bootstrap", self.bootstrap()),
             *("--topic", TOPIC, "--dead-letter-topic", DEAD_LETTER_TOPIC),
             *("--group", CONSUMER_GROUP),
-            *("--hbase-hosts", ",".join(self.hosts("hbase_thrift"))),
+            *("--hbase-hosts", LOCAL_THRIFT_HOST),
             *("--hbase-port", str(role_default("hbase", "hbase_thrift_port"))),
             *("--table", HBASE_TABLE),
             *(
@@ -266,7 +286,7 @@ class ChaosCluster:
 
     def stored_delays(self, prefix: str) -> list[tuple[int, int]]:
         argv = [NODE_PYTHON, "-m", "lendstream.chaos.probe", "delays", "--prefix", prefix]
-        argv += ["--hbase-hosts", ",".join(self.hosts("hbase_thrift"))]
+        argv += ["--hbase-hosts", LOCAL_THRIFT_HOST]
         argv += ["--hbase-port", str(role_default("hbase", "hbase_thrift_port"))]
         rows = self.on_a_node(argv, timeout_s=300)["rows"]
         return [(int(kafka_ms), int(stored_ms)) for kafka_ms, stored_ms in rows]

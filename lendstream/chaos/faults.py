@@ -344,6 +344,8 @@ def _bring_the_partition_back(cluster: ChaosCluster, state: dict[str, Any]) -> N
 
 
 def _kill_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """The victim's save bolt writes through its own node's Thrift server only (loopback): its
+    batches fail and are replayed (backing off up to 10 s) until systemd has restarted it."""
     state["host"] = host = victim_worker(cluster)
     cluster.kill_unit(host, "lendstream-hbase-regionserver")
     cluster.kill_unit(host, "lendstream-hbase-thrift")
@@ -352,10 +354,12 @@ def _kill_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 def _regionserver_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     host = state["host"]
     wait_active(cluster, host, "lendstream-hbase-regionserver", "lendstream-hbase-thrift")
-    cluster.wait_port(host, role_default("hbase", "hbase_thrift_port"), RECOVERY_TIMEOUT_S)
+    cluster.wait_local_port(host, role_default("hbase", "hbase_thrift_port"), RECOVERY_TIMEOUT_S)
 
 
 def _stop_regionserver(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """The victim's save bolt has no Thrift server for the hold: its batches are replayed
+    (backing off up to 10 s) until the healing starts it again."""
     state["host"] = host = victim_worker(cluster)
     cluster.systemctl(host, "stop", "lendstream-hbase-thrift")
     cluster.systemctl(host, "stop", "lendstream-hbase-regionserver")

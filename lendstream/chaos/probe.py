@@ -1,5 +1,6 @@
 """Read-only probes run ON a cluster node (the node's lendstream virtualenv), where Kafka's
-advertised names and the HBase Thrift servers resolve: ``python -m lendstream.chaos.probe …``.
+advertised names resolve and the node's own HBase Thrift server listens (127.0.0.1 only):
+``python -m lendstream.chaos.probe …``.
 
 - ``topic-size``: how many records the applicant topic has held (its end offsets).
 - ``delays --prefix SYN-7-``: for every stored row whose member id starts with the prefix (row
@@ -22,7 +23,7 @@ import happybase
 from lendstream.kafka_client import operator_security
 from lendstream.kafka_topics import end_offsets
 from lendstream.pipeline.endpoints import split_list
-from lendstream.pipeline.hbase_writer import SALT_SEPARATOR, member_id_of
+from lendstream.pipeline.hbase_writer import CONNECTION_ERRORS, SALT_SEPARATOR, member_id_of
 
 TIMESTAMP_COLUMN = b"result:kafka_timestamp_ms"
 
@@ -47,7 +48,7 @@ def delays(hosts: str, port: int, table: str, prefix: str) -> list[tuple[int, in
     for host in split_list(hosts):
         try:
             connection = happybase.Connection(host, port, timeout=30_000, autoconnect=True)
-        except OSError as error:
+        except CONNECTION_ERRORS as error:
             failures.append(f"{host}: {error}")
             continue
         try:
@@ -61,7 +62,7 @@ def delays(hosts: str, port: int, table: str, prefix: str) -> list[tuple[int, in
                 for key, cells in rows
                 if TIMESTAMP_COLUMN in cells and member_id_of(key).startswith(prefix)
             ]
-        except OSError as error:
+        except CONNECTION_ERRORS as error:
             failures.append(f"{host}: {error}")
         finally:
             connection.close()

@@ -1,7 +1,9 @@
 """``python -m lendstream.reconcile``: does what the pipeline stored account for what was published?
 
 An operator's check, run where the cluster's host names resolve (a cluster node, from the
-lendstream virtualenv) and used by the end-to-end tests on the single-machine stack:
+lendstream virtualenv, with ``--hbase-hosts 127.0.0.1``: every Thrift server listens on its node's
+loopback only, and every supervisor runs one) and used by the end-to-end tests on the
+single-machine stack:
 
 1. wait (bounded) until the topology's consumer group has committed the applicant topic's end
    offsets on every partition, and they stay put: the topology has drained;

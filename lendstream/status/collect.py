@@ -5,11 +5,12 @@ Groups and host variables come from the inventory (``ansible-inventory``, read b
 roles' defaults (:func:`lendstream.chaos.cluster.role_default`, their one home). From the
 controller: the NameNodes' JMX, the ResourceManagers' REST API, nimbus (its
 one Thrift client, :mod:`lendstream.storm.nimbus`), the risk services' ``/healthz`` and
-``/metrics``, the HBase Thrift ports and Alertmanager — the ports the firewall opens to the
-controller. Through Ansible: each node's ``lendstream-*`` units (one ad-hoc call over the
-inventory) and :mod:`lendstream.status.node_probe` on a supervisor (Kafka, ZooKeeper's ``srvr``
-over the node's client certificate, the ports open to the cluster only). A node that does not answer
-is reported, never waited for beyond its timeout.
+``/metrics`` and Alertmanager — the ports the firewall opens to the controller. Through Ansible:
+each node's ``lendstream-*`` units (one ad-hoc call over the inventory), each HBase Thrift
+server's port on its node's loopback (one ad-hoc ``wait_for`` over the group), and
+:mod:`lendstream.status.node_probe` on a supervisor (Kafka, ZooKeeper's ``srvr`` over the node's
+client certificate, the ports open to the cluster only). A node that does not answer is
+reported, never waited for beyond its timeout.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from lendstream.chaos.cluster import (
     run_ansible,
 )
 from lendstream.pipeline.topology_conf import TopologyConf
-from lendstream.reconcile.endpoints import connect_error
 from lendstream.status import node_probe, readings
 from lendstream.status.readings import HostAnswer, NameNodeReading, StormReading
 from lendstream.status.report import Component, Report, Row
@@ -317,7 +317,28 @@ def kafka(cluster: Cluster, node: Mapping[str, Any]) -> Component:
     )
 
 
-def hbase(cluster: Cluster, node: Mapping[str, Any]) -> Component:
+def local_thrift(cluster: Cluster) -> dict[str, str | None]:
+    """Each Thrift host → why its Thrift port did not answer on the node's own loopback (None:
+    it did), asked on the node (ad-hoc ``wait_for``; the port and address are the host's
+    variables, else the hbase role's defaults)."""
+    hosts = cluster.hosts("hbase_thrift")
+    if not hosts:
+        return {}
+    port = role_default("hbase", "hbase_thrift_port")
+    address = role_default("hbase", "hbase_thrift_address")
+    arguments = (
+        f"host={{{{ hbase_thrift_address | default('{address}') }}}} "
+        f"port={{{{ hbase_thrift_port | default({port}) }}}} "
+        f"timeout={max(1, int(cluster.settings.timeout_s))}"
+    )
+    try:
+        answers = cluster.ad_hoc(",".join(hosts), "ansible.builtin.wait_for", arguments)
+    except RuntimeError as error:  # Ansible itself failed: every Thrift server unknown, and why
+        return dict.fromkeys(hosts, f"not asked ({readings.brief(str(error))})")
+    return readings.port_answers(hosts, answers)
+
+
+def hbase(cluster: Cluster, node: Mapping[str, Any], thrift: Mapping[str, str | None]) -> Component:
     answers = node.get("hbase_masters", {})
     masters: dict[str, dict[str, Any]] = {}
     for host in cluster.hosts("hbase_master") + cluster.hosts("hbase_backup_master"):
@@ -327,13 +348,6 @@ def hbase(cluster: Cluster, node: Mapping[str, Any]) -> Component:
             masters[host] = {"error": why or node.get("error", "not read")}
         else:
             masters[host] = readings.hbase_master_reading(answer)
-    t = cluster.settings.timeout_s
-    thrift = per_host(
-        cluster.hosts("hbase_thrift"),
-        lambda h: connect_error(
-            cluster.address(h), cluster.port(h, "hbase", "hbase_thrift_port"), t
-        ),
-    )
     writes = {key.split(":")[0]: answer for key, answer in node.get("hbase_writes", {}).items()}
     return readings.hbase_component(
         masters, cluster.hosts("hbase_regionserver"), thrift, writes, TopologyConf().hbase_table
@@ -445,9 +459,10 @@ def collect(settings: Settings) -> Report:
         "storm": lambda: storm(cluster),
         "alerts": lambda: alerts(cluster),
     }
-    with ThreadPoolExecutor(max_workers=len(direct) + 2) as pool:
+    with ThreadPoolExecutor(max_workers=len(direct) + 3) as pool:
         node_future = pool.submit(node_readings, cluster)
         risk_future = pool.submit(risk_services, cluster)
+        thrift_future = pool.submit(local_thrift, cluster)
         futures: dict[str, Future[Component | None]] = {
             name: pool.submit(_or_problem, name, read) for name, read in direct.items()
         }
@@ -457,7 +472,9 @@ def collect(settings: Settings) -> Report:
         after_node: dict[str, Future[Component | None]] = {
             "zookeeper": pool.submit(_or_problem, "zookeeper", lambda: zookeeper(cluster, node)),
             "kafka": pool.submit(_or_problem, "kafka", lambda: kafka(cluster, node)),
-            "hbase": pool.submit(_or_problem, "hbase", lambda: hbase(cluster, node)),
+            "hbase": pool.submit(
+                _or_problem, "hbase", lambda: hbase(cluster, node, thrift_future.result())
+            ),
             "pipeline": pool.submit(
                 _or_problem, "pipeline", lambda: pipeline(cluster, risk_future.result(), node)
             ),

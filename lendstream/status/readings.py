@@ -105,6 +105,16 @@ def ad_hoc_answers(document: Mapping[str, Any]) -> dict[str, HostAnswer]:
     return answers
 
 
+def port_answers(hosts: Sequence[str], answers: Mapping[str, HostAnswer]) -> dict[str, str | None]:
+    """Each host's ad-hoc ``wait_for`` of a port (asked on the node itself) → why it did not
+    answer (None: it did): the module's message, unreachable, or no answer at all."""
+    found: dict[str, str | None] = {}
+    for host in hosts:
+        answer = answers.get(host, HostAnswer(None, "no answer"))
+        found[host] = None if answer.stdout is not None else brief(answer.error or "failed")
+    return found
+
+
 def units_component(hosts: Sequence[str], answers: Mapping[str, HostAnswer]) -> Component:
     """Every inventory host: one row naming its healthy ``lendstream-*`` units (without the
     prefix), one row for each unit that is not, or the node itself when it did not answer."""

@@ -1,6 +1,7 @@
-"""HBase: masters (active and backup), RegionServers and Thrift servers on their hosts; exactly
-one master is active (whichever: a failover or a rolling restart moves it), and it counts every
-RegionServer live; with lendstream_tls HBase RPC speaks TLS only, mutual, with the node's
+"""HBase: masters (active and backup), RegionServers and Thrift servers on their hosts, the Thrift
+servers (and their web UI) on 127.0.0.1 only, reached from the controller through an SSH tunnel;
+exactly one master is active (whichever: a failover or a rolling restart moves it), and it counts
+every RegionServer live; with lendstream_tls HBase RPC speaks TLS only, mutual, with the node's
 certificate from the deployment CA."""
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+import happybase
 import pytest
 from infra_cluster import (
     HBASE_MASTER_HTTP,
     HBASE_MASTER_PORTS,
     HBASE_REGIONSERVER_PORTS,
     HBASE_THRIFT,
+    HBASE_THRIFT_INFO,
     TLS_CA_FILE,
     assert_service,
     groups,
@@ -22,6 +25,9 @@ from infra_cluster import (
     pipeline_tls,
     variables,
 )
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+from lendstream.ssh_tunnel import ansible_ssh_args, local_forward
 
 testinfra_hosts = ["ansible://all"]
 
@@ -40,11 +46,42 @@ def test_regionservers_run_on_their_hosts(host: Any) -> None:
         assert not host.service("lendstream-hbase-regionserver").is_running
 
 
-def test_thrift_servers_run_on_their_hosts(host: Any) -> None:
-    if in_group(host, "hbase_thrift"):
-        assert_service(host, "lendstream-hbase-thrift", (HBASE_THRIFT,))
-    else:
+def test_thrift_servers_run_on_their_hosts_listening_on_loopback_only(host: Any) -> None:
+    # happybase speaks neither TLS nor SASL: the Thrift server and its web UI listen on 127.0.0.1
+    # alone (hbase_thrift_address), for the save bolts and tools on the same node.
+    if not in_group(host, "hbase_thrift"):
         assert not host.service("lendstream-hbase-thrift").is_running
+        return
+    service = host.service("lendstream-hbase-thrift")
+    assert service.is_running
+    assert service.is_enabled
+    with host.sudo():
+        listeners = host.run("ss -Hltn").stdout.splitlines()
+    for port in (HBASE_THRIFT, HBASE_THRIFT_INFO):
+        addresses = sorted(
+            fields[3].rpartition(":")[0]
+            for fields in (line.split() for line in listeners)
+            if fields[3].rpartition(":")[2] == str(port)
+        )
+        assert addresses == ["127.0.0.1"], (port, addresses)
+
+
+def test_the_controller_reaches_a_loopback_thrift_server_through_an_ssh_tunnel(
+    inventory: AnsibleRunner,
+) -> None:
+    # What a controller tool does (the hbase role's table creation): the host's own Ansible SSH
+    # connection forwards a local port to its loopback, and happybase lists the tables there.
+    # Runs once (no `host` fixture), through the first Thrift host.
+    name = inventory.get_hosts("hbase_thrift")[0]
+    variables = inventory.get_variables(name)
+    port = int(variables.get("hbase_thrift_port", HBASE_THRIFT))
+    with local_forward(ansible_ssh_args(variables, name), port) as local_port:
+        connection = happybase.Connection("127.0.0.1", local_port, timeout=30_000)
+        try:
+            tables = connection.tables()
+        finally:
+            connection.close()
+    assert b"members" in tables, tables
 
 
 @pytest.mark.cluster_wide

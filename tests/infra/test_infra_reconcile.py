@@ -4,8 +4,9 @@ are there, and the names Kafka advertises resolve) accounts for every applicant 
 valid one stored once as decided, each malformed one dead-lettered for its own defect.
 
 Works with any one node down, as an operator checks exactly then: the check runs on the first
-supervisor whose SSH port answers, and reconcile itself skips the Kafka brokers, HBase Thrift
-servers and risk services that do not answer (reported as a warning here, and in its JSON).
+supervisor whose SSH port answers, reading HBase through that node's own Thrift server (it listens
+on 127.0.0.1 only), and reconcile itself skips the Kafka brokers and risk services that do not
+answer (reported as a warning here, and in its JSON).
 
 Runs once, not once per node: it takes no `host` fixture (which `--hosts=ansible://all` would
 parametrize over every node, overriding a `testinfra_hosts`) and picks its node itself.
@@ -28,6 +29,7 @@ from lendstream.pipeline.topology_conf import TopologyConf
 from lendstream.reconcile.endpoints import connect_error
 
 RISK_SERVICE_PORT = 8090  # the risk_service role's default
+LOCAL_THRIFT = "127.0.0.1"  # the hbase role's hbase_thrift_address, on every supervisor
 SSH_PORT = 22
 # The command's bound on the node; its own drain wait is shorter, so a pipeline still busy
 # fails with reconcile's message (how far behind), not with this one.
@@ -73,7 +75,7 @@ def reconcile_argv(variables: dict[str, Any]) -> list[str]:
         "--topic", settings["kafka_topic"],
         "--dead-letter-topic", settings["kafka_dead_letter_topic"],
         "--group", settings["kafka_group_id"],
-        "--hbase-hosts", ",".join(groups["hbase_thrift"]),
+        "--hbase-hosts", LOCAL_THRIFT,  # the supervisor's own: it listens on loopback only
         "--hbase-port", str(variables.get("hbase_thrift_port", HBASE_THRIFT)),
         "--table", settings["hbase_table"],
         "--risk-url", ",".join(f"{scheme}://{h}:{risk_port}" for h in groups["risk_service"]),

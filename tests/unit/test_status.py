@@ -28,6 +28,7 @@ from lendstream.status.readings import (
     kafka_component,
     namenode_reading,
     pipeline_component,
+    port_answers,
     srvr_mode,
     storm_component,
     summed_buckets,
@@ -137,6 +138,40 @@ def test_hbase_master_jmx_and_component() -> None:
     assert two_active.all_problems() == ["hbase: 2 active masters (m1, m3)"]
     unreadable = hbase_component({"m1": {"error": "refused"}}, ["w1"], {})
     assert "hbase: no active master" in unreadable.all_problems()
+
+
+def test_each_thrift_port_is_judged_by_the_wait_for_its_own_node_ran() -> None:
+    # The Thrift servers listen on their node's loopback: one ad-hoc wait_for over the group.
+    document = {
+        "plays": [
+            {
+                "tasks": [
+                    {
+                        "hosts": {
+                            "w1": {"changed": False, "elapsed": 0, "port": 9090},
+                            "w2": {
+                                "failed": True,
+                                "msg": "Timeout when waiting for 127.0.0.1:9090",
+                            },
+                            "w3": {"unreachable": True, "msg": "ssh: no route to host"},
+                        }
+                    }
+                ]
+            }
+        ]
+    }
+    answers = port_answers(["w1", "w2", "w3", "w4"], ad_hoc_answers(document))
+    assert answers == {
+        "w1": None,
+        "w2": "Timeout when waiting for 127.0.0.1:9090",
+        "w3": "unreachable",
+        "w4": "no answer",
+    }
+    component = hbase_component({}, [], answers)
+    assert [(row.node, row.state) for row in component.rows if row.role == "thrift"][:2] == [
+        ("w1", "answers"),
+        ("w2", "not answering (Timeout when waiting for 127.0.0.1:9090)"),
+    ]
 
 
 def test_kafka_wants_a_quorum_leader_every_broker_registered_and_no_lagging_replica() -> None:
