@@ -11,9 +11,11 @@ Two attackers:
   with SCRAM and ACLs, Storm's znodes behind ZooKeeper digest ACLs; on every cluster HDFS and
   YARN: WebHDFS refuses named users, the ResourceManager's REST API application submission, the
   NameNode an RPC from an address outside hadoop-policy.xml's hosts) the attack must be denied on
-  its own; where it does not yet (HBase Thrift, ZooKeeper's other znodes, nimbus, WebHDFS naming
-  no user; the TLS rows without ``lendstream_tls``), the row says "not enforced yet" and nothing
-  is asserted.
+  its own. HBase Thrift listens on each node's loopback only (the hbase role's
+  hbase_thrift_address; happybase has neither TLS nor SASL): another node's must not answer at
+  all. Where nothing is enforced yet (ZooKeeper's other znodes, nimbus, WebHDFS naming no user,
+  the member's own node's loopback Thrift; the TLS rows without ``lendstream_tls``), the row says
+  "not enforced yet" and nothing is asserted.
 
 Hosts and ports come from the layout (cluster.yml) and the roles' defaults.
 """
@@ -293,6 +295,7 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                     sent,
                 )
             )
+    attacks += _member_local_thrift_attacks(targets, member)
     attacks += _member_hadoop_rpc_attacks(targets, member)
     attacks += _member_storm_znode_attacks(targets, member)
     attacks += _zookeeper_quorum_attacks(
@@ -347,10 +350,31 @@ def _member_expectation(attack: str, params: dict[str, Any]) -> str:
     """What a member's unauthenticated attack must come to. HDFS and YARN refuse on every cluster
     (the roles' defaults, not lendstream_tls): WebHDFS any named user (the hdfs role's user
     pattern; Hadoop 3.4 cannot turn WebHDFS off, so a request naming no user still lists as the
-    static web user), the ResourceManager's REST new-application (the yarn role)."""
+    static web user), the ResourceManager's REST new-application (the yarn role). Another node's
+    HBase Thrift server must not answer: it listens on that node's loopback only (the hbase
+    role's hbase_thrift_address) and no firewall rule opens its port."""
     if attack == "yarn-new-application" or (attack == "webhdfs-liststatus" and params.get("user")):
         return DENIED
+    if attack == "hbase-thrift-tables":
+        return FAILS
     return NOT_ENFORCED
+
+
+def _member_local_thrift_attacks(targets: Targets, member: str) -> list[Attack]:
+    """The member's own node's Thrift server, on its loopback: the save bolts' path, which any
+    login on the node can also take (happybase has no authentication): shown, not asserted."""
+    if member not in targets.hosts(THRIFT[0]):
+        return []
+    return [
+        Attack(
+            "list HBase tables over the member's own loopback Thrift",
+            member,
+            "hbase-thrift-tables",
+            (str(role_default("hbase", "hbase_thrift_address")),),
+            targets.port(THRIFT[1], THRIFT[2]),
+            NOT_ENFORCED,
+        )
+    ]
 
 
 def _member_hadoop_rpc_attacks(targets: Targets, member: str) -> list[Attack]:

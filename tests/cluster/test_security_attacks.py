@@ -8,8 +8,10 @@ plain HTTP. From a cluster member (which the firewall lets in), what the deploym
 authenticates must be denied on its own (with lendstream_tls: no or a wrong token → 401, plain
 HTTP to the TLS ports refused, MariaDB without TLS refused for the API's own account, Kafka's
 SASL_SSL port giving a plaintext client nothing and refusing a wrong SCRAM user that has the CA,
-ZooKeeper's election and quorum ports hanging up on a plaintext peer's opening);
-the rest is listed as "not enforced yet" and not asserted.
+ZooKeeper's election and quorum ports hanging up on a plaintext peer's opening), and another
+node's HBase Thrift server must not answer at all (it listens on its node's loopback only);
+the rest is listed as "not enforced yet" and not asserted (the member's own loopback Thrift
+among them).
 
 A capture on the bridge while applicants flow end to end (and a member reads them back through
 MariaDB, the API and the risk services over TLS) must find no applicant value in clear text on
@@ -47,8 +49,14 @@ def report(cluster: Cluster) -> runner.Report:
 
 
 # Refused on every cluster (the hdfs and yarn roles' defaults): WebHDFS naming a user, the
-# ResourceManager's REST new-application, Hadoop RPC from outside hadoop-policy.xml's hosts.
-HADOOP_ATTACKS = {"webhdfs-liststatus", "yarn-new-application", "hadoop-rpc-call"}
+# ResourceManager's REST new-application, Hadoop RPC from outside hadoop-policy.xml's hosts; and
+# another node's HBase Thrift server unreachable (the hbase role binds it to loopback).
+EVERY_CLUSTER_ATTACKS = {
+    "webhdfs-liststatus",
+    "yarn-new-application",
+    "hadoop-rpc-call",
+    "hbase-thrift-tables",
+}
 
 
 def test_every_attack_from_outside_the_inventory_fails(report: runner.Report) -> None:
@@ -80,12 +88,15 @@ def test_a_member_without_credentials_is_denied_what_the_deployment_authenticate
             "zookeeper-quorum-plaintext",  # the quorum's TLS (the zookeeper role's sslQuorum)
             "zookeeper-client-plaintext",  # the client port's TLS (the same role's phase 3)
             "hbase-rpc-plaintext",  # HBase RPC TLS (the hbase role's phase 3)
-            *HADOOP_ATTACKS,
+            *EVERY_CLUSTER_ATTACKS,
         }
         assert {f.attack.attack for f in enforced} == expected
-        assert len(enforced) == 22
+        assert len(enforced) == 23
     else:
-        assert {f.attack.attack for f in enforced} == HADOOP_ATTACKS
+        assert {f.attack.attack for f in enforced} == EVERY_CLUSTER_ATTACKS
+    # Nothing listens for Thrift on another node's cluster address, and no rule lets it through.
+    thrift = [f for f in enforced if f.attack.attack == "hbase-thrift-tables"]
+    assert [f.outcome for f in thrift] == [Outcome.DROPPED], suite.table(thrift)
 
 
 def test_no_applicant_value_crosses_the_bridge_in_clear_on_a_tls_port(

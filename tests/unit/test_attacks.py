@@ -77,8 +77,11 @@ def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fai
     ]
 
 
-HADOOP_ROWS = [
+# Enforced on every cluster, TLS or not: HDFS and YARN refuse (the roles' defaults), and another
+# node's HBase Thrift server does not answer (it listens on its node's loopback only).
+EVERY_CLUSTER_ROWS = [
     ("hadoop-rpc-call", Outcome.DENIED),
+    ("hbase-thrift-tables", suite.FAILS),
     ("webhdfs-liststatus", Outcome.DENIED),
     ("yarn-new-application", Outcome.DENIED),
 ]
@@ -89,9 +92,8 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     without = suite.member_plan(_targets(tls=False), SECRETS)
     assert {attack.origin for attack in with_tls} == {"m1"}  # not the API's node (m3)
     assert not {"kafka-produce", "nimbus-submit-topology"} & {a.attack for a in with_tls}
-    # HDFS and YARN refuse on every cluster (the roles' defaults), TLS or not.
     enforced_without = [a for a in without if a.expected != suite.NOT_ENFORCED]
-    assert sorted((a.attack, a.expected) for a in enforced_without) == HADOOP_ROWS
+    assert sorted((a.attack, a.expected) for a in enforced_without) == EVERY_CLUSTER_ROWS
     enforced = [a for a in with_tls if a.expected != suite.NOT_ENFORCED]
     assert sorted((a.attack, a.expected) for a in enforced) == [
         ("applicant-api-list", Outcome.DENIED),
@@ -99,6 +101,7 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         ("hadoop-rpc-call", Outcome.DENIED),
         ("hbase-rpc-plaintext", Outcome.PLAINTEXT_REFUSED),
         ("hbase-rpc-plaintext", Outcome.PLAINTEXT_REFUSED),
+        ("hbase-thrift-tables", suite.FAILS),
         ("kafka-consume", Outcome.DENIED),
         ("kafka-consume", Outcome.PLAINTEXT_REFUSED),
         ("kafka-delete-topic", Outcome.DENIED),
@@ -127,6 +130,13 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     # HBase RPC (the hbase role's RPC TLS): a RegionServer's port, then a master's.
     hbase = [a for a in enforced if a.attack == "hbase-rpc-plaintext"]
     assert [a.port for a in hbase] == [16020, 16000]
+    # HBase Thrift: another node's, by name, must not answer (loopback only there); the member's
+    # own node's loopback one answers any login (happybase has no authentication): shown only.
+    thrift = [a for a in with_tls if a.attack == "hbase-thrift-tables"]
+    assert [(a.hosts, a.port, a.expected) for a in thrift] == [
+        (("m2",), 9090, suite.FAILS),
+        (("127.0.0.1",), 9090, suite.NOT_ENFORCED),
+    ]
     # Every znode attack speaks TLS without a client certificate (the client port wants mutual
     # TLS): the root, then Storm's (the storm role's digest ACLs behind it) with no credentials
     # and with the wrong password.
