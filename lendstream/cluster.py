@@ -223,7 +223,7 @@ def check_thrift_beside_supervisors(groups: Mapping[str, Sequence[str]], where: 
     missing = [host for host in groups.get("storm_supervisor", ()) if host not in thrift]
     if missing:
         raise ClusterDescriptionError(
-            f"{where}: {', '.join(missing)} run a Storm supervisor but no HBase Thrift server; "
+            f"{where}: Storm supervisors without an HBase Thrift server: {', '.join(missing)}; "
             "the save bolts write through their own node's Thrift server (it listens on "
             "127.0.0.1 only), so group hbase_thrift must hold every storm_supervisor host"
         )

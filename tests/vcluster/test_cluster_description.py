@@ -216,7 +216,8 @@ def test_every_storm_supervisor_must_run_a_thrift_server() -> None:
     parse_cluster(document)
     document["groups"]["hbase_thrift"] = {"hosts": ["workers.1"], "reason": "r"}
     with pytest.raises(
-        ClusterDescriptionError, match=r"layout tiny: b2 run a Storm supervisor but no HBase Thrift"
+        ClusterDescriptionError,
+        match=r"layout tiny: Storm supervisors without an HBase Thrift server: b2;",
     ):
         parse_cluster(document)
 
