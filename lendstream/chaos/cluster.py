@@ -203,16 +203,19 @@ class ChaosCluster:
                 time.sleep(1)
         raise ChaosError(f"{host}:{port} still closed after {timeout_s:.0f} s")
 
-    def wait_local_port(self, host: str, port: int, timeout_s: float) -> float:
-        """Seconds until ``port`` on the node's own loopback accepts a TCP connection, asked on
-        the node (a loopback-only server, such as HBase Thrift; bounded)."""
+    def wait_local_port(
+        self, host: str, port: int, timeout_s: float, address: str = "127.0.0.1"
+    ) -> float:
+        """Seconds until ``address:port`` accepts a TCP connection, asked on the node itself: a
+        loopback-only server (HBase Thrift), or a port the firewall keeps the controller out of
+        (pass the node's cluster address); bounded."""
         started = time.monotonic()
-        probe = f"until nc -z 127.0.0.1 {port}; do sleep 1; done"
+        probe = f"until nc -z {address} {port}; do sleep 1; done"
         try:
             self.sh(host, f"timeout {int(timeout_s)} sh -c {shlex.quote(probe)}", timeout_s + 30)
         except ChaosError as error:
             raise ChaosError(
-                f"{host}: 127.0.0.1:{port} still closed after {timeout_s:.0f} s ({error})"
+                f"{host}: {address}:{port} still closed after {timeout_s:.0f} s ({error})"
             ) from None
         return time.monotonic() - started
 

@@ -929,12 +929,9 @@ def _restore_the_datanode_volumes(cluster: ChaosCluster, state: dict[str, Any]) 
         timeout_s=180,
     )
     wait_active(cluster, host, DATANODE_UNIT)
-    # Its ports take cluster members only (the firewall): looked at on the node itself.
+    # Its ports take cluster members only (the firewall): asked on the node itself.
     port = role_default("hdfs", "hdfs_datanode_port")
-    wait_until(
-        f"{host}'s DataNode listening on {port}",
-        lambda: bool(cluster.sh(host, f"ss -Hltn 'sport = :{port}'", check=False).strip()),
-    )
+    cluster.wait_local_port(host, port, RECOVERY_TIMEOUT_S, address=cluster.address(host))
 
 
 def _risk_token_file() -> str:
