@@ -297,6 +297,15 @@ def measure_monitoring_overhead(
     for host, units in memory.items():
         listed = ", ".join(f"{unit} {mib:.0f}" for unit, mib in units.items())
         print(f"  {host}: {sum(units.values()):.0f} ({listed})")
+    print("\nwarm-up round, monitoring on, not counted:", end="")
+    run_round(
+        bench,
+        applicants,
+        prefix=f"BENCH-{run_id}-warmup-",
+        fraction=1.0,
+        rate_per_s=0.0,
+        timeout_s=args.round_timeout_s,
+    )
     rounds = []
     running = True
     with bench_monitoring.monitoring_restored(cluster):
@@ -322,6 +331,11 @@ def measure_monitoring_overhead(
         f"\nB with monitoring {summary['with_monitoring_per_s']:.0f}/s, without "
         f"{summary['without_monitoring_per_s']:.0f}/s (medians of {len(rounds) // 2} rounds "
         f"each): monitoring costs {summary['overhead_percent']:.1f} % of B"
+    )
+    per_cycle = ", ".join(f"{cost:.1f} %" for cost in summary["cycle_overhead_percent"])
+    print(
+        f"per cycle (on/off/off/on, drift cancelled): {per_cycle}; "
+        f"median {summary['median_cycle_overhead_percent']:.1f} %"
     )
     document = {"run_id": run_id, "layout": args.layout, "memory_mib": memory, **summary}
     args.out_dir.mkdir(parents=True, exist_ok=True)

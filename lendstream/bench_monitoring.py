@@ -2,7 +2,11 @@
 
 The topology's saturated throughput (B, the cluster bench's saturation round) is measured with the
 monitoring processes running and stopped, in the order on, off, off, on for each cycle so that a
-drift of the machine's load over the run weighs on both sides alike. "Stopped" is every process
+drift of the machine's load over the run weighs on both sides alike: within a cycle the mean of
+the two "on" rounds against the mean of the two "off" rounds cancels a linear drift exactly, so
+each cycle gives its own estimate and the run reports their median. One unmeasured warm-up
+round comes first: a cluster just deployed or idle gets faster round by round for a while (seen
+on ci: 201/s rising to 921/s over eight rounds after a deploy). "Stopped" is every process
 the monitoring roles add (Prometheus, Alertmanager and its log receiver on the monitoring node,
 the node exporter on every node, the pipeline exporter beside the producer): with Prometheus
 stopped nothing scrapes the JMX exporter agents either, which stay loaded inside the daemons (a
@@ -84,14 +88,36 @@ def resident_mib(cluster: ChaosCluster) -> dict[str, dict[str, float]]:
     return memory
 
 
+def lost_percent(with_monitoring: float, without: float) -> float:
+    """What monitoring costs in percent of B without it (negative: faster with it)."""
+    return 100 * (without - with_monitoring) / without if without else 0.0
+
+
+def cycle_overheads(rounds: Sequence[OverheadRound]) -> list[float]:
+    """Each complete cycle's cost: the mean of its rounds with monitoring against the mean of its
+    rounds without, which cancels a drift that is linear over the cycle."""
+    size = len(ON_OFF_CYCLE)
+    costs = []
+    for start in range(0, len(rounds) - size + 1, size):
+        cycle = rounds[start : start + size]
+        on = statistics.mean(r.stored_per_s for r in cycle if r.monitoring)
+        off = statistics.mean(r.stored_per_s for r in cycle if not r.monitoring)
+        costs.append(lost_percent(on, off))
+    return costs
+
+
 def overhead_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
-    """Median B with and without monitoring, and what monitoring costs in percent of B without."""
+    """Median B with and without monitoring, what monitoring costs in percent of B without, and
+    the same cost per cycle (drift cancelled) with its median."""
     with_monitoring = [r.stored_per_s for r in rounds if r.monitoring]
     without = [r.stored_per_s for r in rounds if not r.monitoring]
     on, off = statistics.median(with_monitoring), statistics.median(without)
+    per_cycle = cycle_overheads(rounds)
     return {
         "with_monitoring_per_s": on,
         "without_monitoring_per_s": off,
-        "overhead_percent": 100 * (off - on) / off if off else 0.0,
+        "overhead_percent": lost_percent(on, off),
+        "cycle_overhead_percent": per_cycle,
+        "median_cycle_overhead_percent": statistics.median(per_cycle) if per_cycle else None,
         "rounds": [{"monitoring": r.monitoring, "stored_per_s": r.stored_per_s} for r in rounds],
     }

@@ -49,6 +49,27 @@ def test_the_overhead_is_the_lost_share_of_the_median_without_monitoring() -> No
     assert summary["overhead_percent"] == pytest.approx(100 * 10 / 205)
 
 
+def test_a_cycle_cancels_a_linear_drift_of_the_machine() -> None:
+    # Throughput rising 100/s per round with no cost of monitoring: each cycle says 0 %,
+    # while the plain medians would make monitoring look cheaper or dearer by the drift.
+    rounds = [
+        OverheadRound(monitoring=wanted, stored_per_s=500 + 100 * index)
+        for index, wanted in enumerate(bench_monitoring.ON_OFF_CYCLE * 2)
+    ]
+    summary = bench_monitoring.overhead_summary(rounds)
+    assert summary["cycle_overhead_percent"] == [pytest.approx(0.0), pytest.approx(0.0)]
+    assert summary["median_cycle_overhead_percent"] == pytest.approx(0.0)
+
+
+def test_a_cycle_finds_a_real_cost_under_the_drift() -> None:
+    rounds = [
+        OverheadRound(monitoring=wanted, stored_per_s=(500 + 100 * index) * (0.9 if wanted else 1))
+        for index, wanted in enumerate(bench_monitoring.ON_OFF_CYCLE)
+    ]
+    (cost,) = bench_monitoring.overhead_summary(rounds)["cycle_overhead_percent"]
+    assert cost == pytest.approx(10.0)
+
+
 def test_a_cycle_measures_both_sides_alike_in_time() -> None:
     cycle = bench_monitoring.ON_OFF_CYCLE
     assert cycle.count(True) == cycle.count(False)
