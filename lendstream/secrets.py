@@ -7,12 +7,14 @@
 Writes ``<inventory-dir>/group_vars/all/vault.yml``, encrypted with ``ansible-vault``: the MySQL
 passwords (admin, the applicant loader's account, the applicant API's read-only account), Kafka's
 SCRAM passwords (admin, broker, producer, topology, operator), the bearer tokens of the risk
-service and the applicant API, and the deployment's certificate authority
+service and the applicant API, the key that seals the topology's tuples, and the deployment's
+certificate authority
 (``vault_pki_ca_cert``, ``vault_pki_ca_key``: lendstream.pki; its key stays on the controller, in
 this vault). ``new`` adds only what is missing, so an existing deployment gets a
 newly introduced secret (e.g. ``vault_mysql_loader_password``) on the next ``make secrets``.
 A token or a set of passwords is rotated in two steps around its playbook (``make
-rotate-risk-token``, ``rotate-kafka-passwords``, ``rotate-mysql-passwords``; ``ROTATIONS``):
+rotate-risk-token``, ``rotate-kafka-passwords``, ``rotate-mysql-passwords``; the tuple key
+around ``make deploy-topology``; ``ROTATIONS``):
 ``rotate-begin`` keeps each current value as ``<name>_previous`` (still accepted) and generates
 a new one; ``rotate-finish`` drops the ``_previous`` values.
 The vault password is generated too, into a file outside the repository
@@ -55,6 +57,9 @@ SECRET_NAMES = (
     "vault_kafka_operator_password",
     # Storm's ZooKeeper digest password (role storm: storm_zookeeper_auth_password).
     "vault_storm_zookeeper_password",
+    # The key sealing what the topology's components hand each other across the cluster network
+    # (role topology: topology_tuple_key; lendstream.pipeline.sealing): 32 random bytes.
+    "vault_topology_tuple_key",
 )
 # The deployment's KRaft cluster id: made once, never rotated. A controller formatted with one id
 # refuses a node formatted with another, so every checkout that deploys the inventory must render
@@ -184,6 +189,10 @@ ROTATIONS: dict[str, tuple[str, ...]] = {
     # playbooks/rotate-mysql-passwords.yml: MariaDB's service accounts (both passwords accepted
     # while their clients switch)
     "mysql": ("vault_mysql_loader_password", "vault_applicant_api_mysql_password"),
+    # playbooks/deploy-topology.yml: a new key is a new submission, which replaces the running
+    # topology (drained with the old key, then started with the new one); the previous value is
+    # kept only until rotate-finish, nothing reads it.
+    "vault_topology_tuple_key": ("vault_topology_tuple_key",),
 }
 ROTATABLE = tuple(ROTATIONS)
 PREVIOUS_SUFFIX = "_previous"

@@ -37,6 +37,8 @@ def fake_vault(passwords: dict[str, str] | None = None) -> dict[str, str]:
         "vault_kafka_admin_password": "admin-password-for-the-render",
         "vault_kafka_broker_password": "broker-password-for-the-render",
         "vault_kafka_cluster_id": "ClusterIdForTheRender0",
+        # 32 bytes in URL-safe base64, as lendstream.secrets makes the tuple key
+        "vault_topology_tuple_key": "cmVuZGVyLWtleS1ub3QtYS1zZWNyZXQtMzItYnl0ZXM",
     }
     for user in KAFKA_USERS:
         values[f"vault_kafka_{user}_password"] = (passwords or {}).get(

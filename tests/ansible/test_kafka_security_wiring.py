@@ -4,6 +4,7 @@ tests/kafka_wiring.py); with lendstream_tls off nothing of it is rendered."""
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from kafka_wiring import Rendered, fake_vault, render
 
 from lendstream.kafka_client import PLAINTEXT, SASL_SSL, KafkaSecurity, operator_security
+from lendstream.pipeline.sealing import Sealer
 from lendstream.pipeline.topology_conf import PREFIX, TopologyConf
 from lendstream.services.pipeline_exporter.settings import ExporterSettings
 from lendstream.services.producer.settings import ProducerSettings
@@ -107,6 +109,23 @@ def test_each_client_gets_its_user_password_file_and_the_ca(secured: Rendered) -
     assert _secured_as(operator) == "lendstream-operator"
     _secret_file(Path(str(operator.password_file)), VAULT["vault_kafka_operator_password"])
     assert operator.read_password() == VAULT["vault_kafka_operator_password"]
+
+
+def test_with_lendstream_tls_the_topology_seals_its_tuples_with_the_vault_key(
+    secured: Rendered, plain: Rendered
+) -> None:
+    """The submission names the key file, never the key; the file holds the Vault's key (0640),
+    named by its digest so that a new key is a new submission; without lendstream_tls: none."""
+    settings = secured.topology_settings
+    key_file = Path(settings["tuple_key_file"])
+    assert key_file.parent == secured.root
+    assert re.fullmatch(r"tuple-[0-9a-f]{16}\.key", key_file.name)
+    _secret_file(key_file, VAULT["vault_topology_tuple_key"])
+    assert VAULT["vault_topology_tuple_key"] not in str(settings)
+    conf = TopologyConf.from_storm_conf({PREFIX + k: v for k, v in settings.items()})
+    assert Sealer.from_key_file(conf.tuple_key_file).enabled
+    assert "tuple_key_file" not in plain.topology_settings
+    assert not list(plain.root.glob("tuple-*.key"))
 
 
 def test_without_lendstream_tls_every_client_stays_plaintext(plain: Rendered) -> None:

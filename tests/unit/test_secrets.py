@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lendstream import pki, secrets
+from lendstream.pipeline.sealing import parse_key
 from lendstream.secrets import (
     CA_CERT_NAME,
     CA_KEY_NAME,
@@ -52,6 +53,7 @@ def test_new_writes_an_encrypted_vault_with_every_secret(
     assert all(len(value) >= 40 and value not in text for value in values.values())
     assert len(set(values.values())) == len(every_name) - 1
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert len(parse_key(values["vault_topology_tuple_key"])) == 32  # an AES-256 key
 
 
 def test_running_again_keeps_the_secrets_and_rotate_replaces_them(

@@ -171,6 +171,27 @@ def unpack_outcomes(values: Sequence[Any] | None, count: int) -> Outcomes:
     return [None if value is None else Outcome.from_list(value) for value in values]
 
 
+def pack_outcomes_text(outcomes: Outcomes) -> str:
+    """A batch's outcomes as one string, packed like the batch (a tuple value)."""
+    return _pack_text(pack_outcomes(outcomes))
+
+
+def unpack_outcomes_text(text: str, count: int) -> Outcomes:
+    outcomes = unpack_outcomes(_unpack_text(text), count)
+    if len(outcomes) != count:
+        raise ValueError(f"{len(outcomes)} outcomes for a batch of {count}")
+    return outcomes
+
+
+def pack_dead_letters(dead_letters: Iterable[DeadLetter]) -> str:
+    """Dead letters as one string, packed like a batch (a tuple value of the dead-letter stream)."""
+    return _pack_text([letter.as_dict() for letter in dead_letters])
+
+
+def unpack_dead_letters(text: str) -> list[DeadLetter]:
+    return [DeadLetter.from_dict(data) for data in _unpack_text(text)]
+
+
 def triage(record: SourceRecord) -> Applicant | DeadLetter:
     """Parse and clean one record: an applicant for the next stage, or its dead letter."""
     if record.value is None:

@@ -1,8 +1,9 @@
 """The topology's own settings, read from the Storm configuration (``lendstream.*`` keys).
 
 They are set at submit time (``sparse submit -o key=value``, see lendstream.stack.topology_jar)
-and carry only addresses and file paths — the risk-service token and the Kafka password are read
-from files on the worker, so they never show in the Storm UI's topology configuration.
+and carry only addresses and file paths — the risk-service token, the Kafka password and the key
+that seals the tuples are read from files on the worker, so they never show in the Storm UI's
+topology configuration.
 
 ``risk_service_urls`` and ``hbase_hosts`` are comma-separated lists (one entry on the
 single-machine stack; on a cluster one risk service per node, and one Thrift server, 127.0.0.1:
@@ -64,6 +65,9 @@ class TopologyConf:
     # sets .cache/stack/pipeline-metrics (lendstream.stack.topology.local_settings).
     metrics_dir: str = ""
     metrics_interval_s: float = 5.0
+    # The file of the key that seals what the components hand each other (on a cluster, where
+    # tuples cross the network: lendstream.pipeline.sealing); empty: nothing is sealed.
+    tuple_key_file: str = ""
 
     @classmethod
     def from_storm_conf(cls, storm_conf: dict[str, Any]) -> TopologyConf:

@@ -7,14 +7,19 @@ multilang JSON protocol costs per tuple; see docs/topology.md for the settings b
 from typing import Any, ClassVar
 
 from bolts.stages import (
+    CLEAN,
+    DEAD_LETTER,
     DEAD_LETTER_STREAM,
+    DECIDE,
+    SAVE,
+    SCORE,
     CleanBolt,
     DeadLetterBolt,
     DecideBolt,
     SaveBolt,
     ScoreBolt,
 )
-from spouts.kafka_batches import KafkaBatchSpout
+from spouts.kafka_batches import RECEIVER, KafkaBatchSpout
 from streamparse import Grouping, Topology
 
 
@@ -58,22 +63,26 @@ class Lendstream(Topology):
     # lendstream.pipeline.endpoints), each save task writes through the HBase Thrift server of
     # its own node (127.0.0.1: Thrift listens on loopback only); the spout has two (p % 2).
     kafka = KafkaBatchSpout.spec(name="kafka", par={"local": 1, "cluster": 2})
-    clean = CleanBolt.spec(name="clean", inputs=[kafka], par={"local": 1, "cluster": 2})
-    decide = DecideBolt.spec(name="decide", inputs=[clean])
-    # Replays of a batch reach the same score task (grouped by the packed batch's text), which
-    # counts its record-caused failures (lendstream.pipeline.poison).
+    clean = CleanBolt.spec(name=CLEAN, inputs=[kafka], par={"local": 1, "cluster": 2})
+    decide = DecideBolt.spec(name=DECIDE, inputs=[clean])
+    # Replays of a batch reach the same score task (grouped by the batch's route, a digest of the
+    # packed batch: the same for the same records, while the sealed batch differs by its nonce),
+    # which counts its record-caused failures (lendstream.pipeline.poison).
     score = ScoreBolt.spec(
-        name="score",
-        inputs={decide: Grouping.fields("applicants")},
+        name=SCORE,
+        inputs={decide: Grouping.fields("batch")},
         par={"local": 2, "cluster": 3},
     )
     # A tick every 5 s: the save bolt writes its metrics file (metrics_dir) also when idle.
     save = SaveBolt.spec(
-        name="save",
+        name=SAVE,
         inputs=[score],
         par={"local": 1, "cluster": 3},
         config={"topology.tick.tuple.freq.secs": 5},
     )
+    # A value is sealed for the component that opens it (lendstream.pipeline.sealing): the names
+    # are the bolts' own constants, and the spout's receiver is the clean bolt.
+    assert RECEIVER == CLEAN
     dead_letter = DeadLetterBolt.spec(
-        name="dead_letter", inputs=[clean[DEAD_LETTER_STREAM], score[DEAD_LETTER_STREAM]]
+        name=DEAD_LETTER, inputs=[clean[DEAD_LETTER_STREAM], score[DEAD_LETTER_STREAM]]
     )

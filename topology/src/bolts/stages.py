@@ -1,10 +1,15 @@
 """The topology's bolts: thin wrappers over lendstream.pipeline, one micro-batch per tuple.
 
-A tuple between bolts is ``[applicants, outcomes, sent_ms]``: the batch packed as one string
-(``flow.pack``: deflated JSON in base64, cheap for the worker JVM to carry), the outcomes
-decided so far (``None`` until the decide bolt) and the epoch time the sender emitted it, from
-which the receiver measures the hop (lendstream.pipeline.timing; samples are written only when
-``timing_dir`` is set).
+A tuple between bolts is ``[applicants, outcomes, batch, sent_ms]``: the batch packed as one
+string (``flow.pack``: deflated JSON in base64, cheap for the worker JVM to carry), the outcomes
+decided so far, packed the same way (``None`` until the decide bolt), the batch's route (a
+digest of the packed batch, which the score bolt's fields grouping reads) and the epoch time the
+sender emitted it, from which the receiver measures the hop (lendstream.pipeline.timing; samples
+are written only when ``timing_dir`` is set). Dead letters travel packed too.
+On a cluster (a ``tuple_key_file``) every packed value is sealed for the component that opens
+it (lendstream.pipeline.sealing: AES-GCM, the receiver, field and route as associated data); a
+value that does not open fails its tuple like any systemic failure: the batch is replayed and
+nothing is dead-lettered.
 The save bolt counts what it stored, by decision, and each applicant's Kafka record timestamp →
 stored latency, in its metrics file for the node exporter (lendstream.pipeline.textfile_metrics;
 written only when ``metrics_dir`` is set).
@@ -31,17 +36,20 @@ from lendstream.pipeline.flow import (
     apply_rules,
     divert,
     pack,
-    pack_outcomes,
+    pack_dead_letters,
+    pack_outcomes_text,
     score_batch,
     triage_all,
     unpack,
-    unpack_outcomes,
+    unpack_dead_letters,
+    unpack_outcomes_text,
     unpack_records,
 )
 from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, HBaseWriteError, HBaseWriter
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.poison import FailureCounts, batch_key
 from lendstream.pipeline.scoring import RiskServiceClient, ScoringError, ScoringRejectedError
+from lendstream.pipeline.sealing import Sealer, SealError, context
 from lendstream.pipeline.textfile_metrics import PipelineMetrics
 from lendstream.pipeline.timing import TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -49,7 +57,9 @@ from lendstream.pipeline.topology_conf import TopologyConf
 use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
 
 DEAD_LETTER_STREAM = "dead_letter"
-BATCH_FIELDS = ["applicants", "outcomes", "sent_ms"]
+BATCH_FIELDS = ["applicants", "outcomes", "batch", "sent_ms"]
+# The components' names (topologies/loan_risk.py): a value is sealed for the one that opens it.
+CLEAN, DECIDE, SCORE, SAVE, DEAD_LETTER = "clean", "decide", "score", "save", "dead_letter"
 
 
 class _StageBolt(Bolt):
@@ -61,6 +71,7 @@ class _StageBolt(Bolt):
         self.task_index, _ = task_position(context)
         self.component = str(context["componentid"])
         self.timing = TimingLog(self.conf.timing_dir, self.component)
+        self.sealer = Sealer.from_key_file(self.conf.tuple_key_file)
         self.setup()
 
     def setup(self) -> None:
@@ -72,14 +83,54 @@ class _StageBolt(Bolt):
             f"hop {tup.component} → {self.component}", started_ms - tup.values[-1], weight
         )
 
+    def opened(self, value: Any, field: str, route: str = "") -> str:
+        """The text of ``value``, sealed for this component's ``field``; raises SealError."""
+        return self.sealer.open(value, context(self.component, field, route))
+
+    def open_batch(self, tup: Any, *, with_outcomes: bool) -> tuple[str, str | None, str]:
+        """The packed batch, its packed outcomes (when this bolt reads them) and its route."""
+        route = tup.values[2]
+        if not isinstance(route, str):
+            raise SealError("the batch's route is not a string")
+        packed = self.opened(tup.values[0], "applicants", route)
+        outcomes = self.opened(tup.values[1], "outcomes", route) if with_outcomes else None
+        return packed, outcomes, route
+
+    def refuse(self, tup: Any, error: SealError) -> None:
+        """A tuple that does not open: a systemic failure (a wrong or missing key, a tampered
+        or injected tuple), never the applicants' fault. Fail it: the spout replays the batch
+        until the cause is gone; nothing is dead-lettered."""
+        self.logger.error(
+            "a tuple from %s (stream %s) does not open; failing it, the batch will be replayed: %s",
+            tup.component,
+            tup.stream,
+            error,
+        )
+        self.fail(tup)
+
     def emit_batch(
-        self, packed: str, outcomes: list[Any] | None, started_ms: float, weight: int
+        self,
+        receiver: str,
+        packed: str,
+        outcomes: str | None,
+        started_ms: float,
+        weight: int,
+        *,
+        route: str,
     ) -> None:
-        """Emit a batch downstream (anchored to the input, as every emit) with its send time;
-        times this bolt's work on it (``process`` start → emit)."""
+        """Emit a batch to ``receiver`` (anchored to the input, as every emit), sealed for it,
+        with its route and send time; times this bolt's work on it (``process`` start → emit)."""
+        applicants = self.sealer.seal(packed, context(receiver, "applicants", route))
+        if outcomes is not None:
+            outcomes = self.sealer.seal(outcomes, context(receiver, "outcomes", route))
         sent_ms = now_ms()
         self.timing.record(f"{self.component} (work)", sent_ms - started_ms, weight)
-        self.emit([packed, outcomes, sent_ms])
+        self.emit([applicants, outcomes, route, sent_ms])
+
+    def emit_dead_letters(self, dead_letters: list[DeadLetter]) -> None:
+        packed = pack_dead_letters(dead_letters)
+        sealed = self.sealer.seal(packed, context(DEAD_LETTER, "dead_letters"))
+        self.emit([sealed], stream=DEAD_LETTER_STREAM)
 
     def log_failover(self, rotation: EndpointRotation, seen: int) -> int:
         """Log when ``rotation`` moved on since ``seen`` failovers; returns the new count."""
@@ -103,13 +154,19 @@ class CleanBolt(_StageBolt):
 
     def process(self, tup: Any) -> None:
         started = now_ms()
-        records = unpack_records(tup.values[0])
+        try:
+            records = unpack_records(self.opened(tup.values[0], "records"))
+        except SealError as error:
+            self.refuse(tup, error)
+            return
         self.received(tup, started, len(records))
         applicants, dead_letters = triage_all(records)
         if applicants:
-            self.emit_batch(pack(applicants), None, started, len(applicants))
+            packed = pack(applicants)
+            route = self.sealer.route(packed)
+            self.emit_batch(DECIDE, packed, None, started, len(applicants), route=route)
         if dead_letters:
-            self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
+            self.emit_dead_letters(dead_letters)
         self.ack(tup)
 
 
@@ -120,11 +177,15 @@ class DecideBolt(_StageBolt):
 
     def process(self, tup: Any) -> None:
         started = now_ms()
-        packed = tup.values[0]
+        try:
+            packed, _, route = self.open_batch(tup, with_outcomes=False)
+        except SealError as error:
+            self.refuse(tup, error)
+            return
         applicants = unpack(packed)
         self.received(tup, started, len(applicants))
-        outcomes = pack_outcomes(apply_rules(applicants))
-        self.emit_batch(packed, outcomes, started, len(applicants))
+        outcomes = pack_outcomes_text(apply_rules(applicants))
+        self.emit_batch(SCORE, packed, outcomes, started, len(applicants), route=route)
         self.ack(tup)
 
 
@@ -152,10 +213,15 @@ class ScoreBolt(_StageBolt):
 
     def process(self, tup: Any) -> None:
         started = now_ms()
-        packed, outcomes = tup.values[0], tup.values[1]
+        try:
+            packed, outcomes, route = self.open_batch(tup, with_outcomes=True)
+        except SealError as error:
+            self.refuse(tup, error)
+            return
+        assert outcomes is not None  # with_outcomes
         applicants = unpack(packed)
         self.received(tup, started, len(applicants))
-        decided = unpack_outcomes(outcomes, len(applicants))
+        decided = unpack_outcomes_text(outcomes, len(applicants))
         key = batch_key(packed)
         split = self.refusals.should_split(key)
         try:
@@ -192,11 +258,13 @@ class ScoreBolt(_StageBolt):
                 len(applicants),
                 " (split after repeated refusals)" if split else "",
             )
-            self.emit([[letter.as_dict() for letter in dead_letters]], stream=DEAD_LETTER_STREAM)
+            self.emit_dead_letters(dead_letters)
         if kept:
             if dead_letters:
                 packed = pack(kept)
-            self.emit_batch(packed, pack_outcomes(list(kept_outcomes)), started, len(kept))
+                route = self.sealer.route(packed)
+            kept_text = pack_outcomes_text(list(kept_outcomes))
+            self.emit_batch(SAVE, packed, kept_text, started, len(kept), route=route)
         self.ack(tup)
 
 
@@ -221,10 +289,15 @@ class SaveBolt(_StageBolt):
 
     def process(self, tup: Any) -> None:
         started = now_ms()
-        packed, outcomes = tup.values[0], tup.values[1]
+        try:
+            packed, outcomes, _ = self.open_batch(tup, with_outcomes=True)
+        except SealError as error:
+            self.refuse(tup, error)
+            return
+        assert outcomes is not None  # with_outcomes
         applicants = unpack(packed)
         self.received(tup, started, len(applicants))
-        decided = [o for o in unpack_outcomes(outcomes, len(applicants)) if o is not None]
+        decided = [o for o in unpack_outcomes_text(outcomes, len(applicants)) if o is not None]
         try:
             write_started = now_ms()
             self.writer.write(applicants, decided)
@@ -262,7 +335,11 @@ class DeadLetterBolt(_StageBolt):
         )
 
     def process(self, tup: Any) -> None:
-        letters = [DeadLetter.from_dict(data) for data in tup.values[0]]
+        try:
+            letters = unpack_dead_letters(self.opened(tup.values[0], "dead_letters"))
+        except SealError as error:
+            self.refuse(tup, error)
+            return
         try:
             self.publisher.publish(letters)
         except Exception as error:  # any Kafka failure means: replay

@@ -26,6 +26,7 @@ from lendstream.pipeline.endpoints import task_position
 from lendstream.pipeline.flow import SourceRecord, pack_records
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.offsets import Batch, OffsetLedger, RecordBuffer
+from lendstream.pipeline.sealing import Sealer, context
 from lendstream.pipeline.textfile_metrics import PipelineMetrics
 from lendstream.pipeline.timing import SPOUT_GATHER_STAGE, SPOUT_POLL_STAGE, TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -33,6 +34,9 @@ from lendstream.pipeline.topology_conf import TopologyConf
 use_stdlib_json()  # before the component starts: see lendstream.pipeline.multilang_json
 
 METADATA_TIMEOUT_S = 20.0  # below topology.subprocess.timeout.secs
+# The component that reads this spout's tuples (topologies/loan_risk.py): the records are sealed
+# for it (lendstream.pipeline.sealing; on a cluster, where a tuple_key_file is set).
+RECEIVER = "clean"
 
 
 def own_partitions(partitions: set[int], task_index: int, task_count: int) -> list[int]:
@@ -45,6 +49,7 @@ class KafkaBatchSpout(Spout):
 
     def initialize(self, storm_conf: dict[str, Any], context: dict[str, Any]) -> None:
         self.conf = TopologyConf.from_storm_conf(storm_conf)
+        self.sealer = Sealer.from_key_file(self.conf.tuple_key_file)
         self.max_pending = int(storm_conf.get("topology.max.spout.pending") or 16)
         self.consumer = KafkaConsumer(
             bootstrap_servers=self.conf.kafka_bootstrap_servers,
@@ -144,8 +149,9 @@ class KafkaBatchSpout(Spout):
             self.polled_at.clear()
 
     def _emit(self, batch: Batch) -> float:
-        # one JSON string per tuple: cheap for the worker JVM (see lendstream.pipeline.flow)
-        packed = pack_records(batch.records)
+        # one string per tuple: cheap for the worker JVM (see lendstream.pipeline.flow); sealed
+        # anew on each emit, a replay too (a fresh nonce: lendstream.pipeline.sealing)
+        packed = self.sealer.seal(pack_records(batch.records), context(RECEIVER, "records"))
         sent_ms = now_ms()
         self.emit([packed, sent_ms], tup_id=batch.batch_id)
         return sent_ms
