@@ -49,7 +49,7 @@ def run_command(args: argparse.Namespace) -> int:
     if bad:
         print(f"attacks that did not fail as they must: {bad}")
     if report.clear_text_on_tls_ports:
-        print(f"clear-text applicant data on TLS ports: {report.clear_text_on_tls_ports}")
+        print(f"clear-text applicant data on TLS or sealed ports: {report.clear_text_on_tls_ports}")
     return 1 if bad or report.clear_text_on_tls_ports else 0
 
 

@@ -4,7 +4,10 @@ An ``AF_PACKET`` socket bound to the bridge, in promiscuous mode (a Linux bridge
 mode hands every frame it forwards between nodes to its own interface too), reads frames for a
 bounded time in a thread. Each TCP payload is searched for the needles (applicant field values
 known from the load, e.g. member ids), with the end of the previous segment of the same flow in
-front, so a value split between two segments is still found. A flow is counted under its service
+front, so a value split between two segments is still found; and so is every run of URL-safe
+base64 in it that inflates (zlib): what the topology's tuples carried between Storm workers
+before they were sealed (lendstream.pipeline.flow packs a batch so: compression, not
+protection), and what an eavesdropper would try first. A flow is counted under its service
 port: the side of the flow whose port is one of the services', else ``other``.
 
 Needs root (CAP_NET_RAW). Nothing is written to disk: only counts and the first hit per port.
@@ -12,11 +15,14 @@ Needs root (CAP_NET_RAW). Nothing is written to disk: only counts and the first 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +35,9 @@ PACKET_MR_PROMISC = 1
 TAIL_BYTES = 256  # of each flow's previous payload, searched with the next one
 RECEIVE_BUFFER = 32 * 1024 * 1024
 POLL_S = 0.2
+# A run of URL-safe base64 this long or longer is tried as deflated data (a packed batch is one).
+BASE64_RUN = re.compile(rb"[A-Za-z0-9_-]{64,}")
+INFLATE_LIMIT = 1 << 20  # bytes inflated of one run at most
 Flow = tuple[str, int, str, int]
 
 
@@ -68,6 +77,31 @@ def parse_tcp(frame: bytes) -> tuple[Flow, bytes] | None:
     offset = (tcp[12] >> 4) * 4
     flow = (socket.inet_ntoa(ip[12:16]), source_port, socket.inet_ntoa(ip[16:20]), destination_port)
     return flow, bytes(tcp[offset:])
+
+
+def inflated(run: bytes) -> bytes:
+    """What a run of URL-safe base64 inflates to when it encodes zlib data from its start (a
+    packed batch's first segment: enough to read its first applicants); else nothing."""
+    usable = run[: len(run) // 4 * 4]
+    try:
+        return zlib.decompressobj().decompress(base64.urlsafe_b64decode(usable), INFLATE_LIMIT)
+    except (zlib.error, binascii.Error, ValueError):
+        return b""
+
+
+def find_needle(pattern: re.Pattern[bytes], searched: bytes, new_from: int) -> str | None:
+    """The first needle in ``searched`` that ends after ``new_from`` (before it: the end of the
+    flow's previous segment, searched already): in clear, or in a base64 run that inflates
+    (then named so)."""
+    for match in pattern.finditer(searched):
+        if match.end() > new_from:
+            return match.group().decode()
+    for run in BASE64_RUN.finditer(searched):
+        if run.end() > new_from:
+            match = pattern.search(inflated(run.group()))
+            if match is not None:
+                return f"{match.group().decode()} (deflated base64, inflated)"
+    return None
 
 
 def service_port(flow: Flow, services: Iterable[int]) -> int | str:
@@ -140,23 +174,28 @@ class BridgeCapture:
             if pattern is None:
                 continue
             searched = tails[flow] + payload
-            match = pattern.search(searched)
-            if match is not None and match.end() > len(tails[flow]):
+            needle = find_needle(pattern, searched, len(tails[flow]))
+            if needle is not None:
                 traffic.hits += 1
                 if not traffic.first_hit:
                     source, sport, destination, dport = flow
-                    traffic.first_hit = (
-                        f"{match.group().decode()} in {source}:{sport} > {destination}:{dport}"
-                    )
+                    traffic.first_hit = f"{needle} in {source}:{sport} > {destination}:{dport}"
             tails[flow] = searched[-TAIL_BYTES:]
         self.result = CaptureResult(
             self.interface, round(time.monotonic() - started, 1), frames, ports, len(values)
         )
 
 
-def table(result: CaptureResult, services: Mapping[int, str], encrypted: Iterable[int]) -> str:
-    """port → service → segments → bytes → applicant values seen → clear text?"""
+def table(
+    result: CaptureResult,
+    services: Mapping[int, str],
+    encrypted: Iterable[int],
+    sealed: Iterable[int] = (),
+) -> str:
+    """port → service → segments → bytes → applicant values seen → clear text? (``sealed``:
+    ports whose payload the application seals, the Storm workers' with lendstream_tls)"""
     tls = set(encrypted)
+    sealing = set(sealed)
     header = ("port", "service", "segments", "payload bytes", "hits", "clear-text applicant data")
     rows = [header]
     for port in sorted(result.ports, key=lambda p: (isinstance(p, str), str(p).zfill(6))):
@@ -165,7 +204,13 @@ def table(result: CaptureResult, services: Mapping[int, str], encrypted: Iterabl
         if traffic.hits:
             verdict = "YES: " + traffic.first_hit
         else:
-            verdict = "none (TLS)" if port in tls else "none seen"
+            verdict = (
+                "none (TLS)"
+                if port in tls
+                else "none (sealed tuples)"
+                if port in sealing
+                else "none seen"
+            )
         rows.append(
             (
                 str(port),

@@ -32,6 +32,9 @@ TLS_SERVICES = (
     ("kafka", "kafka_broker_port"),  # SASL_SSL (kafka_security_enabled follows lendstream_tls)
     ("hbase", "hbase_regionserver_port"),  # RPC TLS (hbase_rpc_tls_enabled follows it too)
 )
+# The ports whose payload the application seals when lendstream_tls is on: the Storm workers'
+# (Netty without TLS), where the topology's tuples travel sealed (lendstream.pipeline.sealing).
+SEALED_SERVICES = (("storm", "storm_supervisor_slots_ports"),)
 
 
 @cache
@@ -65,6 +68,10 @@ def tls_ports() -> tuple[int, ...]:
     return tuple(int(role_default(role, name)) for role, name in TLS_SERVICES)
 
 
+def sealed_ports() -> tuple[int, ...]:
+    return tuple(int(port) for role, name in SEALED_SERVICES for port in role_default(role, name))
+
+
 @dataclass
 class Report:
     findings: list[suite.Finding] = field(default_factory=list)
@@ -81,7 +88,8 @@ class Report:
     def clear_text_on_tls_ports(self) -> list[int | str]:
         if self.capture is None or not self.tls:
             return []
-        return [port for port in self.capture.clear_text_ports() if port in tls_ports()]
+        protected = (*tls_ports(), *sealed_ports())
+        return [port for port in self.capture.clear_text_ports() if port in protected]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -117,7 +125,8 @@ class Report:
                 f"load: {self.load}"
             )
             encrypted = tls_ports() if self.tls else ()
-            lines.append(capture.table(self.capture, service_ports(), encrypted))
+            sealed = sealed_ports() if self.tls else ()
+            lines.append(capture.table(self.capture, service_ports(), encrypted, sealed))
         return "\n".join(lines)
 
 

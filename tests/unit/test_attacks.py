@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import ipaddress
+import json
+import re
+import secrets
 import socket
 import struct
 import threading
@@ -14,11 +17,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from applicants import raw_applicant
 
 from lendstream.attacks import capture, clients, runner, suite
 from lendstream.attacks.clients import Outcome
 from lendstream.chaos.cluster import ChaosCluster
 from lendstream.cluster import load_cluster
+from lendstream.pipeline.flow import SourceRecord, pack, triage_all
+from lendstream.pipeline.sealing import Sealer, context
 
 
 class _Cluster(ChaosCluster):
@@ -215,6 +221,26 @@ def test_the_frame_parser_and_the_service_port_of_a_flow() -> None:
     assert capture.service_port(("a", 9092, "b", 41000), [9092]) == 9092
     assert capture.service_port(flow, [8081]) == "other"
     assert capture.parse_tcp(b"\x00" * 12 + b"\x86\xdd" + b"\x00" * 60) is None  # IPv6
+
+
+def test_the_capture_reads_a_packed_batch_but_not_a_sealed_one() -> None:
+    """What the capture finds in a segment between Storm workers: a packed batch (deflated
+    base64, as the tuples were before sealing) inflates to its applicants; sealed, nothing."""
+    records = [
+        SourceRecord("t", 0, n, 0, json.dumps(raw_applicant(f"SYN-1-{n}"))) for n in range(30)
+    ]
+    packed = pack(triage_all(records)[0])
+    pattern = re.compile(b"|".join(f"SYN-1-{n}".encode() for n in reversed(range(30))))
+    kryo_like = b"\x00\x03\x01\x8f" + packed.encode()[:1400]  # a first segment's worth
+    found = capture.find_needle(pattern, kryo_like, 0)
+    assert found is not None
+    assert found.endswith("(deflated base64, inflated)")
+    sealed = Sealer(secrets.token_bytes(32)).seal(packed, context("decide", "applicants"))
+    assert capture.find_needle(pattern, b"\x00\x03" + sealed.encode()[:1400], 0) is None
+    clear = b'{"member_id":"SYN-1-2"}'
+    assert capture.find_needle(pattern, clear, 0) == "SYN-1-2"
+    assert capture.find_needle(pattern, clear + b"xyz", len(clear)) is None  # seen already
+    assert runner.sealed_ports() == (6700, 6701)
 
 
 def test_service_ports_come_from_the_roles_defaults() -> None:
