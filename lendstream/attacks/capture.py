@@ -98,9 +98,9 @@ def find_needle(pattern: re.Pattern[bytes], searched: bytes, new_from: int) -> s
             return match.group().decode()
     for run in BASE64_RUN.finditer(searched):
         if run.end() > new_from:
-            match = pattern.search(inflated(run.group()))
-            if match is not None:
-                return f"{match.group().decode()} (deflated base64, inflated)"
+            hidden = pattern.search(inflated(run.group()))
+            if hidden is not None:
+                return f"{hidden.group().decode()} (deflated base64, inflated)"
     return None
 
 
