@@ -117,6 +117,14 @@ def test_no_applicant_value_crosses_the_bridge_in_clear_on_a_tls_port(
         assert report.traffic.outcome == Outcome.SUCCEEDED, report.traffic.detail
         for port in runner.tls_ports():
             assert captured.ports[port].payload_bytes > 0, port
+        # ... and so did the Storm workers' ports (tuples between workers on different nodes),
+        # sealed: not even their packed batches inflate to an applicant (the capture tries) ...
+        worker_bytes = [
+            captured.ports[port].payload_bytes
+            for port in runner.sealed_ports()
+            if port in captured.ports
+        ]
+        assert sum(worker_bytes) > 0, report.text()
         # ... and never in clear.
         assert report.clear_text_on_tls_ports == [], report.text()
 
