@@ -49,7 +49,8 @@ from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, HBaseWriteError, 
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.poison import FailureCounts, batch_key
 from lendstream.pipeline.scoring import RiskServiceClient, ScoringError, ScoringRejectedError
-from lendstream.pipeline.sealing import Sealer, SealError, context
+from lendstream.pipeline.sealing import Sealer, SealError
+from lendstream.pipeline.sealing import context as sealed_for
 from lendstream.pipeline.textfile_metrics import PipelineMetrics
 from lendstream.pipeline.timing import TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -85,7 +86,7 @@ class _StageBolt(Bolt):
 
     def opened(self, value: Any, field: str, route: str = "") -> str:
         """The text of ``value``, sealed for this component's ``field``; raises SealError."""
-        return self.sealer.open(value, context(self.component, field, route))
+        return self.sealer.open(value, sealed_for(self.component, field, route))
 
     def open_batch(self, tup: Any, *, with_outcomes: bool) -> tuple[str, str | None, str]:
         """The packed batch, its packed outcomes (when this bolt reads them) and its route."""
@@ -120,16 +121,16 @@ class _StageBolt(Bolt):
     ) -> None:
         """Emit a batch to ``receiver`` (anchored to the input, as every emit), sealed for it,
         with its route and send time; times this bolt's work on it (``process`` start → emit)."""
-        applicants = self.sealer.seal(packed, context(receiver, "applicants", route))
+        applicants = self.sealer.seal(packed, sealed_for(receiver, "applicants", route))
         if outcomes is not None:
-            outcomes = self.sealer.seal(outcomes, context(receiver, "outcomes", route))
+            outcomes = self.sealer.seal(outcomes, sealed_for(receiver, "outcomes", route))
         sent_ms = now_ms()
         self.timing.record(f"{self.component} (work)", sent_ms - started_ms, weight)
         self.emit([applicants, outcomes, route, sent_ms])
 
     def emit_dead_letters(self, dead_letters: list[DeadLetter]) -> None:
         packed = pack_dead_letters(dead_letters)
-        sealed = self.sealer.seal(packed, context(DEAD_LETTER, "dead_letters"))
+        sealed = self.sealer.seal(packed, sealed_for(DEAD_LETTER, "dead_letters"))
         self.emit([sealed], stream=DEAD_LETTER_STREAM)
 
     def log_failover(self, rotation: EndpointRotation, seen: int) -> int:

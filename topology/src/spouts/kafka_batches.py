@@ -26,7 +26,8 @@ from lendstream.pipeline.endpoints import task_position
 from lendstream.pipeline.flow import SourceRecord, pack_records
 from lendstream.pipeline.multilang_json import use_stdlib_json
 from lendstream.pipeline.offsets import Batch, OffsetLedger, RecordBuffer
-from lendstream.pipeline.sealing import Sealer, context
+from lendstream.pipeline.sealing import Sealer
+from lendstream.pipeline.sealing import context as sealed_for
 from lendstream.pipeline.textfile_metrics import PipelineMetrics
 from lendstream.pipeline.timing import SPOUT_GATHER_STAGE, SPOUT_POLL_STAGE, TimingLog, now_ms
 from lendstream.pipeline.topology_conf import TopologyConf
@@ -151,7 +152,7 @@ class KafkaBatchSpout(Spout):
     def _emit(self, batch: Batch) -> float:
         # one string per tuple: cheap for the worker JVM (see lendstream.pipeline.flow); sealed
         # anew on each emit, a replay too (a fresh nonce: lendstream.pipeline.sealing)
-        packed = self.sealer.seal(pack_records(batch.records), context(RECEIVER, "records"))
+        packed = self.sealer.seal(pack_records(batch.records), sealed_for(RECEIVER, "records"))
         sent_ms = now_ms()
         self.emit([packed, sent_ms], tup_id=batch.batch_id)
         return sent_ms
