@@ -15,9 +15,11 @@ import shlex
 import socket
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from secrets import token_urlsafe
 from typing import Any
 from xml.etree import ElementTree
@@ -87,6 +89,14 @@ UNWRITABLE_VOLUME = "/var/lib/lendstream-chaos-volume"
 DATANODE_UNIT = "lendstream-hdfs-datanode"
 # HDFSDataNodeVolumeFailed's for: 1m, after the DataNode's restart and a scrape.
 VOLUME_FAILED_S = 180
+# A bad model pushed to every risk service (lendstream.chaos.bad_model, run on each node as a
+# script): held beyond RiskServiceErrors' `for: 5m` plus its onset (the 5xx series must be scraped
+# twice, 15 s apart, before it has a rate) and the push itself (the artifact written and a
+# graceful reload on each node).
+BAD_MODEL_HELD_S = 420
+BAD_MODEL_SCRIPT = Path(__file__).with_name("bad_model.py")
+BAD_MODEL_SUFFIX = "chaos-mismatched"
+RISK_UNIT = "lendstream-risk-service"
 # Where the fault puts the certificate, and the list that makes the node's certificate check (role
 # node_exporter, tasks_from certificates) read it.
 EXPIRING_CERTIFICATE = "/etc/lendstream/tls/chaos-expiring.crt"
@@ -535,11 +545,12 @@ def _heal_partition(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     network.attach_to_bridge(link, network.bridge_name(cluster.layout))
 
 
-def refused_requests(cluster: ChaosCluster) -> int:
-    """Scoring requests the risk services have refused with 401 or 403 (their /metrics)."""
+def scoring_requests(cluster: ChaosCluster, status: str) -> int:
+    """Scoring requests the risk services have answered with a status ``status`` (a regular
+    expression: ``40[13]``, ``5\\d\\d``) matches, read from their /metrics."""
     port = role_default("risk_service", "risk_service_port")
     pattern = re.compile(
-        r'^lendstream_risk_requests_total\{route="/v1/score",status="40[13]"\} (\S+)$', re.M
+        rf'^lendstream_risk_requests_total\{{route="/v1/score",status="{status}"\}} (\S+)$', re.M
     )
     total = 0.0
     context = cluster.tls_context()
@@ -548,6 +559,16 @@ def refused_requests(cluster: ChaosCluster) -> int:
         with urllib.request.urlopen(url, timeout=10, context=context) as answer:
             total += sum(float(v) for v in pattern.findall(answer.read().decode()))
     return int(total)
+
+
+def refused_requests(cluster: ChaosCluster) -> int:
+    """Scoring requests the risk services have refused with 401 or 403."""
+    return scoring_requests(cluster, "40[13]")
+
+
+def failed_scoring_requests(cluster: ChaosCluster) -> int:
+    """Scoring requests the risk services have answered with a 5xx."""
+    return scoring_requests(cluster, r"5\d\d")
 
 
 def _rotate_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
@@ -957,6 +978,86 @@ def _restore_the_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     for host in cluster.hosts("risk_service"):
         cluster.sh(host, f"mv {token}.chaos {token} && systemctl reload lendstream-risk-service")
     state["refused"] = refused_requests(cluster) - state.pop("refused_before")
+
+
+def on_each(hosts: Iterable[str], step: Callable[[str], None]) -> None:
+    """``step`` on every host at once (threads; each mostly waits on SSH); every host is tried,
+    then the first failure is raised."""
+    hosts = list(hosts)
+    if not hosts:
+        return
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        futures = [pool.submit(step, host) for host in hosts]
+    for future in futures:
+        failure = future.exception()
+        if failure is not None:
+            raise failure
+
+
+def _model_root() -> str:
+    return str(role_default("risk_service", "risk_service_model_root"))
+
+
+def push_bad_model_command(root: str, then: str) -> str:
+    """Shell for a node: lendstream.chaos.bad_model run on ``root`` with the node's virtualenv
+    (it prints {"good", "bad"} and points ``current`` at the bad artifact; its files readable by
+    the service's user, as the rollout's are), then ``then``."""
+    script = BAD_MODEL_SCRIPT.read_text(encoding="utf-8")
+    arguments = f"{shlex.quote(root)} {BAD_MODEL_SUFFIX}"
+    return f"umask 022 && {NODE_PYTHON} -c {shlex.quote(script)} {arguments} && {then}"
+
+
+def restore_model_command(root: str, reload: str) -> str:
+    """Shell for a node: when ``root/current`` names a bad push (``<good>-<suffix>``), point it
+    back at ``<good>`` (atomically: a new link renamed over it) and run ``reload``; then remove
+    every bad push under ``root``. A node without one is left as it is, so healing twice, or a
+    node the injection never reached, is harmless."""
+    return (
+        f"cd {shlex.quote(root)} && current=$(readlink current) && case $current in"
+        f' *-{BAD_MODEL_SUFFIX}) ln -sfn "${{current%-{BAD_MODEL_SUFFIX}}}" .current.chaos'
+        f" && mv -Tf .current.chaos current && {{ {reload}; }};; esac"
+        f" && rm -rf -- ./*-{BAD_MODEL_SUFFIX}"
+    )
+
+
+def _push_a_bad_model(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """On every risk-service node at once: a model that loads but cannot predict
+    (lendstream.chaos.bad_model) written beside the serving one, `current` pointed at it, and the
+    service's graceful reload (new workers load it, /healthz names it) — what
+    playbooks/rollout-model.yml leaves behind with such a model, one node after another: its gate
+    reads /healthz, which does not predict. One node alone would not do: a score task that gets
+    a 5xx fails over to the next risk service and stays there (lendstream.pipeline.scoring), so
+    that node gets almost no scoring request after the first few and has no error ratio to hold
+    for 5 minutes."""
+    state["failed_before"] = failed_scoring_requests(cluster)
+    command = push_bad_model_command(_model_root(), f"systemctl reload {RISK_UNIT}")
+    pushed: dict[str, str] = {}
+
+    def push(host: str) -> None:
+        out = cluster.sh(host, command, timeout_s=300)
+        versions = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+        pushed[host] = f"{versions['bad']} for {versions['good']}"
+
+    try:
+        on_each(cluster.hosts("risk_service"), push)
+    finally:
+        state["model"] = "; ".join(f"{host}: {pushed[host]}" for host in sorted(pushed))
+
+
+def _restore_the_model(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    reload = f"systemctl reload {RISK_UNIT} || systemctl restart {RISK_UNIT}"
+    command = restore_model_command(_model_root(), reload)
+    hosts = cluster.hosts("risk_service")
+
+    def restore(host: str) -> None:
+        cluster.sh(host, command, timeout_s=300)
+
+    on_each(hosts, restore)
+    port = role_default("risk_service", "risk_service_port")
+    for host in hosts:
+        cluster.wait_port(host, port, RECOVERY_TIMEOUT_S)
+    if "failed_before" in state:
+        state["failed_requests"] = failed_scoring_requests(cluster) - state.pop("failed_before")
 
 
 FREEZER_UNIT = "lendstream-chaos-freezer"
@@ -1397,6 +1498,17 @@ CATALOGUE: tuple[Fault, ...] = (
         hold_s=BEYOND_TEN_MINUTES_AND_ONSET_S,
         expected_heal_s=120,
         alerts=("RiskServiceSlow", "PipelineLatencyHigh"),
+        alert_window_s=300,
+    ),
+    Fault(
+        "risk-bad-model-push",
+        f"every risk service reloaded with a model that loads but cannot predict (its classifier"
+        f" expects more columns than its preprocessing gives), for {BAD_MODEL_HELD_S} s",
+        _push_a_bad_model,
+        _restore_the_model,
+        hold_s=BAD_MODEL_HELD_S,
+        expected_heal_s=240,
+        alerts=("RiskServiceErrors",),
         alert_window_s=300,
     ),
     Fault(

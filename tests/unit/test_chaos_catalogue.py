@@ -163,6 +163,7 @@ def test_the_rule_parser_reads_each_rules_for() -> None:
         "topology-long-kill",
         "risk-token-refused",
         "risk-services-freezing",
+        "risk-bad-model-push",
     ],
 )
 def test_a_held_fault_is_held_beyond_every_alerts_window(name: str) -> None:
