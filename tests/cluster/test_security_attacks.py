@@ -104,7 +104,8 @@ def test_no_applicant_value_crosses_the_bridge_in_clear_on_a_tls_port(
     assert captured is not None
     assert report.load["topic_records"] >= report.load["table_rows"]
     # The capture sees clear text where there is some: the producer's records on Kafka's port
-    # when it is plaintext; with lendstream_tls the stored rows between HBase's and HDFS's nodes.
+    # when it is plaintext; with lendstream_tls the tuples between the Storm workers (HBase's
+    # RPC and HDFS's data transfer, which carried the stored rows, are encrypted now).
     kafka_port = int(role_default("kafka", "kafka_broker_port"))
     if cluster.chaos.tls:
         clear = [port for port in captured.clear_text_ports() if port not in runner.tls_ports()]
