@@ -31,6 +31,7 @@ TLS_SERVICES = (
     ("mysql", "mysql_port"),
     ("kafka", "kafka_broker_port"),  # SASL_SSL (kafka_security_enabled follows lendstream_tls)
     ("hbase", "hbase_regionserver_port"),  # RPC TLS (hbase_rpc_tls_enabled follows it too)
+    ("hdfs", "hdfs_datanode_port"),  # AES data transfer (hdfs_data_transfer_encryption_enabled)
 )
 # The ports whose payload the application seals when lendstream_tls is on: the Storm workers'
 # (Netty without TLS), where the topology's tuples travel sealed (lendstream.pipeline.sealing).

@@ -839,6 +839,45 @@ def _roll_hbase_rpc_tls(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         runs.append(hbase_rpc_tls_phases(cluster))
 
 
+HDFS_ENCRYPTION_SETTING = "dfs.encrypt.data.transfer"
+
+
+def hdfs_data_transfer_encryption(cluster: ChaosCluster) -> dict[str, bool | None]:
+    """Whether each NameNode runs with encrypted data transfer: the value of its running
+    configuration (its ``/conf`` servlet), None when it does not answer."""
+    port = role_default("hdfs", "hdfs_namenode_http_port")
+    states: dict[str, bool | None] = {}
+    for host in cluster.hosts("hdfs_namenode"):
+        request = urllib.request.Request(
+            f"http://{cluster.address(host)}:{port}/conf?name={HDFS_ENCRYPTION_SETTING}",
+            headers={"Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                states[host] = str(json.load(answer)["property"]["value"]).lower() == "true"
+        except (OSError, ValueError, KeyError):
+            states[host] = None
+    return states
+
+
+def _roll_hdfs_data_transfer_encryption(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """site.yml --tags hdfs with encrypted data transfer, which switches every NameNode and
+    DataNode at once with HBase and YARN stopped (playbooks/restart-hdfs.yml); on a cluster
+    that encrypts already, a run without it first, so that every run of the fault switches."""
+    if not cluster.tls:
+        raise ChaosError("hdfs-encryption-rollout needs lendstream_tls on the layout")
+    state["runs"] = runs = [hdfs_data_transfer_encryption(cluster)]
+    if set(runs[0].values()) == {True}:
+        cluster.playbook(
+            "site.yml", "--tags", "hdfs", "-e", "hdfs_data_transfer_encryption_enabled=false"
+        )
+        runs.append(hdfs_data_transfer_encryption(cluster))
+    cluster.playbook("site.yml", "--tags", "hdfs")
+    runs.append(hdfs_data_transfer_encryption(cluster))
+    if set(runs[-1].values()) != {True}:
+        raise ChaosError(f"the NameNodes do not encrypt data transfer: {runs}")
+
+
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """A certificate signed by the deployment CA (the inventory's Vault), expiring in
     EXPIRING_CERTIFICATE_DAYS, and a file that does not parse as one (the certificate cut in
@@ -1529,6 +1568,14 @@ CATALOGUE: tuple[Fault, ...] = (
         " restart per run (a step back first when it is there already)",
         _roll_hbase_rpc_tls,
         expected_heal_s=240,
+    ),
+    Fault(
+        "hdfs-encryption-rollout",
+        "HDFS data transfer encryption switched on by site.yml --tags hdfs: HBase and YARN"
+        " stopped, every NameNode and DataNode restarted at once (switched off first when it is"
+        " on already)",
+        _roll_hdfs_data_transfer_encryption,
+        expected_heal_s=300,
     ),
     Fault(
         "mysql-password-rotation",

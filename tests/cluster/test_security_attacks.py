@@ -104,12 +104,12 @@ def test_no_applicant_value_crosses_the_bridge_in_clear_on_a_tls_port(
     assert captured is not None
     assert report.load["topic_records"] >= report.load["table_rows"]
     # The capture sees clear text where there is some: the producer's records on Kafka's port
-    # when it is plaintext; with lendstream_tls the stored rows between HBase's and HDFS's nodes.
+    # when it is plaintext. With lendstream_tls no port is left that carries applicants in clear
+    # (Kafka SASL_SSL, HBase RPC TLS, HDFS data transfer encryption, the sealed Storm tuples), so
+    # that the capture would find one is shown by tests/vcluster/test_attack_capture.py; here the
+    # protected ports must carry traffic (below).
     kafka_port = int(role_default("kafka", "kafka_broker_port"))
-    if cluster.chaos.tls:
-        clear = [port for port in captured.clear_text_ports() if port not in runner.tls_ports()]
-        assert clear, runner.Report(capture=captured).text()
-    else:
+    if not cluster.chaos.tls:
         assert captured.ports[kafka_port].hits > 0, runner.Report(capture=captured).text()
     if cluster.chaos.tls:
         # The TLS ports did carry those applicants (a member read them back) ...

@@ -17,6 +17,7 @@ from infra_cluster import (
     HDFS_NAMENODE_RPC,
     HDFS_SECONDARY_HTTP,
     HDFS_ZKFC,
+    address,
     assert_service,
     groups,
     hadoop_properties,
@@ -24,6 +25,7 @@ from infra_cluster import (
     http_json,
     in_group,
     inventory_addresses,
+    pipeline_tls,
     variables,
 )
 
@@ -138,6 +140,36 @@ def test_service_level_authorization_admits_the_inventory_hosts_only(host: Any) 
     hosts = set(policy["security.service.authorization.default.hosts"].split(","))
     assert hosts == inventory_addresses(host)
     assert policy["security.service.authorization.default.acl"] == "*"
+
+
+DATA_TRANSFER_ENCRYPTION = {
+    "dfs.block.access.token.enable": "true",
+    "dfs.encrypt.data.transfer": "true",
+    "dfs.encrypt.data.transfer.cipher.suites": "AES/CTR/NoPadding",
+    "dfs.encrypt.data.transfer.cipher.key.bitlength": "256",
+}
+
+
+@pytest.mark.in_groups(*HADOOP_GROUPS)
+def test_data_transfer_is_encrypted_exactly_with_lendstream_tls(host: Any) -> None:
+    """Every node with the Hadoop configuration (HDFS's daemons and its clients: HBase, YARN, the
+    tools) has block access tokens and AES data transfer encryption exactly with lendstream_tls,
+    and this node's NameNode and DataNode run with what the file says (their /conf servlets)."""
+    properties = hadoop_properties(host, "hdfs-site.xml")
+    rendered = {name: properties.get(name) for name in DATA_TRANSFER_ENCRYPTION}
+    expected = "true" if pipeline_tls(host) else "false"
+    if pipeline_tls(host):
+        assert rendered == DATA_TRANSFER_ENCRYPTION
+    else:
+        assert set(rendered.values()) == {None}, rendered
+    running = []
+    if in_group(host, "hdfs_namenode"):
+        running.append(f"{variables(host)['inventory_hostname']}:{HDFS_NAMENODE_HTTP}")
+    if in_group(host, "hdfs_datanode"):
+        running.append(f"{address(host)}:{HDFS_DATANODE_PORTS[1]}")
+    for daemon in running:
+        answer = http_json(host, f"http://{daemon}/conf?name=dfs.encrypt.data.transfer")
+        assert answer["property"]["value"] == expected, (daemon, answer)
 
 
 @pytest.mark.in_groups("hdfs_namenode", "hdfs_datanode")

@@ -251,7 +251,7 @@ def test_service_ports_come_from_the_roles_defaults() -> None:
     # A port a client role names too belongs to the role that serves it.
     assert ports[3306] == "mysql: mysql_port"
     assert ports[2181] == "zookeeper: zookeeper_client_port"
-    assert runner.tls_ports() == (8081, 8090, 3306, 9092, 16020)
+    assert runner.tls_ports() == (8081, 8090, 3306, 9092, 16020, 9866)
 
 
 def test_the_clients_module_imports_nothing_of_lendstream() -> None:
