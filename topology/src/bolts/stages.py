@@ -88,14 +88,17 @@ class _StageBolt(Bolt):
         """The text of ``value``, sealed for this component's ``field``; raises SealError."""
         return self.sealer.open(value, sealed_for(self.component, field, route))
 
-    def open_batch(self, tup: Any, *, with_outcomes: bool) -> tuple[str, str | None, str]:
-        """The packed batch, its packed outcomes (when this bolt reads them) and its route."""
+    def open_batch(self, tup: Any) -> tuple[str, str]:
+        """The packed batch and its route; raises SealError."""
         route = tup.values[2]
         if not isinstance(route, str):
             raise SealError("the batch's route is not a string")
-        packed = self.opened(tup.values[0], "applicants", route)
-        outcomes = self.opened(tup.values[1], "outcomes", route) if with_outcomes else None
-        return packed, outcomes, route
+        return self.opened(tup.values[0], "applicants", route), route
+
+    def open_batch_with_outcomes(self, tup: Any) -> tuple[str, str, str]:
+        """The packed batch, its packed outcomes and its route; raises SealError."""
+        packed, route = self.open_batch(tup)
+        return packed, self.opened(tup.values[1], "outcomes", route), route
 
     def refuse(self, tup: Any, error: SealError) -> None:
         """A tuple that does not open: a systemic failure (a wrong or missing key, a tampered
@@ -179,7 +182,7 @@ class DecideBolt(_StageBolt):
     def process(self, tup: Any) -> None:
         started = now_ms()
         try:
-            packed, _, route = self.open_batch(tup, with_outcomes=False)
+            packed, route = self.open_batch(tup)
         except SealError as error:
             self.refuse(tup, error)
             return
@@ -215,11 +218,10 @@ class ScoreBolt(_StageBolt):
     def process(self, tup: Any) -> None:
         started = now_ms()
         try:
-            packed, outcomes, route = self.open_batch(tup, with_outcomes=True)
+            packed, outcomes, route = self.open_batch_with_outcomes(tup)
         except SealError as error:
             self.refuse(tup, error)
             return
-        assert outcomes is not None  # with_outcomes
         applicants = unpack(packed)
         self.received(tup, started, len(applicants))
         decided = unpack_outcomes_text(outcomes, len(applicants))
@@ -291,11 +293,10 @@ class SaveBolt(_StageBolt):
     def process(self, tup: Any) -> None:
         started = now_ms()
         try:
-            packed, outcomes, _ = self.open_batch(tup, with_outcomes=True)
+            packed, outcomes, _ = self.open_batch_with_outcomes(tup)
         except SealError as error:
             self.refuse(tup, error)
             return
-        assert outcomes is not None  # with_outcomes
         applicants = unpack(packed)
         self.received(tup, started, len(applicants))
         decided = [o for o in unpack_outcomes_text(outcomes, len(applicants)) if o is not None]
