@@ -515,13 +515,13 @@ def _restart_mariadb(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 
 def _stop_risk_services(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
     for host in cluster.hosts("risk_service"):
-        cluster.systemctl(host, "stop", "lendstream-risk-service")
+        cluster.systemctl(host, "stop", RISK_UNIT)
 
 
 def _start_risk_services(cluster: ChaosCluster, _state: dict[str, Any]) -> None:
     port = role_default("risk_service", "risk_service_port")
     for host in cluster.hosts("risk_service"):
-        cluster.systemctl(host, "start", "lendstream-risk-service")
+        cluster.systemctl(host, "start", RISK_UNIT)
     for host in cluster.hosts("risk_service"):
         cluster.wait_port(host, port, RECOVERY_TIMEOUT_S)
 
@@ -1007,7 +1007,7 @@ def _refuse_the_clients_token(cluster: ChaosCluster, state: dict[str, Any]) -> N
         cluster.sh(
             host,
             f"cp -p {token} {token}.chaos && printf '%s\\n' {stranger} > {token}"
-            " && systemctl reload lendstream-risk-service",
+            f" && systemctl reload {RISK_UNIT}",
         )
     state["refused_before"] = refused_requests(cluster)
 
@@ -1015,7 +1015,7 @@ def _refuse_the_clients_token(cluster: ChaosCluster, state: dict[str, Any]) -> N
 def _restore_the_token(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     token = _risk_token_file()
     for host in cluster.hosts("risk_service"):
-        cluster.sh(host, f"mv {token}.chaos {token} && systemctl reload lendstream-risk-service")
+        cluster.sh(host, f"mv {token}.chaos {token} && systemctl reload {RISK_UNIT}")
     state["refused"] = refused_requests(cluster) - state.pop("refused_before")
 
 
@@ -1107,8 +1107,8 @@ def _freeze_risk_services_in_turn(cluster: ChaosCluster, state: dict[str, Any]) 
     processes for RISK_FROZEN_S out of every RISK_FREEZE_PERIOD_S."""
     thawed_s = RISK_FREEZE_PERIOD_S - RISK_FROZEN_S
     loop = (
-        "while :; do systemctl kill --signal=SIGSTOP lendstream-risk-service;"
-        f" sleep {RISK_FROZEN_S:g}; systemctl kill --signal=SIGCONT lendstream-risk-service;"
+        f"while :; do systemctl kill --signal=SIGSTOP {RISK_UNIT};"
+        f" sleep {RISK_FROZEN_S:g}; systemctl kill --signal=SIGCONT {RISK_UNIT};"
         f" sleep {thawed_s:g}; done"
     )
     bound_s = int(BEYOND_TEN_MINUTES_AND_ONSET_S + 120)
@@ -1126,7 +1126,7 @@ def _thaw_risk_services(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         cluster.sh(
             host,
             f"systemctl stop {FREEZER_UNIT}; systemctl reset-failed {FREEZER_UNIT};"
-            " systemctl kill --signal=SIGCONT lendstream-risk-service",
+            f" systemctl kill --signal=SIGCONT {RISK_UNIT}",
             check=False,
         )
     _start_risk_services(cluster, state)
