@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 # A record stored within this many seconds of its Kafka timestamp counts as on time: the pipeline
 # has recovered once no later-stored record is slower.
 ON_TIME_S = 10.0
+# When an alert must fire and resolve (Prometheus on the monitoring node): a scrape and a rule
+# evaluation (15 s each) before it is pending; then its rule's `for:`. It must fire within `for:`
+# plus ALERT_MARGIN_S of the moment the fault is fully in place (an injection can take a while:
+# a model pushed to three nodes, a safe mode entered), and be gone within ALERT_RESOLVE_S (plus
+# the rule's rate window) of the healing.
+SCRAPE_AND_EVALUATION_S = 30.0
+ALERT_MARGIN_S = SCRAPE_AND_EVALUATION_S + 15
+ALERT_RESOLVE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -39,14 +47,65 @@ class FaultResult:
     error: str = ""  # why the fault or its check failed
     details: str = ""  # what the fault observed (victim host, quorum figures, …)
     alerts: tuple[AlertResult, ...] = ()  # one per alert the fault should raise (Fault.alerts)
+    in_place_s: float = 0.0  # seconds the injection itself took (until the fault was in place)
+    alert_problems: tuple[str, ...] = ()  # alerts that did not fire or resolve in time
 
     @property
     def passed(self) -> bool:
-        return not self.error and self.lost == 0 and self.extra == 0 and self.differences == 0
+        return (
+            not self.error
+            and not self.alert_problems
+            and self.lost == 0
+            and self.extra == 0
+            and self.differences == 0
+        )
 
     def as_dict(self) -> dict[str, Any]:
         alerts = [asdict(alert) for alert in self.alerts]
         return {**asdict(self), "alerts": alerts, "passed": self.passed}
+
+
+def alert_problems(
+    alerts: Sequence[AlertResult],
+    expected: Sequence[str],
+    rule_for_s: Mapping[str, float],
+    *,
+    held_s: float,
+    in_place_s: float,
+    window_s: float = 0.0,
+) -> tuple[str, ...]:
+    """What is wrong with the alerts a fault raised: each expected alert watched; when the fault
+    stayed in place (``held_s`` from the injection's start, ``in_place_s`` of it injecting) beyond
+    the rule's `for:` and a scrape and an evaluation, fired within `for:` plus ALERT_MARGIN_S of
+    the fault being in place; once active, gone within ALERT_RESOLVE_S plus ``window_s`` of the
+    healing."""
+    watched = [alert.alert for alert in alerts]
+    if watched != list(expected):
+        return (f"alerts watched {watched}, expected {list(expected)}",)
+    problems = []
+    for alert in alerts:
+        for_s = rule_for_s.get(alert.alert)
+        if for_s is None:
+            problems.append(f"{alert.alert}: no such alerting rule loaded")
+            continue
+        if held_s - in_place_s > for_s + SCRAPE_AND_EVALUATION_S:
+            bound_s = in_place_s + for_s + ALERT_MARGIN_S
+            if alert.fired_s is None:
+                problems.append(f"{alert.alert} never fired")
+            elif alert.fired_s > bound_s:
+                problems.append(
+                    f"{alert.alert} fired after {alert.fired_s:.0f} s, bound {bound_s:.0f} s"
+                )
+        if alert.pending_s is not None:
+            resolve_bound_s = ALERT_RESOLVE_S + window_s
+            if alert.resolved_s is None:
+                problems.append(f"{alert.alert} still active after the healing")
+            elif alert.resolved_s > resolve_bound_s:
+                problems.append(
+                    f"{alert.alert} gone {alert.resolved_s:.0f} s after the healing, "
+                    f"bound {resolve_bound_s:.0f} s"
+                )
+    return tuple(problems)
 
 
 def recovery_seconds(
@@ -147,6 +206,12 @@ def table(results: Sequence[FaultResult]) -> str:
     if alert_rows:
         lines += ["", *_aligned([list(ALERT_COLUMNS), *alert_rows])]
     notes = [f"{r.fault}: {r.error}" for r in results if r.error]
+    notes += [f"{r.fault}: {problem}" for r in results for problem in r.alert_problems]
+    notes += [
+        f"{r.fault}: in place {r.in_place_s:.0f} s after the injection began"
+        for r in results
+        if r.in_place_s >= 1
+    ]
     notes += [f"{r.fault}: {r.details}" for r in results if r.details]
     notes += [f"{r.fault}: {alert_note(a)}" for r in results for a in r.alerts]
     return "\n".join([*lines, "", *notes] if notes else lines)

@@ -16,6 +16,7 @@ from lendstream.chaos.load import SteadyLoad
 from lendstream.chaos.report import (
     AlertResult,
     FaultResult,
+    alert_problems,
     lost_from,
     max_delay_seconds,
     recovery_seconds,
@@ -99,6 +100,12 @@ def alert_results(
     return tuple(results)
 
 
+def rule_durations(cluster: ChaosCluster) -> dict[str, float]:
+    """Each loaded alerting rule's `for:` in seconds, from the monitoring node's Prometheus."""
+    rules = Prometheus.of(cluster).alerting_rules()
+    return {name: float(rule["duration"]) for name, rule in rules.items()}
+
+
 def run_fault(  # noqa: PLR0917 - one call site, each argument named there
     cluster: ChaosCluster,
     fault: Fault,
@@ -118,9 +125,11 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         AlertWatch(Prometheus.of(cluster), name, started=injected).start() for name in fault.alerts
     ]
     progress(f"{fault.name}: {fault.description}")
+    in_place = injected
     try:
         fault.inject(cluster, state)
-        time.sleep(max(0.0, fault.hold_s - (time.time() - injected)))
+        in_place = time.time()
+        time.sleep(max(0.0, fault.hold_s - (in_place - injected)))
     except (ChaosError, OSError) as failure:
         error = f"inject: {failure}"
     try:
@@ -137,6 +146,20 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
     summary = cluster.reconcile()
     rows = cluster.stored_delays(load.member_prefix)
     alerts = alert_results(watches, healed, fault.alert_window_s)
+    in_place_s = round(in_place - injected, 1)
+    try:
+        rules = rule_durations(cluster) if fault.alerts else {}
+    except (ChaosError, OSError, ValueError) as failure:
+        rules = {}
+        error = (error + "; " if error else "") + f"alerting rules: {failure}"
+    problems = alert_problems(
+        alerts,
+        fault.alerts,
+        rules,
+        held_s=fault.hold_s,
+        in_place_s=in_place_s,
+        window_s=fault.alert_window_s,
+    )
     result = FaultResult(
         fault=fault.name,
         description=fault.description,
@@ -152,6 +175,8 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         error=error or "; ".join(summary.get("first_differences", [])[:3]),
         details=", ".join(f"{key} {value}" for key, value in state.items() if key != "since"),
         alerts=alerts,
+        in_place_s=in_place_s,
+        alert_problems=problems,
     )
     progress(table([result]))
     return result, summary

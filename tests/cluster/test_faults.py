@@ -21,10 +21,11 @@ rotation) takes longer than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a c
 list) runs them, and docs/faults.md has the whole table measured by `make chaos`.
 
 Each alert a fault names (faults.Fault.alerts) is watched on the monitoring node's Prometheus:
-when the fault is held longer than the rule's `for:` plus a scrape and an evaluation, the alert
-must fire within `for:` plus ALERT_MARGIN_S of the injection; any alert that became active must be
-gone within ALERT_RESOLVE_S of the healing. Seconds to pending, firing and resolved go into the
-fault table.
+when the fault is held in place longer than the rule's `for:` plus a scrape and an evaluation, the
+alert must fire within `for:` plus ALERT_MARGIN_S of the fault being in place (the end of its
+injection); any alert that became active must be gone within ALERT_RESOLVE_S of the healing
+(lendstream.chaos.report.alert_problems, which `make chaos` applies too). Seconds to pending,
+firing and resolved go into the fault table.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import pytest
 from deployment import FIGURES, Cluster, site_first_run
 
 from lendstream.chaos import faults
-from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.report import FaultResult, table
 from lendstream.chaos.runner import DEFAULT_RATE_PER_S, first_seed, run_fault
 from lendstream.cluster import load_cluster
@@ -46,10 +46,6 @@ pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
 CI_FAULTS = ("kafka-broker-stop", "namenode-safemode", "worker-power-off")
-# A scrape and a rule evaluation (15 s each) before the alert is pending, and the watch's polling.
-SCRAPE_AND_EVALUATION_S = 30
-ALERT_MARGIN_S = SCRAPE_AND_EVALUATION_S + 15
-ALERT_RESOLVE_S = 60
 CHOSEN = os.environ.get("LENDSTREAM_FAULTS", ",".join(CI_FAULTS))
 SEED = first_seed()
 RESULTS: list[FaultResult] = []
@@ -95,14 +91,4 @@ def test_fault_under_load_loses_nothing_and_adds_nothing(
     assert result.extra == 0, f"{result.extra} rows nobody published"
     assert result.differences == 0, summary.get("first_differences")
     assert result.published > 0  # the load really ran through the fault
-    assert [alert.alert for alert in result.alerts] == list(fault.alerts)
-    rules = Prometheus.of(deployed.chaos).alerting_rules() if fault.alerts else {}
-    for alert in result.alerts:
-        rule_for_s = float(rules[alert.alert]["duration"])
-        if fault.hold_s > rule_for_s + SCRAPE_AND_EVALUATION_S:
-            assert alert.fired_s is not None, f"{alert.alert} never fired"
-            assert alert.fired_s <= rule_for_s + ALERT_MARGIN_S, (alert.alert, alert.fired_s)
-        if alert.pending_s is not None:
-            assert alert.resolved_s is not None, f"{alert.alert} still active"
-            resolve_bound_s = ALERT_RESOLVE_S + fault.alert_window_s
-            assert alert.resolved_s <= resolve_bound_s, (alert.alert, alert.resolved_s)
+    assert not result.alert_problems, result.alert_problems

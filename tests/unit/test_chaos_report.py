@@ -5,6 +5,7 @@ from __future__ import annotations
 from lendstream.chaos.report import (
     AlertResult,
     FaultResult,
+    alert_problems,
     lost_from,
     max_delay_seconds,
     recovery_seconds,
@@ -137,3 +138,50 @@ def test_the_json_has_an_entry_per_alert() -> None:
         {"alert": "NoActiveHBaseMaster", "pending_s": 20.0, "fired_s": 80.0, "resolved_s": 15.0}
     ]
     assert document["passed"] is True
+
+
+def test_alerts_are_bounded_from_the_end_of_the_injection() -> None:
+    # RiskServiceErrors (for: 5m) after a bad model took 25 s to reach three nodes: it fired
+    # 355 s after the injection began, 330 s after the fault was in place.
+    fired = (AlertResult("RiskServiceErrors", pending_s=56.2, fired_s=354.7, resolved_s=30.4),)
+    rules = {"RiskServiceErrors": 300.0}
+    assert alert_problems(fired, ["RiskServiceErrors"], rules, held_s=420, in_place_s=25) == ()
+    assert alert_problems(fired, ["RiskServiceErrors"], rules, held_s=420, in_place_s=0) == (
+        "RiskServiceErrors fired after 355 s, bound 345 s",
+    )
+
+
+def test_an_alert_held_too_briefly_need_not_fire_but_must_not_stay() -> None:
+    rules = {"KafkaBrokerDown": 60.0}
+    silent = (AlertResult("KafkaBrokerDown"),)
+    assert alert_problems(silent, ["KafkaBrokerDown"], rules, held_s=80, in_place_s=0) == ()
+    assert alert_problems(silent, ["KafkaBrokerDown"], rules, held_s=120, in_place_s=0) == (
+        "KafkaBrokerDown never fired",
+    )
+    stuck = (AlertResult("KafkaBrokerDown", pending_s=20.0),)
+    assert alert_problems(stuck, ["KafkaBrokerDown"], rules, held_s=80, in_place_s=0) == (
+        "KafkaBrokerDown still active after the healing",
+    )
+    slow = (AlertResult("KafkaBrokerDown", pending_s=20.0, fired_s=80.0, resolved_s=90.0),)
+    assert (
+        alert_problems(slow, ["KafkaBrokerDown"], rules, held_s=120, in_place_s=0, window_s=60)
+        == ()
+    )
+    assert alert_problems(slow, ["KafkaBrokerDown"], rules, held_s=120, in_place_s=0) == (
+        "KafkaBrokerDown gone 90 s after the healing, bound 60 s",
+    )
+
+
+def test_a_fault_with_an_alert_problem_fails_and_says_why() -> None:
+    assert alert_problems([], ["NoActiveNameNode"], {}, held_s=300, in_place_s=0) == (
+        "alerts watched [], expected ['NoActiveNameNode']",
+    )
+    unknown = (AlertResult("NoActiveNameNode"),)
+    assert alert_problems(unknown, ["NoActiveNameNode"], {}, held_s=300, in_place_s=0) == (
+        "NoActiveNameNode: no such alerting rule loaded",
+    )
+    failed = result(alert_problems=("NoActiveNameNode never fired",), in_place_s=12.0)
+    assert not failed.passed
+    notes = table([failed]).splitlines()
+    assert "kafka-broker-kill: NoActiveNameNode never fired" in notes
+    assert "kafka-broker-kill: in place 12 s after the injection began" in notes
