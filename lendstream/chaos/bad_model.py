@@ -10,8 +10,8 @@ preprocessing. Its SHA-256 and its input names match its metadata, so
 scores a probe applicant after ``/healthz`` (the risk_service role's tasks/health.yml), so
 playbooks/rollout-model.yml refuses it on its first node and rolls that node back
 (tests/cluster/test_cluster_deploy.py pushes one through it); this fault puts it in place
-without the playbook. The classifier is fitted on generated numbers (the node has no training rows): only
-its width matters.
+without the playbook. The classifier is fitted on generated numbers (the node has no training
+rows): only its width matters.
 
 It runs on the node as a script: the fault sends this file's text to the node's virtualenv Python
 (``python -c <text> <model root> <suffix>``). So it imports only what that virtualenv has, and
