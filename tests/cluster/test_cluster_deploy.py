@@ -608,7 +608,6 @@ def test_a_model_that_cannot_score_stops_at_the_first_node_and_is_rolled_back(
             f"pipeline_model_dir={root / bad}",
             succeed=False,
         )
-        time.sleep(2)  # keep scoring on the rolled-back node for a moment
     finally:
         stop.set()
         for thread in threads:
