@@ -56,11 +56,14 @@ def request_metrics(prefix: str) -> tuple[Counter, Histogram]:
     return requests, latency
 
 
-def record_requests(app: Flask, requests: Counter, latency: Histogram) -> None:
+def record_requests(
+    app: Flask, requests: Counter, latency: Histogram, probes: Counter | None = None
+) -> None:
     """Count every answer by route and status, and time it by route; serve ``GET /metrics``.
 
     The route is the URL rule (``/v1/applicants/<applicant_id>``), never the raw path, so the
-    number of series stays bounded whatever clients ask for.
+    number of series stays bounded whatever clients ask for. A request the app marked as a probe
+    (``g.probe`` true) is counted in ``probes`` by status instead, and not timed.
     """
 
     @app.before_request
@@ -69,6 +72,9 @@ def record_requests(app: Flask, requests: Counter, latency: Histogram) -> None:
 
     @app.after_request
     def record(response: Response) -> Response:
+        if probes is not None and g.get("probe", False):
+            probes.labels(status=str(response.status_code)).inc()
+            return response
         route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
         requests.labels(route=route, status=str(response.status_code)).inc()
         started = g.get("started")

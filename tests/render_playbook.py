@@ -24,10 +24,12 @@ def run_render_playbook(
     limit: str | None = None,
     wrapper: Sequence[str] = (),
     inventory: str = str(CI_INVENTORY),
-) -> None:
+    succeed: bool = True,
+) -> str:
     """``ansible-playbook`` of the venv on ``inventory`` (the ci inventory, or e.g. a list of
     loopback hosts ``"127.0.0.1,"``; ``wrapper`` before it, e.g. ``unshare --net``); fails the
-    test with the output's tail when it fails."""
+    test with the output's tail when it fails (when it succeeds, if ``succeed`` is false).
+    Returns its standard output."""
     bin_dir = Path(sys.executable).parent
     environment = ansible_environment(None, ANSIBLE_ROLES_PATH=str(ANSIBLE_DIR / "roles"))
     argv = [*wrapper, str(bin_dir / "ansible-playbook"), "-i", inventory]
@@ -35,4 +37,5 @@ def run_render_playbook(
         argv += ["--limit", limit]
     argv += ["-e", json.dumps(extra_vars), str(playbook)]
     result = run_ansible(argv, environment, timeout_s)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert (result.returncode == 0) == succeed, result.stdout[-5000:] + result.stderr[-2000:]
+    return result.stdout

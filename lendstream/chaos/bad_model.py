@@ -5,10 +5,13 @@ Its preprocessing is the serving model's, but its classifier expects more column
 preprocessing gives (``EXTRA_COLUMNS``). That happens when a classifier retrained with one more
 categorical feature (``addr_state`` one-hot is about 50 columns) is packed with the previous
 preprocessing. Its SHA-256 and its input names match its metadata, so
-:func:`lendstream.model.artifact.load`, the service's start and the rollout's gate (which reads
-``/healthz``) all accept it. Every ``predict_proba`` then raises ``ValueError`` and the service
-answers 500. The classifier is fitted on generated numbers (the node has no training rows): only
-its width matters.
+:func:`lendstream.model.artifact.load`, the service's start and ``/healthz`` all accept it. Every
+``predict_proba`` then raises ``ValueError`` and the service answers 500. The rollout's gate
+scores a probe applicant after ``/healthz`` (the risk_service role's tasks/health.yml), so
+playbooks/rollout-model.yml refuses it on its first node and rolls that node back
+(tests/cluster/test_cluster_deploy.py pushes one through it); this fault puts it in place
+without the playbook. The classifier is fitted on generated numbers (the node has no training
+rows): only its width matters.
 
 It runs on the node as a script: the fault sends this file's text to the node's virtualenv Python
 (``python -c <text> <model root> <suffix>``). So it imports only what that virtualenv has, and

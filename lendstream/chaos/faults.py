@@ -1062,12 +1062,12 @@ def restore_model_command(root: str, reload: str) -> str:
 def _push_a_bad_model(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """On every risk-service node at once: a model that loads but cannot predict
     (lendstream.chaos.bad_model) written beside the serving one, `current` pointed at it, and the
-    service's graceful reload (new workers load it, /healthz names it) — what
-    playbooks/rollout-model.yml leaves behind with such a model, one node after another: its gate
-    reads /healthz, which does not predict. One node alone would not do: a score task that gets
-    a 5xx fails over to the next risk service and stays there (lendstream.pipeline.scoring), so
-    that node gets almost no scoring request after the first few and has no error ratio to hold
-    for 5 minutes."""
+    service's graceful reload (new workers load it, /healthz names it) — what a push past the
+    rollout's gate would leave (playbooks/rollout-model.yml now scores a probe applicant after
+    /healthz and stops at its first node, rolled back). One node alone would not do: a score
+    task that gets a 5xx fails over to the next risk service and stays there
+    (lendstream.pipeline.scoring), so that node gets almost no scoring request after the first
+    few and has no error ratio to hold for 5 minutes."""
     state["failed_before"] = failed_scoring_requests(cluster)
     command = push_bad_model_command(_model_root(), f"systemctl reload {RISK_UNIT}")
     pushed: dict[str, str] = {}

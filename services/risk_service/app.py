@@ -4,6 +4,8 @@
 most 1,000) and answers ``{"model_version", "result"}`` or ``{"model_version", "results"}`` with
 each applicant's ``member_id``, ``probability_of_default`` and ``decision``. A request with any
 bad field is refused whole with 422 listing every problem. ``GET /healthz``, ``GET /metrics``.
+An authorised request with the ``X-Lendstream-Probe`` header (a deployment's gate) is scored
+like any other and counted apart (lendstream.services.risk_service.metrics).
 
 Whatever body a client sends, the answer is a 4xx with a JSON ``error``, never a 500: a content
 type other than JSON 415, a body over 8 MiB 413; a body that is not UTF-8, not JSON, nested
@@ -19,7 +21,7 @@ import json
 import os
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 
 from lendstream.model import artifact
 from lendstream.services import bearer_auth, http_errors, prometheus_metrics
@@ -56,7 +58,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    prometheus_metrics.record_requests(app, metrics.REQUESTS, metrics.LATENCY)
+    prometheus_metrics.record_requests(app, metrics.REQUESTS, metrics.LATENCY, metrics.PROBES)
 
     @app.post("/v1/score")
     def score() -> Any:
@@ -64,6 +66,7 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
             response = http_errors.error_response(401, "send Authorization: Bearer <token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="lendstream-risk"'
             return response
+        g.probe = metrics.PROBE_HEADER in request.headers
         try:
             body = _json_body()
         except BodyError as error:
@@ -88,7 +91,8 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
         results = []
         for record, probability in zip(applicants, probabilities, strict=True):
             decision = thresholds.decide(float(probability))
-            metrics.SCORED.labels(decision=decision).inc()
+            if not g.probe:
+                metrics.SCORED.labels(decision=decision).inc()
             results.append(
                 {
                     "member_id": record["member_id"],
@@ -96,7 +100,8 @@ def create_app(settings: RiskSettings | None = None, model: Any | None = None) -
                     "decision": decision,
                 }
             )
-        metrics.BATCH_SIZE.observe(len(applicants))
+        if not g.probe:
+            metrics.BATCH_SIZE.observe(len(applicants))
         if single:
             return jsonify(model_version=model.version, result=results[0])
         return jsonify(model_version=model.version, results=results)

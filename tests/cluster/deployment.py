@@ -63,7 +63,9 @@ def run(
     return result, time.monotonic() - started
 
 
-def playbook(cluster: Cluster, name: str, *extra: str) -> tuple[str, float]:
+def playbook(cluster: Cluster, name: str, *extra: str, succeed: bool = True) -> tuple[str, float]:
+    """Runs a playbook with the layout's inventory (and the first model); asserts that it
+    succeeds, or with ``succeed`` false that it fails. Returns its output and duration."""
     inventory = str(inventory_path(cluster.layout.name))
     model = f"pipeline_model_dir={cluster.first_model}"
     argv = [str(BIN_DIR / "ansible-playbook"), "-i", inventory, "-e", model, name, *extra]
@@ -71,7 +73,9 @@ def playbook(cluster: Cluster, name: str, *extra: str) -> tuple[str, float]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / f"{len(list(LOG_DIR.glob('*.log'))):02d}-{Path(name).stem}.log"
     log.write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, f"{log}:\n" + result.stdout[-6000:] + result.stderr[-2000:]
+    assert (result.returncode == 0) == succeed, (
+        f"{log}:\n" + result.stdout[-6000:] + result.stderr[-2000:]
+    )
     return result.stdout, elapsed
 
 

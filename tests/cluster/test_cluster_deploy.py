@@ -11,7 +11,10 @@
    configuration change applied by site.yml under load restarts one member at a time, a majority
    of the ensemble serving throughout;
 5. the testinfra suite passes on every node;
-6. a new model rolls out node by node while requests keep arriving, none failing.
+6. a new model rolls out node by node while requests keep arriving, none failing; then a model
+   that loads and cannot score (built as the risk-bad-model-push fault builds it) is refused by the
+   gate on the first node, which is rolled back, and the rollout stops there, while requests sent
+   as the score bolts send them (failing over) keep being scored.
 
 Layout: LENDSTREAM_DEPLOY_LAYOUT (default ci, 3 nodes; montana for the production shape). Prints
 timings and throughput; asserts none.
@@ -56,7 +59,11 @@ from monitoring_expectations import (
     timestamp,
 )
 
+from lendstream.chaos import bad_model
 from lendstream.chaos.alerts import Prometheus
+from lendstream.model import artifact
+from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
+from lendstream.secrets import CA_CERT_NAME
 from lendstream.vcluster.paths import inventory_path
 
 # The package's one deployment (conftest.py), used by the tests in order.
@@ -64,6 +71,7 @@ pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 RISK_PORT = 8090
+MODEL_ROOT = "/opt/lendstream/model"
 REQUEST_TIMEOUT_S = 15.0
 LOAD_THREADS = 4
 SCORE_BATCH = 10
@@ -517,4 +525,136 @@ def test_a_new_model_rolls_out_without_failing_a_request(cluster: Cluster) -> No
     FIGURES["model rollout"] = (
         f"{len(addresses)} nodes in {rollout_s:.0f} s under load: {tally.ok} requests of "
         f"{SCORE_BATCH} applicants answered, 0 failed, versions {dict(tally.versions)}"
+    )
+
+
+@dataclass
+class BoltTally:
+    """Batches scored through the score bolts' client: scored (by model version), failed after
+    its retries and failovers, and how often a client moved on to the next risk service."""
+
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    versions: Counter[str] = field(default_factory=Counter)
+    failovers: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def fire_as_the_bolts(
+    settings: list[RiskServiceSettings],
+    applicants: list[dict[str, object]],
+    stop: threading.Event,
+    tally: BoltTally,
+) -> None:
+    """Score batches with lendstream.pipeline.scoring's client until told to stop: each batch
+    from a new client with the next of ``settings`` (each starts at another risk service and
+    fails over to the others on a 5xx or a transport error), as a score bolt task does."""
+    for one in itertools.cycle(settings):
+        if stop.is_set():
+            return
+        client = RiskServiceClient(one)
+        failure, version = "", ""
+        try:
+            version = client.score_dicts(applicants)[0].model_version
+        except ScoringError as error:
+            failure = str(error)[:300]
+        finally:
+            client.close()
+        with tally.lock:
+            tally.failovers += client.rotation.failovers
+            if failure:
+                tally.failures.append(failure)
+            else:
+                tally.ok += 1
+                tally.versions[version] += 1
+
+
+def healthz_versions(cluster: Cluster, addresses: list[str]) -> list[str]:
+    context = cluster.chaos.tls_context()
+    versions = []
+    for address in addresses:
+        connection = risk_connection(address, context)
+        try:
+            connection.request("GET", "/healthz")
+            versions.append(json.loads(connection.getresponse().read())["model_version"])
+        finally:
+            connection.close()
+    return versions
+
+
+def test_a_model_that_cannot_score_stops_at_the_first_node_and_is_rolled_back(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The rollout's gate scores a probe applicant (/healthz does not predict): a model that
+    loads and fails every prediction is refused on the first node, which serves the model before
+    it again, and no other node gets it. Requests sent as the score bolts send them (failing
+    over on a 5xx) meanwhile all end scored, by the model before it."""
+    hosts = list(cluster.groups["risk_service"])
+    addresses = [cluster.addresses[host] for host in hosts]
+    (serving,) = set(healthz_versions(cluster, addresses))
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / artifact.CURRENT_LINK).symlink_to(cluster.second_model.resolve())
+    pushed = bad_model.push(root, "cannot-score")  # as the risk-bad-model-push fault makes it
+    bad = pushed["bad"]
+    assert pushed["good"] == serving
+    ca_file = None
+    if cluster.chaos.tls:
+        ca_file = str(tmp_path / "ca.crt")
+        Path(ca_file).write_text(cluster.chaos.vault()[CA_CERT_NAME])
+    urls = [f"{cluster.chaos.http_scheme}://{address}:{RISK_PORT}" for address in addresses]
+    settings = [
+        RiskServiceSettings(
+            base_url=urls[i],
+            failover_urls=tuple(urls[i + 1 :] + urls[:i]),
+            token=cluster.token,
+            timeout_s=REQUEST_TIMEOUT_S,
+            ca_file=ca_file,
+        )
+        for i in range(len(urls))
+    ]
+    applicants = json.loads(score_body())["applicants"]
+    tally = BoltTally()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=fire_as_the_bolts,
+            args=(settings[i:] + settings[:i], applicants, stop, tally),
+            daemon=True,
+        )
+        for i in range(LOAD_THREADS)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        output, refused_s = playbook(
+            cluster,
+            "playbooks/rollout-model.yml",
+            "-e",
+            f"pipeline_model_dir={root / bad}",
+            succeed=False,
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=3 * REQUEST_TIMEOUT_S)
+    refusal = re.search(rf"model {re.escape(bad)} refused on (\S+): .*", output)
+    assert refusal, output[-4000:]
+    first = refusal.group(1)
+    assert first == hosts[0], f"refused on {first}, not on the play's first node {hosts[0]}"
+    assert "cannot score the probe applicant: HTTP 500" in refusal.group(0)
+    assert f"Rolled back: {first} serves {serving} again and scores with it." in output
+    assert set(changed_per_host(output)) == {first}, "the play went on past the first node"
+    assert not tally.failures, f"{len(tally.failures)} failed batches: {tally.failures[:5]}"
+    assert set(tally.versions) == {serving}
+    assert tally.failovers > 0, "no request met the refused model: the load missed the window"
+    assert healthz_versions(cluster, addresses) == [serving] * len(hosts)
+    for host in hosts:
+        listing = cluster.chaos.sh(host, f"ls {MODEL_ROOT}; readlink {MODEL_ROOT}/current")
+        assert bad not in listing.split(), f"{host} keeps {bad}: {listing}"
+        assert listing.split()[-1] == serving
+    FIGURES["refused model"] = (
+        f"{bad} refused on {first} and rolled back in {refused_s:.0f} s (whole playbook), the "
+        f"other {len(hosts) - 1} nodes untouched; {tally.ok} batches of {SCORE_BATCH} scored as "
+        f"the bolts score them, 0 failed, {tally.failovers} failovers away from the refused model"
     )

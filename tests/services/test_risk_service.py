@@ -193,10 +193,22 @@ def test_metrics_count_requests_and_decisions_across_workers(
         _metric(before, "lendstream_risk_scored_applicants_total", f'decision="{decision}"')
         for decision in ("approve", "review", "decline")
     )
+    probes_before = _metric(before, "lendstream_risk_probe_requests_total", 'status="200"')
     rounds = 20  # two workers: with several requests both serve some
     for _ in range(rounds):
         assert _post(risk_service, {"applicants": clean_applicants[:50]}).status_code == 200
+    # A deployment's probe (the rollout's gate) is counted apart, in no figure above.
+    probe = requests.post(
+        f"{risk_service.url}{SCORE}",
+        json={"applicants": clean_applicants[:1]},
+        headers={"Authorization": f"Bearer {risk_service.token}", "X-Lendstream-Probe": "rollout"},
+        timeout=30,
+    )
+    assert probe.status_code == 200
     after = requests.get(f"{risk_service.url}/metrics", timeout=10).text
+    assert _metric(after, "lendstream_risk_probe_requests_total", 'status="200"') == (
+        probes_before + 1
+    )
     assert (
         _metric(after, "lendstream_risk_requests_total", 'route="/v1/score",status="200"')
         == requests_before + rounds
