@@ -31,6 +31,7 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -428,6 +429,15 @@ def score_body() -> bytes:
     return json.dumps({"applicants": applicants[:SCORE_BATCH]}).encode()
 
 
+def started_threads(load: Callable[[int], None]) -> list[threading.Thread]:
+    """LOAD_THREADS daemon threads running ``load(i)``, each told its index (to start at another
+    node), started."""
+    threads = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(LOAD_THREADS)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def risk_connection(address: str, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
     """A new connection to a risk service: HTTPS verified against the deployment CA when the
     inventory's lendstream_tls is on (``context``), else plain HTTP."""
@@ -491,17 +501,11 @@ def test_a_new_model_rolls_out_without_failing_a_request(cluster: Cluster) -> No
     stop = threading.Event()
     body = score_body()
     context = cluster.chaos.tls_context()
-    threads = [
-        threading.Thread(
-            target=fire,
-            args=(addresses[i:] + addresses[:i], cluster.token, body, stop, tally),
-            kwargs={"context": context},
-            daemon=True,
+    threads = started_threads(
+        lambda i: fire(
+            addresses[i:] + addresses[:i], cluster.token, body, stop, tally, context=context
         )
-        for i in range(LOAD_THREADS)
-    ]
-    for thread in threads:
-        thread.start()
+    )
     try:
         _, rollout_s = playbook(
             cluster,
@@ -517,11 +521,7 @@ def test_a_new_model_rolls_out_without_failing_a_request(cluster: Cluster) -> No
     assert not tally.failures, f"{len(tally.failures)} failed requests: {tally.failures[:5]}"
     assert tally.versions[old] > 0
     assert tally.versions[new] > 0
-    for address in addresses:
-        connection = risk_connection(address, context)
-        connection.request("GET", "/healthz")
-        assert json.loads(connection.getresponse().read())["model_version"] == new
-        connection.close()
+    assert healthz_versions(cluster, addresses) == [new] * len(addresses)
     FIGURES["model rollout"] = (
         f"{len(addresses)} nodes in {rollout_s:.0f} s under load: {tally.ok} requests of "
         f"{SCORE_BATCH} applicants answered, 0 failed, versions {dict(tally.versions)}"
@@ -616,16 +616,9 @@ def test_a_model_that_cannot_score_stops_at_the_first_node_and_is_rolled_back(
     applicants = json.loads(score_body())["applicants"]
     tally = BoltTally()
     stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=fire_as_the_bolts,
-            args=(settings[i:] + settings[:i], applicants, stop, tally),
-            daemon=True,
-        )
-        for i in range(LOAD_THREADS)
-    ]
-    for thread in threads:
-        thread.start()
+    threads = started_threads(
+        lambda i: fire_as_the_bolts(settings[i:] + settings[:i], applicants, stop, tally)
+    )
     try:
         output, refused_s = playbook(
             cluster,
