@@ -192,6 +192,19 @@ class ChaosCluster:
     def unit_restarts(self, host: str, unit: str) -> int:
         return int(self.sh(host, f"systemctl show -P NRestarts {unit}").strip() or 0)
 
+    def every_unit_restarts(self) -> dict[str, int]:
+        """Every lendstream unit's automatic restarts on every node, by "host unit" (systemd's
+        NRestarts: a restart asked for by systemctl does not count, a crash Restart= answered
+        does); one command per node."""
+        counts = {}
+        for host in self.node_names:
+            shown = self.sh(host, "systemctl show --property=Id,NRestarts 'lendstream-*'")
+            for block in shown.strip().split("\n\n"):
+                fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+                if "Id" in fields:
+                    counts[f"{host} {fields['Id']}"] = int(fields.get("NRestarts") or 0)
+        return counts
+
     def wait_port(self, host: str, port: int, timeout_s: float) -> float:
         """Seconds until host:port accepts a TCP connection (bounded)."""
         started = time.monotonic()

@@ -238,7 +238,7 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
     # NameNode restarted under HBase's asyncfs write-ahead log once left that node's RegionServer
     # stuck for 300 s, then aborting (docs/ansible.md), and the reconcile still passed.
     node = cluster.groups["storm_supervisor"][1]
-    crashes_before = unit_crash_restarts(cluster)
+    crashes_before = cluster.chaos.every_unit_restarts()
     timings = []
     for name in ROLLING_RESTARTS:
         _, elapsed = playbook(cluster, name, "--limit", node)
@@ -257,7 +257,7 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
     assert summary["published"] == rows
     crashed = {
         unit: count - crashes_before.get(unit, 0)
-        for unit, count in unit_crash_restarts(cluster).items()
+        for unit, count in cluster.chaos.every_unit_restarts().items()
         if count > crashes_before.get(unit, 0)
     }
     assert not crashed, f"restarted by systemd after a crash: {crashed}"
@@ -265,19 +265,6 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
         f"on {node}: " + ", ".join(timings) + f"; then {rows} applicants reconciled in "
         f"{reconciled_s:.0f} s, no daemon crashed"
     )
-
-
-def unit_crash_restarts(cluster: Cluster) -> dict[str, int]:
-    """Every lendstream unit's automatic restarts (systemd's NRestarts: a restart asked for by
-    systemctl does not count, a crash that Restart= answered does), by "host unit"."""
-    counts = {}
-    for host in cluster.chaos.node_names:
-        shown = cluster.chaos.sh(host, "systemctl show --property=Id,NRestarts 'lendstream-*'")
-        for block in shown.strip().split("\n\n"):
-            fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-            if "Id" in fields:
-                counts[f"{host} {fields['Id']}"] = int(fields.get("NRestarts") or 0)
-    return counts
 
 
 def zookeeper_mode(address: str) -> str:
