@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -350,20 +351,34 @@ def _zk_string(value: str) -> bytes:
     return struct.pack(">i", len(data)) + data
 
 
+# ConnectRequest: protocol 0, last zxid 0, timeout 10 s, session 0, 16-byte password, read-write.
+ZOOKEEPER_CONNECT = struct.pack(">iqiqi16s?", 0, 0, 10_000, 0, 16, b"", False)
+
+
 def zookeeper_delete_znode(hosts: list[str], port: int, params: Params) -> Result:
     """Open a session and delete a znode that does not exist, under ``params["parent"]`` (the
     root by default), as ``params["digest"]`` ("user:password", ZooKeeper's digest scheme) when
     given: NONODE (-101) means the server would have deleted it, NOAUTH (-102) that the parent's
-    ACL holds (ZooKeeper checks the parent's DELETE permission before the child exists)."""
+    ACL holds (ZooKeeper checks the parent's DELETE permission before the child exists).
+    With ``params["ca_file"]`` over TLS (the member's certificate checked against that CA) but
+    without a client certificate, as an attacker on a node has none: a client port that wants
+    mutual TLS refuses the handshake (denied)."""
     parent = str(params.get("parent", "/")).rstrip("/")
     path = f"{parent}{NO_SUCH_ZNODE}"
+    ca_file = params.get("ca_file")
     try:
-        with socket.create_connection((hosts[0], port), timeout=CONNECT_TIMEOUT_S) as connection:
-            connection.settimeout(ANSWER_TIMEOUT_S)
-            # ConnectRequest: protocol 0, last zxid 0, timeout 10 s, session 0, 16-byte password.
-            answer = _zk_frame(
-                connection, struct.pack(">iqiqi16s?", 0, 0, 10_000, 0, 16, b"", False)
-            )
+        with socket.create_connection((hosts[0], port), timeout=CONNECT_TIMEOUT_S) as raw:
+            raw.settimeout(ANSWER_TIMEOUT_S)
+            connection = raw
+            try:
+                if ca_file:
+                    context = ssl.create_default_context(cafile=str(ca_file))
+                    connection = context.wrap_socket(raw, server_hostname=hosts[0])
+                answer = _zk_frame(connection, ZOOKEEPER_CONNECT)
+            except OSError as refusal:  # ssl.SSLError and ConnectionError are OSErrors
+                if ca_file:
+                    return Outcome.DENIED, f"TLS without a client certificate: {_short(refusal)}"
+                raise
             session = struct.unpack(">q", answer[8:16])[0]
             digest = params.get("digest")
             if digest:
@@ -435,6 +450,14 @@ def zookeeper_quorum_plaintext(hosts: list[str], port: int, params: Params) -> R
     accepts: only the leader listens on the quorum port): the 8-byte protocol version a member
     sends first (election protocol 2), nothing a member acts on."""
     return _first_plaintext_opening(hosts, port, QUORUM_OPENING)
+
+
+def zookeeper_client_plaintext(hosts: list[str], port: int, params: Params) -> Result:
+    """A plaintext client's session request (ConnectRequest) on a member's client port: a
+    plaintext member answers it with a session; a TLS-only one (the zookeeper role's client TLS,
+    phase 3) hangs up."""
+    opening = struct.pack(">i", len(ZOOKEEPER_CONNECT)) + ZOOKEEPER_CONNECT
+    return _first_plaintext_opening(hosts, port, opening)
 
 
 def hbase_rpc_plaintext(hosts: list[str], port: int, params: Params) -> Result:
@@ -758,6 +781,7 @@ ATTACKS: dict[str, Callable[[list[str], int, Params], Result]] = {
     "nimbus-submit-topology": nimbus_submit_topology,
     "zookeeper-delete-znode": zookeeper_delete_znode,
     "zookeeper-quorum-plaintext": zookeeper_quorum_plaintext,
+    "zookeeper-client-plaintext": zookeeper_client_plaintext,
     "webhdfs-liststatus": webhdfs_liststatus,
     "yarn-new-application": yarn_new_application,
     "hadoop-rpc-call": hadoop_rpc_call,

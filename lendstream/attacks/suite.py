@@ -280,6 +280,10 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                 in {"kafka_broker", "hdfs_namenode", "yarn_resourcemanager", "storm_nimbus"}
                 else hosts[:1]
             )
+            expected, sent = _member_expectation(attack, params), params
+            if tls and group == ZOOKEEPER[0]:
+                # The client port wants mutual TLS: TLS without a client certificate.
+                expected, sent = DENIED, {**params, "ca_file": TLS_CA_FILE}
             attacks.append(
                 Attack(
                     f"{what}, no credentials",
@@ -287,8 +291,8 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                     attack,
                     chosen,
                     targets.port(role, variable),
-                    _member_expectation(attack, params),
-                    params,
+                    expected,
+                    sent,
                 )
             )
     attacks += _member_local_thrift_attacks(targets, member)
@@ -399,8 +403,12 @@ def _member_storm_znode_attacks(targets: Targets, member: str) -> list[Attack]:
     group, role, variable = ZOOKEEPER
     host = _away_from(member, targets.hosts(group))[:1]
     port = targets.port(role, variable)
-    storm_root = {"parent": str(role_default("storm", "storm_zookeeper_root"))}
     tls = targets.cluster.tls
+    # With lendstream_tls the client port wants mutual TLS: the attacker speaks TLS (it has no
+    # client certificate) and is refused before any ACL is asked.
+    storm_root = {"parent": str(role_default("storm", "storm_zookeeper_root"))} | (
+        {"ca_file": TLS_CA_FILE} if tls else {}
+    )
     anonymous = Attack(
         "delete a znode under Storm's root, no credentials",
         member,
@@ -432,9 +440,19 @@ def _zookeeper_quorum_attacks(
     targets: Targets, origin: str, hosts: tuple[str, ...], expected: str
 ) -> list[Attack]:
     """A plaintext peer's opening on the members' election port (one member) and quorum port
-    (every member: only the leader listens). With lendstream_tls the quorum is TLS only (the
-    zookeeper role's sslQuorum), so a member hangs up on it; the probe's the firewall stops."""
-    return [
+    (every member: only the leader listens), and a plaintext client's session request on a
+    member's client port. With lendstream_tls the quorum and the client port are TLS only (the
+    zookeeper role's sslQuorum and client TLS), so a member hangs up on them; the probe's the
+    firewall stops."""
+    client = Attack(
+        "plaintext session on ZooKeeper's client port",
+        origin,
+        "zookeeper-client-plaintext",
+        hosts[:1],
+        targets.port(ZOOKEEPER[1], ZOOKEEPER[2]),
+        expected,
+    )
+    return [client] + [
         Attack(
             f"plaintext connection to ZooKeeper's {what} port",
             origin,

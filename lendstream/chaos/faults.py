@@ -9,10 +9,11 @@ API, the producer), nor the only NameNode when HDFS has no standby.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import re
 import shlex
-import socket
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from secrets import token_urlsafe
 from typing import Any
 from xml.etree import ElementTree
 
-from lendstream import pki, secrets
+from lendstream import pki, secrets, zookeeper_words
 from lendstream.chaos.alerts import Prometheus
 from lendstream.chaos.cluster import (
     NODE_PYTHON,
@@ -39,6 +40,9 @@ from lendstream.storm import deployment
 from lendstream.storm.nimbus import CONNECTION_ERRORS
 from lendstream.vcluster import disks, lifecycle, network, nodes
 from lendstream.vcluster.paths import layout_state_dir
+
+# Sent to a node's python3 (lendstream need not be installed there).
+ZOOKEEPER_WORDS_SOURCE = inspect.getsource(zookeeper_words)
 
 Step = Callable[[ChaosCluster, dict[str, Any]], None]
 RECOVERY_TIMEOUT_S = 300
@@ -166,18 +170,21 @@ def _http_json(url: str, timeout_s: float = 5) -> Any:
 
 def zookeeper_mode(cluster: ChaosCluster, host: str, timeout_s: float = 3) -> str | None:
     """The member's ``Mode:`` from its ``srvr`` answer (leader, follower, …); "not serving" when
-    it answers without one (electing), None when it does not answer at all."""
+    it answers without one (electing), None when it does not answer at all. Asked on the member
+    itself as root, over mutual TLS with the node's certificate when its client port asks for it
+    (the controller has no client certificate), else in plaintext."""
     port = role_default("zookeeper", "zookeeper_client_port")
+    command = f"python3 -c {shlex.quote(ZOOKEEPER_WORDS_SOURCE)} srvr {port} {shlex.quote(host)}"
     try:
-        with socket.create_connection((cluster.address(host), port), timeout=timeout_s) as sock:
-            sock.sendall(b"srvr")
-            answer = sock.makefile("rb").read().decode(errors="replace")
-    except OSError:
+        output = cluster.sh(host, command, timeout_s=timeout_s + 12, check=False)
+    except (ChaosError, OSError, subprocess.TimeoutExpired):
         return None
-    for line in answer.splitlines():
-        if line.startswith("Mode:"):
-            return line.split(":", 1)[1].strip()
-    return "not serving"
+    for line in output.splitlines():
+        name, _, answer = line.partition(" ")
+        if name == host:
+            text = json.loads(answer or "null")
+            return None if text is None else (zookeeper_words.srvr_mode(text) or "not serving")
+    return None
 
 
 def zookeeper_leader(cluster: ChaosCluster) -> str:
@@ -878,6 +885,56 @@ def _roll_hdfs_data_transfer_encryption(cluster: ChaosCluster, state: dict[str, 
         raise ChaosError(f"the NameNodes do not encrypt data transfer: {runs}")
 
 
+# ZooKeeper's client TLS phases (the zookeeper role's tasks/client_tls_read.yml): zoo.cfg tells
+# 0, port unification (1 or 2, told apart by the phase file beside it) and 3.
+ZOOKEEPER_CONF = "/etc/lendstream/zookeeper"
+ZOOKEEPER_TLS_TAGS = "zookeeper,hdfs,yarn,hbase,storm"  # the ensemble and its JVM clients
+ZOOKEEPER_TLS_MAX_RUNS = 4  # a step back and three forward at most
+
+
+def zookeeper_client_tls_phase(zoo_cfg: str, phase_file: str) -> int:
+    """A member's client TLS phase from its zoo.cfg and phase file (0 plaintext … 3 TLS only)."""
+    lines = [line.strip() for line in zoo_cfg.splitlines()]
+    if any(line.startswith("secureClientPort=") for line in lines):
+        return 3
+    if "client.portUnification=true" not in lines:
+        return 0
+    noted = [line.strip() for line in phase_file.splitlines() if line.strip().isdigit()]
+    return 2 if noted[-1:] == ["2"] else 1
+
+
+def zookeeper_client_tls_phases(cluster: ChaosCluster) -> dict[str, int]:
+    """Each ZooKeeper member's client TLS phase, read from its files."""
+    return {
+        host: zookeeper_client_tls_phase(
+            cluster.sh(host, f"cat {ZOOKEEPER_CONF}/zoo.cfg"),
+            cluster.sh(host, f"cat {ZOOKEEPER_CONF}/client-tls-phase", check=False),
+        )
+        for host in cluster.hosts("zookeeper")
+    }
+
+
+def _roll_zookeeper_client_tls(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """site.yml (ZooKeeper and its JVM clients' plays) until every member's client port is TLS
+    only (phase 3), one step per run; an ensemble already there first steps back one phase (port
+    unification again, the clients still on TLS), so that every run of the fault rolls the
+    ensemble at least twice while applicants stream and the clients stay connected."""
+    if not cluster.tls:
+        raise ChaosError("zookeeper-client-tls-rollout needs lendstream_tls on the layout")
+    phases = zookeeper_client_tls_phases(cluster)
+    state["runs"] = runs = [phases]
+    if set(phases.values()) == {3}:
+        cluster.playbook(
+            "site.yml", "--tags", ZOOKEEPER_TLS_TAGS, "-e", "zookeeper_client_tls_enabled=false"
+        )
+        runs.append(zookeeper_client_tls_phases(cluster))
+    while set(runs[-1].values()) != {3}:
+        if len(runs) > ZOOKEEPER_TLS_MAX_RUNS:
+            raise ChaosError(f"ZooKeeper client TLS did not reach phase 3: {runs}")
+        cluster.playbook("site.yml", "--tags", ZOOKEEPER_TLS_TAGS)
+        runs.append(zookeeper_client_tls_phases(cluster))
+
+
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """A certificate signed by the deployment CA (the inventory's Vault), expiring in
     EXPIRING_CERTIFICATE_DAYS, and a file that does not parse as one (the certificate cut in
@@ -1576,6 +1633,14 @@ CATALOGUE: tuple[Fault, ...] = (
         " on already)",
         _roll_hdfs_data_transfer_encryption,
         expected_heal_s=300,
+    ),
+    Fault(
+        "zookeeper-client-tls-rollout",
+        "ZooKeeper's client port moved to mutual TLS only through its phases by site.yml (the"
+        " ensemble and its JVM clients' plays), one step per run (a step back first when it is"
+        " there already)",
+        _roll_zookeeper_client_tls,
+        expected_heal_s=240,
     ),
     Fault(
         "mysql-password-rotation",

@@ -3,20 +3,20 @@
 Groups and host variables come from the inventory (``ansible-inventory``, read by
 :func:`lendstream.storm.inventory.inventory_groups`), ports from the host's variables or else the
 roles' defaults (:func:`lendstream.chaos.cluster.role_default`, their one home). From the
-controller: ZooKeeper ``srvr``, the NameNodes' JMX, the ResourceManagers' REST API, nimbus (its
+controller: the NameNodes' JMX, the ResourceManagers' REST API, nimbus (its
 one Thrift client, :mod:`lendstream.storm.nimbus`), the risk services' ``/healthz`` and
 ``/metrics`` and Alertmanager — the ports the firewall opens to the controller. Through Ansible:
 each node's ``lendstream-*`` units (one ad-hoc call over the inventory), each HBase Thrift
 server's port on its node's loopback (one ad-hoc ``wait_for`` over the group), and
-:mod:`lendstream.status.node_probe` on a supervisor. A node that does not answer is reported,
-never waited for beyond its timeout.
+:mod:`lendstream.status.node_probe` on a supervisor (Kafka, ZooKeeper's ``srvr`` over the node's
+client certificate, the ports open to the cluster only). A node that does not answer is
+reported, never waited for beyond its timeout.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-import socket
 import ssl
 import subprocess
 import sys
@@ -154,29 +154,14 @@ def units(cluster: Cluster) -> Component:
     return readings.units_component(hosts, answers)
 
 
-def srvr(address: str, port: int, timeout_s: float) -> str | None:
-    """A ZooKeeper member's ``srvr`` answer → its mode (None: no answer)."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout_s) as connection:
-            connection.settimeout(timeout_s)
-            connection.sendall(b"srvr")
-            chunks = []
-            while chunk := connection.recv(4096):
-                chunks.append(chunk)
-    except OSError:
-        return None
-    return readings.srvr_mode(b"".join(chunks).decode(errors="replace"))
-
-
-def zookeeper(cluster: Cluster) -> Component:
-    t = cluster.settings.timeout_s
-    modes = per_host(
-        cluster.hosts("zookeeper"),
-        lambda h: srvr(
-            cluster.address(h), cluster.port(h, "zookeeper", "zookeeper_client_port"), t
-        ),
-    )
-    return readings.zookeeper_component(modes)
+def zookeeper(cluster: Cluster, node: Mapping[str, Any]) -> Component:
+    """Each member's ``srvr`` mode, asked by the node probe (over mutual TLS with the node's
+    certificate when the client port asks for it: the controller has none)."""
+    modes = node.get("zookeeper")
+    if not isinstance(modes, dict):
+        why = readings.brief(str(node.get("error", "not read")))
+        return Component("zookeeper", problems=[f"not read ({why})"])
+    return readings.zookeeper_component({h: modes.get(h) for h in cluster.hosts("zookeeper")})
 
 
 def get_json(url: str, timeout_s: float, context: ssl.SSLContext | None = None) -> Any:
@@ -293,6 +278,10 @@ def node_readings(cluster: Cluster) -> dict[str, Any]:
         ],
         "ca_file": TLS_CA_FILE if cluster.tls else "",
         "timeout_s": cluster.settings.timeout_s,
+        "zookeeper_members": cluster.hosts("zookeeper"),
+        "zookeeper_port": cluster.port(
+            (cluster.hosts("zookeeper") or [""])[0], "zookeeper", "zookeeper_client_port"
+        ),
     }
     script = Path(node_probe.__file__).resolve()
     document = json.dumps(arguments, separators=(",", ":"))
@@ -465,7 +454,6 @@ def collect(settings: Settings) -> Report:
     cluster = Cluster(settings)
     direct: dict[str, Callable[[], Component | None]] = {
         "nodes": lambda: units(cluster),
-        "zookeeper": lambda: zookeeper(cluster),
         "hdfs": lambda: hdfs(cluster),
         "yarn": lambda: yarn(cluster),
         "storm": lambda: storm(cluster),
@@ -482,6 +470,7 @@ def collect(settings: Settings) -> Report:
         if isinstance(node, Component):
             node = {"error": "; ".join(node.problems)}
         after_node: dict[str, Future[Component | None]] = {
+            "zookeeper": pool.submit(_or_problem, "zookeeper", lambda: zookeeper(cluster, node)),
             "kafka": pool.submit(_or_problem, "kafka", lambda: kafka(cluster, node)),
             "hbase": pool.submit(
                 _or_problem, "hbase", lambda: hbase(cluster, node, thrift_future.result())

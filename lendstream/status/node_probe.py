@@ -5,7 +5,9 @@ advertise names only the nodes resolve, and the ports the firewall opens to the 
 
 Argument: one JSON document {brokers: ["host:port"], topic, dead_letter_topic, group, window_s,
 hbase_masters: ["host:port"], hbase_regionservers: ["host:info port"], hbase_table,
-applicant_apis: ["http(s)://host:port"], ca_file, timeout_s}.
+applicant_apis: ["http(s)://host:port"], ca_file, timeout_s, zookeeper_members: [host],
+zookeeper_port}. The ZooKeeper members answer ``srvr`` over mutual TLS with the node's certificate
+(read as root) where their client port asks for it, else in plaintext.
 Prints one JSON document with a section per reading; a section that could not be read is
 {"error": why}. Every wait is bounded: TCP probes first (only the brokers that answer are asked),
 kafka-python's own timeouts, HTTP timeouts.
@@ -29,6 +31,7 @@ from lendstream.hbase_spread import regionserver_writes
 from lendstream.kafka_client import KafkaSecurity, operator_security
 from lendstream.kafka_topics import committed_offsets, consumer, end_offsets
 from lendstream.reconcile.endpoints import broker_address, probe
+from lendstream.zookeeper_words import NODE_TLS, four_letter_word, srvr_mode
 
 HBASE_SERVER_BEAN = "Hadoop:service=HBase,name=Master,sub=Server"
 
@@ -179,6 +182,11 @@ def main(argv: list[str]) -> int:
     result["applicant_api"] = {
         url: http_status_error(f"{url}/healthz", timeout_s, context)
         for url in settings["applicant_apis"]
+    }
+    port = int(settings.get("zookeeper_port", 0))
+    result["zookeeper"] = {
+        member: srvr_mode(four_letter_word(member, port, "srvr", timeout_s, NODE_TLS))
+        for member in settings.get("zookeeper_members", [])
     }
     json.dump(result, sys.stdout)
     print()

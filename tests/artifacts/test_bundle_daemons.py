@@ -51,6 +51,7 @@ def test_bundle_verifies_and_names_no_build_path(component: str, bundle) -> None
     assert str(bundles.cache_root()) not in text
     assert str(CHECKOUT_ROOT) not in text
     described = catalogue.BUNDLES[component]
+    assert jars.netty_native_mismatches(path, described) == []
     classes = {
         daemon.main_class.replace(".", "/") + ".class"
         for daemon in (*described.daemons.values(), *described.tools.values())

@@ -105,6 +105,25 @@ def test_log4j1_api_twice_is_a_conflict(tmp_path: Path) -> None:
     assert any("log4j 1.x API twice" in c for c in jars.logging_conflicts(bundle, spec))
 
 
+def test_netty_native_library_of_another_version_is_a_mismatch(tmp_path: Path) -> None:
+    bundle = _small_bundle(tmp_path)
+    spec = catalogue.BundleSpec("demo", "log4j2", daemons={})
+    _jar(bundle / "lib" / "netty-transport-classes-epoll-4.1.105.Final.jar", "io/netty/E.class")
+    _jar(bundle / "lib" / "netty-transport-native-epoll-4.1.105.Final.jar", "META-INF/x")
+    same = bundle / "lib" / "netty-transport-native-epoll-4.1.105.Final-linux-x86_64.jar"
+    _jar(same, "META-INF/native/libnetty_transport_native_epoll_x86_64.so")
+    assert jars.netty_native_mismatches(bundle, spec) == []
+    # The HBase bundle's mix before its exclusions: hadoop-hdfs's netty-all 4.1.77 natives.
+    _jar(bundle / "lib" / "netty-transport-native-epoll-4.1.77.Final-linux-x86_64.jar", "x.so")
+    _jar(bundle / "lib" / "netty-transport-native-kqueue-4.1.77.Final-osx-x86_64.jar", "y.jnilib")
+    assert jars.netty_native_mismatches(bundle, spec) == [
+        "lib: netty-transport-native-epoll-4.1.77.Final-linux-x86_64.jar beside"
+        " netty-transport-classes-epoll 4.1.105.Final",
+        "lib: netty-transport-native-kqueue-4.1.77.Final-osx-x86_64.jar beside"
+        " netty-transport-classes-kqueue (none)",
+    ]
+
+
 def test_daemon_command_fills_placeholders(tmp_path: Path) -> None:
     bundle = tmp_path / "zookeeper-3.9.5"
     bundle.mkdir()

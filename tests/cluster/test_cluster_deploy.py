@@ -26,7 +26,6 @@ import http.client
 import itertools
 import json
 import re
-import socket
 import ssl
 import threading
 import time
@@ -60,12 +59,14 @@ from monitoring_expectations import (
     timestamp,
 )
 
+from lendstream import pki, secrets
 from lendstream.chaos import bad_model
 from lendstream.chaos.alerts import Prometheus
 from lendstream.model import artifact
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
 from lendstream.secrets import CA_CERT_NAME
 from lendstream.vcluster.paths import inventory_path
+from lendstream.zookeeper_words import ClientTls, four_letter_word, srvr_mode
 
 # The package's one deployment (conftest.py), used by the tests in order.
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -267,16 +268,27 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
     )
 
 
-def zookeeper_mode(address: str) -> str:
-    """The member's mode from `srvr` (leader, follower, standalone); "" when it does not serve."""
-    try:
-        with socket.create_connection((address, ZOOKEEPER_CLIENT_PORT), timeout=2) as connection:
-            connection.sendall(b"srvr")
-            answer = b"".join(iter(lambda: connection.recv(4096), b""))
-    except OSError:
-        return ""
-    match = re.search(rb"^Mode: (\w+)", answer, re.MULTILINE)
-    return match.group(1).decode() if match else ""
+def controller_zookeeper_tls(cluster: Cluster, directory: Path) -> ClientTls | None:
+    """With lendstream_tls the members' client port wants mutual TLS and the controller has no
+    certificate: one for this test, a day long, from the deployment CA in the Vault (ZooKeeper
+    checks the chain, not the names)."""
+    if not cluster.chaos.tls:
+        return None
+    vault = cluster.chaos.vault()
+    ca = pki.Issued(cert_pem=vault[secrets.CA_CERT_NAME], key_pem=vault[secrets.CA_KEY_NAME])
+    name = "controller.lendstream.internal"
+    issued = pki.issue_host_certificate(ca, pki.HostNames(name, (name,)), days=1)
+    (directory / "ca.crt").write_text(ca.cert_pem)
+    (directory / "client.pem").write_text(issued.key_pem + issued.cert_pem)
+    (directory / "client.pem").chmod(0o600)
+    return ClientTls(str(directory / "ca.crt"), str(directory / "client.pem"))
+
+
+def zookeeper_mode(address: str, tls: ClientTls | None = None) -> str:
+    """The member's mode from `srvr` (leader, follower, standalone); "" when it does not serve.
+    Over mutual TLS with ``tls`` (else plaintext) when the member takes it."""
+    answer = four_letter_word(address, ZOOKEEPER_CLIENT_PORT, "srvr", 2, tls)
+    return srvr_mode(answer) or ""
 
 
 @dataclass
@@ -286,6 +298,7 @@ class QuorumWatch:
     ZooKeeper has no leadership hand-over, so the others stop serving until they elect anew)."""
 
     addresses: list[str]
+    tls: ClientTls | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     samples: int = 0
     fewest_serving: int = 1_000
@@ -295,7 +308,7 @@ class QuorumWatch:
         majority = len(self.addresses) // 2 + 1
         lost_since: float | None = None
         while not self.stop.wait(QUORUM_SAMPLE_S):
-            serving = sum(1 for address in self.addresses if zookeeper_mode(address))
+            serving = sum(1 for address in self.addresses if zookeeper_mode(address, self.tls))
             now = time.monotonic()
             self.samples += 1
             self.fewest_serving = min(self.fewest_serving, serving)
@@ -329,7 +342,9 @@ def loading_in_background(cluster: Cluster, seed: int, rows: list[int]) -> threa
     )
 
 
-def test_a_config_change_rolls_out_one_member_at_a_time_under_load(cluster: Cluster) -> None:
+def test_a_config_change_rolls_out_one_member_at_a_time_under_load(
+    cluster: Cluster, tmp_path: Path
+) -> None:
     """site.yml applies a ZooKeeper, Kafka and risk-service change while applicants stream: every
     member restarts once, one at a time, the ensemble is never without a serving majority for
     longer than one leader election, the risk services restart one node at a time behind their
@@ -340,7 +355,7 @@ def test_a_config_change_rolls_out_one_member_at_a_time_under_load(cluster: Clus
     zookeeper = [cluster.addresses[host] for host in cluster.groups["zookeeper"]]
     figures = []
     for change in (CONFIG_CHANGE,):
-        watch = QuorumWatch(zookeeper)
+        watch = QuorumWatch(zookeeper, controller_zookeeper_tls(cluster, tmp_path))
         watcher = threading.Thread(target=watch.run)
         rows: list[int] = []
         loader = loading_in_background(cluster, 11 + len(change), rows)

@@ -83,13 +83,15 @@ def test_a_member_without_credentials_is_denied_what_the_deployment_authenticate
             "mysql-connect",
             "kafka-consume",
             "kafka-delete-topic",
-            "zookeeper-delete-znode",  # under Storm's root (the storm role's digest ACLs)
+            # any znode: TLS without a client certificate (the zookeeper role's client TLS)
+            "zookeeper-delete-znode",
             "zookeeper-quorum-plaintext",  # the quorum's TLS (the zookeeper role's sslQuorum)
+            "zookeeper-client-plaintext",  # the client port's TLS (the same role's phase 3)
             "hbase-rpc-plaintext",  # HBase RPC TLS (the hbase role's phase 3)
             *EVERY_CLUSTER_ATTACKS,
         }
         assert {f.attack.attack for f in enforced} == expected
-        assert len(enforced) == 21
+        assert len(enforced) == 23
     else:
         assert {f.attack.attack for f in enforced} == EVERY_CLUSTER_ATTACKS
     # Nothing listens for Thrift on another node's cluster address, and no rule lets it through.

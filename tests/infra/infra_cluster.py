@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shlex
 from typing import Any
 from xml.etree import ElementTree
+
+from lendstream import zookeeper_words
 
 # Ports the roles' defaults give each daemon.
 HDFS_NAMENODE_RPC = 8020
@@ -111,6 +114,7 @@ def hadoop_properties(host: Any, name: str) -> dict[str, str]:
 
 # Ports of the stack roles' defaults (zookeeper, kafka, hbase, storm).
 ZOOKEEPER_CLIENT = 2181
+ZOOKEEPER_WORDS_SOURCE = inspect.getsource(zookeeper_words)
 ZOOKEEPER_ELECTION = 3888
 KAFKA_BROKER = 9092
 KAFKA_CONTROLLER = 9093
@@ -140,7 +144,15 @@ def assert_service(
 
 
 def four_letter_word(host: Any, member: str, word: str) -> str:
-    """A ZooKeeper four-letter-word answer from `member`, asked from this node."""
-    result = host.run(f"printf {word} | nc -N -w 5 {shlex.quote(member)} {ZOOKEEPER_CLIENT}")
+    """A ZooKeeper four-letter-word answer from `member`, asked from this node as root: over
+    mutual TLS with the node's certificate when the client port asks for it, else in plaintext
+    (lendstream.zookeeper_words, sent to the node's python3)."""
+    with host.sudo():
+        result = host.run(
+            f"python3 -c {shlex.quote(ZOOKEEPER_WORDS_SOURCE)} {word} {ZOOKEEPER_CLIENT} "
+            + shlex.quote(member)
+        )
     assert result.rc == 0, f"{word} to {member}: {result.stderr}"
-    return str(result.stdout)
+    answer = json.loads(str(result.stdout).partition(" ")[2] or "null")
+    assert answer is not None, f"{word} to {member}: no answer"
+    return str(answer)

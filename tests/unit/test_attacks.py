@@ -119,11 +119,16 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         ("risk-service-score", Outcome.DENIED),
         ("webhdfs-liststatus", Outcome.DENIED),
         ("yarn-new-application", Outcome.DENIED),
+        ("zookeeper-client-plaintext", Outcome.PLAINTEXT_REFUSED),
+        ("zookeeper-delete-znode", Outcome.DENIED),
         ("zookeeper-delete-znode", Outcome.DENIED),
         ("zookeeper-delete-znode", Outcome.DENIED),
         ("zookeeper-quorum-plaintext", Outcome.PLAINTEXT_REFUSED),
         ("zookeeper-quorum-plaintext", Outcome.PLAINTEXT_REFUSED),
     ]
+    # The client port (the zookeeper role's client TLS): a plaintext session request.
+    client = [a for a in enforced if a.attack == "zookeeper-client-plaintext"]
+    assert [(a.hosts, a.port) for a in client] == [(("m2",), 2181)]
     # The quorum (the zookeeper role's sslQuorum): one member's election port, the quorum port
     # of every member (only the leader listens there).
     quorum = [a for a in enforced if a.attack == "zookeeper-quorum-plaintext"]
@@ -138,15 +143,23 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         (("m2",), 9090, suite.FAILS),
         (("127.0.0.1",), 9090, suite.NOT_ENFORCED),
     ]
-    # Storm's znodes (the storm role's digest ACLs): no credentials, then the wrong password.
-    storm = [a for a in enforced if a.attack == "zookeeper-delete-znode"]
-    assert [a.params for a in storm] == [
-        {"parent": "/storm"},
-        {"parent": "/storm", "digest": f"storm:{clients.WRONG_PASSWORD}"},
+    # Every znode attack speaks TLS without a client certificate (the client port wants mutual
+    # TLS): the root, then Storm's (the storm role's digest ACLs behind it) with no credentials
+    # and with the wrong password.
+    ca = {"ca_file": "/etc/lendstream/tls/ca.crt"}
+    znodes = [a for a in enforced if a.attack == "zookeeper-delete-znode"]
+    assert [a.params for a in znodes] == [
+        ca,
+        {"parent": "/storm", **ca},
+        {"parent": "/storm", "digest": f"storm:{clients.WRONG_PASSWORD}", **ca},
     ]
-    assert all(a.hosts == ("m2",) and a.port == 2181 for a in storm)
-    # The root znode stays open to members (HBase and the ZKFC set no ACLs without Kerberos).
-    assert next(a.params for a in with_tls if a.attack == "zookeeper-delete-znode") == {}
+    assert all(a.hosts == ("m2",) and a.port == 2181 for a in znodes)
+    # Without lendstream_tls the root znode stays open to members (no ACLs without Kerberos).
+    plain = [a for a in without if a.attack == "zookeeper-delete-znode"]
+    assert [(a.params, a.expected) for a in plain] == [
+        ({}, suite.NOT_ENFORCED),
+        ({"parent": "/storm"}, suite.NOT_ENFORCED),
+    ]
     mysql = next(a for a in enforced if a.attack == "mysql-connect")
     assert mysql.params == {"user": "lendstream_api", "password": "the-api-password"}
     assert all(

@@ -140,6 +140,9 @@ def build(
             conflicts = jars.logging_conflicts(staging, spec)
             if conflicts:
                 raise BundleError(f"{component}: logging backend conflicts: {conflicts}")
+            mismatches = jars.netty_native_mismatches(staging, spec)
+            if mismatches:
+                raise BundleError(f"{component}: netty native libraries: {mismatches}")
             _write_bundle_json(spec, staging, version, descriptor_key(component))
             write_manifest(staging)
             staging.chmod(0o755)

@@ -1,8 +1,10 @@
-"""What is done to the jars Maven resolved before they become a bundle, and the check that
-each classpath holds one logging backend."""
+"""What is done to the jars Maven resolved before they become a bundle, and the checks that
+each classpath holds one logging backend and no netty native library of another version than
+netty's classes."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -47,6 +49,30 @@ def logging_conflicts(bundle: Path, component: BundleSpec) -> list[str]:
             problems.append(f"{where}: log4j 1.x API twice (log4j-over-slf4j and reload4j/log4j)")
         if present("log4j-to-slf4j") and present("log4j-slf4j"):
             problems.append(f"{where}: log4j-to-slf4j and log4j-slf4j*-impl loop")
+    return problems
+
+
+# netty's native transports (a classifier per platform) and the classes they must match exactly:
+# an older library under newer classes loads, then a JNI method is missing at the first connect
+# (UnsatisfiedLinkError; docs/security.md, "ZooKeeper TLS").
+_NETTY_NATIVE = re.compile(r"netty-transport-native-(epoll|kqueue)-(.+)-(linux|osx)-[^-]+\.jar")
+_NETTY_CLASSES = re.compile(r"netty-transport-classes-(epoll|kqueue)-(.+)\.jar")
+
+
+def netty_native_mismatches(bundle: Path, component: BundleSpec) -> list[str]:
+    """Per classpath: the netty native transport jars whose version differs from the same
+    transport's classes jar (or that have no classes jar beside them)."""
+    problems = []
+    for directories in component.classpath_sets:
+        names = [jar.name for d in directories for jar in _jars(bundle / d)]
+        classes = {m[1]: m[2] for m in map(_NETTY_CLASSES.fullmatch, names) if m}
+        for name in names:
+            native = _NETTY_NATIVE.fullmatch(name)
+            if native and classes.get(native[1]) != native[2]:
+                problems.append(
+                    f"{'+'.join(directories)}: {name} beside netty-transport-classes-"
+                    f"{native[1]} {classes.get(native[1], '(none)')}"
+                )
     return problems
 
 
