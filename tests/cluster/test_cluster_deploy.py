@@ -66,7 +66,7 @@ from lendstream.model import artifact
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
 from lendstream.secrets import CA_CERT_NAME
 from lendstream.vcluster.paths import inventory_path
-from lendstream.zookeeper_words import ClientTls, four_letter_word, srvr_mode
+from lendstream.zookeeper_words import ClientTls, ask, srvr_mode
 
 # The package's one deployment (conftest.py), used by the tests in order.
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -286,8 +286,9 @@ def controller_zookeeper_tls(cluster: Cluster, directory: Path) -> ClientTls | N
 
 def zookeeper_mode(address: str, tls: ClientTls | None = None) -> str:
     """The member's mode from `srvr` (leader, follower, standalone); "" when it does not serve.
-    Over mutual TLS with ``tls`` (else plaintext) when the member takes it."""
-    answer = four_letter_word(address, ZOOKEEPER_CLIENT_PORT, "srvr", 2, tls)
+    Over mutual TLS only with ``tls`` (the port then speaks nothing else: a plaintext retry would
+    only wait out its timeout and stretch the sample), else in plaintext."""
+    answer = ask(address, ZOOKEEPER_CLIENT_PORT, "srvr", 2, tls.context() if tls else None)
     return srvr_mode(answer) or ""
 
 
