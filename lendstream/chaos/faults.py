@@ -799,11 +799,40 @@ def _rotate_certificates(cluster: ChaosCluster, state: dict[str, Any]) -> None:
         raise ChaosError("; ".join(problems))
 
 
+# A TLS rollout in phases (0 plaintext … 3 TLS only), one step per site.yml run: the HBase RPC
+# and ZooKeeper client-port faults. Three steps forward at most, after one step back.
+TLS_ROLLOUT_MAX_RUNS = 4
+
+
+def _roll_tls_phases(
+    cluster: ChaosCluster,
+    state: dict[str, Any],
+    *,
+    what: str,
+    tags: str,
+    switch: str,
+    read_phases: Callable[[ChaosCluster], dict[str, int]],
+) -> None:
+    """site.yml --tags ``tags`` until every host reads phase 3, one step per run; a cluster
+    already there first steps back one phase (``switch``=false), so that every run of the fault
+    rolls the hosts at least twice while applicants stream. The phases read after each run go to
+    ``state["runs"]``."""
+    phases = read_phases(cluster)
+    state["runs"] = runs = [phases]
+    if set(phases.values()) == {3}:
+        cluster.playbook("site.yml", "--tags", tags, "-e", f"{switch}=false")
+        runs.append(read_phases(cluster))
+    while set(runs[-1].values()) != {3}:
+        if len(runs) > TLS_ROLLOUT_MAX_RUNS:
+            raise ChaosError(f"{what} did not reach phase 3: {runs}")
+        cluster.playbook("site.yml", "--tags", tags)
+        runs.append(read_phases(cluster))
+
+
 # The hbase-site.xml lines that tell HBase's RPC TLS phases apart (the hbase role's vars/main.yml).
 HBASE_TLS_SERVER = "<name>hbase.server.netty.tls.enabled</name><value>true</value>"
 HBASE_TLS_PLAINTEXT = "<name>hbase.server.netty.tls.supportplaintext</name><value>true</value>"
 HBASE_TLS_CLIENT = "<name>hbase.client.netty.tls.enabled</name><value>true</value>"
-HBASE_TLS_MAX_RUNS = 4  # a step back and three forward at most
 
 
 def hbase_rpc_tls_phases(cluster: ChaosCluster) -> dict[str, int]:
@@ -830,20 +859,18 @@ def hbase_rpc_tls_phases(cluster: ChaosCluster) -> dict[str, int]:
 
 def _roll_hbase_rpc_tls(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """site.yml --tags hbase until every HBase host runs RPC TLS only (phase 3), one rolling
-    restart per run; a cluster already there first steps back one phase (TLS off: servers accept
-    plaintext again), so that every run of the fault rolls servers and clients at least twice."""
+    restart per run (servers first accept TLS, then clients speak it, then servers refuse
+    plaintext)."""
     if not cluster.tls:
         raise ChaosError("hbase-rpc-tls-rollout needs lendstream_tls on the layout")
-    phases = hbase_rpc_tls_phases(cluster)
-    state["runs"] = runs = [phases]
-    if set(phases.values()) == {3}:
-        cluster.playbook("site.yml", "--tags", "hbase", "-e", "hbase_rpc_tls_enabled=false")
-        runs.append(hbase_rpc_tls_phases(cluster))
-    while set(runs[-1].values()) != {3}:
-        if len(runs) > HBASE_TLS_MAX_RUNS:
-            raise ChaosError(f"HBase RPC TLS did not reach phase 3: {runs}")
-        cluster.playbook("site.yml", "--tags", "hbase")
-        runs.append(hbase_rpc_tls_phases(cluster))
+    _roll_tls_phases(
+        cluster,
+        state,
+        what="HBase RPC TLS",
+        tags="hbase",
+        switch="hbase_rpc_tls_enabled",
+        read_phases=hbase_rpc_tls_phases,
+    )
 
 
 HDFS_ENCRYPTION_SETTING = "dfs.encrypt.data.transfer"
@@ -889,7 +916,6 @@ def _roll_hdfs_data_transfer_encryption(cluster: ChaosCluster, state: dict[str, 
 # 0, port unification (1 or 2, told apart by the phase file beside it) and 3.
 ZOOKEEPER_CONF = "/etc/lendstream/zookeeper"
 ZOOKEEPER_TLS_TAGS = "zookeeper,hdfs,yarn,hbase,storm"  # the ensemble and its JVM clients
-ZOOKEEPER_TLS_MAX_RUNS = 4  # a step back and three forward at most
 
 
 def zookeeper_client_tls_phase(zoo_cfg: str, phase_file: str) -> int:
@@ -916,23 +942,18 @@ def zookeeper_client_tls_phases(cluster: ChaosCluster) -> dict[str, int]:
 
 def _roll_zookeeper_client_tls(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """site.yml (ZooKeeper and its JVM clients' plays) until every member's client port is TLS
-    only (phase 3), one step per run; an ensemble already there first steps back one phase (port
-    unification again, the clients still on TLS), so that every run of the fault rolls the
-    ensemble at least twice while applicants stream and the clients stay connected."""
+    only (phase 3), one step per run; stepping back is port unification again, the clients still
+    on TLS, so the clients stay connected throughout."""
     if not cluster.tls:
         raise ChaosError("zookeeper-client-tls-rollout needs lendstream_tls on the layout")
-    phases = zookeeper_client_tls_phases(cluster)
-    state["runs"] = runs = [phases]
-    if set(phases.values()) == {3}:
-        cluster.playbook(
-            "site.yml", "--tags", ZOOKEEPER_TLS_TAGS, "-e", "zookeeper_client_tls_enabled=false"
-        )
-        runs.append(zookeeper_client_tls_phases(cluster))
-    while set(runs[-1].values()) != {3}:
-        if len(runs) > ZOOKEEPER_TLS_MAX_RUNS:
-            raise ChaosError(f"ZooKeeper client TLS did not reach phase 3: {runs}")
-        cluster.playbook("site.yml", "--tags", ZOOKEEPER_TLS_TAGS)
-        runs.append(zookeeper_client_tls_phases(cluster))
+    _roll_tls_phases(
+        cluster,
+        state,
+        what="ZooKeeper client TLS",
+        tags=ZOOKEEPER_TLS_TAGS,
+        switch="zookeeper_client_tls_enabled",
+        read_phases=zookeeper_client_tls_phases,
+    )
 
 
 def _install_expiring_certificate(cluster: ChaosCluster, state: dict[str, Any]) -> None:

@@ -4,12 +4,12 @@ is at phase 3, stepping back once first when the cluster is there already."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import cast
 
 import jinja2
 import pytest
 import yaml
+from phased_hosts import PhasedHosts
 
 from lendstream.chaos import faults
 from lendstream.chaos.cluster import ANSIBLE_DIR, ChaosCluster, ChaosError
@@ -42,14 +42,10 @@ def test_the_fault_reads_the_phases_by_the_roles_own_markers() -> None:
         assert _Cluster(phases={"m1": phase}).phase_read("m1") == phase
 
 
-@dataclass
-class _Cluster:
+class _Cluster(PhasedHosts):
     """HBase hosts whose phase moves one step towards the wanted one per site.yml run."""
 
-    phases: dict[str, int]
-    stuck: bool = False
-    tls: bool = True
-    runs: list[tuple[str, ...]] = field(default_factory=list)
+    SWITCH = "hbase_rpc_tls_enabled"
 
     def hosts(self, group: str) -> tuple[str, ...]:
         return tuple(self.phases) if group == "hbase_regionserver" else ()
@@ -57,15 +53,6 @@ class _Cluster:
     def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:
         assert command == "cat /etc/lendstream/hbase/hbase-site.xml"
         return _site(self.phases[host])
-
-    def playbook(self, name: str, *extra: str, timeout_s: float = 0) -> str:
-        self.runs.append((name, *extra))
-        wanted = 0 if "hbase_rpc_tls_enabled=false" in extra else 3
-        if not self.stuck:
-            low, high = min(self.phases.values()), max(self.phases.values())
-            step = low + 1 if wanted > low else max(high - 1, wanted)
-            self.phases = dict.fromkeys(self.phases, step)
-        return ""
 
     def phase_read(self, host: str) -> int:
         return faults.hbase_rpc_tls_phases(cast("ChaosCluster", self))[host]
@@ -97,4 +84,4 @@ def test_the_rollout_fails_when_the_phases_do_not_move() -> None:
     cluster = _Cluster(phases={"m1": 1}, stuck=True)
     with pytest.raises(ChaosError, match="did not reach phase 3"):
         faults.by_name(["hbase-rpc-tls-rollout"])[0].inject(cast("ChaosCluster", cluster), {})
-    assert len(cluster.runs) == faults.HBASE_TLS_MAX_RUNS
+    assert len(cluster.runs) == faults.TLS_ROLLOUT_MAX_RUNS

@@ -4,11 +4,11 @@ runs site.yml until every member is at phase 3, stepping back once first when it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import cast
 
 import jinja2
 import pytest
+from phased_hosts import PhasedHosts
 
 from lendstream.chaos import faults
 from lendstream.chaos.cluster import ANSIBLE_DIR, ChaosCluster, ChaosError
@@ -54,14 +54,10 @@ def test_the_fault_reads_each_phase_from_the_roles_own_files() -> None:
     assert faults.zookeeper_client_tls_phase(_files(1)[0], "") == 1
 
 
-@dataclass
-class _Cluster:
+class _Cluster(PhasedHosts):
     """Members whose phase moves one step towards the wanted one per site.yml run."""
 
-    phases: dict[str, int]
-    stuck: bool = False
-    tls: bool = True
-    runs: list[tuple[str, ...]] = field(default_factory=list)
+    SWITCH = "zookeeper_client_tls_enabled"
 
     def hosts(self, group: str) -> tuple[str, ...]:
         return tuple(self.phases) if group == "zookeeper" else ()
@@ -69,15 +65,6 @@ class _Cluster:
     def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:
         zoo_cfg, phase_file = _files(self.phases[host])
         return zoo_cfg if command.endswith("/zoo.cfg") else phase_file
-
-    def playbook(self, name: str, *extra: str, timeout_s: float = 0) -> str:
-        self.runs.append((name, *extra))
-        wanted = 0 if "zookeeper_client_tls_enabled=false" in extra else 3
-        if not self.stuck:
-            low, high = min(self.phases.values()), max(self.phases.values())
-            step = low + 1 if wanted > low else max(high - 1, wanted)
-            self.phases = dict.fromkeys(self.phases, step)
-        return ""
 
 
 TAGS = ("site.yml", "--tags", "zookeeper,hdfs,yarn,hbase,storm")
@@ -108,4 +95,4 @@ def test_the_rollout_fails_when_the_phases_do_not_move() -> None:
         faults.by_name(["zookeeper-client-tls-rollout"])[0].inject(
             cast("ChaosCluster", cluster), {}
         )
-    assert len(cluster.runs) == faults.ZOOKEEPER_TLS_MAX_RUNS
+    assert len(cluster.runs) == faults.TLS_ROLLOUT_MAX_RUNS
