@@ -180,11 +180,14 @@ def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) 
 # together (its playbook switches their clients together; docs/security.md, "Rotation").
 ROTATIONS: dict[str, tuple[str, ...]] = {
     "vault_risk_service_token": ("vault_risk_service_token",),  # playbooks/rotate-risk-token.yml
-    # playbooks/rotate-kafka-passwords.yml: the clients' SCRAM users, which alternate (below)
+    # playbooks/rotate-kafka-passwords.yml: the SCRAM users of the clients, the administrator and
+    # the brokers, which alternate (below)
     "kafka": (
         "vault_kafka_producer_password",
         "vault_kafka_topology_password",
         "vault_kafka_operator_password",
+        "vault_kafka_admin_password",
+        "vault_kafka_broker_password",
     ),
     # playbooks/rotate-mysql-passwords.yml: MariaDB's service accounts (both passwords accepted
     # while their clients switch)

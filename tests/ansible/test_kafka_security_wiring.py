@@ -20,6 +20,8 @@ from lendstream.services.producer.settings import ProducerSettings
 CA = "/etc/lendstream/tls/ca.crt"
 VAULT = fake_vault()
 CLIENTS = ("producer", "topology", "operator")
+# Both slots' administrator and broker users, super users in every phase of a rotation.
+SUPER_USERS = ["admin", "admin-b", "broker", "broker-b"]
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +43,27 @@ def test_the_kafka_play_secures_kafka_with_every_node_a_super_user(secured: Rend
     kafka = secured.kafka
     assert kafka["enabled"] is True
     assert kafka["node_names"] == ["m1", "m2", "m3"]
-    assert kafka["admin_password"] == VAULT["vault_kafka_admin_password"]
-    assert kafka["broker_password"] == VAULT["vault_kafka_broker_password"]
+    assert (kafka["admin_user"], kafka["admin_password"]) == (
+        "admin",
+        VAULT["vault_kafka_admin_password"],
+    )
+    assert (kafka["broker_user"], kafka["broker_password"]) == (
+        "broker",
+        VAULT["vault_kafka_broker_password"],
+    )
+    assert sorted(kafka["standby_super_users"]) == SUPER_USERS
     assert {user["name"]: user["password"] for user in kafka["users"]} == {
-        f"lendstream-{user}": VAULT[f"vault_kafka_{user}_password"]
-        for user in ("producer", "topology", "operator")
+        **{f"lendstream-{user}": VAULT[f"vault_kafka_{user}_password"] for user in CLIENTS},
+        "admin": VAULT["vault_kafka_admin_password"],
+        "broker": VAULT["vault_kafka_broker_password"],
     }
     # No rotation under way: the other slot's users are retired (nothing once they are gone).
     assert kafka["retired_users"] == [
         "lendstream-producer-b",
         "lendstream-topology-b",
         "lendstream-operator-b",
+        "admin-b",
+        "broker-b",
     ]
     # Run on the topic-creating broker itself, with the virtualenv site.yml installs there.
     assert kafka["admin_host"] == "m1"
@@ -146,15 +158,17 @@ def test_without_lendstream_tls_every_client_stays_plaintext(plain: Rendered) ->
 @pytest.fixture(scope="module")
 def rotating(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     """Half-way through `make rotate-kafka-passwords`: slot b is current, a is the previous."""
-    previous = {
+    return render(tmp_path_factory.mktemp("kafka-wiring-rotating"), tls=True, vault=ROTATION_VAULT)
+
+
+ROTATION_VAULT = {
+    "vault_kafka_user_slot": "b",
+    "vault_kafka_user_slot_previous": "a",
+    **{
         f"vault_kafka_{user}_password_previous": f"old-{user}-password"
-        for user in ("producer", "topology", "operator")
-    }
-    return render(
-        tmp_path_factory.mktemp("kafka-wiring-rotating"),
-        tls=True,
-        vault={"vault_kafka_user_slot": "b", "vault_kafka_user_slot_previous": "a", **previous},
-    )
+        for user in (*CLIENTS, "admin", "broker")
+    },
+}
 
 
 def test_during_a_rotation_both_users_of_each_client_sign_in_with_the_same_acls(
@@ -164,8 +178,21 @@ def test_during_a_rotation_both_users_of_each_client_sign_in_with_the_same_acls(
     assert {user["name"]: user["password"] for user in kafka["users"]} == {
         **{f"lendstream-{u}-b": VAULT[f"vault_kafka_{u}_password"] for u in CLIENTS},
         **{f"lendstream-{u}": f"old-{u}-password" for u in CLIENTS},
+        "admin-b": VAULT["vault_kafka_admin_password"],
+        "admin": "old-admin-password",
+        "broker-b": VAULT["vault_kafka_broker_password"],
+        "broker": "old-broker-password",
     }
     assert kafka["retired_users"] == []  # nothing retired before every client has switched
+    # The role's tools stay on the previous administrator, which exists in every phase until the
+    # last play retires it; the brokers move to the new broker user at their restart; super.users
+    # stays the same, so nothing else restarts them.
+    assert (kafka["admin_user"], kafka["admin_password"]) == ("admin", "old-admin-password")
+    assert (kafka["broker_user"], kafka["broker_password"]) == (
+        "broker-b",
+        VAULT["vault_kafka_broker_password"],
+    )
+    assert sorted(kafka["standby_super_users"]) == SUPER_USERS
     grants: dict[str, set[tuple[str, str, str]]] = {}
     for acl in kafka["acls"]:
         grants.setdefault(acl["principal"], set()).update(
@@ -190,3 +217,25 @@ def test_during_a_rotation_both_users_of_each_client_sign_in_with_the_same_acls(
     operator = operator_security({}, rotating.operator_env_file)
     assert operator.username == "lendstream-operator-b"
     assert operator.read_password() == VAULT["vault_kafka_operator_password"]
+
+
+def test_the_rotations_last_play_moves_the_tools_to_the_new_administrator_and_retires_the_old(
+    tmp_path: Path,
+) -> None:
+    kafka = render(
+        tmp_path, tls=True, vault={**ROTATION_VAULT, "site_kafka_retiring": "true"}
+    ).kafka
+    assert (kafka["admin_user"], kafka["admin_password"]) == (
+        "admin-b",
+        VAULT["vault_kafka_admin_password"],
+    )
+    assert kafka["broker_user"] == "broker-b"
+    assert sorted(kafka["standby_super_users"]) == SUPER_USERS
+    assert sorted(kafka["retired_users"]) == sorted(
+        [*(f"lendstream-{u}" for u in CLIENTS), "admin", "broker"]
+    )
+    assert {user["name"] for user in kafka["users"]} == {
+        *(f"lendstream-{u}-b" for u in CLIENTS),
+        "admin-b",
+        "broker-b",
+    }

@@ -25,7 +25,7 @@ import socket
 import ssl
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +53,7 @@ from kafka.errors import (
 )
 from kafka.structs import OffsetAndMetadata
 from kafka_wiring import render
-from local_processes import free_port, running, wait_until
+from local_processes import free_port, spawn, stop, wait_until
 from render_playbook import CI_INVENTORY
 
 from lendstream import kafka_access, pki
@@ -90,6 +90,9 @@ TOPIC = "lendstream.applicants"
 DEAD_LETTER_TOPIC = "lendstream.applicants.dlq"
 GROUP = "lendstream-topology"
 USERS = ("lendstream-producer", "lendstream-topology", "lendstream-operator")
+# Both slots' administrator and broker users, which playbooks/vars/kafka.yml makes super users in
+# every phase of a rotation.
+SUPER_USERS = ["admin", "admin-b", "broker", "broker-b"]
 # A refused client fails its bootstrap within this (kafka-python tries until it runs out).
 REFUSED_TIMEOUT_MS = 4_000
 
@@ -101,6 +104,7 @@ class SecuredKafka:
     tls: Path
     passwords: dict[str, str]  # user → password file
     role_variables: dict[str, Any]
+    restart: Callable[[], None]  # stops the node and starts it again (then gate it)
 
     @property
     def ca_file(self) -> str:
@@ -190,6 +194,8 @@ def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredK
         "kafka_security_node_names": [NODE_NAME],
         "kafka_security_admin_password": passwords["admin"],
         "kafka_security_broker_password": passwords["broker"],
+        # As playbooks/vars/kafka.yml: both rotation slots' administrator and broker users.
+        "kafka_security_standby_super_users": SUPER_USERS,
         "kafka_security_users": [{"name": user, "password": passwords[user]} for user in USERS],
         "kafka_security_admin_bootstrap": f"{HOST}:{broker_port}",
         "kafka_security_admin_python": sys.executable,
@@ -197,19 +203,28 @@ def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredK
     run_role(["configure"], variables)
     log = root / "kafka.log"
     bootstrap = f"{HOST}:{broker_port}"
-    with running([str(root / "bin" / "kafka-server")], log) as server:
+    command = [str(root / "bin" / "kafka-server")]
+    server = [spawn(command, log)]
+
+    def restart() -> None:
+        stop(server[0])
+        server[0] = spawn(command, log)
+
+    try:
         wait_until(
             lambda: _answers(bootstrap, str(tls / "ca.crt"), passwords["admin"]),
             START_TIMEOUT_S,
             "the secured Kafka answering its admin user",
-            server,
+            server[0],
             log,
         )
         # The topics through the admin API first: the role's topic task then only lists them
         # over SASL_SSL (its TopicCommand --create costs a JVM start per topic).
         _create_topics(bootstrap, str(tls / "ca.crt"), passwords["admin"])
         run_role(["health", "topics", "access"], variables)
-        yield SecuredKafka(bootstrap, controller_port, tls, password_files, variables)
+        yield SecuredKafka(bootstrap, controller_port, tls, password_files, variables, restart)
+    finally:
+        stop(server[0])
 
 
 def _cluster_id() -> str:
@@ -229,8 +244,8 @@ def _create_topics(bootstrap: str, ca_file: str, password: str) -> None:
         admin.close()
 
 
-def _answers(bootstrap: str, ca_file: str, password: str) -> bool:
-    security = KafkaSecurity(SASL_SSL, ca_file=ca_file, username="admin", password=password)
+def _answers(bootstrap: str, ca_file: str, password: str, user: str = "admin") -> bool:
+    security = KafkaSecurity(SASL_SSL, ca_file=ca_file, username=user, password=password)
     try:
         KafkaAdminClient(
             bootstrap_servers=bootstrap, bootstrap_timeout_ms=3_000, **security.client_options()
@@ -739,3 +754,95 @@ def test_a_rotation_to_the_other_user_never_refuses_a_client_then_retires_the_ol
         # Back as the other tests found it: the first user, the second retired.
         kafka_access.apply(_access_request(kafka, retired_users=[new]))
         del kafka.passwords[new]
+
+
+def _identity_rotation(
+    kafka: SecuredKafka,
+    steady: dict[str, Any],
+    to: dict[str, tuple[str, str]],
+    retired: list[str],
+) -> dict[str, Any]:
+    """One rotation of the administrator and broker users, phase by phase as
+    playbooks/rotate-kafka-passwords.yml runs them with vars/kafka.yml: ``steady`` names the
+    current ones, ``to`` the new {"admin": (user, password), "broker": (...)}; ``retired`` are the
+    old names. Returns the steady variables after it."""
+    server_properties = Path(steady["kafka_conf_dir"]) / "server.properties"
+    new_users = [{"name": user, "password": password} for user, password in to.values()]
+    rotating = {
+        **steady,
+        "kafka_security_broker_user": to["broker"][0],
+        "kafka_security_broker_password": to["broker"][1],
+        "kafka_security_users": [*steady["kafka_security_users"], *new_users],
+        "kafka_security_retired_users": [],  # nothing before every user of the old slot is done
+    }
+    # 1. The new users, made as the administrator of before (it stays valid throughout).
+    made = run_role(["access"], rotating)
+    for user, _ in to.values():
+        assert f"SCRAM user {user}: password set" in made
+    # 2. The broker renders its new user and restarts onto it behind the role's gate.
+    super_users_before = _super_users_line(server_properties)
+    run_role(["configure"], rotating)
+    assert f'username="{to["broker"][0]}"' in server_properties.read_text()
+    assert _super_users_line(server_properties) == super_users_before
+    kafka.restart()
+    run_role(["health"], rotating)
+    # 3. The role's tools move to the new administrator; the old users are retired; no restart
+    # is needed for it (server.properties does not change).
+    steady_after = {
+        **rotating,
+        "kafka_security_admin_user": to["admin"][0],
+        "kafka_security_admin_password": to["admin"][1],
+        "kafka_security_users": [
+            user for user in rotating["kafka_security_users"] if user["name"] not in retired
+        ],
+        "kafka_security_retired_users": retired,
+    }
+    rendered = server_properties.read_text()
+    done = run_role(["configure", "health", "access"], steady_after)
+    assert server_properties.read_text() == rendered
+    for user in retired:
+        assert f"SCRAM user {user}: retired" in done
+    return steady_after
+
+
+def _super_users_line(server_properties: Path) -> str:
+    lines = server_properties.read_text().splitlines()
+    return next(line for line in lines if line.startswith("super.users="))
+
+
+def test_the_administrator_and_broker_users_rotate_with_one_restart_each_way(
+    secured_kafka: SecuredKafka,
+) -> None:
+    """The administrator's and the brokers' own SCRAM users move to the other slot and back,
+    through the role as playbooks/rotate-kafka-passwords.yml and vars/kafka.yml run it: the
+    new users made as the old administrator; the broker restarted onto its new user behind the
+    role's health gate (the old administrator still signing in); the tools moved to the new
+    administrator and the old users retired, with no second restart (super.users lists both
+    slots in every phase). The old administrator's password then opens nothing. One node has no
+    other broker to sign in to: its own start with the new broker user and the gate passing are
+    what this proves of the brokers' user, not replication between brokers."""
+    kafka = secured_kafka
+    ca_file = kafka.ca_file
+    original = {
+        "admin": ("admin", kafka.role_variables["kafka_security_admin_password"]),
+        "broker": ("broker", kafka.role_variables["kafka_security_broker_password"]),
+    }
+    other = {
+        "admin": ("admin-b", secrets.token_urlsafe(32)),
+        "broker": ("broker-b", secrets.token_urlsafe(32)),
+    }
+    steady = kafka.role_variables
+    assert _super_users_line(
+        Path(steady["kafka_conf_dir"]) / "server.properties"
+    ) == "super.users=" + ";".join(
+        [f"User:{user}" for user in SUPER_USERS] + [f"User:CN={NODE_NAME}"]
+    )
+
+    on_b = _identity_rotation(kafka, steady, other, ["admin", "broker"])
+    assert not _answers(kafka.bootstrap, ca_file, original["admin"][1], "admin")
+    assert _answers(kafka.bootstrap, ca_file, other["admin"][1], "admin-b")
+
+    # And back, as the next rotation does (with the module's passwords, for the other tests).
+    _identity_rotation(kafka, on_b, original, ["admin-b", "broker-b"])
+    assert not _answers(kafka.bootstrap, ca_file, other["admin"][1], "admin-b")
+    assert _answers(kafka.bootstrap, ca_file, original["admin"][1], "admin")
