@@ -284,11 +284,11 @@ def controller_zookeeper_tls(cluster: Cluster, directory: Path) -> ClientTls | N
     return ClientTls(str(directory / "ca.crt"), str(directory / "client.pem"))
 
 
-def zookeeper_mode(address: str, tls: ClientTls | None = None) -> str:
+def zookeeper_mode(address: str, context: ssl.SSLContext | None = None) -> str:
     """The member's mode from `srvr` (leader, follower, standalone); "" when it does not serve.
-    Over mutual TLS only with ``tls`` (the port then speaks nothing else: a plaintext retry would
-    only wait out its timeout and stretch the sample), else in plaintext."""
-    answer = ask(address, ZOOKEEPER_CLIENT_PORT, "srvr", 2, tls.context() if tls else None)
+    Over mutual TLS only with ``context`` (the port then speaks nothing else: a plaintext retry
+    would only wait out its timeout and stretch the sample), else in plaintext."""
+    answer = ask(address, ZOOKEEPER_CLIENT_PORT, "srvr", 2, context)
     return srvr_mode(answer) or ""
 
 
@@ -307,9 +307,10 @@ class QuorumWatch:
 
     def run(self) -> None:
         majority = len(self.addresses) // 2 + 1
+        context = self.tls.context() if self.tls else None  # the files read once, not per ask
         lost_since: float | None = None
         while not self.stop.wait(QUORUM_SAMPLE_S):
-            serving = sum(1 for address in self.addresses if zookeeper_mode(address, self.tls))
+            serving = sum(1 for address in self.addresses if zookeeper_mode(address, context))
             now = time.monotonic()
             self.samples += 1
             self.fewest_serving = min(self.fewest_serving, serving)
