@@ -100,14 +100,21 @@ class RecordingCluster:
 
 
 def rendered_haadmin() -> list[str]:
-    """The hdfs role's __hdfs_haadmin rendered with its defaults and constants."""
+    """The hdfs role's __hdfs_haadmin rendered with its defaults and constants.
+
+    Like Ansible, a variable that names another is rendered to its value first: __hdfs_haadmin
+    appends the main class to the list __hdfs_tool renders to.
+    """
     defaults = yaml.safe_load((HDFS_ROLE / "defaults" / "main.yml").read_text())
     constants = yaml.safe_load((HDFS_ROLE / "vars" / "main.yml").read_text())
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
-        constants["__hdfs_haadmin"]
-    )
-    rendered = template.render(**defaults, **constants)
-    return cast("list[str]", yaml.safe_load(rendered))
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+    def render(name: str) -> list[str]:
+        rendered = environment.from_string(constants[name]).render(**defaults, **constants)
+        return cast("list[str]", yaml.safe_load(rendered))
+
+    constants["__hdfs_tool"] = render("__hdfs_tool")
+    return render("__hdfs_haadmin")
 
 
 def test_dfsadmin_starts_like_the_roles_haadmin_as_the_hdfs_user_against_one_namenode() -> None:
