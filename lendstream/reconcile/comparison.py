@@ -23,11 +23,12 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from lendstream.kafka_topics import KafkaRecord
 from lendstream.pipeline.dead_letter import DeadLetter, Source
-from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, row_cells
+from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, member_row_key, row_cells
 from lendstream.reconcile.expectation import Expectation, ExpectedRow, Position
 
 PROBABILITY_CELL = b"result:probability_of_default"
@@ -75,6 +76,19 @@ def row_differences(
                 f"row {member_id}: {name} is {cells[column]!r:.80}, expected {wanted[column]!r:.80}"
             )
     return problems
+
+
+def missing_row(member_id: str, expected: ExpectedRow) -> str:
+    """A missing row named with what finds it in the daemons' logs: its HBase row key (the salt
+    names the region), its record's place in the topic and the record's Kafka time."""
+    applicant = expected.applicant
+    published = datetime.fromtimestamp(applicant.kafka_timestamp_ms / 1000, tz=UTC)
+    milliseconds = published.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return (
+        f"row {member_id} missing (key {member_row_key(member_id).decode()}, record "
+        f"{applicant.partition}/{applicant.offset} of {milliseconds} UTC; "
+        f"decided {expected.outcome})"
+    )
 
 
 def _same_cell(column: bytes, wanted: bytes, stored: bytes) -> bool:
@@ -164,7 +178,7 @@ def _compare_rows(
     for member_id, expected in expectation.rows.items():
         cells = rows.get(member_id)
         if cells is None:
-            report.differences.append(f"row {member_id} missing (decided {expected.outcome})")
+            report.differences.append(missing_row(member_id, expected))
             continue
         report.stored += 1
         report.decisions[cells.get(DECISION_CELL, b"?").decode(errors="replace")] += 1

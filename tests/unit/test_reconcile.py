@@ -22,7 +22,7 @@ from lendstream import demo
 from lendstream.kafka_topics import KafkaRecord, OffsetsSeen
 from lendstream.pipeline.dead_letter import REDRIVE_HEADER, Source
 from lendstream.pipeline.flow import Applicant, Outcome
-from lendstream.pipeline.hbase_writer import row_cells
+from lendstream.pipeline.hbase_writer import member_row_key, row_cells
 from lendstream.reconcile.cli import (
     main,
     parse_arguments,
@@ -122,7 +122,12 @@ def test_a_deleted_row_is_a_difference_and_breaks_the_count() -> None:
     del rows["M-4"]
     report = compare(expected, rows, dead_letters_as_expected(expected), {})
     assert not report.reconciled
-    assert any("row M-4 missing" in d for d in report.differences)
+    # Named with what finds it in the daemons' logs: row key (salt, so region), record, time.
+    key = member_row_key("M-4").decode()
+    assert (
+        f"row M-4 missing (key {key}, record 1/2 of 1970-01-01 00:00:01.002 UTC; "
+        in (report.differences[0])
+    )
     assert any(d.startswith("published 5 != stored 2") for d in report.differences)
 
 
