@@ -38,6 +38,9 @@ HBASE_TABLE = "members"
 TOKEN_FILE = "/etc/lendstream/topology/risk-service-token"
 TLS_CA_FILE = "/etc/lendstream/tls/ca.crt"  # role pki's, on every node
 PLAYBOOK_TIMEOUT_S = 2400
+# A journal line that tells why a daemon stopped: log4j levels, HBase's and Kafka's aborts, a JVM's
+# fatal exception, systemd's lines for a main process that exited and the unit that failed.
+CRASH_PATTERN = r"ERROR|FATAL|ABORTING|Exception in thread|Main process exited|Failed with result"
 
 
 class ChaosError(RuntimeError):
@@ -204,6 +207,17 @@ class ChaosCluster:
                 if "Id" in fields:
                     counts[f"{host} {fields['Id']}"] = int(fields.get("NRestarts") or 0)
         return counts
+
+    def crash_lines(self, host: str, unit: str, lines: int = 12) -> list[str]:
+        """The last lines of a unit's journal that say why it stopped (errors, aborts, fatal
+        exceptions, systemd's exit lines): what a crash leaves behind for a failure message."""
+        shown = self.sh(
+            host,
+            f"journalctl -u {shlex.quote(unit)} --no-pager -q -o short-iso -n 5000"
+            f" | grep -E {shlex.quote(CRASH_PATTERN)} | tail -n {lines}",
+            check=False,
+        )
+        return shown.splitlines()
 
     def wait_port(self, host: str, port: int, timeout_s: float) -> float:
         """Seconds until host:port accepts a TCP connection (bounded)."""

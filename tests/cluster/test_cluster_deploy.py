@@ -261,7 +261,11 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
         for unit, count in cluster.chaos.every_unit_restarts().items()
         if count > crashes_before.get(unit, 0)
     }
-    assert not crashed, f"restarted by systemd after a crash: {crashed}"
+    assert not crashed, f"restarted by systemd after a crash: {crashed}\n" + "\n".join(
+        line
+        for host_unit in crashed
+        for line in cluster.chaos.crash_lines(*host_unit.split(" ", 1))
+    )
     FIGURES["rolling restarts"] = (
         f"on {node}: " + ", ".join(timings) + f"; then {rows} applicants reconciled in "
         f"{reconciled_s:.0f} s, no daemon crashed"
