@@ -46,6 +46,7 @@ class FaultResult:
     max_delay_s: float | None  # largest Kafka timestamp → HBase write time of this fault's rows
     error: str = ""  # why the fault or its check failed
     details: str = ""  # what the fault observed (victim host, quorum figures, …)
+    victim: str = ""  # the node the fault was injected on, when it names one
     alerts: tuple[AlertResult, ...] = ()  # one per alert the fault should raise (Fault.alerts)
     in_place_s: float = 0.0  # seconds the injection itself took (until the fault was in place)
     alert_problems: tuple[str, ...] = ()  # alerts that did not fire or resolve in time

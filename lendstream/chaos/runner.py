@@ -174,6 +174,7 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
         max_delay_s=max_delay_seconds(rows),
         error=error or "; ".join(summary.get("first_differences", [])[:3]),
         details=", ".join(f"{key} {value}" for key, value in state.items() if key != "since"),
+        victim=str(state.get("host") or ""),
         alerts=alerts,
         in_place_s=in_place_s,
         alert_problems=problems,
