@@ -208,6 +208,15 @@ class ChaosCluster:
                     counts[f"{host} {fields['Id']}"] = int(fields.get("NRestarts") or 0)
         return counts
 
+    def crashes_since(self, before: dict[str, int]) -> dict[str, int]:
+        """The units systemd restarted after a crash since ``before`` (every_unit_restarts taken
+        earlier), with how many times, by "host unit"."""
+        return {
+            unit: count - before.get(unit, 0)
+            for unit, count in self.every_unit_restarts().items()
+            if count > before.get(unit, 0)
+        }
+
     def crash_lines(self, host: str, unit: str, lines: int = 12) -> list[str]:
         """The last lines of a unit's journal that say why it stopped (errors, aborts, fatal
         exceptions, systemd's exit lines): what a crash leaves behind for a failure message."""
@@ -218,6 +227,14 @@ class ChaosCluster:
             check=False,
         )
         return shown.splitlines()
+
+    def crash_report(self, crashed: dict[str, int]) -> str:
+        """Crashed units (crashes_since) and their journals' lines that say why, one a line."""
+        lines = [f"{unit}: {count} restart(s) after a crash" for unit, count in crashed.items()]
+        for host_unit in crashed:
+            host, unit = host_unit.split(" ", 1)
+            lines.extend(self.crash_lines(host, unit))
+        return "\n".join(lines)
 
     def wait_port(self, host: str, port: int, timeout_s: float) -> float:
         """Seconds until host:port accepts a TCP connection (bounded)."""

@@ -256,16 +256,8 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
     reconciled_s = time.monotonic() - started
     assert summary["reconciled"], summary["first_differences"]
     assert summary["published"] == rows
-    crashed = {
-        unit: count - crashes_before.get(unit, 0)
-        for unit, count in cluster.chaos.every_unit_restarts().items()
-        if count > crashes_before.get(unit, 0)
-    }
-    assert not crashed, f"restarted by systemd after a crash: {crashed}\n" + "\n".join(
-        line
-        for host_unit in crashed
-        for line in cluster.chaos.crash_lines(*host_unit.split(" ", 1))
-    )
+    crashed = cluster.chaos.crashes_since(crashes_before)
+    assert not crashed, cluster.chaos.crash_report(crashed)
     FIGURES["rolling restarts"] = (
         f"on {node}: " + ", ".join(timings) + f"; then {rows} applicants reconciled in "
         f"{reconciled_s:.0f} s, no daemon crashed"

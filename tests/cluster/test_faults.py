@@ -92,11 +92,7 @@ def test_fault_under_load_loses_nothing_and_adds_nothing(
     RESULTS.append(result)
     LAST_SUMMARY.clear()
     LAST_SUMMARY.update(summary)
-    crashed = {
-        unit: count - restarts_before.get(unit, 0)
-        for unit, count in deployed.chaos.every_unit_restarts().items()
-        if count > restarts_before.get(unit, 0)
-    }
+    crashed = deployed.chaos.crashes_since(restarts_before)
     print(f"{fault.name}: daemons restarted by systemd after a crash: {crashed or 'none'}")
     crashed_beyond_victim = {
         unit: count for unit, count in crashed.items() if unit.split(" ", 1)[0] != result.victim
@@ -109,10 +105,6 @@ def test_fault_under_load_loses_nothing_and_adds_nothing(
     assert not result.alert_problems, result.alert_problems
     if fault.name in CONTAINED_FAULTS:
         assert not crashed_beyond_victim, (
-            f"{fault.name} on {result.victim} crashed daemons beyond it: {crashed_beyond_victim}\n"
-            + "\n".join(
-                line
-                for host_unit in crashed_beyond_victim
-                for line in deployed.chaos.crash_lines(*host_unit.split(" ", 1))
-            )
+            f"{fault.name} on {result.victim} crashed daemons beyond it:\n"
+            + deployed.chaos.crash_report(crashed_beyond_victim)
         )
