@@ -28,7 +28,7 @@ from typing import Any
 
 from lendstream.kafka_topics import KafkaRecord
 from lendstream.pipeline.dead_letter import DeadLetter, Source
-from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, member_row_key, row_cells
+from lendstream.pipeline.hbase_writer import SCORED_DECISIONS, row_cells, row_key
 from lendstream.reconcile.expectation import Expectation, ExpectedRow, Position
 
 PROBABILITY_CELL = b"result:probability_of_default"
@@ -85,7 +85,7 @@ def missing_row(member_id: str, expected: ExpectedRow) -> str:
     published = datetime.fromtimestamp(applicant.kafka_timestamp_ms / 1000, tz=UTC)
     milliseconds = published.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     return (
-        f"row {member_id} missing (key {member_row_key(member_id).decode()}, record "
+        f"row {member_id} missing (key {row_key(applicant).decode()}, record "
         f"{applicant.partition}/{applicant.offset} of {milliseconds} UTC; "
         f"decided {expected.outcome})"
     )
