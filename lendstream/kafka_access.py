@@ -11,8 +11,11 @@ with a JSON request on stdin (passwords travel there, never on a command line):
 ``{"changes": ["what", ...]}`` (no secret).
 
 - A user is (re)set (``alter_user_scram_credentials``, SCRAM-SHA-512) when it has no such
-  credential, or cannot sign in with its password (changed in the Vault, or behind the role's
-  back). Signing in is the only way to compare: Kafka keeps a salted hash, not the password.
+  credential, or one of the ``bootstrap`` brokers, each asked alone, refuses its password
+  (changed in the Vault, or behind the role's back, or lost by that broker: docs/security.md,
+  "A restarted broker that refuses users"). Signing in is the only way to compare: Kafka keeps a
+  salted hash, not the password. A credential set again reaches every running broker, including
+  one that refused it.
 - ACLs: for every principal the request names, the ALLOW bindings on host ``*`` are made exactly
   the requested ones: missing ones are created, others of that principal deleted. Principals the
   request does not name (the super users, anyone an operator added) are left alone.
@@ -29,10 +32,11 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka.admin import (
     ACL,
@@ -48,14 +52,21 @@ from kafka.admin import (
     UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
-from kafka.errors import KafkaError
+from kafka.errors import KafkaConnectionError, KafkaError
 
 from lendstream.kafka_client import SASL_SSL, KafkaSecurity
 
 ADMIN_TIMEOUT_MS = 30_000
 SIGN_IN_TIMEOUT_MS = 5_000
+SIGN_IN_WORKERS = 8
+# A request the admin client sent to a broker that dropped the connection (one that refuses the
+# administrator, say) is sent again: the client then picks another broker.
+ADMIN_ATTEMPTS = 4
 MECHANISM = ScramMechanism.SCRAM_SHA_512
 ANY_HOST = "*"
+
+
+T = TypeVar("T")
 
 
 class KafkaAccessError(RuntimeError):
@@ -129,6 +140,27 @@ def signs_in(bootstrap: Sequence[str], security: KafkaSecurity) -> bool:
     return True
 
 
+def refusing_brokers(
+    bootstrap: Sequence[str], ca_file: str, users: dict[str, str]
+) -> dict[str, list[str]]:
+    """For each user, the brokers of ``bootstrap`` that refuse its password, each broker asked
+    alone (in parallel: a refusal waits out SIGN_IN_TIMEOUT_MS)."""
+    pairs = [(name, broker) for name in sorted(users) for broker in bootstrap]
+
+    def refused(pair: tuple[str, str]) -> bool:
+        name, broker = pair
+        security = KafkaSecurity(SASL_SSL, ca_file=ca_file, username=name, password=users[name])
+        return not signs_in([broker], security)
+
+    with ThreadPoolExecutor(max_workers=SIGN_IN_WORKERS) as pool:
+        verdicts = list(pool.map(refused, pairs))
+    refusals: dict[str, list[str]] = {name: [] for name in users}
+    for (name, broker), is_refused in zip(pairs, verdicts, strict=True):
+        if is_refused:
+            refusals[name].append(broker)
+    return refusals
+
+
 def keep_users(
     admin: KafkaAdminClient,
     bootstrap: Sequence[str],
@@ -136,34 +168,46 @@ def keep_users(
     users: dict[str, str],
     check: bool,
 ) -> list[str]:
-    """(Re)sets the users that have no SCRAM-SHA-512 credential or whose password does not sign
-    in (a failed sign-in waits out SIGN_IN_TIMEOUT_MS: only a changed password pays it); what
-    was (or would be) changed."""
-    described = admin.describe_user_scram_credentials(sorted(users)) if users else {}
+    """(Re)sets the users that have no SCRAM-SHA-512 credential or whose password a broker of
+    ``bootstrap`` refuses; what was (or would be) changed."""
+    described = (
+        _retrying(lambda: admin.describe_user_scram_credentials(sorted(users))) if users else {}
+    )
     present = {
         name
         for name, found in described.items()
         if any(info["mechanism"] == MECHANISM for info in found["credential_infos"])
     }
-    stale = [
-        name
-        for name, password in sorted(users.items())
-        if name not in present
-        or not signs_in(
-            bootstrap,
-            KafkaSecurity(SASL_SSL, ca_file=ca_file, username=name, password=password),
-        )
-    ]
+    refusals = refusing_brokers(
+        bootstrap, ca_file, {n: p for n, p in users.items() if n in present}
+    )
+    stale = sorted(name for name in users if name not in present or refusals[name])
     if stale and not check:
         upserts = [UserScramCredentialUpsertion(name, MECHANISM, users[name]) for name in stale]
         failed = {
             name: error
-            for name, error in admin.alter_user_scram_credentials(upserts).items()
+            for name, error in _retrying(
+                lambda: admin.alter_user_scram_credentials(upserts)
+            ).items()
             if error
         }
         if failed:
             raise KafkaAccessError(f"SCRAM credentials not set: {failed}")
-    return [f"SCRAM user {name}: password set" for name in stale]
+    return [
+        f"SCRAM user {name}: password set"
+        + (f" (refused by {', '.join(refusals[name])})" if refusals.get(name) else "")
+        for name in stale
+    ]
+
+
+def _retrying(call: Callable[[], T]) -> T:
+    """``call()``, sent again when the broker it went to dropped the connection."""
+    for _ in range(ADMIN_ATTEMPTS - 1):
+        try:
+            return call()
+        except KafkaConnectionError:
+            continue
+    return call()
 
 
 def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> list[str]:
@@ -171,7 +215,7 @@ def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> 
     ``names`` that still has either; what was (or would be) removed."""
     if not names:
         return []
-    described = admin.describe_user_scram_credentials(sorted(names))
+    described = _retrying(lambda: admin.describe_user_scram_credentials(sorted(names)))
     with_credential = sorted(
         name
         for name, found in described.items()
@@ -186,13 +230,15 @@ def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> 
             deletions = [UserScramCredentialDeletion(name, MECHANISM) for name in with_credential]
             failed = {
                 name: error
-                for name, error in admin.alter_user_scram_credentials(deletions).items()
+                for name, error in _retrying(
+                    lambda: admin.alter_user_scram_credentials(deletions)
+                ).items()
                 if error
             }
             if failed:
                 raise KafkaAccessError(f"SCRAM credentials not deleted: {failed}")
         if bindings:
-            admin.delete_acls([_exact_filter(binding) for binding in bindings])
+            _retrying(lambda: admin.delete_acls([_exact_filter(b) for b in bindings]))
     return [f"SCRAM user {name}: retired" for name in with_credential] + [
         f"ACL removed: {describe(b)}" for b in bindings
     ]
@@ -200,17 +246,14 @@ def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> 
 
 def current_bindings(admin: KafkaAdminClient, principal: str) -> set[ACL]:
     """Every ALLOW binding on host * of ``principal``."""
-    found, error = admin.describe_acls(
-        ACLFilter(
-            principal=principal,
-            host=ANY_HOST,
-            operation=ACLOperation.ANY,
-            permission_type=ACLPermissionType.ALLOW,
-            resource_pattern=ResourcePatternFilter(
-                ResourceType.ANY, None, ACLResourcePatternType.ANY
-            ),
-        )
+    wanted = ACLFilter(
+        principal=principal,
+        host=ANY_HOST,
+        operation=ACLOperation.ANY,
+        permission_type=ACLPermissionType.ALLOW,
+        resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
     )
+    found, error = _retrying(lambda: admin.describe_acls(wanted))
     if error.errno:  # NoError has errno 0
         raise KafkaAccessError(f"ACLs of {principal} not described: {error}")
     return set(found)
@@ -229,11 +272,11 @@ def keep_acls(admin: KafkaAdminClient, specs: Sequence[AclSpec], check: bool) ->
         extra += sorted(present - bindings, key=describe)
     if not check:
         if missing:
-            failed = admin.create_acls(missing)["failed"]
+            failed = _retrying(lambda: admin.create_acls(missing))["failed"]
             if failed:
                 raise KafkaAccessError(f"ACLs not created: {failed}")
         if extra:
-            admin.delete_acls([_exact_filter(binding) for binding in extra])
+            _retrying(lambda: admin.delete_acls([_exact_filter(b) for b in extra]))
     return [f"ACL added: {describe(b)}" for b in missing] + [
         f"ACL removed: {describe(b)}" for b in extra
     ]

@@ -204,6 +204,23 @@ PREVIOUS_SUFFIX = "_previous"
 # kafka_users.yml). Not a secret; kept in the Vault because it is per deployment, as the users.
 KAFKA_USER_SLOT_NAME = "vault_kafka_user_slot"
 KAFKA_USER_SLOTS = ("a", "b")
+# Each Kafka user's name in slot a, by its password's Vault name; slot b's adds "-b" (as
+# playbooks/vars/kafka_users.yml names them).
+KAFKA_USERS = {
+    "vault_kafka_producer_password": "lendstream-producer",
+    "vault_kafka_topology_password": "lendstream-topology",
+    "vault_kafka_operator_password": "lendstream-operator",
+    "vault_kafka_admin_password": "admin",
+    "vault_kafka_broker_password": "broker",
+}
+
+
+def current_kafka_users(vault: dict[str, str]) -> dict[str, str]:
+    """The Kafka users of the Vault's current slot, with their passwords."""
+    suffix = "" if (vault.get(KAFKA_USER_SLOT_NAME) or KAFKA_USER_SLOTS[0]) == "a" else "-b"
+    return {
+        name + suffix: vault[secret] for secret, name in KAFKA_USERS.items() if vault.get(secret)
+    }
 
 
 def begin_rotation(inventory_dir: Path, password_file: Path, name: str) -> None:

@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,7 +26,13 @@ from typing import Any
 import yaml
 
 from lendstream.cluster import REPO_ROOT, Layout, Node, load_cluster
-from lendstream.secrets import CA_CERT_NAME, default_password_file, read_vault
+from lendstream.kafka_access import refusing_brokers
+from lendstream.secrets import (
+    CA_CERT_NAME,
+    current_kafka_users,
+    default_password_file,
+    read_vault,
+)
 from lendstream.vcluster import ssh
 from lendstream.vcluster.paths import inventory_path, layout_state_dir
 
@@ -325,6 +332,21 @@ class ChaosCluster:
             *("--drain-timeout-s", str(int(drain_timeout_s))),
         ]
         return self.on_a_node(argv, timeout_s=drain_timeout_s + 300)
+
+    def kafka_sign_in_refusals(self) -> dict[str, list[str]]:
+        """Each current Kafka user (the Vault's slot) that a broker refuses, with the brokers
+        that do, each broker asked alone by its address (which its certificate names) from here;
+        empty when every broker accepts every user. A cluster without SCRAM users has none."""
+        if not self.tls:
+            return {}
+        port = role_default("kafka", "kafka_broker_port")
+        brokers = [f"{self.address(host)}:{port}" for host in self.hosts("kafka_broker")]
+        with tempfile.TemporaryDirectory(prefix="lendstream-chaos-kafka-") as scratch:
+            ca_file = Path(scratch) / "ca.crt"
+            vault = self.vault()
+            ca_file.write_text(vault[CA_CERT_NAME])
+            refusals = refusing_brokers(brokers, str(ca_file), current_kafka_users(vault))
+        return {user: found for user, found in refusals.items() if found}
 
     def topic_size(self, topic: str = TOPIC) -> int:
         argv = [NODE_PYTHON, "-m", "lendstream.chaos.probe", "topic-size"]

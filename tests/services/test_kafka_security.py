@@ -841,6 +841,11 @@ def test_the_administrator_and_broker_users_rotate_with_one_restart_each_way(
     on_b = _identity_rotation(kafka, steady, other, ["admin", "broker"])
     assert not _answers(kafka.bootstrap, ca_file, original["admin"][1], "admin")
     assert _answers(kafka.bootstrap, ca_file, other["admin"][1], "admin-b")
+    # A restart after the rotation: the node reads the new users back from its metadata log.
+    kafka.restart()
+    run_role(["health"], on_b)
+    assert _answers(kafka.bootstrap, ca_file, other["admin"][1], "admin-b")
+    assert not _answers(kafka.bootstrap, ca_file, original["admin"][1], "admin")
 
     # And back, as the next rotation does (with the module's passwords, for the other tests).
     _identity_rotation(kafka, on_b, original, ["admin-b", "broker-b"])

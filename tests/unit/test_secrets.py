@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lendstream import pki, secrets
 from lendstream.pipeline.sealing import parse_key
@@ -212,3 +213,20 @@ def test_a_mysql_rotation_keeps_both_service_passwords_until_it_finishes(tmp_pat
         begin_rotation(inventory, password, "mysql")
     finish_rotation(inventory, password, "mysql")
     assert sorted(read_vault(inventory, password)) == sorted(before)
+
+
+@pytest.mark.parametrize("slot", ["a", "b"])
+def test_the_current_kafka_users_are_named_as_the_playbooks_name_them(slot: str) -> None:
+    """lendstream.secrets.current_kafka_users (the chaos runner's sign-in check) against
+    playbooks/vars/kafka_users.yml, which names each slot's users for the roles."""
+    names = yaml.safe_load(
+        (Path(__file__).parents[2] / "ansible/playbooks/vars/kafka_users.yml").read_text()
+    )
+    suffix = names["site_kafka_user_suffixes"][slot]
+    expected = {f"lendstream-{client}{suffix}" for client in names["site_kafka_clients"]}
+    expected |= {names["site_kafka_admin_users"][slot], names["site_kafka_broker_users"][slot]}
+    vault = {secret: f"password of {secret}" for secret in secrets.KAFKA_USERS}
+    vault[secrets.KAFKA_USER_SLOT_NAME] = slot
+    users = secrets.current_kafka_users(vault)
+    assert set(users) == expected
+    assert users[names["site_kafka_admin_users"][slot]] == "password of vault_kafka_admin_password"
