@@ -131,6 +131,7 @@ rotate-kafka-passwords: bootstrap ## Rotate the Kafka clients' SCRAM passwords u
 	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-kafka-passwords.yml
 	$(LENDSTREAM) secrets rotate-finish --name kafka --inventory-dir $(dir $(INVENTORY_FILE)) \
 	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
+	$(call playbook,$(INVENTORY_FILE)) playbooks/restart-kafka.yml  # the first restart after a rotation, repaired (docs/security.md)
 .PHONY: rotate-mysql-passwords
 rotate-mysql-passwords: bootstrap ## Rotate MariaDB's service-account passwords under load (both accepted meanwhile): make rotate-mysql-passwords INVENTORY=montana
 	$(LENDSTREAM) secrets rotate-begin --name mysql --inventory-dir $(dir $(INVENTORY_FILE)) \
