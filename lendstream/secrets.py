@@ -60,6 +60,9 @@ SECRET_NAMES = (
     # The key sealing what the topology's components hand each other across the cluster network
     # (role topology: topology_tuple_key; lendstream.pipeline.sealing): 32 random bytes.
     "vault_topology_tuple_key",
+    # The password of the Hadoop web servers' PKCS12 keystore and truststore (role hdfs:
+    # hdfs_tls_keystore_password, with lendstream_tls).
+    "vault_hadoop_keystore_password",
 )
 # The deployment's KRaft cluster id: made once, never rotated. A controller formatted with one id
 # refuses a node formatted with another, so every checkout that deploys the inventory must render

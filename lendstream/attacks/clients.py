@@ -523,15 +523,17 @@ def _http_attack(
 
 
 def webhdfs_liststatus(hosts: list[str], port: int, params: Params) -> Result:
-    """LISTSTATUS / over WebHDFS, as ``user`` (``user.name``; none: the static web user). It
+    """LISTSTATUS / over WebHDFS, as ``user`` (``user.name``; none: the static web user), on
+    ``scheme`` (https with ``ca_file`` under lendstream_tls, the hdfs role's HTTPS_ONLY). It
     succeeds when the listing comes back; a refused user name (the hdfs role's user pattern) is a
     denial, whatever the NameNode's HA state."""
     user = params.get("user")
     query = "op=LISTSTATUS" + (f"&user.name={user}" if user else "")
+    scheme = params.get("scheme", "http")
     results = []
     for host in hosts:
         try:
-            response = _http("GET", f"http://{host}:{port}/webhdfs/v1/?{query}", params)
+            response = _http("GET", f"{scheme}://{host}:{port}/webhdfs/v1/?{query}", params)
         except Exception as error:
             results.append((Outcome.FAILED, f"{host}: {_short(error)}"))
             continue

@@ -5,25 +5,34 @@ NameNode. Bundles come from the shared cache (built by Maven when missing)."""
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 from bundle_processes import run_java, wait_until
 from local_processes import free_port
+from render_playbook import run_render_playbook
 
+from lendstream import pki
 from lendstream.attacks import clients as attack_clients
+from lendstream.chaos.cluster import role_constant
 from lendstream.stack.artifacts import bundles, catalogue, files, jars, maven
 from lendstream.stack.artifacts.errors import BundleError
 from lendstream.stack.layout import CHECKOUT_ROOT
 
 pytestmark = pytest.mark.stack
+
+RENDER_TLS_PLAYBOOK = Path(__file__).with_name("render-hdfs-tls.yml")
 
 
 def _command(
@@ -386,18 +395,51 @@ def test_hdfs_namenode_and_datanode_store_a_file(bundle, tmp_path: Path, start_j
     files.verify(path)  # NameNode and DataNode wrote nothing into the bundle
 
 
+def _hdfs_tls_files(tmp_path: Path, conf: Path) -> Path:
+    """The hdfs role's web TLS files (tasks/tls.yml, as site.yml runs it with HTTPS_ONLY) in
+    ``conf``: a PKCS12 keystore and truststore made from a host certificate for 127.0.0.1 signed
+    by a test CA (lendstream.pki, as role pki makes them), ssl-server.xml, ssl-client.xml.
+    Returns the CA's certificate file."""
+    pki_dir = tmp_path / "pki"
+    pki_dir.mkdir()
+    ca = pki.new_ca("lendstream test CA")
+    host = pki.issue_host_certificate(
+        ca, pki.HostNames("localhost", ("localhost",), ("127.0.0.1",))
+    )
+    (pki_dir / "ca.crt").write_text(ca.cert_pem)
+    (pki_dir / "node.crt").write_text(host.cert_pem)
+    (pki_dir / "node.key").write_text(host.key_pem)
+    render = {
+        "conf_dir": str(conf),
+        "bin_dir": str(tmp_path / "bin"),
+        "pki_dir": str(pki_dir),
+        "group": grp.getgrgid(os.getgid()).gr_name,
+        "password": secrets.token_urlsafe(16),
+    }
+    (tmp_path / "bin").mkdir()
+    first = run_render_playbook(RENDER_TLS_PLAYBOOK, render, timeout_s=120, inventory="localhost,")
+    assert "changed=4" in first, first[-2000:]  # directory, maker, stores, the two files
+    again = run_render_playbook(RENDER_TLS_PLAYBOOK, render, timeout_s=120, inventory="localhost,")
+    assert "changed=0" in again, again[-2000:]  # the stores already hold the certificate
+    return pki_dir / "ca.crt"
+
+
 @pytest.mark.slow
-def test_namenode_refuses_rpc_from_hosts_outside_its_policy_and_webhdfs_users(
+def test_namenode_refuses_rpc_from_hosts_outside_its_policy_webhdfs_users_and_plain_http(
     bundle, tmp_path: Path, start_java
 ) -> None:
     """The hdfs role's settings on a real NameNode, met by the attack suite's own clients:
     service-level authorization with a hosts list (hadoop-policy.xml; the NameNode listens on
-    127.0.0.1, the same call from 127.0.0.2, another loopback address, is outside the list) and
-    WebHDFS's user pattern matching no name."""
+    127.0.0.1, the same call from 127.0.0.2, another loopback address, is outside the list),
+    WebHDFS's user pattern matching no name, and HTTPS only (dfs.http.policy HTTPS_ONLY) with the
+    keystore the role makes: the web port speaks TLS with the test CA's certificate, the HTTP
+    port is not served, a plain HTTP request to the HTTPS port gets no HTTP answer, and the role's
+    health-gate script reads the NameNode's state over HTTPS."""
     path = bundle("hadoop")
-    rpc_port, http_port = free_port(), free_port()
+    rpc_port, http_port, https_port = free_port(), free_port(), free_port()
     conf = tmp_path / "conf"
     conf.mkdir()
+    ca_file = _hdfs_tls_files(tmp_path, conf)
     (conf / "core-site.xml").write_text(
         _hadoop_xml(
             {"fs.defaultFS": f"hdfs://127.0.0.1:{rpc_port}", "hadoop.security.authorization": True}
@@ -416,6 +458,8 @@ def test_namenode_refuses_rpc_from_hosts_outside_its_policy_and_webhdfs_users(
             {
                 "dfs.namenode.name.dir": f"file://{tmp_path / 'name'}",
                 "dfs.namenode.http-address": f"127.0.0.1:{http_port}",
+                "dfs.namenode.https-address": f"127.0.0.1:{https_port}",
+                "dfs.http.policy": "HTTPS_ONLY",
                 "dfs.webhdfs.user.provider.user.pattern": "(?!)",
             }
         )
@@ -443,12 +487,45 @@ def test_namenode_refuses_rpc_from_hosts_outside_its_policy_and_webhdfs_users(
     outcome, detail = answers["127.0.0.2"]
     assert outcome == attack_clients.Outcome.DENIED, answers
     assert "127.0.0.2 is not authorized" in detail, detail
-    named = attack_clients.webhdfs_liststatus(["127.0.0.1"], http_port, {"user": "hdfs"})
+    https = {"scheme": "https", "ca_file": str(ca_file)}
+    wait_until(lambda: _port_open(https_port), 60, "the NameNode's HTTPS port", namenode)
+    named = attack_clients.webhdfs_liststatus(["127.0.0.1"], https_port, {**https, "user": "hdfs"})
     assert named[0] == attack_clients.Outcome.DENIED, named
     assert '"hdfs" does not belong to the domain' in named[1], named
     # Hadoop 3.4.2 has no switch for WebHDFS: anonymous requests still run as the static web user.
-    anonymous = attack_clients.webhdfs_liststatus(["127.0.0.1"], http_port, {})
+    anonymous = attack_clients.webhdfs_liststatus(["127.0.0.1"], https_port, https)
     assert anonymous[0] == attack_clients.Outcome.SUCCEEDED, anonymous
+    # HTTPS only: plain HTTP to the HTTPS port gets no HTTP answer, the HTTP port is not served,
+    # and a client that does not trust the deployment's CA refuses the certificate.
+    plain = attack_clients.plain_http(["127.0.0.1"], https_port, {"path": "/jmx"})
+    assert plain[0] == attack_clients.Outcome.PLAINTEXT_REFUSED, plain
+    assert not _port_open(http_port)
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"https://127.0.0.1:{https_port}/jmx", timeout=10)
+    # The role's health gate (tasks/health.yml) reads the NameNode's state over HTTPS with the CA.
+    gate = subprocess.run(
+        [
+            "python3",
+            "-c",
+            role_constant("hdfs", "__hdfs_cluster_state_script"),
+            *("https", str(https_port), str(ca_file), "127.0.0.1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    state = json.loads(gate.stdout)
+    assert state["states"] == {"127.0.0.1": "active"}, state
+    assert state["active"] == "127.0.0.1", state
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.mark.slow
