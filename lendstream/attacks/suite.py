@@ -33,7 +33,14 @@ from typing import Any
 from lendstream.attacks import clients
 from lendstream.attacks.capture import text_table
 from lendstream.attacks.clients import Outcome
-from lendstream.chaos.cluster import NODE_PYTHON, TLS_CA_FILE, TOPIC, ChaosCluster, role_default
+from lendstream.chaos.cluster import (
+    NODE_PYTHON,
+    TLS_CA_FILE,
+    TOPIC,
+    ChaosCluster,
+    hadoop_web_port,
+    role_default,
+)
 from lendstream.secrets import read_vault
 from lendstream.vcluster.paths import layout_state_dir, ssh_config_path
 from lendstream.vcluster.probe import Probe
@@ -122,6 +129,21 @@ class Targets:
     def port(role: str, name: str) -> int:
         return int(role_default(role, name))
 
+    def service_port(self, service: tuple[str, str, str]) -> int:
+        """The port of a (group, role, port variable) service; a Hadoop web server's
+        (HADOOP_WEB: its daemon in place of the variable) is its HTTPS port with lendstream_tls."""
+        _group, role, variable = service
+        if service in HADOOP_WEB:
+            return self.port(*hadoop_web_port(variable, self.cluster.tls))
+        return self.port(role, variable)
+
+    def web_params(self, service: tuple[str, str, str], verified: bool) -> dict[str, Any]:
+        """How a client speaks to a Hadoop web server: https with lendstream_tls, verified
+        against the deployment CA when ``verified`` (a member has the CA; the probe does not)."""
+        if service not in HADOOP_WEB or not self.cluster.tls:
+            return {}
+        return {"scheme": "https", **({"ca_file": TLS_CA_FILE} if verified else {})}
+
 
 # (group, role, port variable) of each service attacked.
 KAFKA = ("kafka_broker", "kafka", "kafka_broker_port")
@@ -130,9 +152,20 @@ ZOOKEEPER = ("zookeeper", "zookeeper", "zookeeper_client_port")
 ZOOKEEPER_QUORUM = ("zookeeper", "zookeeper", "zookeeper_quorum_port")
 ZOOKEEPER_ELECTION = ("zookeeper", "zookeeper", "zookeeper_election_port")
 NIMBUS = ("storm_nimbus", "storm", "storm_nimbus_thrift_port")
-NAMENODE = ("hdfs_namenode", "hdfs", "hdfs_namenode_http_port")
 NAMENODE_RPC = ("hdfs_namenode", "hdfs", "hdfs_namenode_rpc_port")
-RESOURCEMANAGER = ("yarn_resourcemanager", "yarn", "yarn_resourcemanager_http_port")
+# The Hadoop web servers, by daemon in place of the port variable (Targets.service_port): HTTPS
+# only with lendstream_tls (lendstream.chaos.cluster.hadoop_web_port).
+NAMENODE = ("hdfs_namenode", "hdfs", "namenode")
+RESOURCEMANAGER = ("yarn_resourcemanager", "yarn", "resourcemanager")
+HADOOP_WEB = (
+    NAMENODE,
+    ("hdfs_datanode", "hdfs", "datanode"),
+    ("hdfs_journalnode", "hdfs", "journalnode"),
+    RESOURCEMANAGER,
+    ("yarn_nodemanager", "yarn", "nodemanager"),
+)
+# What a plain HTTP request asks each for (any HTTP answer would show it served in clear).
+HADOOP_WEB_PATHS = {"resourcemanager": "/ws/v1/cluster/info", "nodemanager": "/ws/v1/node/info"}
 MYSQL = ("mysql", "mysql", "mysql_port")
 API = ("applicant_api", "applicant_api", "applicant_api_port")
 RISK = ("risk_service", "risk_service", "risk_service_port")
@@ -170,7 +203,7 @@ def probe_plan(targets: Targets) -> list[Attack]:
     """Everything, from the stranger on the bridge, by address: every attack must fail."""
     attacks = []
     for service in UNAUTHENTICATED:
-        group, role, variable = service
+        group = service[0]
         hosts = targets.addresses(group)
         for what, attack, params in _unauthenticated(service):
             # A single host where the client talks to one; Kafka bootstraps from every broker.
@@ -181,9 +214,9 @@ def probe_plan(targets: Targets) -> list[Attack]:
                     "probe",
                     attack,
                     chosen,
-                    targets.port(role, variable),
+                    targets.service_port(service),
                     FAILS,
-                    params,
+                    {**params, **targets.web_params(service, verified=False)},
                 )
             )
     for what, attack, params in _unauthenticated(KAFKA):
@@ -266,7 +299,7 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
     tls = targets.cluster.tls
     attacks = []
     for service in UNAUTHENTICATED:
-        group, role, variable = service
+        group = service[0]
         if tls and service == KAFKA:
             attacks += _member_kafka_attacks(targets, member)
             continue
@@ -290,9 +323,9 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
                     member,
                     attack,
                     chosen,
-                    targets.port(role, variable),
+                    targets.service_port(service),
                     expected,
-                    sent,
+                    {**sent, **targets.web_params(service, verified=True)},
                 )
             )
     attacks += _member_local_thrift_attacks(targets, member)
@@ -307,6 +340,7 @@ def member_plan(targets: Targets, secrets: dict[str, str]) -> list[Attack]:
     attacks += _hbase_rpc_attacks(targets, member, PLAINTEXT_REFUSED if tls else NOT_ENFORCED)
     if not tls:
         return attacks
+    attacks += _member_hadoop_web_plaintext_attacks(targets, member)
     https = {"scheme": "https", "ca_file": TLS_CA_FILE}
     for service, attack, what in (
         (API, "applicant-api-list", "applicant API"),
@@ -358,6 +392,30 @@ def _member_expectation(attack: str, params: dict[str, Any]) -> str:
     if attack == "hbase-thrift-tables":
         return FAILS
     return NOT_ENFORCED
+
+
+def _member_hadoop_web_plaintext_attacks(targets: Targets, member: str) -> list[Attack]:
+    """With lendstream_tls every Hadoop web server serves HTTPS only (the hdfs and yarn roles'
+    HTTPS_ONLY): a plain HTTP request to its HTTPS port, from the member to another node's, gets
+    no HTTP answer."""
+    attacks = []
+    for service in HADOOP_WEB:
+        group, _role, daemon = service
+        hosts = _away_from(member, targets.hosts(group))[:1]
+        if not hosts:
+            continue  # e.g. JournalNodes without NameNode HA
+        attacks.append(
+            Attack(
+                f"{daemon} web server in plain HTTP",
+                member,
+                "plain-http",
+                hosts,
+                targets.service_port(service),
+                PLAINTEXT_REFUSED,
+                {"path": HADOOP_WEB_PATHS.get(daemon, "/jmx")},
+            )
+        )
+    return attacks
 
 
 def _member_local_thrift_attacks(targets: Targets, member: str) -> list[Attack]:

@@ -107,6 +107,25 @@ def role_default(role: str, name: str) -> Any:
     return defaults[name]
 
 
+# The Hadoop daemons' web servers (/jmx, /conf, /ws/v1): the role and the variable prefix of each
+# port. With lendstream_tls the cluster's playbook serves them over HTTPS only, on the roles'
+# *_https_port, with the nodes' certificates from the deployment CA (playbooks/vars/hdfs.yml's
+# hdfs_http_policy, yarn.yml's yarn_http_policy); else HTTP only, on *_http_port.
+HADOOP_WEB_PORTS = {
+    "namenode": ("hdfs", "hdfs_namenode"),
+    "datanode": ("hdfs", "hdfs_datanode"),
+    "journalnode": ("hdfs", "hdfs_journalnode"),
+    "resourcemanager": ("yarn", "yarn_resourcemanager"),
+    "nodemanager": ("yarn", "yarn_nodemanager"),
+}
+
+
+def hadoop_web_port(daemon: str, tls: bool) -> tuple[str, str]:
+    """(role, port variable) of ``daemon``'s web server: its HTTPS port with ``tls``."""
+    role, prefix = HADOOP_WEB_PORTS[daemon]
+    return role, f"{prefix}_{'https' if tls else 'http'}_port"
+
+
 # The HBase Thrift server every supervisor runs, as a tool on that node reaches it: it listens on
 # loopback only (the hbase role's hbase_thrift_address), so the tools that read HBase run there.
 LOCAL_THRIFT_HOST = str(role_default("hbase", "hbase_thrift_address"))
@@ -125,6 +144,7 @@ class ChaosCluster:
     layout: Layout
     vault_password_file: Path
     logs: list[str] = field(default_factory=list)
+    _ca_pem: str | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, layout_name: str, vault_password_file: Path | None = None) -> ChaosCluster:
@@ -171,11 +191,20 @@ class ChaosCluster:
         return read_vault(layout_state_dir(self.layout.name), self.vault_password_file)
 
     def tls_context(self) -> ssl.SSLContext | None:
-        """For the controller's own requests to the pipeline's services: the deployment CA from
-        the Vault (host names checked), or None when they speak plain HTTP."""
+        """For the controller's own requests to the pipeline's services and the Hadoop web
+        servers: the deployment CA from the Vault (host names checked; read once), or None when
+        they speak plain HTTP."""
         if not self.tls:
             return None
-        return ssl.create_default_context(cadata=self.vault()[CA_CERT_NAME])
+        if self._ca_pem is None:
+            self._ca_pem = self.vault()[CA_CERT_NAME]
+        return ssl.create_default_context(cadata=self._ca_pem)
+
+    def hadoop_web_url(self, host: str, daemon: str, path: str) -> str:
+        """``path`` on ``daemon``'s web server on ``host``, by address, as the cluster serves it
+        (https with lendstream_tls: read it with ``tls_context()``)."""
+        role, variable = hadoop_web_port(daemon, self.tls)
+        return f"{self.http_scheme}://{self.address(host)}:{role_default(role, variable)}{path}"
 
     # ---- commands ----------------------------------------------------------------------------
     def sh(self, host: str, command: str, timeout_s: float = 60, check: bool = True) -> str:

@@ -13,6 +13,7 @@ import inspect
 import json
 import re
 import shlex
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -163,8 +164,8 @@ def victim_worker(cluster: ChaosCluster) -> str:
     return workers[0]
 
 
-def _http_json(url: str, timeout_s: float = 5) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+def _http_json(url: str, timeout_s: float = 5, context: ssl.SSLContext | None = None) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout_s, context=context) as answer:
         return json.load(answer)
 
 
@@ -226,10 +227,9 @@ def wait_active(cluster: ChaosCluster, host: str, *units: str) -> None:
 def namenode_bean(cluster: ChaosCluster, host: str, name: str) -> dict[str, Any] | None:
     """The NameNode MBean ``Hadoop:service=NameNode,name=NAME`` from the host's ``/jmx``; None
     when the NameNode does not answer or has no such bean."""
-    port = role_default("hdfs", "hdfs_namenode_http_port")
-    query = f"/jmx?qry=Hadoop:service=NameNode,name={name}"
+    url = cluster.hadoop_web_url(host, "namenode", f"/jmx?qry=Hadoop:service=NameNode,name={name}")
     try:
-        beans = _http_json(f"http://{cluster.address(host)}:{port}{query}")["beans"]
+        beans = _http_json(url, context=cluster.tls_context())["beans"]
     except (OSError, ValueError, KeyError):
         return None
     return dict(beans[0]) if beans else None
@@ -277,10 +277,10 @@ def hdfs_dfsadmin(cluster: ChaosCluster, namenode: str, *arguments: str) -> str:
 
 
 def yarn_active_resourcemanager(cluster: ChaosCluster) -> str | None:
-    port = role_default("yarn", "yarn_resourcemanager_http_port")
     for host in cluster.hosts("yarn_resourcemanager"):
+        url = cluster.hadoop_web_url(host, "resourcemanager", "/ws/v1/cluster/info")
         try:
-            info = _http_json(f"http://{cluster.address(host)}:{port}/ws/v1/cluster/info")
+            info = _http_json(url, context=cluster.tls_context())
         except (OSError, ValueError):
             continue
         if info.get("clusterInfo", {}).get("haState") == "ACTIVE":
@@ -892,15 +892,15 @@ HDFS_ENCRYPTION_SETTING = "dfs.encrypt.data.transfer"
 def hdfs_data_transfer_encryption(cluster: ChaosCluster) -> dict[str, bool | None]:
     """Whether each NameNode runs with encrypted data transfer: the value of its running
     configuration (its ``/conf`` servlet), None when it does not answer."""
-    port = role_default("hdfs", "hdfs_namenode_http_port")
     states: dict[str, bool | None] = {}
+    context = cluster.tls_context()
     for host in cluster.hosts("hdfs_namenode"):
         request = urllib.request.Request(
-            f"http://{cluster.address(host)}:{port}/conf?name={HDFS_ENCRYPTION_SETTING}",
+            cluster.hadoop_web_url(host, "namenode", f"/conf?name={HDFS_ENCRYPTION_SETTING}"),
             headers={"Accept": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
+            with urllib.request.urlopen(request, timeout=10, context=context) as answer:
                 states[host] = str(json.load(answer)["property"]["value"]).lower() == "true"
         except (OSError, ValueError, KeyError):
             states[host] = None

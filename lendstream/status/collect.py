@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from lendstream.chaos.cluster import (
     TLS_CA_FILE,
     ansible_json_environment,
+    hadoop_web_port,
     role_default,
     run_ansible,
 )
@@ -105,8 +106,8 @@ class Cluster:
         return str(self.var("lendstream_tls", False)).lower() in ("true", "yes", "1")
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        """For the controller's requests to the pipeline's services under ``lendstream_tls``:
-        the deployment CA from the inventory's Vault."""
+        """For the controller's requests to the pipeline's services and the Hadoop web servers
+        under ``lendstream_tls``: the deployment CA from the inventory's Vault."""
         if not self.tls:
             return None
         return ssl.create_default_context(cadata=str(self.var("vault_pki_ca_cert", "")))
@@ -168,14 +169,25 @@ def get_json(url: str, timeout_s: float, context: ssl.SSLContext | None = None) 
     return node_probe.get_json(url, timeout_s, context)
 
 
+def hadoop_web_base(cluster: Cluster, host: str, daemon: str) -> str:
+    """``scheme://address:port`` of ``daemon``'s web server on ``host``: HTTPS with
+    lendstream_tls (read with ``cluster.ssl_context()``), its port from the inventory or the
+    role's default."""
+    role, variable = hadoop_web_port(daemon, cluster.tls)
+    scheme = "https" if cluster.tls else "http"
+    return f"{scheme}://{cluster.address(host)}:{cluster.port(host, role, variable)}"
+
+
 def hdfs(cluster: Cluster) -> Component:
+    context = cluster.ssl_context()
+
     def reading(host: str) -> NameNodeReading:
-        port = cluster.port(host, "hdfs", "hdfs_namenode_http_port")
-        base = f"http://{cluster.address(host)}:{port}"
+        base = hadoop_web_base(cluster, host, "namenode")
         query = "/jmx?qry=Hadoop:service=NameNode,name="
+        t = cluster.settings.timeout_s
         try:
-            status = get_json(base + query + "NameNodeStatus", cluster.settings.timeout_s)
-            info = get_json(base + query + "NameNodeInfo", cluster.settings.timeout_s)
+            status = get_json(base + query + "NameNodeStatus", t, context)
+            info = get_json(base + query + "NameNodeInfo", t, context)
         except (OSError, ValueError):
             return NameNodeReading(None)
         return readings.namenode_reading(status, info)
@@ -193,13 +205,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def yarn(cluster: Cluster) -> Component:
-    opener = urllib.request.build_opener(_NoRedirect)
+    opener = urllib.request.build_opener(
+        _NoRedirect, urllib.request.HTTPSHandler(context=cluster.ssl_context())
+    )
     t = cluster.settings.timeout_s
 
     def get(host: str, path: str) -> Any:
-        port = cluster.port(host, "yarn", "yarn_resourcemanager_http_port")
         request = urllib.request.Request(
-            f"http://{cluster.address(host)}:{port}{path}", headers={"Accept": "application/json"}
+            hadoop_web_base(cluster, host, "resourcemanager") + path,
+            headers={"Accept": "application/json"},
         )
         with opener.open(request, timeout=t) as answer:
             return json.load(answer)

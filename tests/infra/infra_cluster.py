@@ -10,18 +10,26 @@ from xml.etree import ElementTree
 
 from lendstream import zookeeper_words
 
-# Ports the roles' defaults give each daemon.
+# Ports the roles' defaults give each daemon (the web servers' below).
 HDFS_NAMENODE_RPC = 8020
-HDFS_NAMENODE_HTTP = 9870
-HDFS_SECONDARY_HTTP = 9868
-HDFS_DATANODE_PORTS = (9866, 9864, 9867)
-HDFS_JOURNALNODE_PORTS = (8485, 8480)
+HDFS_DATANODE_PORTS = (9866, 9867)
+HDFS_JOURNALNODE_RPC = 8485
 HDFS_ZKFC = 8019
-YARN_RESOURCEMANAGER_PORTS = (8032, 8030, 8031, 8033, 8088)
-YARN_RESOURCEMANAGER_STANDBY_PORTS = (8033, 8088)
+YARN_RESOURCEMANAGER_PORTS = (8032, 8030, 8031, 8033)
+YARN_RESOURCEMANAGER_STANDBY_PORTS = (8033,)
 YARN_RESOURCEMANAGER_TRACKER = 8031
-YARN_RESOURCEMANAGER_HTTP = 8088
-YARN_NODEMANAGER_PORTS = (8041, 8040, 8042)
+YARN_NODEMANAGER_PORTS = (8041, 8040)
+# The Hadoop daemons' web servers, (HTTP, HTTPS) ports of the hdfs and yarn roles' defaults: with
+# the inventory's lendstream_tls they serve HTTPS only (playbooks/vars/hdfs.yml's
+# hdfs_http_policy, yarn.yml's yarn_http_policy), else HTTP only.
+HADOOP_WEB_PORTS = {
+    "namenode": (9870, 9871),
+    "secondarynamenode": (9868, 9869),
+    "datanode": (9864, 9865),
+    "journalnode": (8480, 8481),
+    "resourcemanager": (8088, 8089),
+    "nodemanager": (8042, 8044),
+}
 HTTP_TIMEOUT_S = 10
 
 
@@ -64,6 +72,18 @@ def pipeline_url(host: Any, port: int, path: str) -> str:
     return f"{scheme}://{address(host)}:{port}{path}"
 
 
+def hadoop_web_port(host: Any, daemon: str) -> int:
+    """The port ``daemon``'s web server serves: its HTTPS port with lendstream_tls."""
+    return HADOOP_WEB_PORTS[daemon][1 if pipeline_tls(host) else 0]
+
+
+def hadoop_web_url(host: Any, node: str, daemon: str, path: str) -> str:
+    """``path`` on ``daemon``'s web server on ``node`` (a name or address), as the cluster
+    serves it: https with lendstream_tls (http_json and http_answer verify it with the CA)."""
+    scheme = "https" if pipeline_tls(host) else "http"
+    return f"{scheme}://{node}:{hadoop_web_port(host, daemon)}{path}"
+
+
 def http_json(host: Any, url: str, headers: dict[str, str] | None = None) -> Any:
     """GET a JSON document from the node itself (so names resolve as the cluster resolves them);
     an https:// URL is verified against the deployment CA, host name included."""
@@ -84,18 +104,22 @@ def http_json(host: Any, url: str, headers: dict[str, str] | None = None) -> Any
 
 
 def http_answer(host: Any, url: str, method: str = "GET") -> tuple[int, str]:
-    """The status and body of a plain-HTTP request from the node itself, error answers included."""
+    """The status and body of a request from the node itself, error answers included; an
+    https:// URL is verified against the deployment CA, host name included."""
     script = (
-        "import sys, urllib.error, urllib.request; "
+        "import ssl, sys, urllib.error, urllib.request; "
+        "https = sys.argv[1].startswith('https:'); "
+        "context = ssl.create_default_context(cafile=sys.argv[3]) if https else None; "
         "request = urllib.request.Request(sys.argv[1], method=sys.argv[2]); "
         "answer = None\n"
         "try:\n"
-        f"    answer = urllib.request.urlopen(request, timeout={HTTP_TIMEOUT_S})\n"
+        f"    answer = urllib.request.urlopen(request, timeout={HTTP_TIMEOUT_S}, context=context)\n"
         "except urllib.error.HTTPError as error:\n"
         "    answer = error\n"
         "sys.stdout.write(str(answer.status) + ' ' + answer.read().decode(errors='replace'))"
     )
-    result = host.run(f"python3 -c {shlex.quote(script)} {shlex.quote(url)} {method}")
+    arguments = shlex.join([url, method, TLS_CA_FILE])
+    result = host.run(f"python3 -c {shlex.quote(script)} {arguments}")
     node = variables(host)["inventory_hostname"]
     assert result.rc == 0, f"{method} {url} from {node}: {result.stderr}"
     status, _, body = result.stdout.partition(" ")

@@ -11,16 +11,18 @@ from typing import Any
 
 import pytest
 from infra_cluster import (
+    HADOOP_CONF_DIR,
+    HADOOP_WEB_PORTS,
     HDFS_DATANODE_PORTS,
-    HDFS_JOURNALNODE_PORTS,
-    HDFS_NAMENODE_HTTP,
+    HDFS_JOURNALNODE_RPC,
     HDFS_NAMENODE_RPC,
-    HDFS_SECONDARY_HTTP,
     HDFS_ZKFC,
     address,
     assert_service,
     groups,
     hadoop_properties,
+    hadoop_web_port,
+    hadoop_web_url,
     http_answer,
     http_json,
     in_group,
@@ -41,7 +43,9 @@ def namenode_states(host: Any) -> dict[str, str]:
     return {
         namenode: http_json(
             host,
-            f"http://{namenode}:{HDFS_NAMENODE_HTTP}/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus",
+            hadoop_web_url(
+                host, namenode, "namenode", "/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus"
+            ),
         )["beans"][0]["State"]
         for namenode in groups(host)["hdfs_namenode"]
     }
@@ -49,7 +53,8 @@ def namenode_states(host: Any) -> dict[str, str]:
 
 def test_namenode(host: Any) -> None:
     if in_group(host, "hdfs_namenode"):
-        assert_service(host, "lendstream-hdfs-namenode", (HDFS_NAMENODE_RPC, HDFS_NAMENODE_HTTP))
+        web = hadoop_web_port(host, "namenode")
+        assert_service(host, "lendstream-hdfs-namenode", (HDFS_NAMENODE_RPC, web))
     else:
         assert not host.service("lendstream-hdfs-namenode").is_running
 
@@ -63,21 +68,24 @@ def test_failover_controller_beside_each_namenode_with_ha(host: Any) -> None:
 
 def test_journalnode_with_ha(host: Any) -> None:
     if high_availability(host) and in_group(host, "hdfs_journalnode"):
-        assert_service(host, "lendstream-hdfs-journalnode", HDFS_JOURNALNODE_PORTS)
+        web = hadoop_web_port(host, "journalnode")
+        assert_service(host, "lendstream-hdfs-journalnode", (HDFS_JOURNALNODE_RPC, web))
     else:
         assert not host.service("lendstream-hdfs-journalnode").is_running
 
 
 def test_secondary_namenode(host: Any) -> None:
     if in_group(host, "hdfs_secondary") and not high_availability(host):
-        assert_service(host, "lendstream-hdfs-secondarynamenode", (HDFS_SECONDARY_HTTP,))
+        web = hadoop_web_port(host, "secondarynamenode")
+        assert_service(host, "lendstream-hdfs-secondarynamenode", (web,))
     else:
         assert not host.service("lendstream-hdfs-secondarynamenode").is_running
 
 
 def test_datanode(host: Any) -> None:
     if in_group(host, "hdfs_datanode"):
-        assert_service(host, "lendstream-hdfs-datanode", HDFS_DATANODE_PORTS)
+        web = hadoop_web_port(host, "datanode")
+        assert_service(host, "lendstream-hdfs-datanode", (*HDFS_DATANODE_PORTS, web))
     else:
         assert not host.service("lendstream-hdfs-datanode").is_running
 
@@ -93,8 +101,9 @@ def test_namenode_is_out_of_safe_mode_with_every_datanode_live(host: Any) -> Non
     namenode = next(name for name, state in namenode_states(host).items() if state == "active")
     state = http_json(
         host,
-        f"http://{namenode}:{HDFS_NAMENODE_HTTP}/jmx"
-        "?qry=Hadoop:service=NameNode,name=FSNamesystemState",
+        hadoop_web_url(
+            host, namenode, "namenode", "/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
+        ),
     )["beans"][0]
     assert state["FSState"] == "Operational"
     assert state["NumLiveDataNodes"] == len(groups(host)["hdfs_datanode"])
@@ -103,7 +112,7 @@ def test_namenode_is_out_of_safe_mode_with_every_datanode_live(host: Any) -> Non
 
 def test_node_reaches_the_namenodes(host: Any) -> None:
     for namenode in groups(host)["hdfs_namenode"]:
-        for port in (HDFS_NAMENODE_RPC, HDFS_NAMENODE_HTTP):
+        for port in (HDFS_NAMENODE_RPC, hadoop_web_port(host, "namenode")):
             assert host.addr(namenode).port(port).is_reachable, (namenode, port)
 
 
@@ -164,12 +173,13 @@ def test_data_transfer_is_encrypted_exactly_with_lendstream_tls(host: Any) -> No
         assert set(rendered.values()) == {None}, rendered
     running = []
     if in_group(host, "hdfs_namenode"):
-        running.append(f"{variables(host)['inventory_hostname']}:{HDFS_NAMENODE_HTTP}")
+        running.append((variables(host)["inventory_hostname"], "namenode"))
     if in_group(host, "hdfs_datanode"):
-        running.append(f"{address(host)}:{HDFS_DATANODE_PORTS[1]}")
-    for daemon in running:
-        answer = http_json(host, f"http://{daemon}/conf?name=dfs.encrypt.data.transfer")
-        assert answer["property"]["value"] == expected, (daemon, answer)
+        running.append((address(host), "datanode"))
+    for node, daemon in running:
+        url = hadoop_web_url(host, node, daemon, "/conf?name=dfs.encrypt.data.transfer")
+        answer = http_json(host, url)
+        assert answer["property"]["value"] == expected, (url, answer)
 
 
 @pytest.mark.in_groups("hdfs_namenode", "hdfs_datanode")
@@ -181,19 +191,56 @@ def test_webhdfs_refuses_every_named_user(host: Any) -> None:
     )
     node = variables(host)["inventory_hostname"]
     namenode = groups(host)["hdfs_namenode"][0]
-    ports = []
+    requests = []
     if in_group(host, "hdfs_namenode"):
-        ports.append((HDFS_NAMENODE_HTTP, "/webhdfs/v1/?op=LISTSTATUS&user.name=hdfs"))
+        requests.append(("namenode", "/webhdfs/v1/?op=LISTSTATUS&user.name=hdfs"))
     if in_group(host, "hdfs_datanode"):
-        ports.append(
+        requests.append(
             (
-                HDFS_DATANODE_PORTS[1],
+                "datanode",
                 "/webhdfs/v1/hbase/hbase.version?op=OPEN&user.name=hdfs"
                 f"&namenoderpcaddress={namenode}:{HDFS_NAMENODE_RPC}",
             )
         )
-    for port, path in ports:
-        status, body = http_answer(host, f"http://{node}:{port}{path}")
-        assert status == 400, (port, status, body[:300])
+    for daemon, path in requests:
+        status, body = http_answer(host, hadoop_web_url(host, node, daemon, path))
+        assert status == 400, (daemon, status, body[:300])
         message = json.loads(body)["RemoteException"]["message"]
         assert message.endswith('Invalid value: "hdfs" does not belong to the domain (?!)'), message
+
+
+# The hdfs role's web TLS files (tasks/tls.yml): the stores, and the two files with their password.
+TLS_FILES = ("ssl-server.xml", "ssl-client.xml", "tls/keystore.p12", "tls/truststore.p12")
+WEB_DAEMON_GROUPS = {
+    "namenode": "hdfs_namenode",
+    "journalnode": "hdfs_journalnode",
+    "datanode": "hdfs_datanode",
+    "resourcemanager": "yarn_resourcemanager",
+    "nodemanager": "yarn_nodemanager",
+}
+
+
+@pytest.mark.in_groups(*HADOOP_GROUPS)
+def test_web_servers_serve_https_only_exactly_with_lendstream_tls(host: Any) -> None:
+    """With lendstream_tls every Hadoop web server on the node serves its HTTPS port only (HDFS's
+    dfs.http.policy, YARN's yarn.http.policy: HTTPS_ONLY), from the PKCS12 stores the hdfs role
+    made from role pki's files, which only root and the daemons' group read; without it HTTP
+    only. The HTTPS answers are verified against the deployment CA (the checks above)."""
+    tls = pipeline_tls(host)
+    policy = "HTTPS_ONLY" if tls else "HTTP_ONLY"
+    assert hadoop_properties(host, "hdfs-site.xml")["dfs.http.policy"] == policy
+    if in_group(host, "yarn_resourcemanager") or in_group(host, "yarn_nodemanager"):
+        assert hadoop_properties(host, "yarn-site.xml")["yarn.http.policy"] == policy
+    if tls:
+        with host.sudo():
+            for name in TLS_FILES:
+                stored = host.file(f"{HADOOP_CONF_DIR}/{name}")
+                assert (stored.user, stored.group, stored.mode) == ("root", "hadoop", 0o640), name
+    served = [daemon for daemon, group in WEB_DAEMON_GROUPS.items() if in_group(host, group)]
+    if "journalnode" in served and len(groups(host)["hdfs_namenode"]) < 2:
+        served.remove("journalnode")  # JournalNodes run with NameNode HA only
+    for daemon in served:
+        http, https = HADOOP_WEB_PORTS[daemon]
+        serving, silent = (https, http) if tls else (http, https)
+        assert host.socket(f"tcp://{address(host)}:{serving}").is_listening, (daemon, serving)
+        assert not host.socket(f"tcp://{address(host)}:{silent}").is_listening, (daemon, silent)

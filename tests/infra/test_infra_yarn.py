@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from infra_cluster import (
     YARN_NODEMANAGER_PORTS,
-    YARN_RESOURCEMANAGER_HTTP,
     YARN_RESOURCEMANAGER_PORTS,
     YARN_RESOURCEMANAGER_STANDBY_PORTS,
     YARN_RESOURCEMANAGER_TRACKER,
     assert_service,
     groups,
     hadoop_properties,
+    hadoop_web_port,
+    hadoop_web_url,
     http_answer,
     http_json,
     in_group,
@@ -29,7 +30,7 @@ def resourcemanager_states(host: Any) -> dict[str, str]:
     """Each ResourceManager's HA state (ACTIVE, STANDBY; without HA the one is ACTIVE)."""
     return {
         manager: http_json(
-            host, f"http://{manager}:{YARN_RESOURCEMANAGER_HTTP}/ws/v1/cluster/info"
+            host, hadoop_web_url(host, manager, "resourcemanager", "/ws/v1/cluster/info")
         )["clusterInfo"]["haState"]
         for manager in groups(host)["yarn_resourcemanager"]
     }
@@ -45,14 +46,16 @@ def test_resourcemanager(host: Any) -> None:
         # A standby serves only its admin and web ports; the active one every port.
         active = resourcemanager_states(host)[name] == "ACTIVE"
         ports = YARN_RESOURCEMANAGER_PORTS if active else YARN_RESOURCEMANAGER_STANDBY_PORTS
-        assert_service(host, "lendstream-yarn-resourcemanager", ports)
+        web = hadoop_web_port(host, "resourcemanager")
+        assert_service(host, "lendstream-yarn-resourcemanager", (*ports, web))
     else:
         assert not host.service("lendstream-yarn-resourcemanager").is_running
 
 
 def test_nodemanager(host: Any) -> None:
     if in_group(host, "yarn_nodemanager"):
-        assert_service(host, "lendstream-yarn-nodemanager", YARN_NODEMANAGER_PORTS)
+        web = hadoop_web_port(host, "nodemanager")
+        assert_service(host, "lendstream-yarn-nodemanager", (*YARN_NODEMANAGER_PORTS, web))
     else:
         assert not host.service("lendstream-yarn-nodemanager").is_running
 
@@ -68,7 +71,7 @@ def test_one_resourcemanager_is_active_and_the_others_standby(host: Any) -> None
 def test_every_nodemanager_is_running_on_the_resourcemanager(host: Any) -> None:
     resourcemanager = active_resourcemanager(host)
     nodes = http_json(
-        host, f"http://{resourcemanager}:{YARN_RESOURCEMANAGER_HTTP}/ws/v1/cluster/nodes"
+        host, hadoop_web_url(host, resourcemanager, "resourcemanager", "/ws/v1/cluster/nodes")
     )["nodes"]["node"]
     # NodeManagers register under their canonical (fully qualified) name.
     running = sorted(
@@ -81,7 +84,7 @@ def test_every_nodemanager_is_running_on_the_resourcemanager(host: Any) -> None:
 def test_this_nodemanager_offers_its_resources(host: Any) -> None:
     resourcemanager = active_resourcemanager(host)
     nodes = http_json(
-        host, f"http://{resourcemanager}:{YARN_RESOURCEMANAGER_HTTP}/ws/v1/cluster/nodes"
+        host, hadoop_web_url(host, resourcemanager, "resourcemanager", "/ws/v1/cluster/nodes")
     )["nodes"]["node"]
     name = variables(host)["inventory_hostname"]
     own = [node for node in nodes if node["nodeHostName"].split(".")[0] == name]
@@ -95,7 +98,7 @@ def test_node_reaches_the_resourcemanagers(host: Any) -> None:
     active = active_resourcemanager(host)
     assert host.addr(active).port(YARN_RESOURCEMANAGER_TRACKER).is_reachable, active
     for resourcemanager in groups(host)["yarn_resourcemanager"]:
-        port = YARN_RESOURCEMANAGER_HTTP
+        port = hadoop_web_port(host, "resourcemanager")
         assert host.addr(resourcemanager).port(port).is_reachable, (resourcemanager, port)
 
 
@@ -105,6 +108,7 @@ def test_rest_api_submits_no_application(host: Any) -> None:
     refused by the active ResourceManager (yarn.webapp.enable-rest-app-submissions off)."""
     properties = hadoop_properties(host, "yarn-site.xml")
     assert properties["yarn.webapp.enable-rest-app-submissions"] == "false"
-    url = f"http://{active_resourcemanager(host)}:{YARN_RESOURCEMANAGER_HTTP}"
-    status, body = http_answer(host, f"{url}/ws/v1/cluster/apps/new-application", "POST")
+    path = "/ws/v1/cluster/apps/new-application"
+    url = hadoop_web_url(host, active_resourcemanager(host), "resourcemanager", path)
+    status, body = http_answer(host, url, "POST")
     assert (status, body.strip()) == (403, "App submission via REST is disabled.")

@@ -62,9 +62,9 @@ def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fai
         2888,
         3888,
         6627,
-        9870,
+        9871,  # the NameNode's and the ResourceManager's HTTPS ports (lendstream_tls)
         8020,
-        8088,
+        8089,
         3306,
         8081,
         8090,
@@ -73,6 +73,14 @@ def test_the_probe_attacks_everything_by_address_and_expects_every_attack_to_fai
     }
     wrong = [a for a in plan if a.params.get("credentials") == "wrong"]
     assert {a.attack for a in wrong} == {"kafka-produce", "kafka-consume", "kafka-delete-topic"}
+    # The Hadoop web servers over HTTPS, unverified (the probe has no CA); plain HTTP without TLS.
+    web = [a for a in plan if a.attack in {"webhdfs-liststatus", "yarn-new-application"}]
+    assert {a.params.get("scheme") for a in web} == {"https"}
+    assert not [a for a in web if "ca_file" in a.params]
+    plain = suite.probe_plan(_targets(tls=False))
+    assert {a.port for a in plain if a.attack == "webhdfs-liststatus"} == {9870}
+    assert {a.port for a in plain if a.attack == "yarn-new-application"} == {8088}
+    assert not [a for a in plain if a.params.get("scheme") == "https" and a.port in {9870, 8088}]
     # Every risk service and the API, without a token and in plain HTTP.
     plain = [a for a in plan if a.attack == "plain-http"]
     assert sorted(a.hosts[0] for a in plain) == [
@@ -113,8 +121,7 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
         ("kafka-delete-topic", Outcome.DENIED),
         ("kafka-delete-topic", Outcome.PLAINTEXT_REFUSED),
         ("mysql-connect", Outcome.DENIED),
-        ("plain-http", Outcome.PLAINTEXT_REFUSED),
-        ("plain-http", Outcome.PLAINTEXT_REFUSED),
+        *[("plain-http", Outcome.PLAINTEXT_REFUSED)] * 7,  # the API, the risk service, 5 Hadoop
         ("risk-service-score", Outcome.DENIED),
         ("risk-service-score", Outcome.DENIED),
         ("webhdfs-liststatus", Outcome.DENIED),
@@ -165,9 +172,30 @@ def test_a_member_attacks_by_name_and_the_enforced_rows_follow_lendstream_tls() 
     assert all(
         a.hosts[0] != "m1" for a in enforced if a.attack not in {"mysql-connect", "hadoop-rpc-call"}
     )
-    # WebHDFS: a named user is refused; naming none still lists (Hadoop 3.4 has no switch).
-    webhdfs = [(a.params, a.expected) for a in with_tls if a.attack == "webhdfs-liststatus"]
-    assert webhdfs == [({"user": "hdfs"}, Outcome.DENIED), ({}, suite.NOT_ENFORCED)]
+    # WebHDFS over HTTPS (verified): a named user is refused; naming none still lists (Hadoop
+    # 3.4 has no switch).
+    https = {"scheme": "https", "ca_file": "/etc/lendstream/tls/ca.crt"}
+    webhdfs = [(a.params, a.port, a.expected) for a in with_tls if a.attack == "webhdfs-liststatus"]
+    assert webhdfs == [
+        ({"user": "hdfs", **https}, 9871, Outcome.DENIED),
+        (https, 9871, suite.NOT_ENFORCED),
+    ]
+    # Every Hadoop web server's HTTPS port (the hdfs and yarn roles' HTTPS_ONLY) answers no plain
+    # HTTP, on another node than the member.
+    hadoop_plain = [
+        (a.hosts, a.port, a.params["path"])
+        for a in with_tls
+        if a.attack == "plain-http" and a.port not in {8081, 8090}
+    ]
+    assert hadoop_plain == [
+        (("m2",), 9871, "/jmx"),
+        (("m2",), 9865, "/jmx"),
+        (("m2",), 8481, "/jmx"),
+        (("m2",), 8089, "/ws/v1/cluster/info"),
+        (("m2",), 8044, "/ws/v1/node/info"),
+    ]
+    yarn = next(a for a in with_tls if a.attack == "yarn-new-application")
+    assert (yarn.port, yarn.params) == (8089, https)
     # Hadoop RPC from the member's loopback address to its own NameNode: past the firewall,
     # outside hadoop-policy.xml's hosts.
     rpc = next(a for a in enforced if a.attack == "hadoop-rpc-call")
