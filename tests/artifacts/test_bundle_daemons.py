@@ -12,14 +12,16 @@ import re
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
-from bundle_processes import run_java, wait_until
+from bundle_processes import JavaProcess, run_java, wait_until
 from local_processes import free_port
 from render_playbook import run_render_playbook
 
@@ -395,20 +397,27 @@ def test_hdfs_namenode_and_datanode_store_a_file(bundle, tmp_path: Path, start_j
     files.verify(path)  # NameNode and DataNode wrote nothing into the bundle
 
 
-def _hdfs_tls_files(tmp_path: Path, conf: Path) -> Path:
-    """The hdfs role's web TLS files (tasks/tls.yml, as site.yml runs it with HTTPS_ONLY) in
-    ``conf``: a PKCS12 keystore and truststore made from a host certificate for 127.0.0.1 signed
-    by a test CA (lendstream.pki, as role pki makes them), ssl-server.xml, ssl-client.xml.
-    Returns the CA's certificate file."""
-    pki_dir = tmp_path / "pki"
-    pki_dir.mkdir()
-    ca = pki.new_ca("lendstream test CA")
-    host = pki.issue_host_certificate(
-        ca, pki.HostNames("localhost", ("localhost",), ("127.0.0.1",))
-    )
-    (pki_dir / "ca.crt").write_text(ca.cert_pem)
+LOOPBACK_NAMES = pki.HostNames("localhost", ("localhost",), ("127.0.0.1",))
+
+
+def _install_host_certificate(pki_dir: Path, ca: pki.Issued) -> str:
+    """A new key and certificate for 127.0.0.1 signed by ``ca``, as role pki installs them;
+    returns the certificate (PEM)."""
+    host = pki.issue_host_certificate(ca, LOOPBACK_NAMES)
     (pki_dir / "node.crt").write_text(host.cert_pem)
     (pki_dir / "node.key").write_text(host.key_pem)
+    return host.cert_pem
+
+
+def _hdfs_tls_files(tmp_path: Path, conf: Path, ca: pki.Issued) -> dict[str, str]:
+    """The hdfs role's web TLS files (tasks/tls.yml, as site.yml runs it with HTTPS_ONLY) in
+    ``conf``: a PKCS12 keystore and truststore made from a host certificate for 127.0.0.1 signed
+    by ``ca`` (lendstream.pki, as role pki makes them), ssl-server.xml, ssl-client.xml. Returns
+    the render playbook's variables (pki_dir: the PEM files)."""
+    pki_dir = tmp_path / "pki"
+    pki_dir.mkdir()
+    (pki_dir / "ca.crt").write_text(ca.cert_pem)
+    _install_host_certificate(pki_dir, ca)
     render = {
         "conf_dir": str(conf),
         "bin_dir": str(tmp_path / "bin"),
@@ -421,7 +430,7 @@ def _hdfs_tls_files(tmp_path: Path, conf: Path) -> Path:
     assert "changed=4" in first, first[-2000:]  # directory, maker, stores, the two files
     again = run_render_playbook(RENDER_TLS_PLAYBOOK, render, timeout_s=120, inventory="localhost,")
     assert "changed=0" in again, again[-2000:]  # the stores already hold the certificate
-    return pki_dir / "ca.crt"
+    return render
 
 
 @pytest.mark.slow
@@ -433,13 +442,16 @@ def test_namenode_refuses_rpc_from_hosts_outside_its_policy_webhdfs_users_and_pl
     127.0.0.1, the same call from 127.0.0.2, another loopback address, is outside the list),
     WebHDFS's user pattern matching no name, and HTTPS only (dfs.http.policy HTTPS_ONLY) with the
     keystore the role makes: the web port speaks TLS with the test CA's certificate, the HTTP
-    port is not served, a plain HTTP request to the HTTPS port gets no HTTP answer, and the role's
-    health-gate script reads the NameNode's state over HTTPS."""
+    port is not served, a plain HTTP request to the HTTPS port gets no HTTP answer, the role's
+    health-gate script reads the NameNode's state over HTTPS, and a renewed certificate (the
+    stores rebuilt by the role, as the rotation does) is served without a restart."""
     path = bundle("hadoop")
     rpc_port, http_port, https_port = free_port(), free_port(), free_port()
     conf = tmp_path / "conf"
     conf.mkdir()
-    ca_file = _hdfs_tls_files(tmp_path, conf)
+    ca = pki.new_ca("lendstream test CA")
+    render = _hdfs_tls_files(tmp_path, conf, ca)
+    ca_file = Path(render["pki_dir"]) / "ca.crt"
     (conf / "core-site.xml").write_text(
         _hadoop_xml(
             {"fs.defaultFS": f"hdfs://127.0.0.1:{rpc_port}", "hadoop.security.authorization": True}
@@ -488,8 +500,36 @@ def test_namenode_refuses_rpc_from_hosts_outside_its_policy_webhdfs_users_and_pl
     assert outcome == attack_clients.Outcome.DENIED, answers
     assert "127.0.0.2 is not authorized" in detail, detail
     https = {"scheme": "https", "ca_file": str(ca_file)}
-    wait_until(lambda: _port_open(https_port), 60, "the NameNode's HTTPS port", namenode)
-    named = attack_clients.webhdfs_liststatus(["127.0.0.1"], https_port, {**https, "user": "hdfs"})
+    # The role's health gate (tasks/health.yml) reads the NameNode's state over HTTPS with the CA.
+    gate: dict[str, Any] = {}
+
+    def gate_sees_it_active() -> bool:
+        answer = subprocess.run(
+            [
+                "python3",
+                "-c",
+                role_constant("hdfs", "__hdfs_cluster_state_script"),
+                *("https", str(https_port), str(ca_file), "127.0.0.1"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        gate.update(json.loads(answer.stdout))
+        return bool(gate["active"])
+
+    wait_until(gate_sees_it_active, 120, "the health gate's HTTPS answer", namenode)
+    assert gate["states"] == {"127.0.0.1": "active"}, gate
+    webhdfs: dict[str, tuple[str, str]] = {}
+
+    def webhdfs_answered() -> bool:  # its first request loads WebHDFS (seconds on a busy machine)
+        named = {**https, "user": "hdfs"}
+        webhdfs["named"] = attack_clients.webhdfs_liststatus(["127.0.0.1"], https_port, named)
+        return webhdfs["named"][0] != attack_clients.Outcome.FAILED
+
+    wait_until(webhdfs_answered, 120, "WebHDFS over HTTPS", namenode)
+    named = webhdfs["named"]
     assert named[0] == attack_clients.Outcome.DENIED, named
     assert '"hdfs" does not belong to the domain' in named[1], named
     # Hadoop 3.4.2 has no switch for WebHDFS: anonymous requests still run as the static web user.
@@ -502,22 +542,33 @@ def test_namenode_refuses_rpc_from_hosts_outside_its_policy_webhdfs_users_and_pl
     assert not _port_open(http_port)
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
         urllib.request.urlopen(f"https://127.0.0.1:{https_port}/jmx", timeout=10)
-    # The role's health gate (tasks/health.yml) reads the NameNode's state over HTTPS with the CA.
-    gate = subprocess.run(
-        [
-            "python3",
-            "-c",
-            role_constant("hdfs", "__hdfs_cluster_state_script"),
-            *("https", str(https_port), str(ca_file), "127.0.0.1"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    _renewed_certificate_is_served(render, ca, https_port, namenode)
+
+
+def _renewed_certificate_is_served(
+    render: dict[str, str], ca: pki.Issued, https_port: int, namenode: JavaProcess
+) -> None:
+    """Rotation: a new certificate of the same CA, the stores rebuilt by the role; the NameNode's
+    web server reloads its keystore by itself (ssl.server.stores.reload.interval, 10 s)."""
+    served = ssl.get_server_certificate(("127.0.0.1", https_port), timeout=10)
+    renewed = _install_host_certificate(Path(render["pki_dir"]), ca)
+    rebuilt = run_render_playbook(
+        RENDER_TLS_PLAYBOOK, render, timeout_s=120, inventory="localhost,"
     )
-    state = json.loads(gate.stdout)
-    assert state["states"] == {"127.0.0.1": "active"}, state
-    assert state["active"] == "127.0.0.1", state
+    assert "changed=1" in rebuilt, rebuilt[-2000:]  # the stores alone
+    assert _der(served) != _der(renewed)
+    wait_until(
+        lambda: (
+            _der(ssl.get_server_certificate(("127.0.0.1", https_port), timeout=10)) == _der(renewed)
+        ),
+        60,
+        "the renewed certificate served",
+        namenode,
+    )
+
+
+def _der(pem: str) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem)
 
 
 def _port_open(port: int) -> bool:
