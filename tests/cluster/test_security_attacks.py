@@ -6,7 +6,7 @@ a ZooKeeper delete, nimbus (submit, kill, cluster info), WebHDFS LISTSTATUS, a R
 new-application, a MariaDB login, the applicant API and the risk services without a token and in
 plain HTTP. From a cluster member (which the firewall lets in), what the deployment
 authenticates must be denied on its own (with lendstream_tls: no or a wrong token → 401, plain
-HTTP to the TLS ports refused, MariaDB without TLS refused for the API's own account, Kafka's
+HTTP to the TLS ports refused (the Hadoop web servers' HTTPS ports among them), MariaDB without TLS refused for the API's own account, Kafka's
 SASL_SSL port giving a plaintext client nothing and refusing a wrong SCRAM user that has the CA,
 ZooKeeper's election and quorum ports hanging up on a plaintext peer's opening), and another
 node's HBase Thrift server must not answer at all (it listens on its node's loopback only);
@@ -91,7 +91,11 @@ def test_a_member_without_credentials_is_denied_what_the_deployment_authenticate
             *EVERY_CLUSTER_ATTACKS,
         }
         assert {f.attack.attack for f in enforced} == expected
-        assert len(enforced) == 23
+        # 23, and plain HTTP to each Hadoop web server's HTTPS port (NameNode, DataNode,
+        # JournalNode, ResourceManager, NodeManager: the hdfs and yarn roles' HTTPS_ONLY).
+        assert len(enforced) == 28
+        hadoop_web = [f for f in enforced if f.attack.name.endswith("web server in plain HTTP")]
+        assert len(hadoop_web) == 5, suite.table(hadoop_web)
     else:
         assert {f.attack.attack for f in enforced} == EVERY_CLUSTER_ATTACKS
     # Nothing listens for Thrift on another node's cluster address, and no rule lets it through.
