@@ -2,16 +2,16 @@
 
 From a probe namespace on the layout's bridge, in no inventory, every attack must fail: Kafka
 produce, consume and topic deletion with no and with wrong SCRAM credentials, HBase Thrift, a
-ZooKeeper delete, nimbus (submit, kill, cluster info), WebHDFS LISTSTATUS, a ResourceManager new-
-application, a MariaDB login, the applicant API and the risk services without a token and in plain
-HTTP. From a cluster member (which the firewall lets in), what the deployment authenticates must be
-denied on its own (with lendstream_tls: no or a wrong token → 401, plain HTTP to the TLS ports
-refused, the Hadoop web servers' HTTPS ports among them, MariaDB without TLS refused for the API's
-own account, Kafka's SASL_SSL port giving a plaintext client nothing and refusing a wrong SCRAM user
-that has the CA, ZooKeeper's election and quorum ports hanging up on a plaintext peer's opening),
-and another node's HBase Thrift server must not answer at all (it listens on its node's loopback
-only); the rest is listed as "not enforced yet" and not asserted (the member's own loopback Thrift
-among them).
+ZooKeeper delete, nimbus (submit, kill, cluster info), WebHDFS LISTSTATUS, a ResourceManager
+new-application, a MariaDB login, the applicant API and the risk services without a token and in
+plain HTTP. From a cluster member (which the firewall lets in), what the deployment authenticates
+must be denied on its own (with lendstream_tls: no or a wrong token → 401, plain HTTP to the TLS
+ports refused, the Hadoop web servers' HTTPS ports among them, MariaDB without TLS refused for the
+API's own account, Kafka's SASL_SSL port giving a plaintext client nothing and refusing a wrong
+SCRAM user that has the CA, ZooKeeper's election and quorum ports hanging up on a plaintext peer's
+opening), and another node's HBase Thrift server must not answer at all (it listens on its node's
+loopback only); the rest is listed as "not enforced yet" and not asserted (the member's own loopback
+Thrift among them).
 
 A capture on the bridge while applicants flow end to end (and a member reads them back through
 MariaDB, the API and the risk services over TLS) must find no applicant value in clear text on
