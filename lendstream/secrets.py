@@ -179,19 +179,22 @@ def new_secrets(inventory_dir: Path, password_file: Path, rotate: bool = False) 
     return generated
 
 
+# Each Kafka user's name in slot a, by its password's Vault name; slot b's adds "-b" (as
+# playbooks/vars/kafka_users.yml names them).
+KAFKA_USERS = {
+    "vault_kafka_producer_password": "lendstream-producer",
+    "vault_kafka_topology_password": "lendstream-topology",
+    "vault_kafka_operator_password": "lendstream-operator",
+    "vault_kafka_admin_password": "admin",
+    "vault_kafka_broker_password": "broker",
+}
 # What ``rotate-begin``/``rotate-finish`` rotate, by name: the secrets each rotation replaces
 # together (its playbook switches their clients together; docs/security.md, "Rotation").
 ROTATIONS: dict[str, tuple[str, ...]] = {
     "vault_risk_service_token": ("vault_risk_service_token",),  # playbooks/rotate-risk-token.yml
     # playbooks/rotate-kafka-passwords.yml: the SCRAM users of the clients, the administrator and
     # the brokers, which alternate (below)
-    "kafka": (
-        "vault_kafka_producer_password",
-        "vault_kafka_topology_password",
-        "vault_kafka_operator_password",
-        "vault_kafka_admin_password",
-        "vault_kafka_broker_password",
-    ),
+    "kafka": tuple(KAFKA_USERS),
     # playbooks/rotate-mysql-passwords.yml: MariaDB's service accounts (both passwords accepted
     # while their clients switch)
     "mysql": ("vault_mysql_loader_password", "vault_applicant_api_mysql_password"),
@@ -207,15 +210,6 @@ PREVIOUS_SUFFIX = "_previous"
 # kafka_users.yml). Not a secret; kept in the Vault because it is per deployment, as the users.
 KAFKA_USER_SLOT_NAME = "vault_kafka_user_slot"
 KAFKA_USER_SLOTS = ("a", "b")
-# Each Kafka user's name in slot a, by its password's Vault name; slot b's adds "-b" (as
-# playbooks/vars/kafka_users.yml names them).
-KAFKA_USERS = {
-    "vault_kafka_producer_password": "lendstream-producer",
-    "vault_kafka_topology_password": "lendstream-topology",
-    "vault_kafka_operator_password": "lendstream-operator",
-    "vault_kafka_admin_password": "admin",
-    "vault_kafka_broker_password": "broker",
-}
 
 
 def current_kafka_users(vault: dict[str, str]) -> dict[str, str]:
