@@ -170,9 +170,7 @@ def keep_users(
 ) -> list[str]:
     """(Re)sets the users that have no SCRAM-SHA-512 credential or whose password a broker of
     ``bootstrap`` refuses; what was (or would be) changed."""
-    described = (
-        _retrying(lambda: admin.describe_user_scram_credentials(sorted(users))) if users else {}
-    )
+    described = _retrying(admin.describe_user_scram_credentials, sorted(users)) if users else {}
     present = {
         name
         for name, found in described.items()
@@ -186,9 +184,7 @@ def keep_users(
         upserts = [UserScramCredentialUpsertion(name, MECHANISM, users[name]) for name in stale]
         failed = {
             name: error
-            for name, error in _retrying(
-                lambda: admin.alter_user_scram_credentials(upserts)
-            ).items()
+            for name, error in _retrying(admin.alter_user_scram_credentials, upserts).items()
             if error
         }
         if failed:
@@ -200,14 +196,14 @@ def keep_users(
     ]
 
 
-def _retrying(call: Callable[[], T]) -> T:
-    """``call()``, sent again when the broker it went to dropped the connection."""
+def _retrying(call: Callable[..., T], *arguments: Any) -> T:
+    """``call(*arguments)``, sent again when the broker it went to dropped the connection."""
     for _ in range(ADMIN_ATTEMPTS - 1):
         try:
-            return call()
+            return call(*arguments)
         except KafkaConnectionError:
             continue
-    return call()
+    return call(*arguments)
 
 
 def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> list[str]:
@@ -215,7 +211,7 @@ def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> 
     ``names`` that still has either; what was (or would be) removed."""
     if not names:
         return []
-    described = _retrying(lambda: admin.describe_user_scram_credentials(sorted(names)))
+    described = _retrying(admin.describe_user_scram_credentials, sorted(names))
     with_credential = sorted(
         name
         for name, found in described.items()
@@ -230,15 +226,13 @@ def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> 
             deletions = [UserScramCredentialDeletion(name, MECHANISM) for name in with_credential]
             failed = {
                 name: error
-                for name, error in _retrying(
-                    lambda: admin.alter_user_scram_credentials(deletions)
-                ).items()
+                for name, error in _retrying(admin.alter_user_scram_credentials, deletions).items()
                 if error
             }
             if failed:
                 raise KafkaAccessError(f"SCRAM credentials not deleted: {failed}")
         if bindings:
-            _retrying(lambda: admin.delete_acls([_exact_filter(b) for b in bindings]))
+            _retrying(admin.delete_acls, [_exact_filter(b) for b in bindings])
     return [f"SCRAM user {name}: retired" for name in with_credential] + [
         f"ACL removed: {describe(b)}" for b in bindings
     ]
@@ -253,7 +247,7 @@ def current_bindings(admin: KafkaAdminClient, principal: str) -> set[ACL]:
         permission_type=ACLPermissionType.ALLOW,
         resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
     )
-    found, error = _retrying(lambda: admin.describe_acls(wanted))
+    found, error = _retrying(admin.describe_acls, wanted)
     if error.errno:  # NoError has errno 0
         raise KafkaAccessError(f"ACLs of {principal} not described: {error}")
     return set(found)
@@ -272,11 +266,11 @@ def keep_acls(admin: KafkaAdminClient, specs: Sequence[AclSpec], check: bool) ->
         extra += sorted(present - bindings, key=describe)
     if not check:
         if missing:
-            failed = _retrying(lambda: admin.create_acls(missing))["failed"]
+            failed = _retrying(admin.create_acls, missing)["failed"]
             if failed:
                 raise KafkaAccessError(f"ACLs not created: {failed}")
         if extra:
-            _retrying(lambda: admin.delete_acls([_exact_filter(b) for b in extra]))
+            _retrying(admin.delete_acls, [_exact_filter(b) for b in extra])
     return [f"ACL added: {describe(b)}" for b in missing] + [
         f"ACL removed: {describe(b)}" for b in extra
     ]
