@@ -132,6 +132,9 @@ rotate-kafka-passwords: bootstrap ## Rotate the Kafka clients' SCRAM passwords u
 	$(LENDSTREAM) secrets rotate-finish --name kafka --inventory-dir $(dir $(INVENTORY_FILE)) \
 	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
 	$(call playbook,$(INVENTORY_FILE)) playbooks/restart-kafka.yml  # the first restart after a rotation, repaired (docs/security.md)
+.PHONY: kafka-access
+kafka-access: bootstrap ## Set Kafka's users again where a broker refuses them (what KafkaSignInsRefused asks): make kafka-access INVENTORY=montana
+	$(call playbook,$(INVENTORY_FILE)) playbooks/kafka-access.yml
 .PHONY: rotate-mysql-passwords
 rotate-mysql-passwords: bootstrap ## Rotate MariaDB's service-account passwords under load (both accepted meanwhile): make rotate-mysql-passwords INVENTORY=montana
 	$(LENDSTREAM) secrets rotate-begin --name mysql --inventory-dir $(dir $(INVENTORY_FILE)) \

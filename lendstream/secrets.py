@@ -212,12 +212,16 @@ KAFKA_USER_SLOT_NAME = "vault_kafka_user_slot"
 KAFKA_USER_SLOTS = ("a", "b")
 
 
+def current_kafka_user(vault: dict[str, str], secret: str) -> tuple[str, str]:
+    """The Kafka user of the Vault's current slot whose password is ``secret`` (a key of
+    KAFKA_USERS), and that password."""
+    suffix = "" if (vault.get(KAFKA_USER_SLOT_NAME) or KAFKA_USER_SLOTS[0]) == "a" else "-b"
+    return KAFKA_USERS[secret] + suffix, vault[secret]
+
+
 def current_kafka_users(vault: dict[str, str]) -> dict[str, str]:
     """The Kafka users of the Vault's current slot, with their passwords."""
-    suffix = "" if (vault.get(KAFKA_USER_SLOT_NAME) or KAFKA_USER_SLOTS[0]) == "a" else "-b"
-    return {
-        name + suffix: vault[secret] for secret, name in KAFKA_USERS.items() if vault.get(secret)
-    }
+    return dict(current_kafka_user(vault, secret) for secret in KAFKA_USERS if vault.get(secret))
 
 
 def begin_rotation(inventory_dir: Path, password_file: Path, name: str) -> None:

@@ -25,10 +25,11 @@ from typing import Any
 
 import yaml
 
+from lendstream import kafka_access
 from lendstream.cluster import REPO_ROOT, Layout, Node, load_cluster
-from lendstream.kafka_access import refusing_brokers
 from lendstream.secrets import (
     CA_CERT_NAME,
+    current_kafka_user,
     current_kafka_users,
     default_password_file,
     read_vault,
@@ -362,20 +363,44 @@ class ChaosCluster:
         ]
         return self.on_a_node(argv, timeout_s=drain_timeout_s + 300)
 
+    def broker_addresses(self) -> list[str]:
+        """Each Kafka broker's `address:port` (the address its certificate names)."""
+        port = role_default("kafka", "kafka_broker_port")
+        return [f"{self.address(host)}:{port}" for host in self.hosts("kafka_broker")]
+
     def kafka_sign_in_refusals(self) -> dict[str, list[str]]:
         """Each current Kafka user (the Vault's slot) that a broker refuses, with the brokers
-        that do, each broker asked alone by its address (which its certificate names) from here;
-        empty when every broker accepts every user. A cluster without SCRAM users has none."""
+        that do, each broker asked alone from here; empty when every broker accepts every user.
+        A cluster without SCRAM users has none."""
         if not self.tls:
             return {}
-        port = role_default("kafka", "kafka_broker_port")
-        brokers = [f"{self.address(host)}:{port}" for host in self.hosts("kafka_broker")]
         with tempfile.TemporaryDirectory(prefix="lendstream-chaos-kafka-") as scratch:
             ca_file = Path(scratch) / "ca.crt"
             vault = self.vault()
             ca_file.write_text(vault[CA_CERT_NAME])
-            refusals = refusing_brokers(brokers, str(ca_file), current_kafka_users(vault))
+            refusals = kafka_access.refusing_brokers(
+                self.broker_addresses(), str(ca_file), current_kafka_users(vault)
+            )
         return {user: found for user, found in refusals.items() if found}
+
+    def set_kafka_password(self, secret: str, password: str) -> str:
+        """Sets the password of the current Kafka user of Vault ``secret`` (a key of
+        secrets.KAFKA_USERS) on the brokers, not in the Vault: a change behind the role's back,
+        made with the role's own tool (lendstream.kafka_access) as the current administrator.
+        The user's name."""
+        vault = self.vault()
+        user, _ = current_kafka_user(vault, secret)
+        admin_user, admin_password = current_kafka_user(vault, "vault_kafka_admin_password")
+        kafka_access.apply(
+            {
+                "bootstrap": self.broker_addresses(),
+                "ca_cert": vault[CA_CERT_NAME],
+                "admin_user": admin_user,
+                "admin_password": admin_password,
+                "users": [{"name": user, "password": password}],
+            }
+        )
+        return user
 
     def topic_size(self, topic: str = TOPIC) -> int:
         argv = [NODE_PYTHON, "-m", "lendstream.chaos.probe", "topic-size"]

@@ -682,6 +682,32 @@ def _rotate_kafka_passwords(cluster: ChaosCluster, state: dict[str, Any]) -> Non
         raise ChaosError(f"after the brokers' restart, users refused: {refusals}")
 
 
+def _refuse_the_producer(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """The brokers refuse the producer's password from now on (set to one no client has, behind
+    the role's back, as a broker that lost its users refuses them: docs/security.md), and the
+    producer restarts: each sign-in it tries is refused and it publishes nothing (systemd starts
+    it again every few seconds); the applicants wait in MariaDB behind its cursor."""
+    state["host"] = host = cluster.hosts("producer")[0]
+    state["user"] = cluster.set_kafka_password("vault_kafka_producer_password", token_urlsafe(24))
+    state["since"] = time.time()
+    cluster.systemctl(host, "restart", "lendstream-producer")
+
+
+def _repair_kafka_access(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """make kafka-access: the role tries every user on every broker and sets the refused one
+    again from the Vault; the producer's next sign-in is accepted. Every user must then sign in
+    on every broker."""
+    state["refused_before_repair"] = kafka_failed_authentications(cluster, state.pop("since"))
+    repaired = cluster.playbook("playbooks/kafka-access.yml")
+    state["users_set_again"] = set_again = repaired.count("refused by ")
+    if set_again != 1:
+        raise ChaosError(f"make kafka-access set {set_again} users again, expected 1")
+    state["sign_in_refusals"] = refusals = cluster.kafka_sign_in_refusals()
+    if refusals:
+        raise ChaosError(f"after make kafka-access, users refused: {refusals}")
+    wait_active(cluster, state["host"], "lendstream-producer")
+
+
 def _rotate_mysql_passwords(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """make rotate-mysql-passwords: both passwords accepted while the clients switch."""
     inventory_dir = layout_state_dir(cluster.layout.name)
@@ -1388,6 +1414,17 @@ CATALOGUE: tuple[Fault, ...] = (
         _bring_the_partition_back,
         hold_s=BROKER_STOPPED_S,
         alerts=("KafkaOfflinePartitions", "KafkaBrokerDown"),
+    ),
+    Fault(
+        "kafka-credentials-refused",
+        f"the brokers refuse the producer's password for {DOWN_BEYOND_TWO_MINUTES_S} s, then"
+        " make kafka-access sets it again",
+        _refuse_the_producer,
+        _repair_kafka_access,
+        hold_s=DOWN_BEYOND_TWO_MINUTES_S,
+        expected_heal_s=60,
+        alerts=("KafkaSignInsRefused",),
+        alert_window_s=60,
     ),
     Fault(
         "regionserver-kill",
