@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from lendstream import kafka_access
 from lendstream.cluster import REPO_ROOT, Layout, Node, load_cluster
+from lendstream.kafka_access import refusing_brokers
 from lendstream.secrets import (
     CA_CERT_NAME,
     current_kafka_user,
@@ -378,7 +378,7 @@ class ChaosCluster:
             ca_file = Path(scratch) / "ca.crt"
             vault = self.vault()
             ca_file.write_text(vault[CA_CERT_NAME])
-            refusals = kafka_access.refusing_brokers(
+            refusals = refusing_brokers(
                 self.broker_addresses(), str(ca_file), current_kafka_users(vault)
             )
         return {user: found for user, found in refusals.items() if found}
@@ -386,20 +386,29 @@ class ChaosCluster:
     def set_kafka_password(self, secret: str, password: str) -> str:
         """Sets the password of the current Kafka user of Vault ``secret`` (a key of
         secrets.KAFKA_USERS) on the brokers, not in the Vault: a change behind the role's back,
-        made with the role's own tool (lendstream.kafka_access) as the current administrator.
-        The user's name."""
+        made with the role's own tool (lendstream.kafka_access, on a broker's node, which
+        resolves the brokers' advertised names; the request on its stdin) as the current
+        administrator. The user's name."""
         vault = self.vault()
         user, _ = current_kafka_user(vault, secret)
         admin_user, admin_password = current_kafka_user(vault, "vault_kafka_admin_password")
-        kafka_access.apply(
-            {
-                "bootstrap": self.broker_addresses(),
-                "ca_cert": vault[CA_CERT_NAME],
-                "admin_user": admin_user,
-                "admin_password": admin_password,
-                "users": [{"name": user, "password": password}],
-            }
+        request = {
+            "bootstrap": self.bootstrap(),
+            "ca_cert": vault[CA_CERT_NAME],
+            "admin_user": admin_user,
+            "admin_password": admin_password,
+            "users": [{"name": user, "password": password}],
+        }
+        host = self.hosts("kafka_broker")[0]
+        result = ssh.run(
+            self.layout,
+            self.node(host),
+            f"sudo -n {NODE_PYTHON} -m lendstream.kafka_access apply",
+            timeout_s=120,
+            stdin=json.dumps(request),
         )
+        if result.returncode != 0:
+            raise ChaosError(f"{host}: lendstream.kafka_access refused: {result.stderr[-800:]}")
         return user
 
     def topic_size(self, topic: str = TOPIC) -> int:
