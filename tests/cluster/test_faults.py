@@ -17,8 +17,9 @@ ci layout, so it is the master loss that used to stall HBase, and every one of t
 once). The rest of the catalogue (a broker killed, every risk service down beyond the message
 timeout, the RegionServer, supervisor, ZooKeeper and nimbus faults with their alerts, every
 ResourceManager stopped (NoActiveResourceManager), the failovers, the partition, the token
-rotation) takes longer than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated
-list) runs them, and docs/faults.md has the whole table measured by `make chaos`.
+rotation, the producer's Kafka password refused (KafkaSignInsRefused, then make kafka-access))
+takes longer than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs
+them, and docs/faults.md has the whole table measured by `make chaos`.
 
 Each alert a fault names (faults.Fault.alerts) is watched on the monitoring node's Prometheus:
 when the fault is held in place longer than the rule's `for:` plus a scrape and an evaluation, the
