@@ -697,7 +697,8 @@ def _repair_kafka_access(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     """make kafka-access: the role tries every user on every broker and sets the refused one
     again from the Vault; the producer's next sign-in is accepted. Every user must then sign in
     on every broker."""
-    state["refused_before_repair"] = kafka_failed_authentications(cluster, state.pop("since"))
+    since = state.pop("since", time.time())  # absent when the injection failed early
+    state["refused_before_repair"] = kafka_failed_authentications(cluster, since)
     repaired = cluster.playbook("playbooks/kafka-access.yml")
     state["users_set_again"] = set_again = repaired.count("refused by ")
     if set_again != 1:
