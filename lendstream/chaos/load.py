@@ -16,6 +16,8 @@ from lendstream.chaos.cluster import ANSIBLE_DIR, ChaosCluster, ChaosError
 from lendstream.vcluster.paths import inventory_path
 
 MALFORMED_RATE = 0.02
+# How long the loader may take to end on SIGTERM before it is killed.
+STOP_TIMEOUT_S = 30
 
 
 @dataclass
@@ -59,6 +61,17 @@ class SteadyLoad:
     @property
     def member_prefix(self) -> str:
         return f"SYN-{self.seed}-"
+
+    def stop(self) -> None:
+        """Ends the loader if it still runs (a fault run that stops short must not leave it
+        loading behind the next one)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
     def wait(self, cluster: ChaosCluster, timeout_s: float) -> int:
         """Wait for the loader to finish; returns the applicants table's row count after it."""

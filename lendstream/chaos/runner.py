@@ -127,15 +127,19 @@ def run_fault(  # noqa: PLR0917 - one call site, each argument named there
     progress(f"{fault.name}: {fault.description}")
     in_place = injected
     try:
-        fault.inject(cluster, state)
-        in_place = time.time()
-        time.sleep(max(0.0, fault.hold_s - (in_place - injected)))
-    except (ChaosError, OSError) as failure:
-        error = f"inject: {failure}"
-    try:
-        fault.heal(cluster, state)
-    except (ChaosError, OSError) as failure:
-        error = (error + "; " if error else "") + f"heal: {failure}"
+        try:
+            fault.inject(cluster, state)
+            in_place = time.time()
+            time.sleep(max(0.0, fault.hold_s - (in_place - injected)))
+        except (ChaosError, OSError) as failure:
+            error = f"inject: {failure}"
+        try:
+            fault.heal(cluster, state)
+        except (ChaosError, OSError) as failure:
+            error = (error + "; " if error else "") + f"heal: {failure}"
+    except BaseException:
+        load.stop()  # an unexpected failure (or Ctrl-C) ends the run: its load must end too
+        raise
     healed = time.time()
     progress(f"{fault.name}: healed after {healed - injected:.0f} s")
     table_rows = load.wait(cluster, timeout_s=planned_s + PUBLISH_TIMEOUT_S)
