@@ -363,24 +363,19 @@ class ChaosCluster:
         ]
         return self.on_a_node(argv, timeout_s=drain_timeout_s + 300)
 
-    def broker_addresses(self) -> list[str]:
-        """Each Kafka broker's `address:port` (the address its certificate names)."""
-        port = role_default("kafka", "kafka_broker_port")
-        return [f"{self.address(host)}:{port}" for host in self.hosts("kafka_broker")]
-
     def kafka_sign_in_refusals(self) -> dict[str, list[str]]:
         """Each current Kafka user (the Vault's slot) that a broker refuses, with the brokers
-        that do, each broker asked alone from here; empty when every broker accepts every user.
-        A cluster without SCRAM users has none."""
+        that do, each broker asked alone by its address (which its certificate names) from here;
+        empty when every broker accepts every user. A cluster without SCRAM users has none."""
         if not self.tls:
             return {}
+        port = role_default("kafka", "kafka_broker_port")
+        brokers = [f"{self.address(host)}:{port}" for host in self.hosts("kafka_broker")]
         with tempfile.TemporaryDirectory(prefix="lendstream-chaos-kafka-") as scratch:
             ca_file = Path(scratch) / "ca.crt"
             vault = self.vault()
             ca_file.write_text(vault[CA_CERT_NAME])
-            refusals = refusing_brokers(
-                self.broker_addresses(), str(ca_file), current_kafka_users(vault)
-            )
+            refusals = refusing_brokers(brokers, str(ca_file), current_kafka_users(vault))
         return {user: found for user, found in refusals.items() if found}
 
     def set_kafka_password(self, secret: str, password: str) -> str:
