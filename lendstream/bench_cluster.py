@@ -308,6 +308,7 @@ def measure_monitoring_overhead(
     )
     rounds = []
     running = True
+    monitoring_units = bench_monitoring.monitoring_units(cluster)
     with bench_monitoring.monitoring_restored(cluster):
         for index in range(args.monitoring_overhead * len(bench_monitoring.ON_OFF_CYCLE)):
             wanted = bench_monitoring.ON_OFF_CYCLE[index % len(bench_monitoring.ON_OFF_CYCLE)]
@@ -317,6 +318,7 @@ def measure_monitoring_overhead(
                 time.sleep(bench_monitoring.SETTLE_S)
             state = "on" if running else "off"
             print(f"\nround {index + 1}, monitoring {state}:", end="")
+            cpu_before = bench_monitoring.service_cpu_seconds(cluster)
             result = run_round(
                 bench,
                 applicants,
@@ -325,7 +327,19 @@ def measure_monitoring_overhead(
                 rate_per_s=0.0,
                 timeout_s=args.round_timeout_s,
             )
-            rounds.append(bench_monitoring.OverheadRound(running, result.stored_per_s))
+            service_cpu_s, monitoring_cpu_s = bench_monitoring.cpu_spent(
+                cpu_before, bench_monitoring.service_cpu_seconds(cluster), monitoring_units
+            )
+            print(
+                f"  services' CPU {service_cpu_s:.1f} s"
+                f" ({1000 * service_cpu_s / len(applicants):.1f} ms per applicant),"
+                f" monitoring's {monitoring_cpu_s:.1f} s"
+            )
+            rounds.append(
+                bench_monitoring.OverheadRound(
+                    running, result.stored_per_s, service_cpu_s, monitoring_cpu_s, len(applicants)
+                )
+            )
     summary = bench_monitoring.overhead_summary(rounds)
     print(
         f"\nB with monitoring {summary['with_monitoring_per_s']:.0f}/s, without "
@@ -337,6 +351,18 @@ def measure_monitoring_overhead(
         f"per cycle (on/off/off/on, drift cancelled): {per_cycle}; "
         f"median {summary['median_cycle_overhead_percent']:.1f} %"
     )
+    if "median_cycle_cpu_added_percent" in summary:
+        cpu_cycles = ", ".join(f"{cost:.1f} %" for cost in summary["cycle_cpu_added_percent"])
+        print(
+            f"services' CPU per applicant {summary['cpu_ms_per_applicant_with']:.1f} ms"
+            f" with monitoring, {summary['cpu_ms_per_applicant_without']:.1f} ms without"
+            f" (medians); added per cycle: {cpu_cycles};"
+            f" median {summary['median_cycle_cpu_added_percent']:.1f} %"
+        )
+        print(
+            "the monitoring services' own share of the services' CPU with monitoring:"
+            f" median {summary['median_monitoring_services_cpu_percent']:.1f} %"
+        )
     document = {"run_id": run_id, "layout": args.layout, "memory_mib": memory, **summary}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = args.out_dir / "latest-monitoring-overhead.json"

@@ -13,12 +13,20 @@ stopped nothing scrapes the JMX exporter agents either, which stay loaded inside
 loaded agent that nobody asks costs no CPU; its memory is part of each daemon's and not
 separated here). The monitoring is started again whatever happens, and the resident memory of its
 processes is read on every node while they run.
+
+Throughput alone is a noisy measure on a shared two-core machine (per-cycle figures from -6 % to
+16 % over sessions), so each round also reads the CPU time of every systemd service on every node
+(cgroup ``cpu.stat``) before and after it. Two figures come from that:
+- the CPU the cluster spends per applicant, with and without monitoring (per cycle, as for
+  throughput): what monitoring adds to every applicant's cost, the JMX agents' answers to
+  Prometheus's scrapes included, since they run inside the daemons' services;
+- the monitoring services' own share of all the services' CPU in the rounds with monitoring.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +45,31 @@ ON_OFF_CYCLE = (True, False, False, True)
 SETTLE_S = 30
 
 
+# Each service's CPU time on a node, from its cgroup: "<unit> <microseconds>" per line. The unified
+# hierarchy is /sys/fs/cgroup on a pure cgroup v2 host, /sys/fs/cgroup/unified on a hybrid one
+# (the simulated nodes).
+SERVICE_CPU_COMMAND = (
+    "for f in /sys/fs/cgroup/system.slice/*.service/cpu.stat"
+    " /sys/fs/cgroup/unified/system.slice/*.service/cpu.stat; do"
+    ' [ -r "$f" ] && echo "$(basename "$(dirname "$f")") $(sed -n "s/^usage_usec //p" "$f")";'
+    " done; true"
+)
+
+
 @dataclass(frozen=True)
 class OverheadRound:
     monitoring: bool
     stored_per_s: float
+    # CPU seconds of every service on every node during the round, of the monitoring services
+    # among them, and the applicants the round published, malformed ones included (0: not
+    # measured).
+    service_cpu_s: float = 0.0
+    monitoring_cpu_s: float = 0.0
+    applicants: int = 0
+
+    @property
+    def cpu_ms_per_applicant(self) -> float:
+        return 1000 * self.service_cpu_s / self.applicants if self.applicants else 0.0
 
 
 def monitoring_units(cluster: ChaosCluster) -> dict[str, tuple[str, ...]]:
@@ -65,6 +94,40 @@ def monitoring_restored(cluster: ChaosCluster) -> Iterator[None]:
         yield
     finally:
         set_monitoring(cluster, running=True)
+
+
+def parse_service_cpu(output: str) -> dict[str, float]:
+    """CPU seconds per service (``.service`` dropped) from ``SERVICE_CPU_COMMAND``'s output."""
+    seconds: dict[str, float] = {}
+    for line in output.splitlines():
+        unit, _, usec = line.strip().rpartition(" ")
+        if unit and usec.isdigit():
+            seconds[unit.removesuffix(".service")] = int(usec) / 1e6
+    return seconds
+
+
+def service_cpu_seconds(cluster: ChaosCluster) -> dict[str, dict[str, float]]:
+    """Each node's services' CPU seconds so far."""
+    every_host = sorted({host for hosts in cluster.groups.values() for host in hosts})
+    return {host: parse_service_cpu(cluster.sh(host, SERVICE_CPU_COMMAND)) for host in every_host}
+
+
+def cpu_spent(
+    before: dict[str, dict[str, float]],
+    after: dict[str, dict[str, float]],
+    monitoring: dict[str, tuple[str, ...]],
+) -> tuple[float, float]:
+    """CPU seconds every service, and the monitoring services among them, spent between two
+    readings. A service that is gone in the second reading (stopped) counts nothing; one that
+    started in between counts all it has."""
+    every, of_monitoring = 0.0, 0.0
+    for host, units in after.items():
+        for unit, seconds in units.items():
+            spent = max(0.0, seconds - before.get(host, {}).get(unit, 0.0))
+            every += spent
+            if unit in monitoring.get(host, ()):
+                of_monitoring += spent
+    return every, of_monitoring
 
 
 def unit_resident_kib(ps_output: str, units: Sequence[str]) -> dict[str, int]:
@@ -93,17 +156,46 @@ def lost_percent(with_monitoring: float, without: float) -> float:
     return 100 * (without - with_monitoring) / without if without else 0.0
 
 
-def cycle_overheads(rounds: Sequence[OverheadRound]) -> list[float]:
+def added_percent(with_monitoring: float, without: float) -> float:
+    """What monitoring adds to a cost in percent of the cost without it."""
+    return 100 * (with_monitoring - without) / without if without else 0.0
+
+
+def cycle_overheads(
+    rounds: Sequence[OverheadRound],
+    figure: Callable[[OverheadRound], float] = lambda r: r.stored_per_s,
+    cost: Callable[[float, float], float] = lost_percent,
+) -> list[float]:
     """Each complete cycle's cost: the mean of its rounds with monitoring against the mean of its
-    rounds without, which cancels a drift that is linear over the cycle."""
+    rounds without, which cancels a drift that is linear over the cycle. By default the
+    throughput lost; ``figure``/``cost`` pick another figure (e.g. CPU per applicant, added)."""
     size = len(ON_OFF_CYCLE)
     costs = []
     for start in range(0, len(rounds) - size + 1, size):
         cycle = rounds[start : start + size]
-        on = statistics.mean(r.stored_per_s for r in cycle if r.monitoring)
-        off = statistics.mean(r.stored_per_s for r in cycle if not r.monitoring)
-        costs.append(lost_percent(on, off))
+        on = statistics.mean(figure(r) for r in cycle if r.monitoring)
+        off = statistics.mean(figure(r) for r in cycle if not r.monitoring)
+        costs.append(cost(on, off))
     return costs
+
+
+def cpu_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
+    """The CPU figures of rounds that measured it (empty when none did)."""
+    if not rounds or not all(r.applicants and r.service_cpu_s for r in rounds):
+        return {}
+    on = [r for r in rounds if r.monitoring]
+    per_cycle = cycle_overheads(rounds, lambda r: r.cpu_ms_per_applicant, added_percent)
+    shares = [100 * r.monitoring_cpu_s / r.service_cpu_s for r in on]
+    return {
+        "cpu_ms_per_applicant_with": statistics.median(r.cpu_ms_per_applicant for r in on),
+        "cpu_ms_per_applicant_without": statistics.median(
+            r.cpu_ms_per_applicant for r in rounds if not r.monitoring
+        ),
+        "cycle_cpu_added_percent": per_cycle,
+        "median_cycle_cpu_added_percent": statistics.median(per_cycle) if per_cycle else None,
+        "monitoring_services_cpu_percent": shares,
+        "median_monitoring_services_cpu_percent": statistics.median(shares),
+    }
 
 
 def overhead_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
@@ -119,5 +211,15 @@ def overhead_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
         "overhead_percent": lost_percent(on, off),
         "cycle_overhead_percent": per_cycle,
         "median_cycle_overhead_percent": statistics.median(per_cycle) if per_cycle else None,
-        "rounds": [{"monitoring": r.monitoring, "stored_per_s": r.stored_per_s} for r in rounds],
+        **cpu_summary(rounds),
+        "rounds": [
+            {
+                "monitoring": r.monitoring,
+                "stored_per_s": r.stored_per_s,
+                "service_cpu_s": r.service_cpu_s,
+                "monitoring_cpu_s": r.monitoring_cpu_s,
+                "applicants": r.applicants,
+            }
+            for r in rounds
+        ],
     }

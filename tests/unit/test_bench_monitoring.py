@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 import pytest
@@ -86,3 +87,58 @@ def test_a_units_memory_sums_its_processes_and_leaves_other_units_out() -> None:
     )
     kib = bench_monitoring.unit_resident_kib(ps_output, ("prometheus", "lendstream-alert-log"))
     assert kib == {"prometheus": 95000, "lendstream-alert-log": 20000}
+
+
+def test_service_cpu_is_read_from_each_cgroup_in_seconds() -> None:
+    output = (
+        "lendstream-kafka.service 12500000\n"
+        "prometheus.service 250000\n"
+        "ssh.service \n"  # a cgroup without usage_usec: skipped
+    )
+    assert bench_monitoring.parse_service_cpu(output) == {
+        "lendstream-kafka": 12.5,
+        "prometheus": 0.25,
+    }
+
+
+def test_cpu_spent_sums_every_service_and_tells_the_monitoring_ones_apart() -> None:
+    monitoring = {"m1": ("prometheus-node-exporter",), "m2": ("prometheus",)}
+    before = {
+        "m1": {"lendstream-kafka": 10.0, "prometheus-node-exporter": 1.0},
+        "m2": {"lendstream-kafka": 20.0, "prometheus": 5.0, "lendstream-storm-ui": 3.0},
+    }
+    after = {
+        "m1": {"lendstream-kafka": 14.0, "prometheus-node-exporter": 1.5},
+        # the UI stopped (gone: nothing); a unit started in between counts all it has
+        "m2": {"lendstream-kafka": 26.0, "prometheus": 6.0, "lendstream-producer": 2.0},
+    }
+    every, of_monitoring = bench_monitoring.cpu_spent(before, after, monitoring)
+    assert every == pytest.approx(4.0 + 0.5 + 6.0 + 1.0 + 2.0)
+    assert of_monitoring == pytest.approx(0.5 + 1.0)
+
+
+def test_the_cpu_per_applicant_added_by_monitoring_is_measured_per_cycle() -> None:
+    # Monitoring adds 5 % to every applicant's CPU while the machine drifts: each cycle says 5 %.
+    rounds = [
+        OverheadRound(
+            monitoring=wanted,
+            stored_per_s=900,
+            service_cpu_s=(100 + 10 * index) * (1.05 if wanted else 1.0),
+            monitoring_cpu_s=3.0 if wanted else 0.0,
+            applicants=5000,
+        )
+        for index, wanted in enumerate(bench_monitoring.ON_OFF_CYCLE * 2)
+    ]
+    summary = bench_monitoring.overhead_summary(rounds)
+    assert summary["cycle_cpu_added_percent"] == [pytest.approx(5.0), pytest.approx(5.0)]
+    assert summary["median_cycle_cpu_added_percent"] == pytest.approx(5.0)
+    on = [r for r in rounds if r.monitoring]
+    assert summary["median_monitoring_services_cpu_percent"] == pytest.approx(
+        statistics.median(100 * 3.0 / r.service_cpu_s for r in on)
+    )
+    assert summary["rounds"][0]["applicants"] == 5000
+
+
+def test_rounds_without_cpu_readings_give_no_cpu_figures() -> None:
+    rounds = [OverheadRound(monitoring=wanted, stored_per_s=900) for wanted in (True, False)]
+    assert "median_cycle_cpu_added_percent" not in bench_monitoring.overhead_summary(rounds)
