@@ -5,13 +5,14 @@ the tasks after it see the new value when the file is read again, the first one 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
+from script_modules import load_script
 
 from lendstream.chaos.cluster import ANSIBLE_DIR, ansible_environment, run_ansible
 
@@ -19,14 +20,9 @@ HOSTS = ("first", "second", "third")
 RUN_TIMEOUT_S = 300
 
 
-def _strategy_module():  # type: ignore[no-untyped-def]
+def _strategy_module() -> ModuleType:
     path = ANSIBLE_DIR / "plugins" / "strategy" / "mitogen_linear.py"
-    spec = importlib.util.spec_from_file_location("lendstream_mitogen_linear", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("lendstream_mitogen_linear", path)
 
 
 def _greetings_after_a_rewrite(tmp_path: Path, strategy: str | None) -> list[str]:

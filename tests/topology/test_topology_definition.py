@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_modules import load_script
 
 PROJECT = Path(__file__).resolve().parents[2] / "topology"
 
@@ -17,14 +17,7 @@ PROJECT = Path(__file__).resolve().parents[2] / "topology"
 def project_modules() -> ModuleType:
     sys.path.insert(0, str(PROJECT / "src"))
     try:
-        spec = importlib.util.spec_from_file_location(
-            "loan_risk_topology", PROJECT / "topologies" / "loan_risk.py"
-        )
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_script("loan_risk_topology", PROJECT / "topologies" / "loan_risk.py")
     finally:
         sys.path.remove(str(PROJECT / "src"))
 

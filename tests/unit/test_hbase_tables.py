@@ -6,7 +6,6 @@ configures HBase's; its handler keeps the table list."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import happybase  # noqa: F401 - loads the IDL module Hbase_thrift
 import pytest
+import script_modules
 from Hbase_thrift import AlreadyExists, Hbase
 from local_processes import free_port, thrift_server
 from thriftpy2.transport import TBufferedTransportFactory, TTransportException
@@ -23,12 +23,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "ansible/roles/hbase/files/hbase_
 
 
 def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hbase_tables", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_modules.load_script("hbase_tables", SCRIPT)
 
 
 class TablesHandler:
