@@ -330,16 +330,15 @@ def measure_monitoring_overhead(
             service_cpu_s, monitoring_cpu_s = bench_monitoring.cpu_spent(
                 cpu_before, bench_monitoring.service_cpu_seconds(cluster), monitoring_units
             )
+            measured = bench_monitoring.OverheadRound(
+                running, result.stored_per_s, service_cpu_s, monitoring_cpu_s, len(applicants)
+            )
             print(
                 f"  services' CPU {service_cpu_s:.1f} s"
-                f" ({1000 * service_cpu_s / len(applicants):.1f} ms per applicant),"
+                f" ({measured.cpu_ms_per_applicant:.1f} ms per applicant),"
                 f" monitoring's {monitoring_cpu_s:.1f} s"
             )
-            rounds.append(
-                bench_monitoring.OverheadRound(
-                    running, result.stored_per_s, service_cpu_s, monitoring_cpu_s, len(applicants)
-                )
-            )
+            rounds.append(measured)
     summary = bench_monitoring.overhead_summary(rounds)
     print(
         f"\nB with monitoring {summary['with_monitoring_per_s']:.0f}/s, without "

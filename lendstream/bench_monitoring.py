@@ -108,8 +108,10 @@ def parse_service_cpu(output: str) -> dict[str, float]:
 
 def service_cpu_seconds(cluster: ChaosCluster) -> dict[str, dict[str, float]]:
     """Each node's services' CPU seconds so far."""
-    every_host = sorted({host for hosts in cluster.groups.values() for host in hosts})
-    return {host: parse_service_cpu(cluster.sh(host, SERVICE_CPU_COMMAND)) for host in every_host}
+    return {
+        host: parse_service_cpu(cluster.sh(host, SERVICE_CPU_COMMAND))
+        for host in cluster.node_names
+    }
 
 
 def cpu_spent(

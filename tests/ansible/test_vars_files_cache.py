@@ -75,8 +75,9 @@ def test_keeping_vars_files_serves_the_first_parse(tmp_path: Path) -> None:
     vars_file = tmp_path / "parameters.yml"
     vars_file.write_text("greeting: hello\n")
     loader = DataLoader()
-    _strategy_module().keep_parsed_vars_files(loader)
-    _strategy_module().keep_parsed_vars_files(loader)  # a second play's strategy: no double wrap
+    keep_parsed_vars_files = _strategy_module().keep_parsed_vars_files
+    keep_parsed_vars_files(loader)
+    keep_parsed_vars_files(loader)  # a second play's strategy: no double wrap
     kept = str(vars_file)
     assert loader.load_from_file(kept, cache="vaulted", unsafe=True) == {"greeting": "hello"}
     vars_file.write_text("greeting: changed\n")
