@@ -308,7 +308,6 @@ def measure_monitoring_overhead(
     )
     rounds = []
     running = True
-    monitoring_units = bench_monitoring.monitoring_units(cluster)
     with bench_monitoring.monitoring_restored(cluster):
         for index in range(args.monitoring_overhead * len(bench_monitoring.ON_OFF_CYCLE)):
             wanted = bench_monitoring.ON_OFF_CYCLE[index % len(bench_monitoring.ON_OFF_CYCLE)]
@@ -327,16 +326,18 @@ def measure_monitoring_overhead(
                 rate_per_s=0.0,
                 timeout_s=args.round_timeout_s,
             )
-            service_cpu_s, monitoring_cpu_s = bench_monitoring.cpu_spent(
-                cpu_before, bench_monitoring.service_cpu_seconds(cluster), monitoring_units
-            )
             measured = bench_monitoring.OverheadRound(
-                running, result.stored_per_s, service_cpu_s, monitoring_cpu_s, len(applicants)
+                running,
+                result.stored_per_s,
+                len(applicants),
+                bench_monitoring.cpu_by_unit(
+                    cpu_before, bench_monitoring.service_cpu_seconds(cluster)
+                ),
             )
             print(
-                f"  services' CPU {service_cpu_s:.1f} s"
+                f"  services' CPU {measured.service_cpu_s:.1f} s"
                 f" ({measured.cpu_ms_per_applicant:.1f} ms per applicant),"
-                f" monitoring's {monitoring_cpu_s:.1f} s"
+                f" monitoring's {measured.monitoring_cpu_s:.1f} s"
             )
             rounds.append(measured)
     summary = bench_monitoring.overhead_summary(rounds)
@@ -361,6 +362,12 @@ def measure_monitoring_overhead(
         print(
             "the monitoring services' own share of the services' CPU with monitoring:"
             f" median {summary['median_monitoring_services_cpu_percent']:.1f} %"
+        )
+        added = summary["cpu_added_by_unit_ms_per_applicant"]
+        shown = list(added.items())[: bench_monitoring.BREAKDOWN_SHOWN]
+        print(
+            "CPU per applicant added with monitoring, by service (ms, median of the cycles):",
+            ", ".join(f"{unit} {ms:+.3f}" for unit, ms in shown),
         )
     document = {"run_id": run_id, "layout": args.layout, "memory_mib": memory, **summary}
     args.out_dir.mkdir(parents=True, exist_ok=True)

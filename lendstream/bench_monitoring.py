@@ -25,10 +25,12 @@ Throughput alone is a noisy measure on a shared two-core machine (per-cycle figu
 
 from __future__ import annotations
 
+import operator
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from lendstream.chaos.cluster import ChaosCluster
@@ -40,7 +42,10 @@ MONITORING_UNITS: dict[str, tuple[str, ...]] = {
     "monitoring": ("prometheus", "prometheus-alertmanager", "lendstream-alert-log"),
     "producer": ("lendstream-pipeline-exporter",),
 }
+MONITORING_UNIT_NAMES = frozenset(name for names in MONITORING_UNITS.values() for name in names)
 ON_OFF_CYCLE = (True, False, False, True)
+# The services named in the printed breakdown of the CPU monitoring adds (the largest first).
+BREAKDOWN_SHOWN = 8
 # After a start or a stop, before the next round: Prometheus's first scrapes of every target.
 SETTLE_S = 30
 
@@ -60,16 +65,29 @@ SERVICE_CPU_COMMAND = (
 class OverheadRound:
     monitoring: bool
     stored_per_s: float
-    # CPU seconds of every service on every node during the round, of the monitoring services
-    # among them, and the applicants the round published, malformed ones included (0: not
-    # measured).
-    service_cpu_s: float = 0.0
-    monitoring_cpu_s: float = 0.0
+    # The applicants the round published, malformed ones included, and the CPU seconds each
+    # service spent during the round, summed over the nodes (empty: not measured).
     applicants: int = 0
+    cpu_by_unit: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def service_cpu_s(self) -> float:
+        return sum(self.cpu_by_unit.values())
+
+    @property
+    def monitoring_cpu_s(self) -> float:
+        return sum(s for unit, s in self.cpu_by_unit.items() if unit in MONITORING_UNIT_NAMES)
 
     @property
     def cpu_ms_per_applicant(self) -> float:
-        return 1000 * self.service_cpu_s / self.applicants if self.applicants else 0.0
+        return self.unit_ms_per_applicant(None)
+
+    def unit_ms_per_applicant(self, unit: str | None) -> float:
+        """One service's CPU per applicant in ms (``None``: every service's)."""
+        if not self.applicants:
+            return 0.0
+        seconds = self.service_cpu_s if unit is None else self.cpu_by_unit.get(unit, 0.0)
+        return 1000 * seconds / self.applicants
 
 
 def monitoring_units(cluster: ChaosCluster) -> dict[str, tuple[str, ...]]:
@@ -114,22 +132,18 @@ def service_cpu_seconds(cluster: ChaosCluster) -> dict[str, dict[str, float]]:
     }
 
 
-def cpu_spent(
-    before: dict[str, dict[str, float]],
-    after: dict[str, dict[str, float]],
-    monitoring: dict[str, tuple[str, ...]],
-) -> tuple[float, float]:
-    """CPU seconds every service, and the monitoring services among them, spent between two
-    readings. A service that is gone in the second reading (stopped) counts nothing; one that
-    started in between counts all it has."""
-    every, of_monitoring = 0.0, 0.0
+def cpu_by_unit(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, float]:
+    """CPU seconds each service spent between two readings, summed over the nodes. A service
+    that is gone in the second reading (stopped) counts nothing; one that started in between
+    counts all it has."""
+    spent: dict[str, float] = {}
     for host, units in after.items():
         for unit, seconds in units.items():
-            spent = max(0.0, seconds - before.get(host, {}).get(unit, 0.0))
-            every += spent
-            if unit in monitoring.get(host, ()):
-                of_monitoring += spent
-    return every, of_monitoring
+            used = max(0.0, seconds - before.get(host, {}).get(unit, 0.0))
+            spent[unit] = spent.get(unit, 0.0) + used
+    return spent
 
 
 def unit_resident_kib(ps_output: str, units: Sequence[str]) -> dict[str, int]:
@@ -181,6 +195,21 @@ def cycle_overheads(
     return costs
 
 
+def cpu_added_by_unit(rounds: Sequence[OverheadRound]) -> dict[str, float]:
+    """Where the CPU monitoring adds goes: per service, the median over cycles of its CPU per
+    applicant with monitoring minus without (ms; the monitoring services' own included), the
+    largest first. A service whose CPU rises with monitoring while it is not one of them pays
+    for being watched (its JMX agent's answers) or for what the watching does to the machine."""
+    added: dict[str, float] = {}
+    for unit in sorted({unit for r in rounds for unit in r.cpu_by_unit}):
+        per_cycle = cycle_overheads(
+            rounds, partial(OverheadRound.unit_ms_per_applicant, unit=unit), operator.sub
+        )
+        if per_cycle:
+            added[unit] = statistics.median(per_cycle)
+    return dict(sorted(added.items(), key=lambda item: -item[1]))
+
+
 def cpu_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
     """The CPU figures of rounds that measured it (empty when none did)."""
     if not rounds or not all(r.applicants and r.service_cpu_s for r in rounds):
@@ -189,6 +218,7 @@ def cpu_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
     per_cycle = cycle_overheads(rounds, lambda r: r.cpu_ms_per_applicant, added_percent)
     shares = [100 * r.monitoring_cpu_s / r.service_cpu_s for r in on]
     return {
+        "cpu_added_by_unit_ms_per_applicant": cpu_added_by_unit(rounds),
         "cpu_ms_per_applicant_with": statistics.median(r.cpu_ms_per_applicant for r in on),
         "cpu_ms_per_applicant_without": statistics.median(
             r.cpu_ms_per_applicant for r in rounds if not r.monitoring
@@ -221,6 +251,7 @@ def overhead_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
                 "service_cpu_s": r.service_cpu_s,
                 "monitoring_cpu_s": r.monitoring_cpu_s,
                 "applicants": r.applicants,
+                "cpu_by_unit": dict(r.cpu_by_unit),
             }
             for r in rounds
         ],

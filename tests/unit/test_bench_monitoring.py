@@ -101,8 +101,7 @@ def test_service_cpu_is_read_from_each_cgroup_in_seconds() -> None:
     }
 
 
-def test_cpu_spent_sums_every_service_and_tells_the_monitoring_ones_apart() -> None:
-    monitoring = {"m1": ("prometheus-node-exporter",), "m2": ("prometheus",)}
+def test_cpu_by_unit_sums_each_service_over_the_nodes() -> None:
     before = {
         "m1": {"lendstream-kafka": 10.0, "prometheus-node-exporter": 1.0},
         "m2": {"lendstream-kafka": 20.0, "prometheus": 5.0, "lendstream-storm-ui": 3.0},
@@ -112,9 +111,20 @@ def test_cpu_spent_sums_every_service_and_tells_the_monitoring_ones_apart() -> N
         # the UI stopped (gone: nothing); a unit started in between counts all it has
         "m2": {"lendstream-kafka": 26.0, "prometheus": 6.0, "lendstream-producer": 2.0},
     }
-    every, of_monitoring = bench_monitoring.cpu_spent(before, after, monitoring)
-    assert every == pytest.approx(4.0 + 0.5 + 6.0 + 1.0 + 2.0)
-    assert of_monitoring == pytest.approx(0.5 + 1.0)
+    spent = bench_monitoring.cpu_by_unit(before, after)
+    assert spent == pytest.approx(
+        {
+            "lendstream-kafka": 4.0 + 6.0,
+            "prometheus-node-exporter": 0.5,
+            "prometheus": 1.0,
+            "lendstream-producer": 2.0,
+        }
+    )
+    measured = OverheadRound(monitoring=True, stored_per_s=900, applicants=1000, cpu_by_unit=spent)
+    assert measured.service_cpu_s == pytest.approx(13.5)
+    assert measured.monitoring_cpu_s == pytest.approx(0.5 + 1.0)
+    assert measured.cpu_ms_per_applicant == pytest.approx(13.5)
+    assert measured.unit_ms_per_applicant("lendstream-kafka") == pytest.approx(10.0)
 
 
 def test_the_cpu_per_applicant_added_by_monitoring_is_measured_per_cycle() -> None:
@@ -123,9 +133,11 @@ def test_the_cpu_per_applicant_added_by_monitoring_is_measured_per_cycle() -> No
         OverheadRound(
             monitoring=wanted,
             stored_per_s=900,
-            service_cpu_s=(100 + 10 * index) * (1.05 if wanted else 1.0),
-            monitoring_cpu_s=3.0 if wanted else 0.0,
             applicants=5000,
+            cpu_by_unit={
+                "lendstream-kafka": (100 + 10 * index) * (1.05 if wanted else 1.0) - 3.0 * wanted,
+                "prometheus": 3.0 * wanted,
+            },
         )
         for index, wanted in enumerate(bench_monitoring.ON_OFF_CYCLE * 2)
     ]
@@ -137,6 +149,10 @@ def test_the_cpu_per_applicant_added_by_monitoring_is_measured_per_cycle() -> No
         statistics.median(100 * 3.0 / r.service_cpu_s for r in on)
     )
     assert summary["rounds"][0]["applicants"] == 5000
+    # Where it goes: Prometheus's own 3 s per round, the rest in the Kafka service.
+    added = summary["cpu_added_by_unit_ms_per_applicant"]
+    assert list(added) == ["lendstream-kafka", "prometheus"]
+    assert added["prometheus"] == pytest.approx(1000 * 3.0 / 5000)
 
 
 def test_rounds_without_cpu_readings_give_no_cpu_figures() -> None:
