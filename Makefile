@@ -77,7 +77,7 @@ bench: bootstrap $(if $(bench_layout),,artifacts $(MODEL_ARTIFACT)) ## Benchmark
 	$(LENDSTREAM) bench $(if $(bench_layout),--layout $(bench_layout) )--applicants $(N)
 
 .PHONY: monitoring-overhead
-monitoring-overhead: bootstrap ## What monitoring costs a deployed simulated cluster: B with it on, off, off, on, twice (LAYOUT=ci)
+monitoring-overhead: bootstrap ## What monitoring costs a deployed simulated cluster: B with it on and off, two cycles of eight rounds (LAYOUT=ci)
 	$(LENDSTREAM) bench --layout $(LAYOUT) --applicants 5000 --monitoring-overhead 2
 
 # ---- the simulated cluster ------------------------------------------------------------------

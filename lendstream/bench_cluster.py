@@ -348,9 +348,15 @@ def measure_monitoring_overhead(
     )
     per_cycle = ", ".join(f"{cost:.1f} %" for cost in summary["cycle_overhead_percent"])
     print(
-        f"per cycle (on/off/off/on, drift cancelled): {per_cycle}; "
-        f"median {summary['median_cycle_overhead_percent']:.1f} %"
+        f"per cycle of {len(bench_monitoring.ON_OFF_CYCLE)} (quadratic drift cancelled):"
+        f" {per_cycle}; median {summary['median_cycle_overhead_percent']:.1f} %"
     )
+    if "fitted_overhead_percent" in summary:
+        print(
+            "fitted over the run (quadratic drift + monitoring): monitoring costs"
+            f" {summary['fitted_overhead_percent']:.1f} ± "
+            f"{summary['fitted_overhead_percent_error']:.1f} % of B (standard error)"
+        )
     if "median_cycle_cpu_added_percent" in summary:
         cpu_cycles = ", ".join(f"{cost:.1f} %" for cost in summary["cycle_cpu_added_percent"])
         print(
@@ -359,6 +365,12 @@ def measure_monitoring_overhead(
             f" (medians); added per cycle: {cpu_cycles};"
             f" median {summary['median_cycle_cpu_added_percent']:.1f} %"
         )
+        if "fitted_cpu_added_percent" in summary:
+            print(
+                "fitted over the run: monitoring adds"
+                f" {summary['fitted_cpu_added_percent']:.1f} ± "
+                f"{summary['fitted_cpu_added_percent_error']:.1f} % to the CPU per applicant"
+            )
         print(
             "the monitoring services' own share of the services' CPU with monitoring:"
             f" median {summary['median_monitoring_services_cpu_percent']:.1f} %"
@@ -397,8 +409,8 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=0,
         metavar="CYCLES",
-        help="instead of the curve: saturation rounds with monitoring on, off, off, on, CYCLES "
-        "times (lendstream.bench_monitoring)",
+        help="instead of the curve: CYCLES cycles of eight saturation rounds with monitoring on"
+        " and off (lendstream.bench_monitoring)",
     )
     args = parser.parse_args(argv)
 

@@ -1,25 +1,34 @@
 """What monitoring costs a deployed cluster (`lendstream bench --layout ci --monitoring-overhead`).
 
 The topology's saturated throughput (B, the cluster bench's saturation round) is measured with the
-monitoring processes running and stopped, in the order on, off, off, on for each cycle so that a
-drift of the machine's load over the run weighs on both sides alike: within a cycle the mean of
-the two "on" rounds against the mean of the two "off" rounds cancels a linear drift exactly, so
-each cycle gives its own estimate and the run reports their median. One unmeasured warm-up
-round comes first: a cluster just deployed or idle gets faster round by round for a while (seen
-on ci: 201/s rising to 921/s over eight rounds after a deploy). "Stopped" is every process
-the monitoring roles add (Prometheus, Alertmanager and its log receiver on the monitoring node,
-the node exporter on every node, the pipeline exporter beside the producer): with Prometheus
-stopped nothing scrapes the JMX exporter agents either, which stay loaded inside the daemons (a
-loaded agent that nobody asks costs no CPU; its memory is part of each daemon's and not
-separated here). The monitoring is started again whatever happens, and the resident memory of its
-processes is read on every node while they run.
+monitoring processes running and stopped. One unmeasured warm-up round comes first. "Stopped" is
+every process the monitoring roles add (Prometheus, Alertmanager and its log receiver on the
+monitoring node, the node exporter on every node, the pipeline exporter beside the producer): with
+Prometheus stopped nothing scrapes the JMX exporter agents either, which stay loaded inside the
+daemons (a loaded agent that nobody asks costs no CPU; its memory is part of each daemon's and
+not separated here). The monitoring is started again whatever happens, and the resident memory
+of its processes is read on every node while they run.
+
+The machine drifts during a run, and not in a straight line: a cluster just deployed or idle gets
+faster round by round for a long while, quickly at first (seen on ci: 200/s, then 518/s rising
+to 1,106/s over twelve rounds, the CPU per applicant falling from 4.6 to 2.8 ms). Two defences:
+- **The order of the rounds** in each cycle of eight is the Thue-Morse sequence (on, off, off,
+  on, off, on, on, off): the rounds with monitoring and those without have the same sum of
+  indices and of squared indices, so the mean of one side against the other cancels a drift that
+  is linear or quadratic over the cycle exactly. (The earlier on, off, off, on cancelled only a
+  linear one; a warm-up's curve made monitoring look dearer than it was.) Each cycle gives its
+  own estimate and the run reports their median.
+- **A fit over the whole run**: least squares of each round's figure against a quadratic in the
+  round's index plus the effect of monitoring, which gives the effect with its standard error,
+  so a figure can be told from the noise.
 
 Throughput alone is a noisy measure on a shared two-core machine (per-cycle figures from -6 % to
-16 % over sessions), so each round also reads the CPU time of every systemd service on every node
-(cgroup ``cpu.stat``) before and after it. Two figures come from that:
-- the CPU the cluster spends per applicant, with and without monitoring (per cycle, as for
-  throughput): what monitoring adds to every applicant's cost, the JMX agents' answers to
-  Prometheus's scrapes included, since they run inside the daemons' services;
+22 % over sessions), so each round also reads the CPU time of every systemd service on every node
+(cgroup ``cpu.stat``) before and after it. Three figures come from that:
+- the CPU the cluster spends per applicant, with and without monitoring: what monitoring adds to
+  every applicant's cost, the JMX agents' answers to Prometheus's scrapes included, since they
+  run inside the daemons' services;
+- the same, by service: where what monitoring adds goes;
 - the monitoring services' own share of all the services' CPU in the rounds with monitoring.
 """
 
@@ -33,6 +42,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from lendstream.chaos.cluster import ChaosCluster
 
 # The units the monitoring roles run, by the inventory group that carries them (node_exporter,
@@ -43,7 +54,8 @@ MONITORING_UNITS: dict[str, tuple[str, ...]] = {
     "producer": ("lendstream-pipeline-exporter",),
 }
 MONITORING_UNIT_NAMES = frozenset(name for names in MONITORING_UNITS.values() for name in names)
-ON_OFF_CYCLE = (True, False, False, True)
+# Thue-Morse: equal sums of indices and of squared indices on both sides (see above).
+ON_OFF_CYCLE = (True, False, False, True, False, True, True, False)
 # The services named in the printed breakdown of the CPU monitoring adds (the largest first).
 BREAKDOWN_SHOWN = 8
 # After a start or a stop, before the next round: Prometheus's first scrapes of every target.
@@ -183,7 +195,7 @@ def cycle_overheads(
     cost: Callable[[float, float], float] = lost_percent,
 ) -> list[float]:
     """Each complete cycle's cost: the mean of its rounds with monitoring against the mean of its
-    rounds without, which cancels a drift that is linear over the cycle. By default the
+    rounds without, which cancels a drift that is quadratic over the cycle. By default the
     throughput lost; ``figure``/``cost`` pick another figure (e.g. CPU per applicant, added)."""
     size = len(ON_OFF_CYCLE)
     costs = []
@@ -193,6 +205,35 @@ def cycle_overheads(
         off = statistics.mean(figure(r) for r in cycle if not r.monitoring)
         costs.append(cost(on, off))
     return costs
+
+
+@dataclass(frozen=True)
+class FittedEffect:
+    """Monitoring's effect on a figure (with minus without), fitted over a whole run, and its
+    standard error."""
+
+    effect: float
+    standard_error: float
+
+
+def fitted_effect(
+    rounds: Sequence[OverheadRound], figure: Callable[[OverheadRound], float]
+) -> FittedEffect | None:
+    """The least-squares fit of ``figure`` per round = a quadratic in the round's index (the
+    machine's drift) + the effect times (monitoring on); None with too few rounds for a residual."""
+    measured = np.array([figure(r) for r in rounds], dtype=float)
+    index = np.arange(len(rounds), dtype=float)
+    design = np.column_stack(
+        [np.ones_like(index), index, index**2, [float(r.monitoring) for r in rounds]]
+    )
+    free = len(rounds) - design.shape[1]
+    if free < 1 or len({r.monitoring for r in rounds}) < 2:
+        return None
+    coefficients, *_ = np.linalg.lstsq(design, measured, rcond=None)
+    residual = measured - design @ coefficients
+    variance = float(residual @ residual) / free
+    covariance = variance * np.linalg.pinv(design.T @ design)
+    return FittedEffect(float(coefficients[-1]), float(np.sqrt(covariance[-1, -1])))
 
 
 def cpu_added_by_unit(rounds: Sequence[OverheadRound]) -> dict[str, float]:
@@ -217,16 +258,30 @@ def cpu_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
     on = [r for r in rounds if r.monitoring]
     per_cycle = cycle_overheads(rounds, lambda r: r.cpu_ms_per_applicant, added_percent)
     shares = [100 * r.monitoring_cpu_s / r.service_cpu_s for r in on]
+    without = statistics.median(r.cpu_ms_per_applicant for r in rounds if not r.monitoring)
+    fitted = fitted_effect(rounds, lambda r: r.cpu_ms_per_applicant)
     return {
         "cpu_added_by_unit_ms_per_applicant": cpu_added_by_unit(rounds),
         "cpu_ms_per_applicant_with": statistics.median(r.cpu_ms_per_applicant for r in on),
-        "cpu_ms_per_applicant_without": statistics.median(
-            r.cpu_ms_per_applicant for r in rounds if not r.monitoring
-        ),
+        "cpu_ms_per_applicant_without": without,
+        **percent_of(fitted, without, "fitted_cpu_added_percent", sign=1),
         "cycle_cpu_added_percent": per_cycle,
         "median_cycle_cpu_added_percent": statistics.median(per_cycle) if per_cycle else None,
         "monitoring_services_cpu_percent": shares,
         "median_monitoring_services_cpu_percent": statistics.median(shares),
+    }
+
+
+def percent_of(
+    fitted: FittedEffect | None, reference: float, name: str, sign: int
+) -> dict[str, float]:
+    """``{name: effect, name_error: its standard error}`` in percent of ``reference`` (``sign``
+    -1: a loss counts positive); empty when nothing was fitted."""
+    if fitted is None or not reference:
+        return {}
+    return {
+        name: sign * 100 * fitted.effect / reference,
+        f"{name}_error": 100 * fitted.standard_error / reference,
     }
 
 
@@ -237,12 +292,14 @@ def overhead_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
     without = [r.stored_per_s for r in rounds if not r.monitoring]
     on, off = statistics.median(with_monitoring), statistics.median(without)
     per_cycle = cycle_overheads(rounds)
+    fitted = fitted_effect(rounds, lambda r: r.stored_per_s)
     return {
         "with_monitoring_per_s": on,
         "without_monitoring_per_s": off,
         "overhead_percent": lost_percent(on, off),
         "cycle_overhead_percent": per_cycle,
         "median_cycle_overhead_percent": statistics.median(per_cycle) if per_cycle else None,
+        **percent_of(fitted, off, "fitted_overhead_percent", sign=-1),
         **cpu_summary(rounds),
         "rounds": [
             {

@@ -72,9 +72,56 @@ def test_a_cycle_finds_a_real_cost_under_the_drift() -> None:
 
 
 def test_a_cycle_measures_both_sides_alike_in_time() -> None:
+    # Equal counts, and equal sums of indices and of squared indices: a quadratic drift weighs
+    # on both sides alike.
     cycle = bench_monitoring.ON_OFF_CYCLE
-    assert cycle.count(True) == cycle.count(False)
-    assert cycle == tuple(reversed(cycle))
+    for power in (0, 1, 2):
+        on = sum(index**power for index, wanted in enumerate(cycle) if wanted)
+        off = sum(index**power for index, wanted in enumerate(cycle) if not wanted)
+        assert on == off
+
+
+def test_a_cycle_cancels_a_warm_up_curve_and_the_fit_finds_no_cost() -> None:
+    # A cluster warming up: fast gains at first, then slower (a quadratic); no cost of
+    # monitoring. The old on/off/off/on cycle read this as monitoring costing several percent.
+    rounds = [
+        OverheadRound(monitoring=wanted, stored_per_s=500 + 80 * index - 2.5 * index**2)
+        for index, wanted in enumerate(bench_monitoring.ON_OFF_CYCLE * 2)
+    ]
+    summary = bench_monitoring.overhead_summary(rounds)
+    assert summary["cycle_overhead_percent"] == [pytest.approx(0.0), pytest.approx(0.0)]
+    assert summary["fitted_overhead_percent"] == pytest.approx(0.0, abs=1e-9)
+    assert summary["fitted_overhead_percent_error"] == pytest.approx(0.0, abs=1e-9)
+    # The old order (on, off, off, on: rounds 0 and 3 against 1 and 2) saw a cost in the curve.
+    on = statistics.mean(500 + 80 * i - 2.5 * i**2 for i in (0, 3))
+    off = statistics.mean(500 + 80 * i - 2.5 * i**2 for i in (1, 2))
+    assert bench_monitoring.lost_percent(on, off) > 0.5
+
+
+def test_the_fit_finds_a_cost_under_noise_and_drift_with_its_error() -> None:
+    # 5 % fewer applicants/s with monitoring, a quadratic warm-up and a fixed pseudo-noise.
+    noise = [3.0, -4.0, 1.0, 5.0, -2.0, -3.0, 4.0, -1.0, 2.0, -5.0, 0.0, 3.0, -2.0, 1.0, -3.0, 2.0]
+    rounds = [
+        OverheadRound(
+            monitoring=wanted,
+            stored_per_s=(600 + 40 * index - index**2) * (0.95 if wanted else 1.0) + noise[index],
+        )
+        for index, wanted in enumerate(bench_monitoring.ON_OFF_CYCLE * 2)
+    ]
+    summary = bench_monitoring.overhead_summary(rounds)
+    error = summary["fitted_overhead_percent_error"]
+    assert 0 < error < 1.5
+    # The effect is fitted as an amount of applicants/s, reported in percent of the median
+    # without monitoring; the drift moves that median, so allow it some room.
+    assert 3.5 < summary["fitted_overhead_percent"] < 6.5
+
+
+def test_too_few_rounds_give_no_fit() -> None:
+    rounds = [
+        OverheadRound(monitoring=wanted, stored_per_s=900)
+        for wanted in bench_monitoring.ON_OFF_CYCLE[:4]
+    ]
+    assert "fitted_overhead_percent" not in bench_monitoring.overhead_summary(rounds)
 
 
 def test_a_units_memory_sums_its_processes_and_leaves_other_units_out() -> None:
