@@ -8,21 +8,21 @@ delays are printed (the table at the end), never asserted. `make chaos LAYOUT=â€
 catalogue on a layout deployed by hand.
 
 CI runs the faults of CI_FAULTS: three kinds of failure the pipeline must ride out that the
-stack's own fault tests (tests/e2e/test_pipeline_faults.py) cannot show, and two credential
-rotations under load. The failures: a daemon of the data path stopped beyond its alerts' window (a
+stack's own fault tests (tests/e2e/test_pipeline_faults.py) cannot show, and one credential
+rotation under load. The failures: a daemon of the data path stopped beyond its alerts' window (a
 Kafka broker: KafkaBrokerDown and KafkaBrokerFenced must fire, then resolve), the file system
 under HBase refusing every change (the active NameNode in safe mode: NoActiveNameNode must fire,
 then resolve), and a node powered off hard (the victim carries the active NameNode, the HBase
 master, a RegionServer, a broker, a supervisor and a risk service on the ci layout, so it is the
-master loss that used to stall HBase, and every one of those kills at once). The rotations, each
-with the make target's own steps while applicants stream: the risk-service token (no 401/403 on
-any risk service) and the MariaDB passwords (no access denied, no failed API page or load). The
-rest of the catalogue (a broker killed, every risk service down beyond the message timeout, the
-RegionServer, supervisor, ZooKeeper and nimbus faults with their alerts, every ResourceManager
-stopped (NoActiveResourceManager), the failovers, the partition, the Kafka password and
-certificate rotations, the producer's Kafka password refused (KafkaSignInsRefused, then make
-kafka-access)) takes longer than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a
-comma-separated list) runs them, and docs/faults.md has the whole table measured by `make chaos`.
+master loss that used to stall HBase, and every one of those kills at once). The rotation: the
+risk-service token, with `make rotate-risk-token`'s own steps while applicants stream through
+the score bolts (no 401/403 on any risk service). The rest of the catalogue (a broker killed,
+every risk service down beyond the message timeout, the RegionServer, supervisor, ZooKeeper and
+nimbus faults with their alerts, every ResourceManager stopped (NoActiveResourceManager), the
+failovers, the partition, the MariaDB (about 4 minutes), Kafka and certificate rotations, the
+producer's Kafka password refused (KafkaSignInsRefused, then make kafka-access)) takes longer
+than CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs them, and
+docs/faults.md has the whole table measured by `make chaos`.
 
 Each alert a fault names (faults.Fault.alerts) is watched on the monitoring node's Prometheus:
 when the fault is held in place longer than the rule's `for:` plus a scrape and an evaluation, the
@@ -53,7 +53,6 @@ CI_FAULTS = (
     "kafka-broker-stop",
     "namenode-safemode",
     "risk-token-rotation",
-    "mysql-password-rotation",
     "worker-power-off",
 )
 CHOSEN = os.environ.get("LENDSTREAM_FAULTS", ",".join(CI_FAULTS))
