@@ -92,14 +92,12 @@ class OverheadRound:
 
     @property
     def cpu_ms_per_applicant(self) -> float:
-        return self.unit_ms_per_applicant(None)
+        return 1000 * self.service_cpu_s / self.applicants if self.applicants else 0.0
 
-    def unit_ms_per_applicant(self, unit: str | None) -> float:
-        """One service's CPU per applicant in ms (``None``: every service's)."""
-        if not self.applicants:
-            return 0.0
-        seconds = self.service_cpu_s if unit is None else self.cpu_by_unit.get(unit, 0.0)
-        return 1000 * seconds / self.applicants
+    def unit_ms_per_applicant(self, unit: str) -> float:
+        """One service's CPU per applicant in ms."""
+        seconds = self.cpu_by_unit.get(unit, 0.0)
+        return 1000 * seconds / self.applicants if self.applicants else 0.0
 
 
 def monitoring_units(cluster: ChaosCluster) -> dict[str, tuple[str, ...]]:
@@ -264,7 +262,7 @@ def cpu_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
         "cpu_added_by_unit_ms_per_applicant": cpu_added_by_unit(rounds),
         "cpu_ms_per_applicant_with": statistics.median(r.cpu_ms_per_applicant for r in on),
         "cpu_ms_per_applicant_without": without,
-        **percent_of(fitted, without, "fitted_cpu_added_percent", sign=1),
+        **percent_of(fitted, without, "fitted_cpu_added_percent", added_percent),
         "cycle_cpu_added_percent": per_cycle,
         "median_cycle_cpu_added_percent": statistics.median(per_cycle) if per_cycle else None,
         "monitoring_services_cpu_percent": shares,
@@ -273,14 +271,18 @@ def cpu_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
 
 
 def percent_of(
-    fitted: FittedEffect | None, reference: float, name: str, sign: int
+    fitted: FittedEffect | None,
+    reference: float,
+    name: str,
+    cost: Callable[[float, float], float],
 ) -> dict[str, float]:
-    """``{name: effect, name_error: its standard error}`` in percent of ``reference`` (``sign``
-    -1: a loss counts positive); empty when nothing was fitted."""
+    """``{name: cost, name_error: its standard error}``: the fitted effect as ``cost`` (e.g.
+    lost_percent) reads it against ``reference`` (the figure without monitoring), the error in
+    percent of ``reference``; empty when nothing was fitted."""
     if fitted is None or not reference:
         return {}
     return {
-        name: sign * 100 * fitted.effect / reference,
+        name: cost(reference + fitted.effect, reference),
         f"{name}_error": 100 * fitted.standard_error / reference,
     }
 
@@ -299,7 +301,7 @@ def overhead_summary(rounds: Sequence[OverheadRound]) -> dict[str, Any]:
         "overhead_percent": lost_percent(on, off),
         "cycle_overhead_percent": per_cycle,
         "median_cycle_overhead_percent": statistics.median(per_cycle) if per_cycle else None,
-        **percent_of(fitted, off, "fitted_overhead_percent", sign=-1),
+        **percent_of(fitted, off, "fitted_overhead_percent", lost_percent),
         **cpu_summary(rounds),
         "rounds": [
             {
