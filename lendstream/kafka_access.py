@@ -11,18 +11,21 @@ with a JSON request on stdin (passwords travel there, never on a command line):
 ``{"changes": ["what", ...]}`` (no secret).
 
 - A user is (re)set (``alter_user_scram_credentials``, SCRAM-SHA-512) when it has no such
-  credential, or one of the ``bootstrap`` brokers, each asked alone, refuses its password
-  (changed in the Vault, or behind the role's back, or lost by that broker: docs/security.md,
-  "A restarted broker that refuses users"). Signing in is the only way to compare: Kafka keeps a
-  salted hash, not the password. A credential set again reaches every running broker, including
-  one that refused it.
+  credential (or a retired one), or one of the ``bootstrap`` brokers, each asked alone, refuses
+  its password (changed in the Vault, or behind the role's back, or lost by that broker:
+  docs/security.md, "A restarted broker that refuses users"). Signing in is the only way to
+  compare: Kafka keeps a salted hash, not the password. A credential set again reaches every
+  running broker, including one that refused it.
 - ACLs: for every principal the request names, the ALLOW bindings on host ``*`` are made exactly
   the requested ones: missing ones are created, others of that principal deleted. Principals the
   request does not name (the super users, anyone an operator added) are left alone.
 - ``retired_users``: users no client signs in as any more (the previous of two alternating users
   after a password rotation, docs/security.md "Rotation"): their SCRAM-SHA-512 credential is
-  deleted and every ALLOW binding of theirs removed, so the old password opens nothing. A user
-  both kept and retired is refused.
+  replaced by one of a random password nobody keeps, marked by RETIRED_ITERATIONS, and every
+  ALLOW binding of theirs removed, so the old password opens nothing. The credential is never
+  deleted: Kafka 4.4.0 loses every SCRAM user of a broker that reads a deletion back from its
+  metadata log at start when that deletion is the first change it applies (docs/security.md, "A
+  restarted broker that refuses users: the cause"). A user both kept and retired is refused.
 - ``check``: say what would change, change nothing (``ansible-playbook --check``).
 A second run with the same request changes nothing.
 """
@@ -30,6 +33,7 @@ A second run with the same request changes nothing.
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -49,7 +53,6 @@ from kafka.admin import (
     ResourcePatternFilter,
     ResourceType,
     ScramMechanism,
-    UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
 from kafka.errors import KafkaConnectionError, KafkaError
@@ -63,6 +66,10 @@ SIGN_IN_WORKERS = 8
 # administrator, say) is sent again: the client then picks another broker.
 ADMIN_ATTEMPTS = 4
 MECHANISM = ScramMechanism.SCRAM_SHA_512
+# A retired user's credential: a random password nobody keeps, hashed with this many PBKDF2
+# iterations, which no live user has (kafka-python and Kafka's own tools use 4096), so a rerun can
+# tell it from a live one through describe (Kafka shows a credential's iterations, never its key).
+RETIRED_ITERATIONS = 8192
 ANY_HOST = "*"
 
 
@@ -170,12 +177,7 @@ def keep_users(
 ) -> list[str]:
     """(Re)sets the users that have no SCRAM-SHA-512 credential or whose password a broker of
     ``bootstrap`` refuses; what was (or would be) changed."""
-    described = _retrying(admin.describe_user_scram_credentials, sorted(users)) if users else {}
-    present = {
-        name
-        for name, found in described.items()
-        if any(info["mechanism"] == MECHANISM for info in found["credential_infos"])
-    }
+    present = live_users(admin, sorted(users))
     refusals = refusing_brokers(
         bootstrap, ca_file, {n: p for n, p in users.items() if n in present}
     )
@@ -206,31 +208,47 @@ def _retrying(call: Callable[..., T], *arguments: Any) -> T:
     return call(*arguments)
 
 
-def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> list[str]:
-    """Deletes the SCRAM-SHA-512 credential and every ALLOW binding (host *) of each user in
-    ``names`` that still has either; what was (or would be) removed."""
+def live_users(admin: KafkaAdminClient, names: Sequence[str]) -> set[str]:
+    """The users of ``names`` with a SCRAM-SHA-512 credential that is not a retired one."""
     if not names:
-        return []
-    described = _retrying(admin.describe_user_scram_credentials, sorted(names))
-    with_credential = sorted(
+        return set()
+    described = _retrying(admin.describe_user_scram_credentials, list(names))
+    return {
         name
         for name, found in described.items()
-        if any(info["mechanism"] == MECHANISM for info in found["credential_infos"])
-    )
+        if any(
+            info["mechanism"] == MECHANISM and info["iterations"] != RETIRED_ITERATIONS
+            for info in found["credential_infos"]
+        )
+    }
+
+
+def retire_users(admin: KafkaAdminClient, names: Sequence[str], check: bool) -> list[str]:
+    """Replaces the live SCRAM-SHA-512 credential of each user in ``names`` by a retired one (a
+    random password nobody keeps) and removes every ALLOW binding (host *) of theirs; what was
+    (or would be) changed."""
+    if not names:
+        return []
+    with_credential = sorted(live_users(admin, sorted(names)))
     bindings = sorted(
         (binding for name in sorted(names) for binding in current_bindings(admin, f"User:{name}")),
         key=describe,
     )
     if not check:
         if with_credential:
-            deletions = [UserScramCredentialDeletion(name, MECHANISM) for name in with_credential]
+            overwrites = [
+                UserScramCredentialUpsertion(
+                    name, MECHANISM, secrets.token_urlsafe(32), iterations=RETIRED_ITERATIONS
+                )
+                for name in with_credential
+            ]
             failed = {
                 name: error
-                for name, error in _retrying(admin.alter_user_scram_credentials, deletions).items()
+                for name, error in _retrying(admin.alter_user_scram_credentials, overwrites).items()
                 if error
             }
             if failed:
-                raise KafkaAccessError(f"SCRAM credentials not deleted: {failed}")
+                raise KafkaAccessError(f"SCRAM credentials not retired: {failed}")
         if bindings:
             _retrying(admin.delete_acls, [_exact_filter(b) for b in bindings])
     return [f"SCRAM user {name}: retired" for name in with_credential] + [

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kafka.admin import UserScramCredentialUpsertion
 from kafka.errors import KafkaConnectionError
 
 from lendstream import kafka_access
@@ -19,11 +20,16 @@ PASSWORDS = {"lendstream-producer": "p", "admin": "a"}
 
 
 class StandInAdmin:
-    """Answers describe with the users it holds; records every upsert. Its first ``drops`` calls
-    fail as a broker that dropped the connection would."""
+    """Answers describe with the users it holds (each credential's PBKDF2 iterations); keeps and
+    records every upsert; refuses deletions (the role never deletes a credential). Its first
+    ``drops`` calls fail as a broker that dropped the connection would."""
 
-    def __init__(self, users: set[str], drops: int = 0) -> None:
-        self.users = users
+    def __init__(
+        self, users: set[str], drops: int = 0, retired: frozenset[str] = frozenset()
+    ) -> None:
+        self.iterations = {name: 4096 for name in users} | {
+            name: kafka_access.RETIRED_ITERATIONS for name in retired
+        }
         self.upserted: list[str] = []
         self.drops = drops
 
@@ -37,8 +43,10 @@ class StandInAdmin:
         return {
             name: {
                 "error": None,
-                "credential_infos": [{"mechanism": kafka_access.MECHANISM, "iterations": 4096}]
-                if name in self.users
+                "credential_infos": [
+                    {"mechanism": kafka_access.MECHANISM, "iterations": self.iterations[name]}
+                ]
+                if name in self.iterations
                 else [],
             }
             for name in names
@@ -46,7 +54,9 @@ class StandInAdmin:
 
     def alter_user_scram_credentials(self, upserts: list[Any]) -> dict[str, None]:
         self._maybe_drop()
+        assert all(isinstance(upsert, UserScramCredentialUpsertion) for upsert in upserts)
         self.upserted += [upsert.user for upsert in upserts]
+        self.iterations |= {upsert.user: upsert.iterations for upsert in upserts}
         return {upsert.user: None for upsert in upserts}
 
 
@@ -102,3 +112,28 @@ def test_a_connection_dropped_on_every_try_is_an_error() -> None:
     admin = StandInAdmin({"admin"}, drops=kafka_access.ADMIN_ATTEMPTS)
     with pytest.raises(KafkaConnectionError):
         kafka_access.keep_users(admin, BROKERS, "ca.crt", {"admin": "a"}, check=False)  # type: ignore[arg-type]
+
+
+def test_a_retired_user_keeps_a_credential_nobody_knows_and_a_rerun_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No deletion ever reaches Kafka's metadata log (docs/security.md, "A restarted broker that
+    refuses users: the cause"): the retired user's credential is overwritten, marked retired."""
+    monkeypatch.setattr(kafka_access, "current_bindings", lambda admin, principal: set())
+    admin = StandInAdmin({"lendstream-producer", "admin"})
+    changes = kafka_access.retire_users(admin, ["lendstream-producer"], check=False)  # type: ignore[arg-type]
+    assert changes == ["SCRAM user lendstream-producer: retired"]
+    assert admin.upserted == ["lendstream-producer"]
+    assert admin.iterations["lendstream-producer"] == kafka_access.RETIRED_ITERATIONS
+    assert kafka_access.retire_users(admin, ["lendstream-producer"], check=False) == []  # type: ignore[arg-type]
+    assert admin.upserted == ["lendstream-producer"]
+
+
+def test_a_retired_user_kept_again_is_set_as_a_missing_one(
+    refused_by: set[tuple[str, str]],
+) -> None:
+    """The next rotation brings the retired slot back: its credential counts as none."""
+    admin = StandInAdmin({"admin"}, retired=frozenset({"lendstream-producer"}))
+    changes = kafka_access.keep_users(admin, BROKERS, "ca.crt", PASSWORDS, check=False)  # type: ignore[arg-type]
+    assert changes == ["SCRAM user lendstream-producer: password set"]
+    assert admin.iterations["lendstream-producer"] != kafka_access.RETIRED_ITERATIONS
