@@ -131,7 +131,6 @@ rotate-kafka-passwords: bootstrap ## Rotate the Kafka clients' SCRAM passwords u
 	$(call playbook,$(INVENTORY_FILE)) playbooks/rotate-kafka-passwords.yml
 	$(LENDSTREAM) secrets rotate-finish --name kafka --inventory-dir $(dir $(INVENTORY_FILE)) \
 	  --vault-password-file $(call vault_password_file,$(INVENTORY_FILE))
-	$(call playbook,$(INVENTORY_FILE)) playbooks/restart-kafka.yml  # the first restart after a rotation, repaired (docs/security.md)
 .PHONY: kafka-access
 kafka-access: bootstrap ## Set Kafka's users again where a broker refuses them (what KafkaSignInsRefused asks): make kafka-access INVENTORY=montana
 	$(call playbook,$(INVENTORY_FILE)) playbooks/kafka-access.yml

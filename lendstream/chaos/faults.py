@@ -647,10 +647,12 @@ def kafka_failed_authentications(cluster: ChaosCluster, since: float) -> int:
 
 
 def _rotate_kafka_passwords(cluster: ChaosCluster, state: dict[str, Any]) -> None:
-    """make rotate-kafka-passwords: every client moves to its other SCRAM user, the old retired;
-    then every broker restarts once more (the first restart after a rotation is where brokers were
-    seen refusing the new users, docs/security.md, "A restarted broker that refuses users", which
-    the role's restart repairs). Every current user must then sign in on every broker."""
+    """make rotate-kafka-passwords: every client moves to its other SCRAM user, the old retired.
+    Then every broker restarts once more, one at a time (restart-kafka.yml): before session 27 a
+    broker restarted after a rotation refused every user (Kafka 4.4.0 mis-read the retirement's
+    deletions, docs/security.md, "A restarted broker that refuses users: the cause"). The role's
+    restart sets again any user a restarted broker refuses: it must find none, and every current
+    user must then sign in on every broker."""
     inventory_dir = layout_state_dir(cluster.layout.name)
     since = time.time()
     producer_restarts = {
@@ -670,16 +672,19 @@ def _rotate_kafka_passwords(cluster: ChaosCluster, state: dict[str, Any]) -> Non
         raise ChaosError(
             f"{refused} Kafka sign-ins refused, {failures} producer failures during the rotation"
         )
-    # As make rotate-kafka-passwords ends: every broker restarts once more. The role prints each
-    # user it set again with the brokers that refused it; the sign-ins refused meanwhile (the
-    # clients' and the role's own checks) are counted apart from the rotation's.
+    # The role prints each user it set again with the brokers that refused it; the sign-ins
+    # refused meanwhile (the clients' and the role's own checks) are counted apart from the
+    # rotation's.
     restart_began = time.time()
     restarted = cluster.playbook("playbooks/restart-kafka.yml")
-    state["users_set_again_after_restart"] = restarted.count("refused by ")
-    state["refused_while_repaired"] = kafka_failed_authentications(cluster, restart_began)
+    state["users_set_again_after_restart"] = set_again = restarted.count("refused by ")
+    state["refused_while_restarting"] = kafka_failed_authentications(cluster, restart_began)
     state["sign_in_refusals"] = refusals = cluster.kafka_sign_in_refusals()
-    if refusals:
-        raise ChaosError(f"after the brokers' restart, users refused: {refusals}")
+    if refusals or set_again:
+        raise ChaosError(
+            f"after the brokers' restart, {set_again} users were refused and set again;"
+            f" refused now: {refusals}"
+        )
 
 
 def _refuse_the_producer(cluster: ChaosCluster, state: dict[str, Any]) -> None:

@@ -258,8 +258,8 @@ def test_rolling_restarts_pass_their_gates_and_the_pipeline_still_reconciles(
     assert summary["published"] == rows
     crashed = cluster.chaos.crashes_since(crashes_before)
     assert not crashed, cluster.chaos.crash_report(crashed)
-    # The restarted broker, as every other, accepts every current Kafka user (a restarted broker
-    # was seen refusing users made before its restart: the role's restart sets them again).
+    # The restarted broker, as every other, accepts every current Kafka user (docs/security.md,
+    # "A restarted broker that refuses users").
     assert cluster.chaos.kafka_sign_in_refusals() == {}
     FIGURES["rolling restarts"] = (
         f"on {node}: " + ", ".join(timings) + f"; then {rows} applicants reconciled in "
