@@ -175,8 +175,8 @@ def keep_users(
     users: dict[str, str],
     check: bool,
 ) -> list[str]:
-    """(Re)sets the users that have no SCRAM-SHA-512 credential or whose password a broker of
-    ``bootstrap`` refuses; what was (or would be) changed."""
+    """(Re)sets the users that have no live SCRAM-SHA-512 credential (none, or a retired one) or
+    whose password a broker of ``bootstrap`` refuses; what was (or would be) changed."""
     present = live_users(admin, sorted(users))
     refusals = refusing_brokers(
         bootstrap, ca_file, {n: p for n, p in users.items() if n in present}
