@@ -408,14 +408,29 @@ def zookeeper_delete_znode(hosts: list[str], port: int, params: Params) -> Resul
 
 
 OPENING_HOLD_S = 2.0  # how long a plaintext peer's opening must be held to count as read
+# A request a plaintext server answers gets this long for its answer, on each of this many
+# connections: a TLS-only server hangs up at once, a busy one may take seconds to.
+REQUEST_ANSWER_S = 5.0
+REQUEST_ATTEMPTS = 3
 # A ZooKeeper member's first 8 bytes (election protocol 2).
 QUORUM_OPENING = struct.pack(">q", -65535)
-HBASE_RPC_OPENING = b"HBas\x00\x50"  # HBase RPC's preamble: magic, version 0, SIMPLE authentication
+# HBase RPC's preamble: magic, version 0, SIMPLE authentication.
+HBASE_RPC_PREAMBLE = b"HBas\x00\x50"
+
+
+def _plaintext_refusal(host: str, answer: bytes) -> Result | None:
+    """A TLS-only port's answer to plaintext bytes: a TLS alert, then the close, or the close
+    alone. None when ``answer`` is neither (a plaintext server's words)."""
+    if answer[:1] == b"\x15":
+        return Outcome.PLAINTEXT_REFUSED, f"{host}: TLS alert {answer[:7].hex()}, then closed"
+    if not answer:
+        return Outcome.PLAINTEXT_REFUSED, f"{host}: closed without a word"
+    return None
 
 
 def _plaintext_opening(host: str, connection: socket.socket, opening: bytes) -> Result:
-    """Send a plaintext protocol's first bytes: a TLS-only port hangs up on them at once (a TLS
-    alert, then the close, or the close alone); a plaintext one reads them and waits for more."""
+    """Send a plaintext protocol's first bytes, which a plaintext server reads and waits for more
+    (it answers nothing): a TLS-only port hangs up on them at once."""
     try:
         connection.sendall(opening)
         connection.settimeout(OPENING_HOLD_S)
@@ -424,25 +439,80 @@ def _plaintext_opening(host: str, connection: socket.socket, opening: bytes) -> 
         return Outcome.SUCCEEDED, f"{host}: held a plaintext peer's opening {OPENING_HOLD_S} s"
     except OSError as failure:
         return Outcome.PLAINTEXT_REFUSED, f"{host}: {_short(failure)}"
-    if answer[:1] == b"\x15":
-        return Outcome.PLAINTEXT_REFUSED, f"{host}: TLS alert {answer[:7].hex()}, then closed"
-    if not answer:
-        return Outcome.PLAINTEXT_REFUSED, f"{host}: closed without a word"
-    return Outcome.SUCCEEDED, f"{host}: answered a plaintext peer ({answer[:8].hex()})"
+    refusal = _plaintext_refusal(host, answer)
+    return refusal or (Outcome.SUCCEEDED, f"{host}: answered a plaintext peer ({answer[:8].hex()})")
+
+
+def _plaintext_request(
+    host: str, connection: socket.socket, request: bytes, describe: Callable[[bytes], str]
+) -> Result | None:
+    """Send a plaintext protocol's whole first request, which a plaintext server answers: the
+    answer (``describe`` reads it) is the proof. A TLS-only port hangs up on it at once. None when
+    neither came within REQUEST_ANSWER_S: a busy server, no evidence either way."""
+    try:
+        connection.sendall(request)
+        connection.settimeout(REQUEST_ANSWER_S)
+        answer = connection.recv(4096)
+    except TimeoutError:
+        return None
+    except OSError as failure:
+        return Outcome.PLAINTEXT_REFUSED, f"{host}: {_short(failure)}"
+    refusal = _plaintext_refusal(host, answer)
+    return refusal or (
+        Outcome.SUCCEEDED,
+        f"{host}: answered a plaintext request: {describe(answer)}",
+    )
+
+
+class _NoConnectionError(Exception):
+    """No host of a list accepted a connection: ``result`` says why."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result[1])
+        self.result = result
+
+
+def _connect_to_first(hosts: list[str], port: int) -> tuple[str, socket.socket]:
+    """A connection to the first host that accepts one (HA sets: the others may not listen)."""
+    for host in hosts:
+        try:
+            return host, socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
+        except ConnectionRefusedError:
+            continue
+        except OSError as failure:
+            raise _NoConnectionError((Outcome.FAILED, f"{host}: {_short(failure)}")) from failure
+    raise _NoConnectionError((Outcome.REFUSED, "no host accepted the connection"))
 
 
 def _first_plaintext_opening(hosts: list[str], port: int, opening: bytes) -> Result:
     """``_plaintext_opening`` on the first host that accepts the connection."""
-    for host in hosts:
+    try:
+        host, connection = _connect_to_first(hosts, port)
+    except _NoConnectionError as none:
+        return none.result
+    with connection:
+        return _plaintext_opening(host, connection, opening)
+
+
+def _first_plaintext_request(
+    hosts: list[str], port: int, request: bytes, describe: Callable[[bytes], str]
+) -> Result:
+    """``_plaintext_request`` on the first host that accepts the connection, on a new connection
+    each time the server neither answers nor hangs up, REQUEST_ATTEMPTS times at most."""
+    for _ in range(REQUEST_ATTEMPTS):
         try:
-            connection = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
-        except ConnectionRefusedError:
-            continue
-        except OSError as failure:
-            return Outcome.FAILED, f"{host}: {_short(failure)}"
+            host, connection = _connect_to_first(hosts, port)
+        except _NoConnectionError as none:
+            return none.result
         with connection:
-            return _plaintext_opening(host, connection, opening)
-    return Outcome.REFUSED, "no host accepted the connection"
+            result = _plaintext_request(host, connection, request, describe)
+        if result is not None:
+            return result
+    return (
+        Outcome.FAILED,
+        f"{host}: neither answered nor hung up on a plaintext request in {REQUEST_ANSWER_S} s, "
+        f"{REQUEST_ATTEMPTS} times (a busy server: no evidence either way)",
+    )
 
 
 def zookeeper_quorum_plaintext(hosts: list[str], port: int, params: Params) -> Result:
@@ -452,18 +522,110 @@ def zookeeper_quorum_plaintext(hosts: list[str], port: int, params: Params) -> R
     return _first_plaintext_opening(hosts, port, QUORUM_OPENING)
 
 
+def _zookeeper_session(answer: bytes) -> str:
+    """A ConnectResponse's session id (after its length, protocol version and timeout)."""
+    if len(answer) < 20:
+        return f"{len(answer)} bytes"
+    return f"session {struct.unpack('>q', answer[12:20])[0]:#x}"
+
+
 def zookeeper_client_plaintext(hosts: list[str], port: int, params: Params) -> Result:
     """A plaintext client's session request (ConnectRequest) on a member's client port: a
     plaintext member answers it with a session; a TLS-only one (the zookeeper role's client TLS,
     phase 3) hangs up."""
-    opening = struct.pack(">i", len(ZOOKEEPER_CONNECT)) + ZOOKEEPER_CONNECT
-    return _first_plaintext_opening(hosts, port, opening)
+    request = struct.pack(">i", len(ZOOKEEPER_CONNECT)) + ZOOKEEPER_CONNECT
+    return _first_plaintext_request(hosts, port, request, _zookeeper_session)
+
+
+# ---- Protocol buffers by hand: the few fields the Hadoop and HBase RPC calls write and read -----
+def _varint(value: int) -> bytes:
+    out = b""
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+
+
+def _pb_int(field: int, value: int) -> bytes:
+    return _varint(field << 3) + _varint(value)
+
+
+def _pb_bytes(field: int, value: bytes | str) -> bytes:
+    data = value.encode() if isinstance(value, str) else value
+    return _varint(field << 3 | 2) + _varint(len(data)) + data
+
+
+def _delimited(message: bytes) -> bytes:
+    return _varint(len(message)) + message
+
+
+def _read_varint(data: bytes, index: int) -> tuple[int, int]:
+    """A varint at ``index``: its value and the index after it."""
+    value, shift = 0, 0
+    while True:
+        byte = data[index]
+        index += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, index
+
+
+def _pb_fields(message: bytes) -> dict[int, Any]:
+    """The varint and length-delimited fields of a protocol-buffer message (last one wins)."""
+    fields: dict[int, Any] = {}
+    index = 0
+    while index < len(message):
+        key, index = _read_varint(message, index)
+        if key & 7 == 0:
+            fields[key >> 3], index = _read_varint(message, index)
+        elif key & 7 == 2:
+            length, index = _read_varint(message, index)
+            fields[key >> 3] = message[index : index + length]
+            index += length
+        else:
+            break  # no other wire type among the answers' fields read here
+    return fields
+
+
+# ---- HBase RPC -----------------------------------------------------------------------------------
+def hbase_rpc_call(service: str, method: str) -> bytes:
+    """A plaintext HBase RPC connection's first bytes: the preamble, the ConnectionHeader
+    (user_info.effective_user, service_name) and call 1 of ``method`` with an empty request
+    (RequestHeader: call_id, method_name, request_param), each framed by its length."""
+    header = _pb_bytes(1, _pb_bytes(1, "lendstream-attack")) + _pb_bytes(2, service)
+    call = _delimited(_pb_int(1, 1) + _pb_bytes(3, method) + _pb_int(4, 1)) + _delimited(b"")
+    return (
+        HBASE_RPC_PREAMBLE
+        + struct.pack(">i", len(header))
+        + header
+        + struct.pack(">i", len(call))
+        + call
+    )
+
+
+def hbase_rpc_answer(answer: bytes) -> str:
+    """What an HBase RPC answer says: its ResponseHeader's call id, and the exception's class
+    when the server refused the call."""
+    try:
+        length, at = _read_varint(answer, 4)
+        response = _pb_fields(answer[at : at + length])
+        exception = response.get(2)
+        refused = _pb_fields(exception).get(1) if isinstance(exception, bytes) else None
+    except IndexError:
+        return f"{len(answer)} bytes"
+    name = refused.decode(errors="replace") if isinstance(refused, bytes) else None
+    return f"call {response.get(1)}" + (f" refused: {name}" if name else " answered")
 
 
 def hbase_rpc_plaintext(hosts: list[str], port: int, params: Params) -> Result:
-    """A plaintext HBase RPC client's preamble on a master's or RegionServer's RPC port: a
-    plaintext server reads it and waits for the connection header; a TLS-only one hangs up."""
-    return _first_plaintext_opening(hosts, port, HBASE_RPC_OPENING)
+    """A plaintext HBase RPC call on a master's or RegionServer's RPC port: ``params["service"]``'s
+    ``params["method"]`` (a read: the master's IsMasterRunning, a RegionServer's GetServerInfo).
+    A plaintext server answers it, even with a refusal; a TLS-only one hangs up."""
+    service = str(params.get("service", "AdminService"))
+    request = hbase_rpc_call(service, str(params.get("method", "GetServerInfo")))
+    return _first_plaintext_request(hosts, port, request, hbase_rpc_answer)
 
 
 # ---- HTTP: WebHDFS, ResourceManager, the applicant API, the risk service -------------------------
@@ -574,30 +736,8 @@ HADOOP_CLIENT_PROTOCOL = "org.apache.hadoop.hdfs.protocol.ClientProtocol"
 _RPC_CONNECTION_CONTEXT_CALL_ID = -3
 
 
-def _varint(value: int) -> bytes:
-    out = b""
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if not value:
-            return out + bytes([low])
-        out += bytes([low | 0x80])
-
-
 def _zigzag(value: int) -> int:
     return (value << 1) ^ (value >> 31)
-
-
-def _pb_int(field: int, value: int) -> bytes:
-    return _varint(field << 3) + _varint(value)
-
-
-def _pb_bytes(field: int, value: bytes | str) -> bytes:
-    data = value.encode() if isinstance(value, str) else value
-    return _varint(field << 3 | 2) + _varint(len(data)) + data
-
-
-def _delimited(message: bytes) -> bytes:
-    return _varint(len(message)) + message
 
 
 def _rpc_header(call_id: int, client_id: bytes) -> bytes:
@@ -614,35 +754,6 @@ def _rpc_header(call_id: int, client_id: bytes) -> bytes:
 def _rpc_packet(*parts: bytes) -> bytes:
     body = b"".join(parts)
     return struct.pack(">i", len(body)) + body
-
-
-def _read_varint(data: bytes, index: int) -> tuple[int, int]:
-    """A varint at ``index``: its value and the index after it."""
-    value, shift = 0, 0
-    while True:
-        byte = data[index]
-        index += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, index
-
-
-def _pb_fields(message: bytes) -> dict[int, Any]:
-    """The varint and length-delimited fields of a protocol-buffer message (last one wins)."""
-    fields: dict[int, Any] = {}
-    index = 0
-    while index < len(message):
-        key, index = _read_varint(message, index)
-        if key & 7 == 0:
-            fields[key >> 3], index = _read_varint(message, index)
-        elif key & 7 == 2:
-            length, index = _read_varint(message, index)
-            fields[key >> 3] = message[index : index + length]
-            index += length
-        else:
-            break  # no other wire type among the response header's fields read here
-    return fields
 
 
 def hadoop_rpc_call(hosts: list[str], port: int, params: Params) -> Result:

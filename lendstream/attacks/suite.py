@@ -527,14 +527,25 @@ def _zookeeper_quorum_attacks(
 
 
 def _hbase_rpc_attacks(targets: Targets, member: str | None, expected: str) -> list[Attack]:
-    """A plaintext HBase RPC client's preamble on a RegionServer's and a master's RPC port (the
-    masters: active and backup), from the probe by address or from ``member`` to another node.
-    With lendstream_tls HBase RPC is TLS only (the hbase role's RPC TLS, phase 3), so the server
-    hangs up on it; the probe's the firewall stops."""
+    """A plaintext HBase RPC call (a read each serves: a RegionServer's GetServerInfo, a master's
+    IsMasterRunning) on a RegionServer's and a master's RPC port (the masters: active and
+    backup), from the probe by address or from ``member`` to another node. With lendstream_tls
+    HBase RPC is TLS only (the hbase role's RPC TLS, phase 3), so the server hangs up on it; the
+    probe's the firewall stops."""
     attacks = []
-    for what, groups, variable in (
-        ("RegionServer", ("hbase_regionserver",), "hbase_regionserver_port"),
-        ("master", ("hbase_master", "hbase_backup_master"), "hbase_master_port"),
+    for what, groups, variable, call in (
+        (
+            "RegionServer",
+            ("hbase_regionserver",),
+            "hbase_regionserver_port",
+            {"service": "AdminService", "method": "GetServerInfo"},
+        ),
+        (
+            "master",
+            ("hbase_master", "hbase_backup_master"),
+            "hbase_master_port",
+            {"service": "MasterService", "method": "IsMasterRunning"},
+        ),
     ):
         names = tuple(dict.fromkeys(host for group in groups for host in targets.hosts(group)))
         if member is None:
@@ -549,6 +560,7 @@ def _hbase_rpc_attacks(targets: Targets, member: str | None, expected: str) -> l
                 hosts[:1],
                 targets.port("hbase", variable),
                 expected,
+                call,
             )
         )
     return attacks

@@ -13,6 +13,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from streamparse.util import get_nimbus_client
 
+from lendstream.attacks import clients
+from lendstream.attacks.clients import Outcome
 from lendstream.stack import runtime
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.provision import hbase_tables, kafka_topics
@@ -89,6 +91,24 @@ def test_hbase_put_get_round_trip_through_thrift(stack_hbase: StackEndpoints) ->
         assert table.row(row) == {}
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    ("daemon", "service", "method"),
+    [
+        ("hbase_regionserver", "AdminService", "GetServerInfo"),
+        ("hbase_master", "MasterService", "IsMasterRunning"),
+    ],
+)
+def test_the_attack_suites_plaintext_hbase_call_is_answered_by_a_plaintext_hbase(
+    stack_hbase: StackEndpoints, daemon: str, service: str, method: str
+) -> None:
+    """The stack's HBase speaks plaintext RPC: the attack suite's call (the one the cluster's TLS
+    servers must hang up on) gets a real answer, so the probe tells plaintext by proof."""
+    port = getattr(StackLayout.default().ports, daemon)
+    params = {"service": service, "method": method}
+    outcome, detail = clients.hbase_rpc_plaintext([stack_hbase.hbase_thrift_host], port, params)
+    assert (outcome, detail.endswith("call 1 answered")) == (Outcome.SUCCEEDED, True), detail
 
 
 def test_nimbus_reports_a_supervisor_with_free_slots(stack_storm: StackEndpoints) -> None:

@@ -341,41 +341,104 @@ def test_a_port_served_in_plain_http_is_a_successful_attack(plain_server: int) -
     assert result["outcome"] == Outcome.SUCCEEDED, result
 
 
-def _opening_server(answer: bytes | None) -> tuple[socket.socket, list[bytes]]:
-    """A one-connection server that reads the opening, then answers ``answer`` and closes, or,
-    with None, holds the connection (a plaintext server waiting for the rest)."""
+HELD = None  # a server that reads and answers nothing: a plaintext one, or a busy TLS one
+
+
+def _plaintext_server(answers: list[bytes | None]) -> tuple[socket.socket, list[bytes]]:
+    """A server that reads each connection's first bytes, then gives it the next of ``answers``
+    and closes (HELD: holds the connection until the client gives up)."""
     listener = socket.create_server(("127.0.0.1", 0))
     received: list[bytes] = []
 
     def serve() -> None:
-        connection, _ = listener.accept()
-        with connection:
-            received.append(connection.recv(64))
-            if answer is None:
-                connection.settimeout(clients.OPENING_HOLD_S + 2)
-                with suppress(OSError):
-                    connection.recv(64)  # until the client gives up
-            else:
-                connection.sendall(answer)
+        for answer in answers:
+            connection, _ = listener.accept()
+            with connection:
+                received.append(connection.recv(4096))
+                if answer is HELD:
+                    connection.settimeout(clients.REQUEST_ANSWER_S + 2)
+                    with suppress(OSError):
+                        connection.recv(64)  # until the client gives up
+                else:
+                    connection.sendall(answer)
 
     threading.Thread(target=serve, daemon=True).start()
     return listener, received
 
 
+def _hbase_response(call_id: int, exception: str | None = None) -> bytes:
+    """An HBase RPC answer as a server frames it: the total length, then the delimited
+    ResponseHeader (call_id; exception.exception_class_name when refused)."""
+    header = bytes([0x08, call_id])
+    if exception:
+        refusal = bytes([0x0A, len(exception)]) + exception.encode()
+        header += bytes([0x12, len(refusal)]) + refusal
+    body = bytes([len(header)]) + header + b"\x00"
+    return struct.pack(">i", len(body)) + body
+
+
+TLS_ALERT = b"\x15\x03\x03\x00\x02\x02\x50"
+
+
 @pytest.mark.parametrize(
-    ("answer", "outcome"),
+    ("answers", "outcome", "said"),
     [
-        (None, Outcome.SUCCEEDED),  # read and held: a plaintext server
-        (b"\x15\x03\x03\x00\x02\x02\x50", Outcome.PLAINTEXT_REFUSED),  # a TLS alert
-        (b"", Outcome.PLAINTEXT_REFUSED),  # closed without a word
+        ([_hbase_response(1)], Outcome.SUCCEEDED, "call 1 answered"),
+        (
+            [_hbase_response(1, "org.apache.hadoop.hbase.ipc.UnknownServiceException")],
+            Outcome.SUCCEEDED,
+            "call 1 refused: org.apache.hadoop.hbase.ipc.UnknownServiceException",
+        ),
+        ([TLS_ALERT], Outcome.PLAINTEXT_REFUSED, "TLS alert"),
+        ([b""], Outcome.PLAINTEXT_REFUSED, "closed without a word"),
+        # A TLS-only server too busy to hang up at once is asked again, not taken for plaintext.
+        ([HELD, TLS_ALERT], Outcome.PLAINTEXT_REFUSED, "TLS alert"),
+        ([HELD, _hbase_response(1)], Outcome.SUCCEEDED, "call 1 answered"),
+        ([HELD] * clients.REQUEST_ATTEMPTS, Outcome.FAILED, "neither answered nor hung up"),
     ],
 )
-def test_the_hbase_rpc_plaintext_probe_tells_a_plaintext_server_from_a_tls_one(
-    answer: bytes | None, outcome: str
+def test_the_hbase_rpc_plaintext_probe_needs_an_answer_or_a_hang_up_to_decide(
+    monkeypatch: pytest.MonkeyPatch, answers: list[bytes | None], outcome: str, said: str
 ) -> None:
-    listener, received = _opening_server(answer)
+    monkeypatch.setattr(clients, "REQUEST_ANSWER_S", 0.3)
+    listener, received = _plaintext_server(answers)
+    params = {"service": "MasterService", "method": "IsMasterRunning"}
     with listener:
         port = listener.getsockname()[1]
-        result, detail = clients.hbase_rpc_plaintext(["127.0.0.1"], port, {})
-    assert result == outcome, detail
-    assert received == [clients.HBASE_RPC_OPENING]
+        result, detail = clients.hbase_rpc_plaintext(["127.0.0.1"], port, params)
+    assert (result, said in detail) == (outcome, True), detail
+    assert received == [clients.hbase_rpc_call("MasterService", "IsMasterRunning")] * len(answers)
+
+
+def test_the_hbase_rpc_call_is_framed_as_a_plaintext_client_frames_it() -> None:
+    sent = clients.hbase_rpc_call("AdminService", "GetServerInfo")
+    assert sent.startswith(clients.HBASE_RPC_PREAMBLE)
+    rest = sent[len(clients.HBASE_RPC_PREAMBLE) :]
+    (header_length,) = struct.unpack(">i", rest[:4])
+    header = clients._pb_fields(rest[4 : 4 + header_length])
+    assert header[2] == b"AdminService"
+    assert clients._pb_fields(header[1]) == {1: b"lendstream-attack"}
+    call = rest[4 + header_length :]
+    (call_length,) = struct.unpack(">i", call[:4])
+    assert len(call) == 4 + call_length
+    request_length, index = clients._read_varint(call, 4)
+    request_header = clients._pb_fields(call[index : index + request_length])
+    assert request_header == {1: 1, 3: b"GetServerInfo", 4: 1}
+    assert call[index + request_length :] == b"\x00"  # the empty request, delimited
+
+
+def test_the_zookeeper_client_probe_reads_the_session_a_plaintext_member_gives() -> None:
+    # ConnectResponse: length, protocol version, timeout, session id, 16-byte password.
+    response = struct.pack(">iiiqi16s", 36, 0, 10_000, 0x1234, 16, b"")
+    listener, received = _plaintext_server([response])
+    with listener:
+        result, detail = clients.zookeeper_client_plaintext(
+            ["127.0.0.1"], listener.getsockname()[1], {}
+        )
+    assert (result, detail) == (
+        Outcome.SUCCEEDED,
+        "127.0.0.1: answered a plaintext request: session 0x1234",
+    )
+    assert received == [
+        struct.pack(">i", len(clients.ZOOKEEPER_CONNECT)) + clients.ZOOKEEPER_CONNECT
+    ]
