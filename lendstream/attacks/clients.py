@@ -416,51 +416,66 @@ REQUEST_ATTEMPTS = 3
 QUORUM_OPENING = struct.pack(">q", -65535)
 # HBase RPC's preamble: magic, version 0, SIMPLE authentication.
 HBASE_RPC_PREAMBLE = b"HBas\x00\x50"
+# The read each HBase daemon serves, by daemon: (service, method), an empty request each.
+HBASE_RPC_READS = {
+    "master": ("MasterService", "IsMasterRunning"),
+    "regionserver": ("AdminService", "GetServerInfo"),
+}
 
 
-def _plaintext_refusal(host: str, answer: bytes) -> Result | None:
-    """A TLS-only port's answer to plaintext bytes: a TLS alert, then the close, or the close
-    alone. None when ``answer`` is neither (a plaintext server's words)."""
+def _plaintext_exchange(
+    host: str,
+    connection: socket.socket,
+    data: bytes,
+    wait_s: float,
+    describe: Callable[[bytes], str],
+) -> Result | None:
+    """Send plaintext bytes and read what comes back within ``wait_s``: a TLS-only port hangs up
+    on them at once (a TLS alert, a close or a reset); any other answer is a plaintext server's
+    (``describe`` says what it answered). None when neither came in time."""
+    try:
+        connection.sendall(data)
+        connection.settimeout(wait_s)
+        answer = connection.recv(4096)
+    except TimeoutError:
+        return None
+    except OSError as failure:
+        return Outcome.PLAINTEXT_REFUSED, f"{host}: {_short(failure)}"
     if answer[:1] == b"\x15":
         return Outcome.PLAINTEXT_REFUSED, f"{host}: TLS alert {answer[:7].hex()}, then closed"
     if not answer:
         return Outcome.PLAINTEXT_REFUSED, f"{host}: closed without a word"
-    return None
+    return Outcome.SUCCEEDED, f"{host}: {describe(answer)}"
 
 
 def _plaintext_opening(host: str, connection: socket.socket, opening: bytes) -> Result:
     """Send a plaintext protocol's first bytes, which a plaintext server reads and waits for more
-    (it answers nothing): a TLS-only port hangs up on them at once."""
-    try:
-        connection.sendall(opening)
-        connection.settimeout(OPENING_HOLD_S)
-        answer = connection.recv(64)
-    except TimeoutError:
-        return Outcome.SUCCEEDED, f"{host}: held a plaintext peer's opening {OPENING_HOLD_S} s"
-    except OSError as failure:
-        return Outcome.PLAINTEXT_REFUSED, f"{host}: {_short(failure)}"
-    refusal = _plaintext_refusal(host, answer)
-    return refusal or (Outcome.SUCCEEDED, f"{host}: answered a plaintext peer ({answer[:8].hex()})")
+    (it answers nothing), so a hold of OPENING_HOLD_S counts as read."""
+    result = _plaintext_exchange(
+        host,
+        connection,
+        opening,
+        OPENING_HOLD_S,
+        lambda answer: f"answered a plaintext peer ({answer[:8].hex()})",
+    )
+    return result or (
+        Outcome.SUCCEEDED,
+        f"{host}: held a plaintext peer's opening {OPENING_HOLD_S} s",
+    )
 
 
 def _plaintext_request(
     host: str, connection: socket.socket, request: bytes, describe: Callable[[bytes], str]
 ) -> Result | None:
     """Send a plaintext protocol's whole first request, which a plaintext server answers: the
-    answer (``describe`` reads it) is the proof. A TLS-only port hangs up on it at once. None when
-    neither came within REQUEST_ANSWER_S: a busy server, no evidence either way."""
-    try:
-        connection.sendall(request)
-        connection.settimeout(REQUEST_ANSWER_S)
-        answer = connection.recv(4096)
-    except TimeoutError:
-        return None
-    except OSError as failure:
-        return Outcome.PLAINTEXT_REFUSED, f"{host}: {_short(failure)}"
-    refusal = _plaintext_refusal(host, answer)
-    return refusal or (
-        Outcome.SUCCEEDED,
-        f"{host}: answered a plaintext request: {describe(answer)}",
+    answer is the proof. None when nothing came within REQUEST_ANSWER_S: a busy server, no
+    evidence either way."""
+    return _plaintext_exchange(
+        host,
+        connection,
+        request,
+        REQUEST_ANSWER_S,
+        lambda answer: f"answered a plaintext request: {describe(answer)}",
     )
 
 
@@ -620,11 +635,10 @@ def hbase_rpc_answer(answer: bytes) -> str:
 
 
 def hbase_rpc_plaintext(hosts: list[str], port: int, params: Params) -> Result:
-    """A plaintext HBase RPC call on a master's or RegionServer's RPC port: ``params["service"]``'s
-    ``params["method"]`` (a read: the master's IsMasterRunning, a RegionServer's GetServerInfo).
-    A plaintext server answers it, even with a refusal; a TLS-only one hangs up."""
-    service = str(params.get("service", "AdminService"))
-    request = hbase_rpc_call(service, str(params.get("method", "GetServerInfo")))
+    """A plaintext HBase RPC call on a master's or RegionServer's RPC port: the read that
+    ``params["daemon"]`` serves (HBASE_RPC_READS). A plaintext server answers it, even with a
+    refusal; a TLS-only one hangs up."""
+    request = hbase_rpc_call(*HBASE_RPC_READS[str(params.get("daemon", "regionserver"))])
     return _first_plaintext_request(hosts, port, request, hbase_rpc_answer)
 
 

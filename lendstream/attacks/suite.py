@@ -527,8 +527,8 @@ def _zookeeper_quorum_attacks(
 
 
 def _hbase_rpc_attacks(targets: Targets, member: str | None, expected: str) -> list[Attack]:
-    """A plaintext HBase RPC call (a read each serves: a RegionServer's GetServerInfo, a master's
-    IsMasterRunning) on a RegionServer's and a master's RPC port (the masters: active and
+    """A plaintext HBase RPC call (the read each daemon serves: clients.HBASE_RPC_READS) on a
+    RegionServer's and a master's RPC port (the masters: active and
     backup), from the probe by address or from ``member`` to another node. With lendstream_tls
     HBase RPC is TLS only (the hbase role's RPC TLS, phase 3), so the server hangs up on it; the
     probe's the firewall stops."""
@@ -538,13 +538,13 @@ def _hbase_rpc_attacks(targets: Targets, member: str | None, expected: str) -> l
             "RegionServer",
             ("hbase_regionserver",),
             "hbase_regionserver_port",
-            {"service": "AdminService", "method": "GetServerInfo"},
+            {"daemon": "regionserver"},
         ),
         (
             "master",
             ("hbase_master", "hbase_backup_master"),
             "hbase_master_port",
-            {"service": "MasterService", "method": "IsMasterRunning"},
+            {"daemon": "master"},
         ),
     ):
         names = tuple(dict.fromkeys(host for group in groups for host in targets.hosts(group)))

@@ -146,7 +146,7 @@ def test_hbase_rpc_speaks_tls_only_and_steps_back_one_phase(tmp_path: Path) -> N
         value = _write_and_read_through_thrift(ports["thrift"], deadline, list(logs.values()))
         assert value == b"member-42"
         for daemon in ("regionserver", "master"):
-            outcome, detail = clients.hbase_rpc_plaintext([HOST], ports[daemon], {})
+            outcome, detail = clients.hbase_rpc_plaintext([HOST], ports[daemon], {"daemon": daemon})
             assert outcome == Outcome.PLAINTEXT_REFUSED, f"{daemon}: {detail}"
 
     # From TLS only, turning it off is one rolling step back: servers accept both again, clients

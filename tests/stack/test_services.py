@@ -93,21 +93,16 @@ def test_hbase_put_get_round_trip_through_thrift(stack_hbase: StackEndpoints) ->
         connection.close()
 
 
-@pytest.mark.parametrize(
-    ("daemon", "service", "method"),
-    [
-        ("hbase_regionserver", "AdminService", "GetServerInfo"),
-        ("hbase_master", "MasterService", "IsMasterRunning"),
-    ],
-)
+@pytest.mark.parametrize("daemon", sorted(clients.HBASE_RPC_READS))
 def test_the_attack_suites_plaintext_hbase_call_is_answered_by_a_plaintext_hbase(
-    stack_hbase: StackEndpoints, daemon: str, service: str, method: str
+    stack_hbase: StackEndpoints, daemon: str
 ) -> None:
     """The stack's HBase speaks plaintext RPC: the attack suite's call (the one the cluster's TLS
     servers must hang up on) gets a real answer, so the probe tells plaintext by proof."""
-    port = getattr(StackLayout.default().ports, daemon)
-    params = {"service": service, "method": method}
-    outcome, detail = clients.hbase_rpc_plaintext([stack_hbase.hbase_thrift_host], port, params)
+    port = getattr(StackLayout.default().ports, f"hbase_{daemon}")
+    outcome, detail = clients.hbase_rpc_plaintext(
+        [stack_hbase.hbase_thrift_host], port, {"daemon": daemon}
+    )
     assert (outcome, detail.endswith("call 1 answered")) == (Outcome.SUCCEEDED, True), detail
 
 

@@ -402,10 +402,9 @@ def test_the_hbase_rpc_plaintext_probe_needs_an_answer_or_a_hang_up_to_decide(
 ) -> None:
     monkeypatch.setattr(clients, "REQUEST_ANSWER_S", 0.3)
     listener, received = _plaintext_server(answers)
-    params = {"service": "MasterService", "method": "IsMasterRunning"}
     with listener:
         port = listener.getsockname()[1]
-        result, detail = clients.hbase_rpc_plaintext(["127.0.0.1"], port, params)
+        result, detail = clients.hbase_rpc_plaintext(["127.0.0.1"], port, {"daemon": "master"})
     assert (result, said in detail) == (outcome, True), detail
     assert received == [clients.hbase_rpc_call("MasterService", "IsMasterRunning")] * len(answers)
 
