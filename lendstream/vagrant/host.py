@@ -9,8 +9,8 @@ Networks (both isolated: libvirt adds no forwarding, the guests reach each other
                             LENDSTREAM_VAGRANT_NETWORK), host at .1, static addresses, no DHCP
   lendstream-<layout>-mgmt  Vagrant's management network (SSH and DHCP), four /24s below the
                             private one (or LENDSTREAM_VAGRANT_MANAGEMENT_NETWORK)
-Both stay inside 192.168.56.0/21 and serve no DNS. The guests get Debian packages from an
-apt-cacher-ng on the private network's .1 (lendstream.vcluster.aptproxy, its own cache), the
+Both stay inside 192.168.56.0/21 and serve no DNS. The guests get Debian packages from the
+apt proxy (nginx) on the private network's .1 (lendstream.vcluster.aptproxy, its own cache), the
 same way as the simulated nodes. The Vagrantfile's triggers call `prepare` before `up` and
 `release` after `destroy`; `leftovers` lists whatever of a layout is still defined.
 """

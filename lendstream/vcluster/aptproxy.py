@@ -1,9 +1,15 @@
-"""The caching apt proxy (apt-cacher-ng) on the layout's bridge address.
+"""The caching apt proxy (nginx) on the layout's bridge address.
 
 Nodes have no route out; they fetch Debian packages through this proxy, which downloads each
-package once for all nodes and keeps it in the machine-wide cache (one cache directory per
-layout, since two apt-cacher-ng processes must not share one). It serves /debian and
-/debian-security, mapped onto the host's own mirrors, so nodes name no mirror host.
+file once for all nodes (concurrent requests for one file wait for that one download) and keeps
+it in the machine-wide cache (one cache directory per layout: two nginx processes must not
+manage one cache). It serves /debian and /debian-security, mapped onto the host's own mirrors,
+so nodes name no mirror host.
+
+It was apt-cacher-ng until that wedged in CI: Debian's 3.7.4 spun one thread at 100 % CPU in
+its file registry (`TFileItemHolder::~TFileItemHolder`, erasing from a corrupted tree) while
+holding the lock every request needs, after clients had given up on requests, so every node's
+`apt update` waited forever. nginx's proxy cache does the same job.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from lendstream.vcluster.hostdeps import find_program
 from lendstream.vcluster.mirrors import SUITE, debian_mirrors
 from lendstream.vcluster.paths import layout_state_dir, shared_cache_dir
 
-# Not 3142: a host that runs Debian's own apt-cacher-ng service already listens there.
+# Not 3142 (apt-cacher-ng's, which a host may run) nor 80; vagrant/cluster.rb names it too.
 PROXY_PORT = 3149
 
 
@@ -40,33 +46,77 @@ def node_apt_sources(layout: Layout) -> str:
 
 
 def _state_dir(layout: Layout) -> Path:
-    return layout_state_dir(layout.name) / "apt-cacher-ng"
+    return layout_state_dir(layout.name) / "aptproxy"
 
 
 def cache_dir(layout: Layout) -> Path:
-    return shared_cache_dir() / "apt-cacher-ng" / layout.name
+    return shared_cache_dir() / "aptproxy" / layout.name
+
+
+# Index files under dists/ change in place (InRelease, and Packages when not fetched by hash):
+# one minute fresh, then revalidated upstream (a conditional request). Everything else (pool
+# files, by-hash indexes) is named by its content and kept. Workers run as root, like the rest of
+# the harness: the cache lives under root's home.
+NGINX_CONF = """\
+# lendstream.vcluster.aptproxy: layout %(layout)s's apt proxy, rewritten at each start.
+daemon off;
+user root;
+worker_processes 1;
+pid %(state)s/nginx.pid;
+error_log %(state)s/log/error.log warn;
+events { worker_connections 1024; }
+http {
+    log_format transfers '$msec|$status|$upstream_cache_status|$upstream_bytes_received|'
+                         '$bytes_sent|$remote_addr|$request_uri';
+    access_log %(state)s/log/access.log transfers;
+    client_body_temp_path %(state)s/tmp/client_body;
+    proxy_temp_path %(state)s/tmp/proxy;
+    fastcgi_temp_path %(state)s/tmp/fastcgi;
+    uwsgi_temp_path %(state)s/tmp/uwsgi;
+    scgi_temp_path %(state)s/tmp/scgi;
+    proxy_cache_path %(cache)s levels=1:2 keys_zone=apt:16m max_size=16g inactive=60d
+                     use_temp_path=off;
+    proxy_cache apt;
+    proxy_cache_lock on;
+    proxy_cache_lock_timeout 120s;
+    proxy_cache_lock_age 120s;
+    proxy_cache_revalidate on;
+    proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_connect_timeout 15s;
+    proxy_read_timeout 60s;
+    server {
+        listen %(address)s:%(port)d;
+        location /debian/dists/ { proxy_pass %(archive)s/dists/; proxy_cache_valid 200 1m; }
+        location /debian/ { proxy_pass %(archive)s/; proxy_cache_valid 200 60d; }
+        location /debian-security/dists/ {
+            proxy_pass %(security)s/dists/;
+            proxy_cache_valid 200 1m;
+        }
+        location /debian-security/ { proxy_pass %(security)s/; proxy_cache_valid 200 60d; }
+    }
+}
+"""
 
 
 def _write_config(layout: Layout) -> Path:
     mirrors = debian_mirrors()
-    config = _state_dir(layout) / "conf"
-    config.mkdir(parents=True, exist_ok=True)
-    (_state_dir(layout) / "log").mkdir(exist_ok=True)
-    cache_dir(layout).mkdir(parents=True, exist_ok=True)
-    (config / "backends_debian").write_text(mirrors.archive + "/\n")
-    (config / "backends_debian_security").write_text(mirrors.security + "/\n")
-    (config / "acng.conf").write_text(
-        f"CacheDir: {cache_dir(layout)}\n"
-        f"LogDir: {_state_dir(layout) / 'log'}\n"
-        "SupportDir: /usr/lib/apt-cacher-ng\n"
-        f"Port: {PROXY_PORT}\n"
-        f"BindAddress: {layout.host_address}\n"
-        f"SocketPath: {_state_dir(layout) / 'socket'}\n"
-        f"PidFile: {_state_dir(layout) / 'acng.pid'}\n"
-        "Remap-debrep: /debian ; file:backends_debian\n"
-        "Remap-secdeb: /debian-security ; file:backends_debian_security\n"
-        "ExThreshold: 4\n"
-        "ReportPage: acng-report.html\n"
+    state = _state_dir(layout)
+    for directory in (state / "conf", state / "log", state / "tmp", cache_dir(layout)):
+        directory.mkdir(parents=True, exist_ok=True)
+    config = state / "conf" / "nginx.conf"
+    config.write_text(
+        NGINX_CONF
+        % {
+            "layout": layout.name,
+            "state": state,
+            "cache": cache_dir(layout),
+            "address": layout.host_address,
+            "port": PROXY_PORT,
+            "archive": mirrors.archive.rstrip("/"),
+            "security": mirrors.security.rstrip("/"),
+        }
     )
     return config
 
@@ -76,16 +126,16 @@ def _pid_path(layout: Layout) -> Path:
 
 
 def running_pid(layout: Layout) -> int | None:
-    return processes.read_live_pid(_pid_path(layout), "apt-cacher-ng")
+    return processes.read_live_pid(_pid_path(layout), "nginx")
 
 
 def ensure_running(layout: Layout, timeout_s: float = 20) -> None:
     if running_pid(layout) is None:
         config = _write_config(layout)
-        program = find_program("apt-cacher-ng") or "apt-cacher-ng"
+        program = find_program("nginx") or "nginx"
         log = (_state_dir(layout) / "log" / "stdout.log").open("ab")
         child = subprocess.Popen(
-            [program, "-c", str(config), "ForeGround=1"],
+            [program, "-c", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -100,14 +150,14 @@ def ensure_running(layout: Layout, timeout_s: float = 20) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(
-        f"apt-cacher-ng did not listen on {layout.host_address}:{PROXY_PORT} "
-        f"within {timeout_s:.0f} s; see {_state_dir(layout) / 'log'}"
+        f"the apt proxy (nginx) did not listen on {layout.host_address}:{PROXY_PORT} "
+        f"within {timeout_s:.0f} s\n{recent_log(layout)}"
     )
 
 
 def stop(layout: Layout, timeout_s: float = 10) -> None:
     # Also one whose pid file is gone (state dir removed by hand), found by its config path.
-    pids = set(processes.find("apt-cacher-ng", str(_state_dir(layout))))
+    pids = set(processes.find("nginx", str(_state_dir(layout))))
     recorded = running_pid(layout)
     if recorded is not None:
         pids.add(recorded)
@@ -116,16 +166,26 @@ def stop(layout: Layout, timeout_s: float = 10) -> None:
     _pid_path(layout).unlink(missing_ok=True)
 
 
+def recent_log(layout: Layout, lines: int = 20) -> str:
+    """The last lines of the proxy's transfer and error logs, for a failure message."""
+    parts = []
+    for name in ("access.log", "error.log", "stdout.log"):
+        log = _state_dir(layout) / "log" / name
+        tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else []
+        parts.append(f"--- apt proxy {name} (last {len(tail)} lines)\n" + "\n".join(tail))
+    return "\n".join(parts)
+
+
 def stats(layout: Layout) -> str:
     """Bytes fetched from upstream vs served to nodes, from the proxy's transfer log."""
-    log = _state_dir(layout) / "log" / "apt-cacher.log"
+    log = _state_dir(layout) / "log" / "access.log"
     fetched = served = 0
     if log.exists():
         for line in log.read_text(errors="replace").splitlines():
             fields = line.split("|")
-            if len(fields) > 2 and fields[2].isdigit():
-                if fields[1] == "I":
-                    fetched += int(fields[2])
-                elif fields[1] == "O":
-                    served += int(fields[2])
+            if len(fields) < 5:
+                continue
+            # Several upstream attempts are listed comma-separated; "-" when served from cache.
+            fetched += sum(int(n) for n in fields[3].replace(" ", "").split(",") if n.isdigit())
+            served += int(fields[4]) if fields[4].isdigit() else 0
     return f"apt proxy: fetched {fetched / 1e6:.1f} MB upstream, served {served / 1e6:.1f} MB"

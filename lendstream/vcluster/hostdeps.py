@@ -10,7 +10,7 @@ import subprocess
 HOST_PACKAGES: dict[str, tuple[str, ...]] = {
     "systemd-container": ("systemd-nspawn",),
     "debootstrap": ("debootstrap",),
-    "apt-cacher-ng": ("apt-cacher-ng",),
+    "nginx-light": ("nginx",),
     "openssh-client": ("ssh", "ssh-keygen", "ssh-keyscan"),
     "iproute2": ("ip",),
 }
@@ -65,7 +65,7 @@ def check_host() -> None:
 
 def install_host_packages() -> None:
     """apt-get install the missing host packages, and vagrant + ruby for the Vagrantfile checks
-    (no recommends; the apt-cacher-ng system service is not needed: the harness runs its own)."""
+    (no recommends; Debian's nginx service is not needed: the harness runs its own proxy)."""
     if os.geteuid() != 0:
         raise HostNotReadyError("installing host packages needs root")
     missing = missing_packages({**HOST_PACKAGES, **VAGRANT_CHECK_PACKAGES})

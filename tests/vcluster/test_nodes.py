@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,16 +28,40 @@ for name in sys.argv[1:]:
 """
 
 
-def _ansible(layout: Layout, *args: str, timeout_s: float = 180) -> str:
-    result = subprocess.run(
-        [str(ANSIBLE), "-i", str(inventory_path(layout.name)), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
+def _run_ansible(layout: Layout, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    command = [str(ANSIBLE), "-i", str(inventory_path(layout.name)), *args]
+    try:
+        return subprocess.run(
+            command, check=False, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired as timed_out:
+        pytest.fail(f"{' '.join(args)}: no answer in {timeout_s:.0f} s\n{timed_out.stdout!r}")
+
+
+def _ansible(
+    layout: Layout, *args: str, timeout_s: float = 180, explain: Callable[[], str] | None = None
+) -> str:
+    """Run an ad-hoc Ansible command on the layout; on failure, ``explain`` adds what it saw."""
+    result = _run_ansible(layout, *args, timeout_s=timeout_s)
+    assert result.returncode == 0, (
+        result.stdout + result.stderr + ("\n" + explain() if explain else "")
     )
-    assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def _apt_activity(layout: Layout) -> str:
+    """Each node's apt processes and connections to the proxy, and the proxy's recent log."""
+    port = aptproxy.PROXY_PORT
+    report = []
+    for node in layout.nodes:
+        seen = ssh.run(
+            layout,
+            node,
+            f"ps -eo pid,etime,stat,args | grep -E '[a]pt|[d]pkg|[h]ttp'; ss -tn 'dport = :{port}'",
+            timeout_s=20,
+        )
+        report.append(f"--- {node.name}\n{seen.stdout}{seen.stderr}")
+    return "\n".join(report) + "\n" + aptproxy.recent_log(layout)
 
 
 def test_up_again_changes_nothing(vcluster: Layout) -> None:
@@ -129,6 +154,9 @@ def test_each_node_sees_its_own_memory_and_cpu_ceiling(vcluster: Layout) -> None
 
 
 def test_nodes_install_debian_packages_through_the_proxy(vcluster: Layout) -> None:
+    """Each node updates its package lists and installs a package through the apt proxy, all
+    at once (the proxy's concurrent requests for one file). A hang fails within the task's
+    bound and says what each node's apt was doing and what the proxy logged."""
     output = _ansible(
         vcluster,
         "all",
@@ -137,7 +165,10 @@ def test_nodes_install_debian_packages_through_the_proxy(vcluster: Layout) -> No
         "ansible.builtin.apt",
         "-a",
         "name=tree update_cache=true",
-        timeout_s=600,
+        "--task-timeout",
+        "240",
+        timeout_s=300,
+        explain=lambda: _apt_activity(vcluster),
     )
     assert output.count("SUCCESS") + output.count("CHANGED") == len(vcluster.nodes)
     for node in vcluster.nodes:
