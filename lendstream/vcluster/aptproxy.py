@@ -22,7 +22,7 @@ from pathlib import Path
 from lendstream.cluster import Layout
 from lendstream.vcluster import processes
 from lendstream.vcluster.hostdeps import find_program
-from lendstream.vcluster.mirrors import SUITE, debian_mirrors
+from lendstream.vcluster.mirrors import SUITE, DebianMirrors, debian_mirrors
 from lendstream.vcluster.paths import layout_state_dir, shared_cache_dir
 
 # Not 3142 (apt-cacher-ng's, which a host may run) nor 80; vagrant/cluster.rb names it too.
@@ -88,20 +88,26 @@ http {
     proxy_read_timeout 60s;
     server {
         listen %(address)s:%(port)d;
-        location /debian/dists/ { proxy_pass %(archive)s/dists/; proxy_cache_valid 200 1m; }
-        location /debian/ { proxy_pass %(archive)s/; proxy_cache_valid 200 60d; }
-        location /debian-security/dists/ {
-            proxy_pass %(security)s/dists/;
-            proxy_cache_valid 200 1m;
-        }
-        location /debian-security/ { proxy_pass %(security)s/; proxy_cache_valid 200 60d; }
+%(locations)s
     }
 }
 """
 
 
+def _locations(mirrors: DebianMirrors) -> str:
+    """Each served path onto its mirror: dists/ fresh for a minute, the rest kept."""
+    blocks = []
+    for path, mirror in (("debian", mirrors.archive), ("debian-security", mirrors.security)):
+        upstream = mirror.rstrip("/")
+        blocks += [
+            f"        location /{path}/dists/ {{ proxy_pass {upstream}/dists/;"
+            " proxy_cache_valid 200 1m; }",
+            f"        location /{path}/ {{ proxy_pass {upstream}/; proxy_cache_valid 200 60d; }}",
+        ]
+    return "\n".join(blocks)
+
+
 def _write_config(layout: Layout) -> Path:
-    mirrors = debian_mirrors()
     state = _state_dir(layout)
     for directory in (state / "conf", state / "log", state / "tmp", cache_dir(layout)):
         directory.mkdir(parents=True, exist_ok=True)
@@ -114,8 +120,7 @@ def _write_config(layout: Layout) -> Path:
             "cache": cache_dir(layout),
             "address": layout.host_address,
             "port": PROXY_PORT,
-            "archive": mirrors.archive.rstrip("/"),
-            "security": mirrors.security.rstrip("/"),
+            "locations": _locations(debian_mirrors()),
         }
     )
     return config

@@ -28,21 +28,17 @@ for name in sys.argv[1:]:
 """
 
 
-def _run_ansible(layout: Layout, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    command = [str(ANSIBLE), "-i", str(inventory_path(layout.name)), *args]
-    try:
-        return subprocess.run(
-            command, check=False, capture_output=True, text=True, timeout=timeout_s
-        )
-    except subprocess.TimeoutExpired as timed_out:
-        pytest.fail(f"{' '.join(args)}: no answer in {timeout_s:.0f} s\n{timed_out.stdout!r}")
-
-
 def _ansible(
     layout: Layout, *args: str, timeout_s: float = 180, explain: Callable[[], str] | None = None
 ) -> str:
     """Run an ad-hoc Ansible command on the layout; on failure, ``explain`` adds what it saw."""
-    result = _run_ansible(layout, *args, timeout_s=timeout_s)
+    command = [str(ANSIBLE), "-i", str(inventory_path(layout.name)), *args]
+    try:
+        result = subprocess.run(
+            command, check=False, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired as timed_out:
+        pytest.fail(f"{' '.join(args)}: no answer in {timeout_s:.0f} s\n{timed_out.stdout!r}")
     assert result.returncode == 0, (
         result.stdout + result.stderr + ("\n" + explain() if explain else "")
     )
