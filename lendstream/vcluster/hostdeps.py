@@ -13,6 +13,8 @@ HOST_PACKAGES: dict[str, tuple[str, ...]] = {
     "nginx-light": ("nginx",),
     "openssh-client": ("ssh", "ssh-keygen", "ssh-keyscan"),
     "iproute2": ("ip",),
+    # site.yml pushes the bundles and the wheelhouse with rsync (ansible.posix.synchronize).
+    "rsync": ("rsync",),
 }
 # Not needed to run nodes; the tests use them to check the Vagrantfile against cluster.yml.
 VAGRANT_CHECK_PACKAGES: dict[str, tuple[str, ...]] = {"vagrant": ("vagrant",), "ruby": ("ruby",)}
