@@ -6,6 +6,9 @@ number of gunicorn workers serve the same figures.
 
 - ``lendstream_storm_nimbus_up``: 1 when nimbus answered this scrape, 0 when no seed did (or it
   failed the call). The scrape itself still answers 200, so the alert rules see the 0.
+- ``lendstream_storm_nimbus_leader_registered``: 1 when a nimbus of the registry (/nimbuses) is
+  the leader, 0 when none is: no leader elected, or a leader missing from the registry, which
+  ``getLeader`` then cannot name to the supervisors (only while nimbus answers).
 - ``lendstream_storm_supervisors``: the supervisors nimbus lists (only while nimbus answers).
 - ``lendstream_storm_topology_active{topology}``: 1 when nimbus lists the topology ACTIVE, 0 in
   any other status (INACTIVE, REBALANCING, KILLED); a topology nimbus does not list has no series.
@@ -60,6 +63,11 @@ class NimbusCollector(Collector):
             return
         nimbus_up.add_metric([], 1.0)
         yield nimbus_up
+        yield GaugeMetricFamily(
+            "lendstream_storm_nimbus_leader_registered",
+            "1 when a nimbus of the registry (/nimbuses) is the leader, 0 when none is.",
+            value=1.0 if any(n.isLeader for n in cluster.nimbuses or ()) else 0.0,
+        )
         yield GaugeMetricFamily(
             "lendstream_storm_supervisors",
             "Supervisors nimbus lists (its cluster summary).",

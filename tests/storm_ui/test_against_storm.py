@@ -73,6 +73,7 @@ def test_metrics_show_nimbus_s_supervisors_and_topologies(ui_url: str, nimbus: A
     samples = scrape_metrics(ui_url)
     cluster = nimbus.getClusterInfo()
     assert samples["lendstream_storm_nimbus_up"] == {(): 1.0}
+    assert samples["lendstream_storm_nimbus_leader_registered"] == {(): 1.0}
     assert samples["lendstream_storm_supervisors"] == {(): float(len(cluster.supervisors))}
     assert len(cluster.supervisors) >= 1
     expected = {

@@ -24,6 +24,7 @@ from lendstream.storm_ui.settings import UiSettings
 
 NAMES = (
     "lendstream_storm_nimbus_up",
+    "lendstream_storm_nimbus_leader_registered",
     "lendstream_storm_supervisors",
     "lendstream_storm_topology_active",
 )
@@ -54,11 +55,11 @@ def _topology(name: str, status: str) -> Any:
     return summary
 
 
-def _cluster(supervisors: int, topologies: list[Any]) -> Any:
+def _cluster(supervisors: int, topologies: list[Any], nimbuses: list[Any] | None = None) -> Any:
     return storm.ClusterSummary(
         supervisors=[supervisor(f"w{n}", 2, 0, f"sup-{n}") for n in range(supervisors)],
         topologies=topologies,
-        nimbuses=[],
+        nimbuses=nimbuses or [],
     )
 
 
@@ -100,10 +101,12 @@ def test_nimbus_s_view_supervisors_and_each_topology_s_status(served: Any) -> No
         _topology("paused", "INACTIVE"),
         _topology("moving", "REBALANCING"),
     ]
-    fake = served(cluster=_cluster(3, topologies))
+    registry = [nimbus("m1", 6627, leader=False), nimbus("m2", 6627, leader=True)]
+    fake = served(cluster=_cluster(3, topologies, registry))
     dead = free_port()  # a seed that refuses first: the live one is still found
     samples = _scrape(dead, fake.port)
     assert samples["lendstream_storm_nimbus_up"] == {(): 1.0}
+    assert samples["lendstream_storm_nimbus_leader_registered"] == {(): 1.0}
     assert samples["lendstream_storm_supervisors"] == {(): 3.0}
     assert samples["lendstream_storm_topology_active"] == {
         (("topology", "lendstream"),): 1.0,
@@ -121,10 +124,22 @@ def test_an_empty_cluster_has_no_topology_series(served: Any) -> None:
     assert samples["lendstream_storm_topology_active"] == {}
 
 
+def test_a_leader_missing_from_the_registry_is_leader_registered_0(served: Any) -> None:
+    """The nimbuses answer, but none the registry lists leads (the leader lost its entry, or
+    none is elected): getLeader cannot name a leader to the supervisors."""
+    registry = [nimbus("m2", 6627, leader=False), nimbus("m3", 6627, leader=False)]
+    fake = served(cluster=_cluster(2, [], registry))
+    samples = _scrape(fake.port)
+    assert samples["lendstream_storm_nimbus_up"] == {(): 1.0}
+    assert samples["lendstream_storm_nimbus_leader_registered"] == {(): 0.0}
+    assert samples["lendstream_storm_supervisors"] == {(): 2.0}
+
+
 def test_no_nimbus_listening_is_nimbus_up_0_and_nothing_else() -> None:
     samples = _scrape(free_port(), free_port())
     assert samples == {
         "lendstream_storm_nimbus_up": {(): 0.0},
+        "lendstream_storm_nimbus_leader_registered": {},
         "lendstream_storm_supervisors": {},
         "lendstream_storm_topology_active": {},
     }
@@ -135,6 +150,7 @@ def test_nimbus_failing_the_call_is_nimbus_up_0(served: Any) -> None:
     samples = _scrape(fake.port)
     assert fake.calls == 1
     assert samples["lendstream_storm_nimbus_up"] == {(): 0.0}
+    assert samples["lendstream_storm_nimbus_leader_registered"] == {}
     assert samples["lendstream_storm_supervisors"] == {}
     assert samples["lendstream_storm_topology_active"] == {}
 
