@@ -29,6 +29,7 @@ ROLE_UNITS = [
     "lendstream-storm-nimbus",
     "lendstream-storm-supervisor",
     "lendstream-storm-ui",
+    "lendstream-storm-nimbus-registry",
     "lendstream-mysql",
     "lendstream-applicant-api",
     "lendstream-risk-service",

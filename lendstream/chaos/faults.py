@@ -449,6 +449,69 @@ def _nimbus_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
     wait_active(cluster, state["host"], "lendstream-storm-nimbus")
 
 
+# Deletes the nimbus's own entry in Storm's registry (ephemeral, creator-only): ZooKeeper's CLI
+# from the node's ZooKeeper bundle, signed in with Storm's digest credentials and, with TLS, the
+# node's Storm keystore, as nimbus itself reaches ZooKeeper. Arguments: the znode path.
+STORM_CONF = "/usr/local/lib/lendstream/storm/conf"
+REGISTRY_DELETE_SCRIPT = f"""set -eu
+conf={STORM_CONF}
+payload=$(sed -n 's/^storm.zookeeper.auth.payload: "\\(.*\\)"$/\\1/p' $conf/storm.yaml)
+server=$(awk '/^storm.zookeeper.servers:/{{getline; gsub(/[ "]/, ""); sub(/^-/, ""); print}}' \\
+  $conf/storm.yaml)
+port=$(sed -n 's/^storm.zookeeper.port: *//p' $conf/storm.yaml)
+lib=$(ls -d /opt/lendstream/zookeeper-*/lib | tail -n 1)
+set --
+if [ -f $conf/tls/keystore.pem ]; then
+  set -- -Dzookeeper.client.secure=true \\
+    -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \\
+    -Dzookeeper.ssl.keyStore.location=$conf/tls/keystore.pem -Dzookeeper.ssl.keyStore.type=PEM \\
+    -Dzookeeper.ssl.trustStore.location=/etc/lendstream/tls/ca.crt \\
+    -Dzookeeper.ssl.trustStore.type=PEM
+fi
+printf 'addauth digest %s\\ndelete %s\\nquit\\n' "$payload" "$ZNODE" |
+  java "$@" -cp "$lib/*" org.apache.zookeeper.ZooKeeperMain -server "$server:$port" 2>&1
+"""
+
+
+def registry_check_restarts(cluster: ChaosCluster, host: str, since: str) -> list[str]:
+    """The registry check's journal lines on ``host`` since ``since`` that say it restarted."""
+    journal = cluster.sh(
+        host,
+        f"journalctl -u lendstream-storm-nimbus-registry.service --since '{since}' -o cat",
+        check=False,
+    )
+    return [line for line in journal.splitlines() if line.startswith("restarted:")]
+
+
+def _unregister_nimbus_leader(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """The leading nimbus loses its registry entry, as after two session expiries in a stall
+    (docs/faults.md): getLeader fails everywhere until the registry check restarts it."""
+    leader = nimbus_leader(cluster)
+    if leader is None:
+        raise ChaosError("no nimbus leads before the fault")
+    state["host"] = leader
+    state["since"] = cluster.sh(leader, "date '+%Y-%m-%d %H:%M:%S'").strip()
+    znode = f"/storm/nimbuses/{leader}:{role_default('storm', 'storm_nimbus_thrift_port')}"
+    output = cluster.sh(leader, f"ZNODE={shlex.quote(znode)}; {REGISTRY_DELETE_SCRIPT}")
+    try:
+        wait_until(f"{znode} gone", lambda: nimbus_leader(cluster) is None, timeout_s=20)
+    except ChaosError as error:
+        raise ChaosError(f"{error}: ZooKeeper's CLI said {output[-600:]}") from error
+    state["deleted"] = znode
+
+
+def _leader_registered_again(cluster: ChaosCluster, state: dict[str, Any]) -> None:
+    """Back when the registry lists a leader again, through the registry check's restart."""
+    wait_until("a registered nimbus leader again", lambda: nimbus_leader(cluster) is not None)
+    restarts = registry_check_restarts(cluster, state["host"], state["since"])
+    if not restarts:
+        raise ChaosError(
+            f"a leader is registered again, but the registry check on {state['host']} restarted"
+            " nothing: the fault did not take, or something else healed it"
+        )
+    state["registry_check"] = restarts[-1]
+
+
 def _kill_active_master(
     active_of: Callable[[ChaosCluster], str | None],
     what: str,
@@ -1570,6 +1633,14 @@ CATALOGUE: tuple[Fault, ...] = (
             "LendstreamUnitDown",
             "ScrapeTargetDown",
         ),
+    ),
+    Fault(
+        "nimbus-registry-lost",
+        "delete the leading nimbus's entry in Storm's registry (/storm/nimbuses); the"
+        " registry check restarts it",
+        _unregister_nimbus_leader,
+        _leader_registered_again,
+        expected_heal_s=150,
     ),
     Fault(
         "producer-stop",

@@ -11,21 +11,24 @@ supervisors exit every two minutes. Only a restart writes the entry again.
 The check asks the local nimbus for the cluster summary (any nimbus answers it from ZooKeeper)
 and looks for itself among the nimbuses listed. A nimbus that is missing, asked again after
 ``recheck_s`` (a reconnect deletes and writes the entry), and running for longer than
-``grace_s`` (a starting nimbus registers within seconds), is restarted. A nimbus that does not
-answer is left to systemd's own restarts::
+``grace_s`` (a starting nimbus registers within seconds), is restarted: interrupted, so that its
+unit's ``Restart=on-failure`` starts it again. The check runs as the Storm user, as nimbus does,
+and needs no privilege for that. A nimbus that does not answer is left to systemd::
 
-    python -m lendstream.storm.registry --nimbus m1:6627 --unit lendstream-storm-nimbus.service
+    python -m lendstream.storm.registry --nimbus m1:6627
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from thriftpy2.thrift import TApplicationException
 
@@ -64,24 +67,39 @@ def is_listed(address: NimbusAddress, listed: list[NimbusAddress]) -> bool:
     return any(seed_of(entry, {str(address): address}) is not None for entry in listed)
 
 
-def unit_uptime_s(unit: str) -> float | None:
-    """Seconds since ``unit`` last became active, None when it is not active."""
-    shown = subprocess.run(
-        ["systemctl", "show", "--property=ActiveState,ActiveEnterTimestampMonotonic", unit],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
-    properties = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
-    if properties.get("ActiveState") != "active":
-        return None
-    entered_us = int(properties.get("ActiveEnterTimestampMonotonic", "0") or 0)
-    return time.monotonic() - entered_us / 1e6
+@dataclass(frozen=True)
+class DaemonProcess:
+    pid: int
+    uptime_s: float
 
 
-def restart_unit(unit: str) -> None:
-    subprocess.run(["systemctl", "restart", unit], check=True, timeout=180)
+def daemon_process(daemon: str = "nimbus", proc: Path = Path("/proc")) -> DaemonProcess | None:
+    """This user's Storm ``daemon`` JVM (``-Ddaemon.name=<daemon>`` on its command line, as the
+    storm role's launcher starts it) and how long it has run; None when none runs."""
+    marker = f"-Ddaemon.name={daemon}".encode()
+    ticks = os.sysconf("SC_CLK_TCK")
+    booted_s = float((proc / "uptime").read_text().split()[0])
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            if marker not in (entry / "cmdline").read_bytes().split(b"\0"):
+                continue
+            # Field 22 of stat, after the command name in parentheses: start time in ticks.
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # it ended meanwhile
+            continue
+        return DaemonProcess(int(entry.name), booted_s - int(fields[19]) / ticks)
+    return None
+
+
+def interrupt(pid: int) -> None:
+    """SIGINT: the JVM runs Storm's shutdown hooks (nimbus closes its ZooKeeper session, which
+    hands the leadership on at once) and exits 130, a failure to systemd, whose Restart=on-failure
+    starts it again (143, after SIGTERM, is a success the unit does not restart)."""
+    os.kill(pid, signal.SIGINT)
 
 
 @dataclass
@@ -89,7 +107,6 @@ class RegistryCheck:
     """One run of the check; the reads and the restart are injectable for the unit tests."""
 
     address: NimbusAddress
-    unit: str
     read_registry: Callable[[], list[NimbusAddress]]
     uptime_s: Callable[[], float | None]
     restart: Callable[[], None]
@@ -108,8 +125,8 @@ class RegistryCheck:
     def run(self) -> CheckResult:
         uptime = self.uptime_s()
         if uptime is None or uptime < self.grace_s:
-            state = "not active" if uptime is None else f"active for {uptime:.0f} s"
-            return CheckResult(Verdict.STARTING, f"{self.unit} {state}: not checked")
+            state = "not running" if uptime is None else f"running for {uptime:.0f} s"
+            return CheckResult(Verdict.STARTING, f"nimbus {state}: not checked")
         listed, detail = self._listed()
         if listed is None:
             return CheckResult(Verdict.UNANSWERED, detail)
@@ -125,7 +142,7 @@ class RegistryCheck:
         return CheckResult(
             Verdict.RESTARTED,
             f"{self.address} missing from /nimbuses twice, {self.recheck_s:.0f} s apart"
-            f" ({detail}): restarted {self.unit}",
+            f" ({detail}): interrupted it for systemd to restart",
         )
 
 
@@ -135,18 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         description="Restart the local nimbus when it is missing from Storm's nimbus registry.",
     )
     parser.add_argument("--nimbus", required=True, help="HOST:PORT it registers as")
-    parser.add_argument("--unit", required=True, help="its systemd unit")
     parser.add_argument("--grace-s", type=float, default=DEFAULT_GRACE_S)
     parser.add_argument("--recheck-s", type=float, default=DEFAULT_RECHECK_S)
     parser.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS)
     options = parser.parse_args(argv)
     address = NimbusAddress.parse(options.nimbus)
+    process = daemon_process("nimbus")
     check = RegistryCheck(
         address=address,
-        unit=options.unit,
         read_registry=lambda: registered_nimbuses(address, options.timeout_ms),
-        uptime_s=lambda: unit_uptime_s(options.unit),
-        restart=lambda: restart_unit(options.unit),
+        uptime_s=lambda: None if process is None else process.uptime_s,
+        restart=lambda: None if process is None else interrupt(process.pid),
         grace_s=options.grace_s,
         recheck_s=options.recheck_s,
     )

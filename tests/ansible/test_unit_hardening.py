@@ -48,6 +48,7 @@ WITHOUT_SYSCALL_FILTER = {"lendstream-yarn-nodemanager"}
 # memory (so no MemoryDenyWriteExecute).
 NATIVE_UNITS = {
     "lendstream-storm-ui",
+    "lendstream-storm-nimbus-registry",
     "lendstream-mysql",
     "lendstream-applicant-api",
     "lendstream-risk-service",
@@ -58,7 +59,11 @@ NATIVE_UNITS = {
 }
 # Units with the whole file system read-only: they keep nothing (the pipeline exporter reads
 # its counts again from Kafka at start).
-WRITES_NOTHING = {"lendstream-storm-ui", "lendstream-pipeline-exporter"}
+WRITES_NOTHING = {
+    "lendstream-storm-ui",
+    "lendstream-storm-nimbus-registry",
+    "lendstream-pipeline-exporter",
+}
 # The roles that install units, as render-units.yml renders them.
 ROLES_WITH_UNITS = {
     *("zookeeper", "kafka", "hdfs", "yarn", "hbase", "storm", "mysql"),

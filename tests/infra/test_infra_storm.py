@@ -62,3 +62,24 @@ def test_storm_yaml_carries_the_zookeeper_digest_only_to_root_and_storm(host: An
     assert secured == pipeline_tls(host)
     if secured:
         assert owner == ("root", "storm", 0o640)
+
+
+def test_the_nimbus_registry_check_runs_beside_each_nimbus_only(host: Any) -> None:
+    """lendstream-storm-nimbus-registry.timer on every nimbus host (as the Storm user), and its
+    last run found nothing to restart: nimbus is in Storm's registry."""
+    timer = host.service("lendstream-storm-nimbus-registry.timer")
+    unit_file = host.file("/etc/systemd/system/lendstream-storm-nimbus-registry.service")
+    if not in_group(host, "storm_nimbus"):
+        assert not unit_file.exists
+        return
+    assert timer.is_enabled
+    assert timer.is_running
+    shown = host.run(
+        "systemctl show -P User -P Result lendstream-storm-nimbus-registry.service"
+    ).stdout.split()
+    assert shown == ["storm", "success"], shown
+    with host.sudo():
+        journal = host.run(
+            "journalctl -u lendstream-storm-nimbus-registry.service -o cat --no-pager"
+        ).stdout
+    assert not [line for line in journal.splitlines() if line.startswith("restarted:")], journal

@@ -5,6 +5,9 @@ the unit's uptime and its restart are injected."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -16,10 +19,16 @@ from thriftpy2.thrift import TApplicationException
 from thriftpy2.transport import TFramedTransportFactory
 
 from lendstream.storm.nimbus import NimbusAddress
-from lendstream.storm.registry import RegistryCheck, Verdict, is_listed, registered_nimbuses
+from lendstream.storm.registry import (
+    RegistryCheck,
+    Verdict,
+    daemon_process,
+    interrupt,
+    is_listed,
+    registered_nimbuses,
+)
 
 TIMEOUT_MS = 2_000
-UNIT = "lendstream-storm-nimbus.service"
 
 
 def summary(host: str, port: int = 6627, leader: bool = False) -> Any:
@@ -66,7 +75,6 @@ class Recorder:
 def check_of(address: NimbusAddress, uptime: float | None, recorder: Recorder) -> RegistryCheck:
     return RegistryCheck(
         address=address,
-        unit=UNIT,
         read_registry=lambda: registered_nimbuses(address, TIMEOUT_MS),
         uptime_s=lambda: uptime,
         restart=recorder.restart,
@@ -146,3 +154,25 @@ def test_a_nimbus_that_fails_the_call_is_left_to_systemd(nimbus_serving: Any) ->
     result = check_of(nimbus_serving(Failing()), 600, recorder).run()
     assert result.verdict is Verdict.UNANSWERED
     assert recorder.restarts == 0
+
+
+def test_the_daemon_is_found_by_its_launcher_marker_and_interrupted() -> None:
+    """A real process of this user whose command line carries the launcher's marker (the storm
+    role's -Ddaemon.name=nimbus): found with its age, and SIGINT ends it."""
+    daemon = "nimbus-under-test"
+    assert daemon_process(daemon) is None
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", f"-Ddaemon.name={daemon}"]
+    )
+    try:
+        time.sleep(1.2)
+        found = daemon_process(daemon)
+        assert found is not None
+        assert found.pid == sleeper.pid
+        assert 1.0 <= found.uptime_s < 30, found
+        interrupt(found.pid)
+        assert sleeper.wait(timeout=10) != 0  # KeyboardInterrupt: a failure to a supervisor
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert daemon_process(daemon) is None
