@@ -451,7 +451,7 @@ def _nimbus_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 
 # Deletes the nimbus's own entry in Storm's registry (ephemeral, creator-only): ZooKeeper's CLI
 # from the node's ZooKeeper bundle, signed in with Storm's digest credentials and, with TLS, the
-# node's Storm keystore, as nimbus itself reaches ZooKeeper. Arguments: the znode path.
+# node's Storm keystore, as nimbus itself reaches ZooKeeper. $ZNODE: the znode's path.
 STORM_CONF = "/usr/local/lib/lendstream/storm/conf"
 REGISTRY_DELETE_SCRIPT = f"""set -eu
 conf={STORM_CONF}
@@ -491,7 +491,7 @@ def _unregister_nimbus_leader(cluster: ChaosCluster, state: dict[str, Any]) -> N
         raise ChaosError("no nimbus leads before the fault")
     state["host"] = leader
     state["since"] = cluster.sh(leader, "date '+%Y-%m-%d %H:%M:%S'").strip()
-    znode = f"/storm/nimbuses/{leader}:{role_default('storm', 'storm_nimbus_thrift_port')}"
+    znode = f"/storm/nimbuses/{leader}"  # named by storm.local.hostname alone
     output = cluster.sh(leader, f"ZNODE={shlex.quote(znode)}; {REGISTRY_DELETE_SCRIPT}")
     try:
         wait_until(f"{znode} gone", lambda: nimbus_leader(cluster) is None, timeout_s=20)

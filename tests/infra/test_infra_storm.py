@@ -74,10 +74,9 @@ def test_the_nimbus_registry_check_runs_beside_each_nimbus_only(host: Any) -> No
         return
     assert timer.is_enabled
     assert timer.is_running
-    shown = host.run(
-        "systemctl show -P User -P Result lendstream-storm-nimbus-registry.service"
-    ).stdout.split()
-    assert shown == ["storm", "success"], shown
+    service = "lendstream-storm-nimbus-registry.service"
+    assert host.run(f"systemctl show -P User {service}").stdout.strip() == "storm"
+    assert host.run(f"systemctl show -P Result {service}").stdout.strip() == "success"
     with host.sudo():
         journal = host.run(
             "journalctl -u lendstream-storm-nimbus-registry.service -o cat --no-pager"
