@@ -162,9 +162,14 @@ lint: bootstrap ## ruff, mypy and ansible-lint (production profile)
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy lendstream model services topology/pipeline
 
+# The suites that need no service and no node run first, one pytest worker per core (xdist); the
+# rest (real services, simulated nodes) runs after them in one process, in order.
+OFFLINE_SUITES := tests/unit tests/monitoring tests/ansible
+
 .PHONY: test
 test: bootstrap artifacts ## The whole suite against real services and simulated nodes (what CI runs)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto $(OFFLINE_SUITES)
+	$(PY) -m pytest $(addprefix --ignore=,$(OFFLINE_SUITES))
 
 .PHONY: e2e
 e2e: bootstrap artifacts ## End-to-end tests: applicants through the real Kafka, Storm and HBase
