@@ -452,7 +452,7 @@ def _nimbus_back(cluster: ChaosCluster, state: dict[str, Any]) -> None:
 # Deletes the nimbus's own entry in Storm's registry (ephemeral, creator-only): ZooKeeper's CLI
 # from the node's ZooKeeper bundle, signed in with Storm's digest credentials and, with TLS, the
 # node's Storm keystore, as nimbus itself reaches ZooKeeper. $ZNODE: the znode's path.
-STORM_CONF = "/usr/local/lib/lendstream/storm/conf"
+STORM_CONF = f"{role_default('storm', 'storm_home_dir')}/conf"
 REGISTRY_DELETE_SCRIPT = f"""set -eu
 conf={STORM_CONF}
 payload=$(sed -n 's/^storm.zookeeper.auth.payload: "\\(.*\\)"$/\\1/p' $conf/storm.yaml)
@@ -465,7 +465,7 @@ if [ -f $conf/tls/keystore.pem ]; then
   set -- -Dzookeeper.client.secure=true \\
     -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \\
     -Dzookeeper.ssl.keyStore.location=$conf/tls/keystore.pem -Dzookeeper.ssl.keyStore.type=PEM \\
-    -Dzookeeper.ssl.trustStore.location=/etc/lendstream/tls/ca.crt \\
+    -Dzookeeper.ssl.trustStore.location={role_default('storm', 'storm_tls_ca_file')} \\
     -Dzookeeper.ssl.trustStore.type=PEM
 fi
 printf 'addauth digest %s\\ndelete %s\\nquit\\n' "$payload" "$ZNODE" |

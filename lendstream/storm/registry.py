@@ -127,17 +127,14 @@ class RegistryCheck:
         if uptime is None or uptime < self.grace_s:
             state = "not running" if uptime is None else f"running for {uptime:.0f} s"
             return CheckResult(Verdict.STARTING, f"nimbus {state}: not checked")
-        listed, detail = self._listed()
-        if listed is None:
-            return CheckResult(Verdict.UNANSWERED, detail)
-        if listed:
-            return CheckResult(Verdict.REGISTERED, detail)
-        self.sleep(self.recheck_s)
-        listed, detail = self._listed()
-        if listed is None:
-            return CheckResult(Verdict.UNANSWERED, detail)
-        if listed:
-            return CheckResult(Verdict.REGISTERED, detail + " (again after a reconnect)")
+        for attempt in ("", " (again after a reconnect)"):
+            if attempt:
+                self.sleep(self.recheck_s)
+            listed, detail = self._listed()
+            if listed is None:
+                return CheckResult(Verdict.UNANSWERED, detail)
+            if listed:
+                return CheckResult(Verdict.REGISTERED, detail + attempt)
         self.restart()
         return CheckResult(
             Verdict.RESTARTED,
