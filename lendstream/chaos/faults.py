@@ -465,7 +465,7 @@ if [ -f $conf/tls/keystore.pem ]; then
   set -- -Dzookeeper.client.secure=true \\
     -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \\
     -Dzookeeper.ssl.keyStore.location=$conf/tls/keystore.pem -Dzookeeper.ssl.keyStore.type=PEM \\
-    -Dzookeeper.ssl.trustStore.location={role_default('storm', 'storm_tls_ca_file')} \\
+    -Dzookeeper.ssl.trustStore.location={role_default("storm", "storm_tls_ca_file")} \\
     -Dzookeeper.ssl.trustStore.type=PEM
 fi
 printf 'addauth digest %s\\ndelete %s\\nquit\\n' "$payload" "$ZNODE" |
