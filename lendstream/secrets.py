@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
@@ -222,6 +222,14 @@ def current_kafka_user(vault: dict[str, str], secret: str) -> tuple[str, str]:
 def current_kafka_users(vault: dict[str, str]) -> dict[str, str]:
     """The Kafka users of the Vault's current slot, with their passwords."""
     return dict(current_kafka_user(vault, secret) for secret in KAFKA_USERS if vault.get(secret))
+
+
+def confidential_names(vault_names: Iterable[str]) -> list[str]:
+    """The Vault entries that no log, journal or command line may ever show: every secret, the
+    one a rotation keeps (``_previous``) and the CA's key; not the CA certificate, the Kafka
+    cluster id or the user slot, which are per deployment but not secret."""
+    wanted = {*SECRET_NAMES, *(name + PREVIOUS_SUFFIX for name in SECRET_NAMES), CA_KEY_NAME}
+    return sorted(name for name in vault_names if name in wanted)
 
 
 def begin_rotation(inventory_dir: Path, password_file: Path, name: str) -> None:

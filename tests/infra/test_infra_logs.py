@@ -2,11 +2,16 @@
 restarted with it and keeps the journal under its cap; each daemon's deployed logging
 configuration has only console appenders (the journal) or size-capped rolling files
 (tests/log_bounds.py judges both the rendered and the deployed files); Storm workers' log
-directories hold no more backups than the storm role keeps."""
+directories hold no more backups than the storm role keeps; no secret of the inventory's Vault is
+in any journal or log file."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +25,16 @@ from log_bounds import (
 )
 
 from lendstream.chaos.cluster import role_default
+from lendstream.secrets import CA_KEY_NAME, confidential_names, default_password_file, read_vault
 
 testinfra_hosts = ["ansible://all"]
 
 JOURNALD_DROP_IN = "/etc/systemd/journald.conf.d/lendstream.conf"
+# Where the secrets' search patterns wait on a node while the search runs (root only, then removed).
+SECRET_PATTERNS_FILE = "/root/.lendstream-log-audit-patterns"
+# A line of the CA key's PEM body shorter than this (its last) is not searched for: too short to
+# be told from chance.
+PEM_LINE_MIN_CHARS = 16
 SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -117,3 +128,82 @@ def test_storm_workers_keep_no_more_backups_than_configured(host: Any) -> None:
         backups[(directory, base)] = backups.get((directory, base), 0) + 1
     for (directory, base), count in backups.items():
         assert count <= kept[base], (directory, base, count)
+
+
+@pytest.fixture(scope="session")
+def secret_names(pytestconfig: pytest.Config) -> list[str]:
+    """The names of the Vault's confidential entries (lendstream.secrets.confidential_names);
+    their values stay with Ansible."""
+    inventory_dir = Path(pytestconfig.getoption("ansible_inventory")).parent
+    password_file = Path(
+        os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE") or default_password_file(inventory_dir)
+    )
+    names = confidential_names(read_vault(inventory_dir, password_file))
+    # The CA key last: it alone spans several pattern lines (_patterns_expression).
+    return sorted(names, key=lambda name: name == CA_KEY_NAME)
+
+
+def _patterns_expression(names: list[str]) -> str:
+    """A Jinja expression that Ansible templates on the controller into the search patterns, one
+    per line, in the order of ``names``: each secret, and each long line of the CA key's PEM
+    body."""
+    parts = [
+        f"({name}.splitlines() | reject('match', '-----')"
+        f" | select('match', '.{{{PEM_LINE_MIN_CHARS}}}') | list)"
+        if name == CA_KEY_NAME
+        else f"[{name}]"
+        for name in names
+    ]
+    # A loop around a real newline: Ansible keeps a backslash in a template of a module's arguments
+    # as it is, so join('\\n') would join with a backslash and an n.
+    return "{% for pattern in " + " + ".join(parts) + " %}{{ pattern }}\n{% endfor %}"
+
+
+# Prints "<pattern's line number> <count> <where>" for every pattern found in the journal or in a
+# file under /var/log (gzip'd rotations included), never the text found.
+SECRET_SEARCH = r"""set -u
+patterns=$1
+count() {
+  grep -oFf "$patterns" | awk -v where="$1" -v file="$patterns" '
+    BEGIN { while ((getline line < file) > 0) line_of[line] = ++n }
+    { found[line_of[$0]]++ }
+    END { for (i in found) print i, found[i], where }'
+}
+journalctl -o cat --no-pager | count journal
+for log in $(grep -rlFf "$patterns" --exclude-dir=journal /var/log); do count "$log" < "$log"; done
+for log in $(find /var/log -name '*.gz' -not -path '/var/log/journal/*'); do
+  zcat "$log" | count "$log"
+done
+"""
+
+
+def test_no_secret_of_the_vault_is_in_a_journal_or_log(host: Any, secret_names: list[str]) -> None:
+    """A daemon that logs its configuration, or a task that passes a secret to a module without
+    no_log (the node's journal keeps every module invocation), puts a secret where anyone with
+    the logs can read it. The patterns reach the node through the copy module's content, which
+    Ansible never logs."""
+    assert secret_names
+    arguments = {
+        "content": _patterns_expression(secret_names),
+        "dest": SECRET_PATTERNS_FILE,
+        "owner": "root",
+        "group": "root",
+        "mode": "0600",
+    }
+    host.ansible("ansible.builtin.copy", json.dumps(arguments), check=False, become=True)
+    try:
+        with host.sudo():
+            search = host.run(f"bash -c {shlex.quote(SECRET_SEARCH)} search {SECRET_PATTERNS_FILE}")
+    finally:
+        host.ansible(
+            "ansible.builtin.file",
+            f"path={SECRET_PATTERNS_FILE} state=absent",
+            check=False,
+            become=True,
+        )
+    assert search.rc == 0, search.stderr
+    found = [line.split(" ", 2) for line in search.stdout.splitlines() if line.strip()]
+    assert not found, [
+        f"{secret_names[min(int(number), len(secret_names)) - 1]}: {count} times in {where}"
+        for number, count, where in found
+    ]

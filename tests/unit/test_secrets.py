@@ -230,3 +230,19 @@ def test_the_current_kafka_users_are_named_as_the_playbooks_name_them(slot: str)
     users = secrets.current_kafka_users(vault)
     assert set(users) == expected
     assert users[names["site_kafka_admin_users"][slot]] == "password of vault_kafka_admin_password"
+
+
+def test_the_confidential_names_are_every_secret_and_the_ca_key_not_the_public_entries(
+    tmp_path: Path,
+) -> None:
+    inventory, password = tmp_path / "inv", tmp_path / "vault.pass"
+    new_secrets(inventory, password)
+    begin_rotation(inventory, password, "vault_risk_service_token")
+    vault = read_vault(inventory, password)
+
+    names = secrets.confidential_names(vault)
+
+    assert set(SECRET_NAMES) | {CA_KEY_NAME} <= set(names)
+    assert "vault_risk_service_token_previous" in names
+    assert not {CA_CERT_NAME, KAFKA_CLUSTER_ID_NAME, secrets.KAFKA_USER_SLOT_NAME} & set(names)
+    assert set(names) <= set(vault)
