@@ -7,22 +7,23 @@ dead-lettered for its own defect: nothing lost, nothing extra, no difference. Re
 delays are printed (the table at the end), never asserted. `make chaos LAYOUT=…` runs the whole
 catalogue on a layout deployed by hand.
 
-CI runs the faults of CI_FAULTS: two kinds of failure the pipeline must ride out that the stack's
+CI runs the faults of CI_FAULTS: three kinds of failure the pipeline must ride out that the stack's
 own fault tests (tests/e2e/test_pipeline_faults.py) cannot show, and one credential rotation under
 load. The failures: the file system under HBase refusing every change beyond its alert's window
-(the active NameNode in safe mode: NoActiveNameNode must fire, then resolve), and a node powered
-off hard (the victim carries the active NameNode, the HBase master, a RegionServer, a broker, a
-supervisor and a risk service on the ci layout, so it is the master loss that used to stall HBase,
-and every one of those kills at once). The rotation: the risk-service token, with `make
-rotate-risk-token`'s own steps while applicants stream through the score bolts (no 401/403 on any
-risk service). The rest of the catalogue (a broker stopped beyond its alerts' window, out of CI
-since session 31 for CI's time (the power-off stops a broker too), a broker killed, every risk
-service down beyond the message timeout, the RegionServer, supervisor, ZooKeeper and nimbus faults
-with their alerts, every ResourceManager stopped (NoActiveResourceManager), the failovers, the
-partition, the MariaDB (about 4 minutes), Kafka and certificate rotations, the producer's Kafka
-password refused (KafkaSignInsRefused, then make kafka-access)) takes longer than CI's 90 minutes
-leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs them, and docs/faults.md has the
-whole table measured by `make chaos`.
+(the active NameNode in safe mode: NoActiveNameNode must fire, then resolve), the leading nimbus
+missing from Storm's registry (its entry deleted: the registry check must restart it, since session
+31), and a node powered off hard (the victim carries the active NameNode, the HBase master, a
+RegionServer, a broker, a supervisor and a risk service on the ci layout, so it is the master loss
+that used to stall HBase, and every one of those kills at once). The rotation: the risk-service
+token, with `make rotate-risk-token`'s own steps while applicants stream through the score bolts
+(no 401/403 on any risk service). The rest of the catalogue (a broker stopped beyond its alerts'
+window, out of CI since session 31 for CI's time (the power-off stops a broker too), a broker
+killed, every risk service down beyond the message timeout, the RegionServer, supervisor, ZooKeeper
+and nimbus faults with their alerts, every ResourceManager stopped (NoActiveResourceManager), the
+failovers, the partition, the MariaDB (about 4 minutes), Kafka and certificate rotations, the
+producer's Kafka password refused (KafkaSignInsRefused, then make kafka-access)) takes longer than
+CI's 90 minutes leave: LENDSTREAM_FAULTS=all (or a comma-separated list) runs them, and
+docs/faults.md has the whole table measured by `make chaos`.
 
 Each alert a fault names (faults.Fault.alerts) is watched on the monitoring node's Prometheus:
 when the fault is held in place longer than the rule's `for:` plus a scrape and an evaluation, the
@@ -51,6 +52,7 @@ pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 LAYOUT = os.environ.get("LENDSTREAM_DEPLOY_LAYOUT", "ci")
 CI_FAULTS = (
     "namenode-safemode",
+    "nimbus-registry-lost",
     "risk-token-rotation",
     "worker-power-off",
 )

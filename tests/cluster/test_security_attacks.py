@@ -18,7 +18,9 @@ MariaDB, the API and the risk services over TLS) must find no applicant value in
 the TLS ports (Kafka's among them with lendstream_tls), and must find them on a plaintext port (so
 the capture is seen to work): Kafka's without lendstream_tls, else HBase's or HDFS's, which carry
 the stored rows in clear between nodes.
-Afterwards the pipeline still reconciles exactly. The tables go into the session's figures.
+Afterwards the pipeline still reconciles exactly, and no confidential entry of the Vault is in any
+node's journal or log after everything the deploy, fault and attack suites did (the testinfra
+check of tests/infra/test_infra_logs.py, run again). The tables go into the session's figures.
 The module runs last of the directory (its name), on the cluster the deploy and fault suites have
 been through.
 """
@@ -26,12 +28,13 @@ been through.
 from __future__ import annotations
 
 import pytest
-from deployment import FIGURES, Cluster, site_first_run
+from deployment import BIN_DIR, FIGURES, REPOSITORY_ROOT, Cluster, run, site_first_run
 
 from lendstream.attacks import runner, suite
 from lendstream.attacks.clients import ANSWER_TIMEOUT_S, CONNECT_TIMEOUT_S, Outcome
 from lendstream.chaos.cluster import role_default
 from lendstream.chaos.report import lost_from
+from lendstream.vcluster.paths import inventory_path
 
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -144,3 +147,25 @@ def test_the_pipeline_still_reconciles_exactly_afterwards(
     assert lost_from(summary) == 0
     assert summary["extra_rows"] == 0
     assert summary["published"] >= report.load["table_rows"]
+
+
+def test_no_secret_reached_a_log_after_the_deploy_the_faults_and_the_attacks(
+    cluster: Cluster, report: runner.Report
+) -> None:
+    """The rotations, restarts and failovers of the fault suite log too: the deploy suite's
+    testinfra run saw the logs before them."""
+    result, elapsed = run(
+        cluster,
+        [
+            str(BIN_DIR / "pytest"),
+            "tests/infra/test_infra_logs.py",
+            *("-k", "test_no_secret_of_the_vault_is_in_a_journal_or_log"),
+            f"--ansible-inventory={inventory_path(cluster.layout.name)}",
+            *("-q", "-p", "no:cacheprovider", "-n", str(len(cluster.layout.nodes))),
+        ],
+        REPOSITORY_ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+    FIGURES["Vault secrets in the logs at the end"] = (
+        f"{result.stdout.strip().splitlines()[-1]} ({elapsed:.0f} s)"
+    )
