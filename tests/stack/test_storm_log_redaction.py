@@ -9,19 +9,16 @@ journals and logs for every secret of the Vault."""
 from __future__ import annotations
 
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
+from storm_log4j2 import run_probe, worker_dir
 
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.render import render_vars, run_render_playbook
 
 pytestmark = pytest.mark.stack
 
-PROBE_TIMEOUT_S = 120.0
-TOPOLOGY_ID = "redaction-1-1"
-WORKER_PORT = "6700"
 # Every character the storm role's argument spec allows in storm_zookeeper_auth_password.
 EVERY_ALLOWED_CHARACTER = "AZaz09_.~+/=-"
 
@@ -59,29 +56,10 @@ def _probe(storm_home: Path, tmp_path: Path, config: str, lib: str, passwords: l
     probe = tmp_path / "ConfLogProbe.java"
     probe.write_text(PROBE_SOURCE)
     artifacts = tmp_path / "workers-artifacts"
-    result = subprocess.run(
-        [
-            "java",
-            f"-Dlog4j.configurationFile={storm_home / 'log4j2' / config}",
-            f"-Dworkers.artifacts={artifacts}",
-            f"-Dstorm.id={TOPOLOGY_ID}",
-            f"-Dworker.port={WORKER_PORT}",
-            "-Dlogfile.name=worker.log",
-            "-cp",
-            f"{storm_home / lib}/*",
-            str(probe),
-            *passwords,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=PROBE_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "ERROR" not in result.stderr, result.stderr[-2000:]
+    result = run_probe(storm_home, config, lib, probe, artifacts=artifacts, args=passwords)
     if config == "cluster.xml":
         return result.stdout
-    return (artifacts / TOPOLOGY_ID / WORKER_PORT / "worker.log").read_text()
+    return (worker_dir(artifacts) / "worker.log").read_text()
 
 
 @pytest.mark.parametrize(("config", "lib"), [("cluster.xml", "lib"), ("worker.xml", "lib-worker")])

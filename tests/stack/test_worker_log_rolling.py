@@ -5,10 +5,10 @@ loggers), rolls each file at the size and keeps no more than the configured gzip
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from storm_log4j2 import run_probe, worker_dir
 
 from lendstream.stack.layout import StackLayout
 from lendstream.stack.render import render_vars, run_render_playbook
@@ -16,14 +16,11 @@ from lendstream.stack.render import render_vars, run_render_playbook
 pytestmark = pytest.mark.stack
 
 PLAYBOOK_TIMEOUT_S = 300.0
-PROBE_TIMEOUT_S = 120.0
 MAX_FILE_SIZE = "4 KB"
 MAX_FILE_BYTES = 4 * 1024
 MAX_BACKUPS = 2
 STDIO_MAX_BACKUPS = 1
 LINES = 2000  # ~100 bytes each: some 50 rollovers per file, far past the backups kept
-TOPOLOGY_ID = "logprobe-1-1"
-WORKER_PORT = "6700"
 
 # Logs as a Storm worker does: its own loggers (root), and LogWriter's STDOUT and STDERR loggers
 # for what the worker process prints. Stops log4j2 so pending gzip compressions finish.
@@ -67,38 +64,20 @@ def test_worker_logs_roll_at_the_size_and_keep_the_configured_backups(tmp_path: 
     probe = tmp_path / "WorkerLogProbe.java"
     probe.write_text(PROBE_SOURCE)
     artifacts = tmp_path / "workers-artifacts"
-    result = subprocess.run(
-        [
-            "java",
-            f"-Dlog4j.configurationFile={storm_home / 'log4j2' / 'worker.xml'}",
-            f"-Dworkers.artifacts={artifacts}",
-            f"-Dstorm.id={TOPOLOGY_ID}",
-            f"-Dworker.port={WORKER_PORT}",
-            "-Dlogfile.name=worker.log",
-            "-cp",
-            f"{storm_home / 'lib-worker'}/*",
-            str(probe),
-            str(LINES),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=PROBE_TIMEOUT_S,
-        check=False,
+    result = run_probe(
+        storm_home, "worker.xml", "lib-worker", probe, artifacts=artifacts, args=[str(LINES)]
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    # log4j2's own status logger reports a configuration it cannot use on stderr.
-    assert "ERROR" not in result.stderr, result.stderr[-2000:]
     assert "WARN" not in result.stderr, result.stderr[-2000:]
 
-    worker_dir = artifacts / TOPOLOGY_ID / WORKER_PORT
-    present = sorted(p.name for p in worker_dir.iterdir())
+    worker_log_dir = worker_dir(artifacts)
+    present = sorted(p.name for p in worker_log_dir.iterdir())
     expected: list[str] = []
     for name, backups in (
         ("worker.log", MAX_BACKUPS),
         ("worker.log.out", STDIO_MAX_BACKUPS),
         ("worker.log.err", STDIO_MAX_BACKUPS),
     ):
-        current = worker_dir / name
+        current = worker_log_dir / name
         assert current.is_file(), present
         assert 0 < current.stat().st_size <= MAX_FILE_BYTES, (name, current.stat().st_size)
         expected += [name, *(f"{name}.{index}.gz" for index in range(1, backups + 1))]
