@@ -63,6 +63,20 @@ def run(
     return result, time.monotonic() - started
 
 
+def run_testinfra(
+    cluster: Cluster, *arguments: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """pytest with ``arguments`` (tests/infra or part of it) on the layout's inventory, one xdist
+    worker per node: the checks mostly wait on their SSH round trips."""
+    argv = [
+        str(BIN_DIR / "pytest"),
+        *arguments,
+        f"--ansible-inventory={inventory_path(cluster.layout.name)}",
+        *("-q", "-p", "no:cacheprovider", "-n", str(len(cluster.layout.nodes))),
+    ]
+    return run(cluster, argv, REPOSITORY_ROOT)
+
+
 def playbook(cluster: Cluster, name: str, *extra: str, succeed: bool = True) -> tuple[str, float]:
     """Runs a playbook with the layout's inventory (and the first model); asserts that it
     succeeds, or with ``succeed`` false that it fails. Returns its output and duration."""

@@ -36,14 +36,13 @@ from pathlib import Path
 
 import pytest
 from deployment import (
-    BIN_DIR,
     FIGURES,
     Cluster,
     changed_per_host,
     load_applicants,
     playbook,
     reconcile_on_a_node,
-    run,
+    run_testinfra,
     site_first_run,
     tasks_run,
 )
@@ -65,13 +64,11 @@ from lendstream.chaos.alerts import Prometheus
 from lendstream.model import artifact
 from lendstream.pipeline.scoring import RiskServiceClient, RiskServiceSettings, ScoringError
 from lendstream.secrets import CA_CERT_NAME
-from lendstream.vcluster.paths import inventory_path
 from lendstream.zookeeper_words import ClientTls, ask, srvr_mode
 
 # The package's one deployment (conftest.py), used by the tests in order.
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 RISK_PORT = 8090
 MODEL_ROOT = "/opt/lendstream/model"
 REQUEST_TIMEOUT_S = 15.0
@@ -395,21 +392,13 @@ def test_a_config_change_rolls_out_one_member_at_a_time_under_load(
 
 
 def test_testinfra_suite_passes_on_every_node(cluster: Cluster) -> None:
-    result, elapsed = run(
+    result, elapsed = run_testinfra(
         cluster,
-        [
-            str(BIN_DIR / "pytest"),
-            "tests/infra",
-            f"--ansible-inventory={inventory_path(cluster.layout.name)}",
-            *("-q", "-p", "no:cacheprovider"),
-            # Its end-to-end reconcile is left to this suite's own (applicants flow, rolling
-            # restarts, config change, each fault, the attacks): the same lendstream.reconcile on
-            # a node, on this deployment. It took minutes of CI's budget; make verify runs it.
-            *("--ignore", "tests/infra/test_infra_reconcile.py"),
-            # One xdist worker per node: the checks mostly wait on their SSH round trips.
-            *("-n", str(len(cluster.layout.nodes))),
-        ],
-        REPOSITORY_ROOT,
+        "tests/infra",
+        # Its end-to-end reconcile is left to this suite's own (applicants flow, rolling
+        # restarts, config change, each fault, the attacks): the same lendstream.reconcile on a
+        # node, on this deployment. It took minutes of CI's budget; make verify runs it.
+        *("--ignore", "tests/infra/test_infra_reconcile.py"),
     )
     assert result.returncode == 0, result.stdout[-6000:]
     FIGURES["testinfra"] = f"{result.stdout.strip().splitlines()[-1]} ({elapsed:.0f} s)"

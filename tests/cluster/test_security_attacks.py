@@ -28,13 +28,12 @@ been through.
 from __future__ import annotations
 
 import pytest
-from deployment import BIN_DIR, FIGURES, REPOSITORY_ROOT, Cluster, run, site_first_run
+from deployment import FIGURES, Cluster, run_testinfra, site_first_run
 
 from lendstream.attacks import runner, suite
 from lendstream.attacks.clients import ANSWER_TIMEOUT_S, CONNECT_TIMEOUT_S, Outcome
 from lendstream.chaos.cluster import role_default
 from lendstream.chaos.report import lost_from
-from lendstream.vcluster.paths import inventory_path
 
 pytestmark = [pytest.mark.vcluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -154,16 +153,10 @@ def test_no_secret_reached_a_log_after_the_deploy_the_faults_and_the_attacks(
 ) -> None:
     """The rotations, restarts and failovers of the fault suite log too: the deploy suite's
     testinfra run saw the logs before them."""
-    result, elapsed = run(
+    result, elapsed = run_testinfra(
         cluster,
-        [
-            str(BIN_DIR / "pytest"),
-            "tests/infra/test_infra_logs.py",
-            *("-k", "test_no_secret_of_the_vault_is_in_a_journal_or_log"),
-            f"--ansible-inventory={inventory_path(cluster.layout.name)}",
-            *("-q", "-p", "no:cacheprovider", "-n", str(len(cluster.layout.nodes))),
-        ],
-        REPOSITORY_ROOT,
+        "tests/infra/test_infra_logs.py",
+        *("-k", "test_no_secret_of_the_vault_is_in_a_journal_or_log"),
     )
     assert result.returncode == 0, result.stdout[-6000:]
     FIGURES["Vault secrets in the logs at the end"] = (

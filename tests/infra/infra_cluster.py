@@ -5,10 +5,13 @@ from __future__ import annotations
 import inspect
 import json
 import shlex
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 from lendstream import zookeeper_words
+from lendstream.secrets import read_vault
+from lendstream.status.cli import vault_password_file
 
 # Ports the roles' defaults give each daemon (the web servers' below).
 HDFS_NAMENODE_RPC = 8020
@@ -59,6 +62,14 @@ def inventory_addresses(host: Any) -> set[str]:
 
 # The deployment CA on every node (role pki); https:// URLs are verified against it.
 TLS_CA_FILE = "/etc/lendstream/tls/ca.crt"
+
+
+def inventory_vault(inventory: str) -> dict[str, str]:
+    """The Vault beside ``inventory`` (pytest's --ansible-inventory), read with the password file
+    `lendstream status` would use: $ANSIBLE_VAULT_PASSWORD_FILE, else the inventory's default."""
+    password_file = vault_password_file(Path(inventory), None)
+    assert password_file is not None, f"no Vault password file for {inventory}"
+    return read_vault(Path(inventory).parent, password_file)
 
 
 def pipeline_tls(host: Any) -> bool:

@@ -8,14 +8,12 @@ in any journal or log file."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_cluster import in_group
+from infra_cluster import in_group, inventory_vault
 from log_bounds import (
     APPENDER_READERS,
     JOURNALD_LIMITS,
@@ -25,7 +23,7 @@ from log_bounds import (
 )
 
 from lendstream.chaos.cluster import role_default
-from lendstream.secrets import CA_KEY_NAME, confidential_names, default_password_file, read_vault
+from lendstream.secrets import CA_KEY_NAME, confidential_names
 
 testinfra_hosts = ["ansible://all"]
 
@@ -134,11 +132,7 @@ def test_storm_workers_keep_no_more_backups_than_configured(host: Any) -> None:
 def secret_names(pytestconfig: pytest.Config) -> list[str]:
     """The names of the Vault's confidential entries (lendstream.secrets.confidential_names);
     their values stay with Ansible."""
-    inventory_dir = Path(pytestconfig.getoption("ansible_inventory")).parent
-    password_file = Path(
-        os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE") or default_password_file(inventory_dir)
-    )
-    names = confidential_names(read_vault(inventory_dir, password_file))
+    names = confidential_names(inventory_vault(pytestconfig.getoption("ansible_inventory")))
     # The CA key last: it alone spans several pattern lines (_patterns_expression).
     return sorted(names, key=lambda name: name == CA_KEY_NAME)
 

@@ -5,17 +5,15 @@ root and the TLS group, and the key of that certificate; the CA's certificate be
 from __future__ import annotations
 
 import datetime
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from infra_cluster import address, variables
+from infra_cluster import address, inventory_vault, variables
 
 from lendstream import pki
-from lendstream.secrets import CA_CERT_NAME, default_password_file, read_vault
+from lendstream.secrets import CA_CERT_NAME
 
 testinfra_hosts = ["ansible://all"]
 
@@ -27,11 +25,8 @@ MINIMUM_DAYS_LEFT = 30
 @pytest.fixture(scope="session")
 def deployment_ca(pytestconfig: pytest.Config) -> x509.Certificate:
     """The CA certificate of the inventory's Vault (what the controller signs with)."""
-    inventory_dir = Path(pytestconfig.getoption("ansible_inventory")).parent
-    password_file = Path(
-        os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE") or default_password_file(inventory_dir)
-    )
-    return pki.load_certificate(read_vault(inventory_dir, password_file)[CA_CERT_NAME])
+    vault = inventory_vault(pytestconfig.getoption("ansible_inventory"))
+    return pki.load_certificate(vault[CA_CERT_NAME])
 
 
 def _tls_dir(host: Any) -> str:
