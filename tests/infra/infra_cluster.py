@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import shlex
@@ -64,9 +65,11 @@ def inventory_addresses(host: Any) -> set[str]:
 TLS_CA_FILE = "/etc/lendstream/tls/ca.crt"
 
 
+@functools.cache
 def inventory_vault(inventory: str) -> dict[str, str]:
     """The Vault beside ``inventory`` (pytest's --ansible-inventory), read with the password file
-    `lendstream status` would use: $ANSIBLE_VAULT_PASSWORD_FILE, else the inventory's default."""
+    `lendstream status` would use: $ANSIBLE_VAULT_PASSWORD_FILE, else the inventory's default.
+    Read once per test process (each read runs ansible-vault); callers do not change it."""
     password_file = vault_password_file(Path(inventory), None)
     assert password_file is not None, f"no Vault password file for {inventory}"
     return read_vault(Path(inventory).parent, password_file)
